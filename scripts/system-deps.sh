@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use, from Debian's packages, when missing:
+# a PostgreSQL server (the store tests run against a real one).
+set -euo pipefail
+
+have_postgres() {
+  command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+if ! have_postgres; then
+  echo "installing PostgreSQL from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql >/dev/null
+fi

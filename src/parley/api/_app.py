@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+
+import parley
+from parley.services import Node
+
+from ._problems import install_problem_handlers, problem
+from ._routes import router
+from ._stream import router as stream_router
+
+__all__ = ["create_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
+    """The HTTP API of one node. Tests pass ``run_background_tasks=False`` and drive the clock."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if run_background_tasks:
+            task = asyncio.create_task(node.alerts.run(node.settings.escalation_interval_s))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title=f"Parley node {node.party}",
+        version=parley.__version__,
+        description="Signed, durable hotline between parties. Errors are RFC 9457 problems.",
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.include_router(stream_router)
+    app.add_middleware(BodyLimit, limit=node.settings.max_request_bytes)
+    return app
+
+
+class BodyLimit:
+    """Refuse a request body over the limit before any of it is parsed or stored."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            Request(scope),
+            status=413,
+            code="payload-too-large",
+            title="Payload too large",
+            detail=f"the request body is over {self.limit} bytes",
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

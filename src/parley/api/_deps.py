@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from parley.errors import AuthenticationFailed
+from parley.services import Node, Principal
+
+__all__ = ["CurrentPrincipal", "CurrentToken", "NodeDep", "get_node"]
+
+
+def get_node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    if not authorization:
+        raise AuthenticationFailed("missing Authorization: Bearer <token> header")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def current_principal(
+    node: Annotated[Node, Depends(get_node)], token: Annotated[str, Depends(bearer_token)]
+) -> Principal:
+    return node.operators.authenticate(token)
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+CurrentToken = Annotated[str, Depends(bearer_token)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

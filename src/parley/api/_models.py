@@ -1,0 +1,53 @@
+"""Request and response bodies. Strict: a string is never silently turned into a number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ChannelIn",
+    "LoginIn",
+    "MessageIn",
+    "OperatorIn",
+    "PartyIn",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LoginIn(_Strict):
+    username: str
+    password: str
+
+
+class OperatorIn(_Strict):
+    username: str
+    role: str
+    password: str
+
+
+class PartyIn(_Strict):
+    party: str
+    name: str
+    key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
+
+
+class ChannelIn(_Strict):
+    name: str
+    members: dict[str, str] = Field(
+        description="other parties and their role: party, mediator or observer"
+    )
+
+
+class MessageIn(_Strict):
+    precedence: str = Field(description="flash, immediate, priority or routine")
+    text: str
+    lang: str = Field(description="BCP 47 language tag of the text, e.g. ar, en, ru, uk")
+
+
+def page(items: list[dict[str, Any]], next_after: int | None) -> dict[str, Any]:
+    return {"items": items, "next_after": next_after}

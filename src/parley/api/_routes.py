@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from parley.protocol import decode_public_key, fingerprint
+from parley.services import EventView, alert_json
+
+from ._deps import CurrentPrincipal, CurrentToken, NodeDep
+from ._models import ChannelIn, LoginIn, MessageIn, OperatorIn, PartyIn, page
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _event_response(view: EventView, response: Response, created: bool) -> dict[str, Any]:
+    response.status_code = 201 if created else 200
+    return view.to_json()
+
+
+@router.get("/health", tags=["node"])
+def health(node: NodeDep) -> dict[str, Any]:
+    return {"status": "ok", "party": node.party}
+
+
+@router.get("/node", tags=["node"])
+def node_info(node: NodeDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    return {
+        "party": node.party,
+        "name": node.config.name,
+        "public_key": node.public_key,
+        "fingerprint": node.fingerprint,
+    }
+
+
+# -- authentication ------------------------------------------------------------------------------
+@router.post("/auth/token", status_code=201, tags=["auth"])
+async def login(node: NodeDep, body: LoginIn) -> dict[str, Any]:
+    issued = await node.operators.login(body.username, body.password)
+    return {
+        "token": issued.token,
+        "token_type": "bearer",
+        "username": issued.username,
+        "role": issued.role.value,
+        "expires_ms": issued.expires_ms,
+    }
+
+
+@router.delete("/auth/token", status_code=204, tags=["auth"])
+async def logout(node: NodeDep, principal: CurrentPrincipal, token: CurrentToken) -> None:
+    await node.operators.logout(token)
+
+
+@router.get("/me", tags=["auth"])
+def me(principal: CurrentPrincipal) -> dict[str, Any]:
+    return {"username": principal.username, "role": principal.role.value, "party": principal.party}
+
+
+# -- operators and parties -----------------------------------------------------------------------
+@router.get("/operators", tags=["operators"])
+def list_operators(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    return [
+        {"username": o.username, "role": o.role, "disabled": o.disabled}
+        for o in node.operators.list_operators(principal)
+    ]
+
+
+@router.post("/operators", status_code=201, tags=["operators"])
+async def create_operator(
+    node: NodeDep, principal: CurrentPrincipal, body: OperatorIn
+) -> dict[str, Any]:
+    record = await node.operators.create(principal, body.username, body.role, body.password)
+    return {"username": record.username, "role": record.role, "disabled": record.disabled}
+
+
+@router.delete("/operators/{username}", status_code=204, tags=["operators"])
+async def disable_operator(node: NodeDep, principal: CurrentPrincipal, username: str) -> None:
+    await node.operators.disable(principal, username)
+
+
+@router.get("/parties", tags=["parties"])
+def list_parties(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    return [_party_json(p.party, p.name, p.public_key, p.is_self) for p in node.parties(principal)]
+
+
+@router.post("/parties", status_code=201, tags=["parties"])
+async def pin_party(node: NodeDep, principal: CurrentPrincipal, body: PartyIn) -> dict[str, Any]:
+    record = await node.pin_party(principal, body.party, body.name, body.key)
+    return _party_json(record.party, record.name, record.public_key, record.is_self)
+
+
+def _party_json(party: str, name: str, key: str, is_self: bool) -> dict[str, Any]:
+    return {
+        "party": party,
+        "name": name,
+        "public_key": key,
+        "is_self": is_self,
+        "fingerprint": fingerprint(decode_public_key(key)),
+    }
+
+
+# -- channels and events -------------------------------------------------------------------------
+@router.get("/channels", tags=["channels"])
+def list_channels(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    return [c.__dict__ for c in node.channels.list_channels(principal)]
+
+
+@router.post("/channels", status_code=201, tags=["channels"])
+async def create_channel(
+    node: NodeDep, principal: CurrentPrincipal, body: ChannelIn
+) -> dict[str, Any]:
+    view = await node.channels.create(principal, body.name, body.members)
+    channel = node.channels.get(principal, view.event.channel)
+    return {**channel.__dict__, "event": view.to_json()}
+
+
+@router.get("/channels/{channel}", tags=["channels"])
+def get_channel(node: NodeDep, principal: CurrentPrincipal, channel: str) -> dict[str, Any]:
+    return node.channels.get(principal, channel).__dict__
+
+
+@router.get("/channels/{channel}/events", tags=["events"])
+def list_events(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    channel: str,
+    after: Annotated[int, Query(description="return events after this position")] = 0,
+    limit: Annotated[int, Query()] = 100,
+) -> dict[str, Any]:
+    views = node.channels.events(principal, channel, after=after, limit=limit)
+    next_after = views[-1].pos if len(views) == limit else None
+    return page([v.to_json() for v in views], next_after)
+
+
+@router.post("/channels/{channel}/messages", status_code=201, tags=["events"])
+async def post_message(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    channel: str,
+    body: MessageIn,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    view, created = await node.channels.post_message(
+        principal,
+        channel,
+        precedence=body.precedence,
+        text=body.text,
+        lang=body.lang,
+        idempotency_key=idempotency_key,
+    )
+    return _event_response(view, response, created)
+
+
+@router.get("/channels/{channel}/events/{event_id}", tags=["events"])
+def get_event(
+    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str
+) -> dict[str, Any]:
+    return node.channels.event(principal, channel, event_id).to_json()
+
+
+@router.post("/channels/{channel}/events/{event_id}/ack", status_code=201, tags=["events"])
+async def ack_event(
+    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, response: Response
+) -> dict[str, Any]:
+    view, created = await node.channels.acknowledge(principal, channel, event_id)
+    return _event_response(view, response, created)
+
+
+# -- alerts ----------------------------------------------------------------------------------------
+@router.get("/alerts", tags=["alerts"])
+def list_alerts(
+    node: NodeDep, principal: CurrentPrincipal, open_only: bool = False
+) -> list[dict[str, Any]]:
+    return [alert_json(a) for a in node.alerts.list_alerts(principal, open_only=open_only)]

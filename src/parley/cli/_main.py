@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from parley.errors import ParleyError
+from parley.protocol import decode_public_key, fingerprint
+from parley.services import Node, init_node
+
+__all__ = ["app", "run_or_exit"]
+
+app = typer.Typer(no_args_is_help=True, help="Parley: a signed, durable hotline between parties.")
+operator_app = typer.Typer(no_args_is_help=True, help="Operators of this node.")
+peer_app = typer.Typer(no_args_is_help=True, help="Other parties and their pinned keys.")
+app.add_typer(operator_app, name="operator")
+app.add_typer(peer_app, name="peer")
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DataDir = Annotated[Path, typer.Option("--data", help="The node's data folder.")]
+
+
+def run_or_exit(fn: Callable[P, R]) -> Callable[P, R]:
+    """Print a ParleyError as 'title: detail' and exit 2 instead of a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ParleyError as exc:
+            err_console.print(f"[bold red]{exc.title}[/]: {exc.detail}")
+            raise typer.Exit(2) from exc
+
+    return wrapper
+
+
+def with_node(data: Path, action: Callable[[Node], Coroutine[Any, Any, R]]) -> R:
+    node = Node.open(data)
+    try:
+        return asyncio.run(action(node))
+    finally:
+        node.close()
+
+
+@app.command()
+@run_or_exit
+def init(
+    party: Annotated[str, typer.Option(help="This node's party id, e.g. us-eucom.")],
+    name: Annotated[str, typer.Option(help="The party's full name.")],
+    data: DataDir,
+) -> None:
+    """Create a node: its signing key (mode 0600), config file and database."""
+    config = init_node(data, party, name)
+    node = Node.open(data)
+    try:
+        console.print(f"Node [bold]{config.party}[/] created in {data}")
+        console.print(f"Public key:  {node.public_key}")
+        console.print(f"Fingerprint: {node.fingerprint}  (read it to peers out of band)")
+    finally:
+        node.close()
+
+
+@app.command()
+@run_or_exit
+def serve(
+    data: DataDir,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8701,
+) -> None:
+    """Run the node's HTTP API until interrupted."""
+    import uvicorn
+
+    from parley.api import create_app
+
+    node = Node.open(data)
+    try:
+        console.print(f"Parley node {node.party} on http://{host}:{port}/api/v1 (docs: /docs)")
+        uvicorn.run(create_app(node), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        node.close()
+
+
+def read_password(password_file: Path | None) -> str:
+    """From a file (first line) or an interactive prompt; never from argv."""
+    if password_file is not None:
+        lines = password_file.read_text("utf-8").splitlines()
+        return lines[0] if lines else ""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@operator_app.command("add")
+@run_or_exit
+def operator_add(
+    data: DataDir,
+    username: Annotated[str, typer.Option(help="Login name, e.g. duty1.")],
+    role: Annotated[str, typer.Option(help="operator, supervisor, admin or auditor.")],
+    password_file: Annotated[
+        Path | None, typer.Option(help="Read the password from this file's first line.")
+    ] = None,
+) -> None:
+    """Add an operator; the password comes from a prompt, stdin or a file."""
+    password = read_password(password_file)
+    record = with_node(data, lambda node: node.operators.add(username, role, password))
+    console.print(f"Operator [bold]{record.username}[/] added with role {record.role}")
+
+
+@operator_app.command("list")
+@run_or_exit
+def operator_list(data: DataDir) -> None:
+    """List the node's operators."""
+    node = Node.open(data)
+    try:
+        table = Table("username", "role", "disabled")
+        for record in node.store.list_operators():
+            table.add_row(record.username, record.role, "yes" if record.disabled else "")
+        console.print(table)
+    finally:
+        node.close()
+
+
+@operator_app.command("disable")
+@run_or_exit
+def operator_disable(
+    data: DataDir, username: Annotated[str, typer.Option(help="Login name.")]
+) -> None:
+    """Disable an operator and revoke every token it holds."""
+    with_node(data, lambda node: node.operators.disable(None, username))
+    console.print(f"Operator {username} disabled; its tokens are revoked")
+
+
+@peer_app.command("add")
+@run_or_exit
+def peer_add(
+    data: DataDir,
+    party: Annotated[str, typer.Option(help="The peer's party id, e.g. ru-genstaff.")],
+    key: Annotated[str, typer.Option(help="The peer's public key (base64).")],
+    name: Annotated[str, typer.Option(help="The peer's full name.")] = "",
+) -> None:
+    """Pin another party's public key. Compare the fingerprint with the peer out of band."""
+    record = with_node(data, lambda node: node.pin_party(None, party, name or party, key))
+    console.print(f"Pinned {record.party}: fingerprint {fingerprint(decode_public_key(key))}")
+
+
+@peer_app.command("list")
+@run_or_exit
+def peer_list(data: DataDir) -> None:
+    """List known parties with their key fingerprints."""
+    node = Node.open(data)
+    try:
+        table = Table("party", "name", "fingerprint", "self")
+        for record in node.store.list_parties():
+            table.add_row(
+                record.party,
+                record.name,
+                fingerprint(decode_public_key(record.public_key)),
+                "yes" if record.is_self else "",
+            )
+        console.print(table)
+    finally:
+        node.close()

@@ -1,0 +1,143 @@
+"""The one exception hierarchy of Parley.
+
+Every layer raises these; the HTTP API turns each into an RFC 9457 problem in one
+place (``parley.api._problems``), and the CLI prints ``title: detail``. Each class
+carries the HTTP status and a stable ``code`` so clients can branch on it without
+parsing prose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "AuthenticationFailed",
+    "BadSignature",
+    "BrokenChain",
+    "Conflict",
+    "EquivocationDetected",
+    "EventRejected",
+    "FieldError",
+    "Forbidden",
+    "InvalidInput",
+    "MissingDependency",
+    "NotFound",
+    "NotMember",
+    "ParleyError",
+    "PayloadTooLarge",
+    "SeqOutOfOrder",
+    "StoreUnavailable",
+    "UnknownParty",
+]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One wrong field: a dotted path (``body.precedence``) and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class ParleyError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, *, errors: tuple[FieldError, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class InvalidInput(ParleyError):
+    status = 422
+    code = "invalid-input"
+    title = "Invalid input"
+
+    @classmethod
+    def for_field(cls, field: str, message: str) -> InvalidInput:
+        return cls(f"{field}: {message}", errors=(FieldError(field, message),))
+
+
+class PayloadTooLarge(InvalidInput):
+    status = 413
+    code = "payload-too-large"
+    title = "Payload too large"
+
+
+class AuthenticationFailed(ParleyError):
+    status = 401
+    code = "unauthenticated"
+    title = "Authentication failed"
+
+
+class Forbidden(ParleyError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(ParleyError):
+    status = 404
+    code = "not-found"
+    title = "Not found"
+
+
+class Conflict(ParleyError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class UnknownParty(InvalidInput):
+    code = "unknown-party"
+    title = "Unknown party"
+
+
+class StoreUnavailable(ParleyError):
+    status = 503
+    code = "store-unavailable"
+    title = "Store unavailable"
+
+
+class EventRejected(ParleyError):
+    """An event failed a protocol check; it is never stored."""
+
+    status = 422
+    code = "event-rejected"
+    title = "Event rejected"
+
+
+class BadSignature(EventRejected):
+    code = "bad-signature"
+    title = "Bad signature"
+
+
+class BrokenChain(EventRejected):
+    code = "broken-chain"
+    title = "Broken chain"
+
+
+class SeqOutOfOrder(EventRejected):
+    code = "seq-out-of-order"
+    title = "Sequence number out of order"
+
+
+class MissingDependency(SeqOutOfOrder):
+    """The event is valid but arrived before what it builds on; hold it, do not drop it."""
+
+    code = "missing-dependency"
+    title = "Missing dependency"
+
+
+class NotMember(EventRejected):
+    code = "not-member"
+    title = "Author is not a member"
+
+
+class EquivocationDetected(EventRejected):
+    status = 409
+    code = "equivocation"
+    title = "Equivocation"

@@ -1,0 +1,150 @@
+"""Bodies of the event types this node understands; each check names the bad field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+
+from parley.clock import parse_ts
+from parley.errors import InvalidInput, PayloadTooLarge
+
+from ._event import validate_party_id
+
+__all__ = [
+    "DEFAULT_ACK_DEADLINES",
+    "MAX_TEXT_BYTES",
+    "MemberRole",
+    "Precedence",
+    "validate_body",
+    "validate_language_tag",
+    "validate_operator_name",
+    "validate_text",
+]
+
+MAX_TEXT_BYTES = 16 * 1024
+_OPERATOR_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+_HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+_LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+class Precedence(StrEnum):
+    """Military message precedence, most urgent first."""
+
+    FLASH = "flash"
+    IMMEDIATE = "immediate"
+    PRIORITY = "priority"
+    ROUTINE = "routine"
+
+    @property
+    def rank(self) -> int:
+        return list(Precedence).index(self)
+
+
+DEFAULT_ACK_DEADLINES: Mapping[Precedence, timedelta] = {
+    Precedence.FLASH: timedelta(minutes=10),
+    Precedence.IMMEDIATE: timedelta(hours=1),
+    Precedence.PRIORITY: timedelta(hours=6),
+    Precedence.ROUTINE: timedelta(hours=24),
+}
+
+
+class MemberRole(StrEnum):
+    PARTY = "party"
+    MEDIATOR = "mediator"
+    OBSERVER = "observer"
+
+
+def validate_language_tag(value: object, where: str = "lang") -> str:
+    """A BCP 47 tag whose language Babel knows (``ar``, ``en-US``, ``uk``)."""
+    if not isinstance(value, str) or not _LANG_RE.match(value):
+        raise InvalidInput.for_field(where, "must be a BCP 47 language tag such as 'ar' or 'en-US'")
+    try:
+        Locale.parse(value, sep="-")
+    except (UnknownLocaleError, ValueError) as exc:
+        raise InvalidInput.for_field(where, f"unknown language tag {value!r}") from exc
+    return value
+
+
+def validate_text(value: object, where: str = "text", limit: int = MAX_TEXT_BYTES) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput.for_field(where, "must be a non-empty string")
+    size = len(value.encode("utf-8"))
+    if size > limit:
+        raise PayloadTooLarge.for_field(where, f"is {size} bytes; the limit is {limit}")
+    return value
+
+
+def validate_operator_name(value: object, where: str = "by") -> str:
+    if not isinstance(value, str) or not _OPERATOR_RE.match(value):
+        raise InvalidInput.for_field(
+            where, "an operator name is 2-64 lower-case letters, digits, '.', '_' or '-'"
+        )
+    return value
+
+
+def _message(body: Mapping[str, Any]) -> None:
+    _exact_keys(body, {"precedence", "text", "lang", "by", "deadline"})
+    try:
+        Precedence(body["precedence"])
+    except ValueError as exc:
+        choices = ", ".join(p.value for p in Precedence)
+        raise InvalidInput.for_field("body.precedence", f"must be one of {choices}") from exc
+    validate_text(body["text"], "body.text")
+    validate_language_tag(body["lang"], "body.lang")
+    validate_operator_name(body["by"], "body.by")
+    _timestamp(body["deadline"], "body.deadline")
+
+
+def _ack(body: Mapping[str, Any]) -> None:
+    _exact_keys(body, {"event", "by"})
+    if not isinstance(body["event"], str) or not _HEX64_RE.match(body["event"]):
+        raise InvalidInput.for_field("body.event", "must be the hex id of the acknowledged event")
+    validate_operator_name(body["by"], "body.by")
+
+
+def _channel(body: Mapping[str, Any]) -> None:
+    _exact_keys(body, {"name", "members", "by"})
+    validate_text(body["name"], "body.name", limit=200)
+    members = body["members"]
+    if not isinstance(members, dict) or len(members) < 2:
+        raise InvalidInput.for_field("body.members", "a channel has at least two member parties")
+    for party, role in members.items():
+        validate_party_id(party, f"body.members.{party}")
+        if role not in set(MemberRole):
+            raise InvalidInput.for_field(
+                f"body.members.{party}", "role must be party, mediator or observer"
+            )
+    validate_operator_name(body["by"], "body.by")
+
+
+_VALIDATORS = {"message": _message, "ack": _ack, "channel": _channel}
+
+
+def validate_body(kind: str, body: Mapping[str, Any]) -> None:
+    """Check the body of a known event type; unknown types pass for forward compatibility."""
+    validator = _VALIDATORS.get(kind)
+    if validator is not None:
+        validator(body)
+
+
+def _exact_keys(body: Mapping[str, Any], expected: set[str]) -> None:
+    missing = sorted(expected - set(body))
+    if missing:
+        raise InvalidInput.for_field(f"body.{missing[0]}", "is required")
+    extra = sorted(set(body) - expected)
+    if extra:
+        raise InvalidInput.for_field(f"body.{extra[0]}", "is not a field of this event type")
+
+
+def _timestamp(value: object, where: str) -> None:
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        parse_ts(value)
+    except ValueError as exc:
+        raise InvalidInput.for_field(where, "must be a UTC timestamp ending in Z") from exc

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from parley.clock import parse_ts
+from parley.errors import BadSignature, EventRejected, FieldError
+
+from ._canonical import canonical_bytes
+from ._keys import Signer, verify_signature
+
+__all__ = [
+    "EVENT_VERSION",
+    "Event",
+    "event_from_dict",
+    "sign_event",
+    "validate_channel_id",
+    "validate_party_id",
+]
+
+EVENT_VERSION = 1
+_PARTY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_CHANNEL_RE = re.compile(r"^ch_[A-Za-z0-9]{8,64}$")
+_TYPE_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
+_HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+_FIELDS = ("v", "channel", "author", "seq", "prev", "seen", "ts", "type", "body", "sig")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One signed, immutable record of a channel. ``sig`` is base64 Ed25519."""
+
+    channel: str
+    author: str
+    seq: int
+    prev: str | None
+    seen: Mapping[str, int]
+    ts: str
+    type: str
+    body: Mapping[str, Any]
+    sig: str
+    v: int = EVENT_VERSION
+    _id: str = field(default="", compare=False, repr=False)
+
+    def unsigned(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "channel": self.channel,
+            "author": self.author,
+            "seq": self.seq,
+            "prev": self.prev,
+            "seen": dict(self.seen),
+            "ts": self.ts,
+            "type": self.type,
+            "body": dict(self.body),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.unsigned(), "sig": self.sig}
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes with the signature: what the event id hashes and logs store."""
+        return canonical_bytes(self.to_dict())
+
+    @property
+    def id(self) -> str:
+        if not self._id:
+            object.__setattr__(self, "_id", hashlib.sha256(self.signed_bytes()).hexdigest())
+        return self._id
+
+    def verify(self, public_key: bytes) -> None:
+        try:
+            signature = base64.b64decode(self.sig, validate=True)
+        except ValueError as exc:
+            raise BadSignature(f"event {self.author}#{self.seq}: sig is not base64") from exc
+        if not verify_signature(public_key, canonical_bytes(self.unsigned()), signature):
+            raise BadSignature(
+                f"event {self.author}#{self.seq} in {self.channel}: signature does not verify "
+                f"with the pinned key of {self.author}"
+            )
+
+
+def sign_event(
+    signer: Signer,
+    *,
+    channel: str,
+    author: str,
+    seq: int,
+    prev: str | None,
+    seen: Mapping[str, int],
+    ts: str,
+    type: str,
+    body: Mapping[str, Any],
+) -> Event:
+    unsigned = Event(channel, author, seq, prev, dict(seen), ts, type, dict(body), sig="")
+    signature = signer.sign(canonical_bytes(unsigned.unsigned()))
+    return Event(
+        channel,
+        author,
+        seq,
+        prev,
+        dict(seen),
+        ts,
+        type,
+        dict(body),
+        sig=base64.b64encode(signature).decode("ascii"),
+    )
+
+
+def validate_party_id(value: object, where: str = "party") -> str:
+    if not isinstance(value, str) or not _PARTY_RE.match(value):
+        raise _field(where, "a party id is 2-63 lower-case letters, digits or '-'")
+    return value
+
+
+def validate_channel_id(value: object, where: str = "channel") -> str:
+    if not isinstance(value, str) or not _CHANNEL_RE.match(value):
+        raise _field(where, "a channel id is 'ch_' and 8-64 letters or digits")
+    return value
+
+
+def event_from_dict(data: object) -> Event:
+    """Parse an event received from the wire; every defect names its field."""
+    if not isinstance(data, dict):
+        raise _field("event", "an event is a JSON object")
+    missing = [name for name in _FIELDS if name not in data]
+    if missing:
+        raise _field(f"event.{missing[0]}", "is required")
+    extra = sorted(set(data) - set(_FIELDS))
+    if extra:
+        raise _field(f"event.{extra[0]}", "is not a field of an event")
+    if data["v"] != EVENT_VERSION or isinstance(data["v"], bool):
+        raise _field("event.v", f"only version {EVENT_VERSION} is understood")
+    channel = validate_channel_id(data["channel"], "event.channel")
+    author = validate_party_id(data["author"], "event.author")
+    seq = _positive_int(data["seq"], "event.seq", minimum=1)
+    prev = data["prev"]
+    if seq == 1 and prev is not None:
+        raise _field("event.prev", "must be null at seq 1")
+    if seq > 1 and (not isinstance(prev, str) or not _HEX64_RE.match(prev)):
+        raise _field("event.prev", "must be the hex sha256 id of the author's previous event")
+    seen = _seen(data["seen"], author)
+    ts = data["ts"]
+    try:
+        if not isinstance(ts, str):
+            raise ValueError
+        parse_ts(ts)
+    except ValueError as exc:
+        raise _field("event.ts", "must be a UTC timestamp like 2026-02-05T14:02:11.123Z") from exc
+    kind = data["type"]
+    if not isinstance(kind, str) or not _TYPE_RE.match(kind):
+        raise _field("event.type", "must be a lower-case event type name")
+    body = data["body"]
+    if not isinstance(body, dict):
+        raise _field("event.body", "must be a JSON object")
+    if not isinstance(data["sig"], str):
+        raise _field("event.sig", "must be a base64 string")
+    return Event(channel, author, seq, prev, seen, ts, kind, body, data["sig"])
+
+
+def _seen(value: object, author: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise _field("event.seen", "must map party ids to sequence numbers")
+    seen: dict[str, int] = {}
+    for party, seq in value.items():
+        validate_party_id(party, f"event.seen.{party}")
+        if party == author:
+            raise _field(f"event.seen.{party}", "an author does not list its own chain in seen")
+        seen[party] = _positive_int(seq, f"event.seen.{party}", minimum=0)
+    return seen
+
+
+def _positive_int(value: object, where: str, *, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _field(where, f"must be an integer >= {minimum}")
+    return value
+
+
+def _field(where: str, message: str) -> EventRejected:
+    return EventRejected(f"{where}: {message}", errors=(FieldError(where, message),))

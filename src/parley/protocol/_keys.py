@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from parley.errors import InvalidInput
+
+__all__ = [
+    "Ed25519Signer",
+    "Signer",
+    "decode_public_key",
+    "encode_public_key",
+    "fingerprint",
+    "verify_signature",
+]
+
+
+class Signer(Protocol):
+    """Who signs a node's events; a hardware token could stand in for the key file."""
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
+        ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+class Ed25519Signer:
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self._public = private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    @classmethod
+    def generate(cls) -> Ed25519Signer:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> Ed25519Signer:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise InvalidInput("node key file does not hold an Ed25519 private key")
+        return cls(key)
+
+    def to_pem(self) -> bytes:
+        return self._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    @property
+    def public_key(self) -> bytes:
+        return self._public
+
+    def sign(self, data: bytes) -> bytes:
+        return self._key.sign(data)
+
+
+def encode_public_key(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decode_public_key(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise InvalidInput.for_field("key", "public key is not valid base64") from exc
+    if len(raw) != 32:
+        raise InvalidInput.for_field("key", f"an Ed25519 public key has 32 bytes, not {len(raw)}")
+    return raw
+
+
+def fingerprint(raw: bytes) -> str:
+    """A short form to read aloud over a phone when pinning a peer's key (like a safety number)."""
+    digest = hashlib.sha256(raw).digest()[:10]
+    groups = [f"{int.from_bytes(digest[i : i + 2], 'big'):05d}" for i in range(0, 10, 2)]
+    return " ".join(groups)
+
+
+def verify_signature(public_key: bytes, data: bytes, signature: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

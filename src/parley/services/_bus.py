@@ -1,0 +1,49 @@
+"""In-process fan-out of new events and alerts to live streams (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Bus", "BusItem"]
+
+
+@dataclass(frozen=True)
+class BusItem:
+    kind: str  # "event" or "alert"
+    id: int  # event position or alert id: what a client resumes from
+    channel: str | None
+    payload: dict[str, Any]
+
+
+class Bus:
+    """Publishes from the event loop; a subscriber that falls behind is cut off.
+
+    A cut-off stream ends, and its client reconnects with Last-Event-ID and replays
+    from the store, so a slow client never slows the node or loses an event.
+    """
+
+    def __init__(self, queue_size: int = 1024) -> None:
+        self._subscribers: set[asyncio.Queue[BusItem | None]] = set()
+        self._queue_size = queue_size
+
+    def publish(self, item: BusItem) -> None:
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(item)
+            except asyncio.QueueFull:
+                self._subscribers.discard(queue)
+                queue.get_nowait()
+                queue.put_nowait(None)
+
+    @contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[BusItem | None]]:
+        queue: asyncio.Queue[BusItem | None] = asyncio.Queue(self._queue_size)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)

@@ -1,0 +1,365 @@
+"""Channels, messages, acknowledgements and the ingestion of other parties' events."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from parley.clock import Clock, format_ts, parse_ts, to_ms
+from parley.errors import (
+    Conflict,
+    EquivocationDetected,
+    EventRejected,
+    InvalidInput,
+    NotFound,
+    NotMember,
+    UnknownParty,
+)
+from parley.protocol import (
+    Event,
+    MemberRole,
+    Precedence,
+    Signer,
+    Verdict,
+    check_append,
+    decode_public_key,
+    sign_event,
+    validate_body,
+    validate_language_tag,
+    validate_party_id,
+    validate_text,
+)
+from parley.settings import Settings
+from parley.store import AckRecord, ChannelRecord, Store, StoredEvent, StoreTx
+
+from ._auth import Permission, Principal, require
+from ._bus import Bus, BusItem
+from ._status import ACKABLE_TYPES, EventView, build_views
+
+__all__ = ["ChannelService", "IngestOutcome"]
+
+_IDEMPOTENCY_KEY_MAX = 128
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    stored: int
+    duplicates: int
+
+
+class ChannelService:
+    def __init__(
+        self, store: Store, signer: Signer, party: str, clock: Clock, settings: Settings, bus: Bus
+    ) -> None:
+        self._store = store
+        self._signer = signer
+        self._party = party
+        self._clock = clock
+        self._settings = settings
+        self._bus = bus
+
+    # -- reading -------------------------------------------------------------------------------
+    def list_channels(self, principal: Principal) -> list[ChannelRecord]:
+        require(principal, Permission.READ)
+        return self._store.list_channels(self._party)
+
+    def get(self, principal: Principal, channel: str) -> ChannelRecord:
+        require(principal, Permission.READ)
+        return self._channel(channel)
+
+    def events(
+        self, principal: Principal, channel: str, *, after: int = 0, limit: int = 100
+    ) -> list[EventView]:
+        record = self.get(principal, channel)
+        if not 1 <= limit <= 1000:
+            raise InvalidInput.for_field("limit", "must be between 1 and 1000")
+        if after < 0:
+            raise InvalidInput.for_field("after", "must be >= 0")
+        stored = self._store.list_events(channel, after=after, limit=limit)
+        return build_views(self._store, self._party, record, stored, self._clock.now())
+
+    def event(self, principal: Principal, channel: str, event_id: str) -> EventView:
+        record = self.get(principal, channel)
+        stored = self._store.get_event(event_id)
+        if stored is None or stored.event.channel != channel:
+            raise NotFound(f"no event {event_id} in channel {channel}")
+        return build_views(self._store, self._party, record, [stored], self._clock.now())[0]
+
+    def _channel(self, channel: str) -> ChannelRecord:
+        record = self._store.get_channel(channel)
+        if record is None or self._party not in record.members:
+            raise NotFound(f"no channel {channel} of which {self._party} is a member")
+        return record
+
+    # -- writing -------------------------------------------------------------------------------
+    async def create(
+        self, principal: Principal, name: str, members: Mapping[str, str]
+    ) -> EventView:
+        require(principal, Permission.MANAGE_CHANNELS)
+        roles = {self._party: MemberRole.PARTY.value, **dict(members)}
+        body = {"name": name, "members": roles, "by": principal.username}
+        validate_body("channel", body)
+        for party in roles:
+            if self._store.get_party(party) is None:
+                raise UnknownParty.for_field(
+                    f"members.{party}", "unknown party: pin its key with 'parley peer add' first"
+                )
+        record = ChannelRecord("ch_" + secrets.token_hex(10), name, self._party, "active", roles)
+        now = self._clock.now()
+
+        def apply(tx: StoreTx) -> StoredEvent:
+            tx.insert_channel(record, to_ms(now))
+            return self._append_own(tx, record.id, "channel", body, now)
+
+        stored = await self._store.write(apply)
+        return self._publish(record, stored)
+
+    async def post_message(
+        self,
+        principal: Principal,
+        channel: str,
+        *,
+        precedence: str,
+        text: str,
+        lang: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[EventView, bool]:
+        """Sign and store a message; returns its view and whether it was new."""
+        require(principal, Permission.POST)
+        record = self._writable(channel)
+        level = _precedence(precedence)
+        validate_text(text, "text", self._settings.max_text_bytes)
+        validate_language_tag(lang, "lang")
+        _check_idempotency_key(idempotency_key)
+        now = self._clock.now()
+        body = {
+            "precedence": level.value,
+            "text": text,
+            "lang": lang,
+            "by": principal.username,
+            "deadline": format_ts(now + self._settings.ack_deadline(level)),
+        }
+
+        def apply(tx: StoreTx) -> tuple[StoredEvent | str, bool]:
+            if idempotency_key is not None:
+                earlier = tx.idempotent_event(principal.username, idempotency_key)
+                if earlier is not None:
+                    return earlier, False
+            stored = self._append_own(tx, channel, "message", body, now)
+            tx.add_pending_ack(stored.event.id, channel, to_ms(parse_ts(body["deadline"])))
+            if idempotency_key is not None:
+                tx.remember_idempotency(principal.username, idempotency_key, stored.event.id)
+            return stored, True
+
+        result, created = await self._store.write(apply)
+        if isinstance(result, str):
+            return self.event(principal, channel, result), False
+        return self._publish(record, result), created
+
+    async def acknowledge(
+        self, principal: Principal, channel: str, event_id: str
+    ) -> tuple[EventView, bool]:
+        """Sign an ack for another party's event; acking twice returns the first ack."""
+        require(principal, Permission.ACK)
+        record = self._writable(channel)
+        target = self._store.get_event(event_id)
+        if target is None or target.event.channel != channel:
+            raise NotFound(f"no event {event_id} in channel {channel}")
+        if target.event.type not in ACKABLE_TYPES:
+            raise InvalidInput.for_field(
+                "event", f"a {target.event.type} event is not acknowledged"
+            )
+        if target.event.author == self._party:
+            raise Conflict(f"{self._party} cannot acknowledge its own event; the other side does")
+        now = self._clock.now()
+        body = {"event": event_id, "by": principal.username}
+
+        def apply(tx: StoreTx) -> StoredEvent | str:
+            earlier = tx.acks_of(event_id).get(self._party)
+            if earlier is not None:
+                return earlier
+            stored = self._append_own(tx, channel, "ack", body, now)
+            tx.insert_ack(
+                AckRecord(
+                    event_id, self._party, principal.username, stored.event.ts, stored.event.id
+                )
+            )
+            tx.clear_pending_ack(event_id, to_ms(now))
+            return stored
+
+        result = await self._store.write(apply)
+        if isinstance(result, str):
+            return self.event(principal, channel, result), False
+        return self._publish(record, result), True
+
+    def _writable(self, channel: str) -> ChannelRecord:
+        record = self._channel(channel)
+        if record.status != "active":
+            raise Conflict(f"channel {channel} is {record.status}; nothing can be sent on it")
+        return record
+
+    def _append_own(
+        self, tx: StoreTx, channel: str, kind: str, body: Mapping[str, Any], now: datetime
+    ) -> StoredEvent:
+        """Link a new event of this node into its chain; runs inside the writer."""
+        view = tx.chain_view(channel, self._party)
+        head = view.head
+        seen = {p: s for p, s in view.channel_heads.items() if p != self._party}
+        event = sign_event(
+            self._signer,
+            channel=channel,
+            author=self._party,
+            seq=1 if head is None else head.seq + 1,
+            prev=None if head is None else head.event_id,
+            seen=seen,
+            ts=format_ts(now),
+            type=kind,
+            body=body,
+        )
+        stored_ms = to_ms(self._clock.now())
+        pos = tx.insert_event(event, head, stored_ms)
+        return StoredEvent(pos, event, stored_ms)
+
+    def _publish(self, record: ChannelRecord, stored: StoredEvent) -> EventView:
+        view = build_views(self._store, self._party, record, [stored], self._clock.now())[0]
+        self._bus.publish(BusItem("event", stored.pos, record.id, view.to_json()))
+        return view
+
+    # -- other parties' events -------------------------------------------------------------------
+    async def ingest(self, events: list[Event]) -> IngestOutcome:
+        """Verify and store events of other authors, in order; the path federation uses.
+
+        Each event is checked by the protocol against its author's pinned key and chain;
+        anything that fails is rejected with a specific error and never stored. The first
+        rejection stops the batch: later events of a chain depend on earlier ones.
+        """
+        stored_count = duplicates = 0
+        for event in events:
+            outcome = await self._ingest_one(event)
+            if outcome is None:
+                duplicates += 1
+            else:
+                stored_count += 1
+        return IngestOutcome(stored_count, duplicates)
+
+    async def _ingest_one(self, event: Event) -> StoredEvent | None:
+        record = self._store.get_channel(event.channel)
+        opening = record is None and event.type == "channel" and event.seq == 1
+        if opening:
+            record = self._opened_channel(event)
+        elif record is None or self._party not in record.members:
+            raise NotFound(f"no channel {event.channel} of which {self._party} is a member")
+        if event.author == self._party:
+            raise EventRejected(f"{event.author}#{event.seq}: this node is its only author")
+        author = self._store.get_party(event.author)
+        if author is None:
+            raise UnknownParty(f"{event.author} has no pinned key on this node")
+        validate_party_id(event.author)
+        try:
+            validate_body(event.type, event.body)
+        except InvalidInput as exc:
+            raise EventRejected(
+                f"{event.author}#{event.seq}: {exc.detail}", errors=exc.errors
+            ) from exc
+        key = decode_public_key(author.public_key)
+        now = self._clock.now()
+
+        def apply(tx: StoreTx) -> StoredEvent | EquivocationDetected | None:
+            view = tx.chain_view(event.channel, event.author)
+            stored_id = tx.stored_id_at(event.channel, event.author, event.seq)
+            try:
+                verdict = check_append(
+                    event,
+                    public_key=key,
+                    members=record.members,
+                    head=view.head,
+                    stored_id_at_seq=stored_id,
+                    channel_heads=view.channel_heads,
+                )
+            except EquivocationDetected as alarm:
+                self._record_equivocation(tx, event, stored_id, alarm, now)
+                return alarm
+            if verdict is Verdict.DUPLICATE:
+                return None
+            if opening:
+                tx.insert_channel(record, to_ms(now))
+            pos = tx.insert_event(event, view.head, to_ms(now))
+            self._apply_effects(tx, record, event, now)
+            return StoredEvent(pos, event, to_ms(now))
+
+        result = await self._store.write(apply)
+        if isinstance(result, EquivocationDetected):
+            raise result
+        if result is not None:
+            self._publish(record, result)
+        return result
+
+    def _opened_channel(self, event: Event) -> ChannelRecord:
+        """Another party opened a channel with this one: its first event defines it."""
+        try:
+            validate_body("channel", event.body)
+        except InvalidInput as exc:
+            raise EventRejected(f"{event.author}#1: {exc.detail}", errors=exc.errors) from exc
+        members: dict[str, str] = dict(event.body["members"])
+        if self._party not in members or event.author not in members:
+            raise NotMember(f"{event.channel} does not list both {self._party} and its author")
+        unknown = sorted(p for p in members if self._store.get_party(p) is None)
+        if unknown:
+            raise UnknownParty(f"{event.channel} lists {unknown[0]}, whose key is not pinned here")
+        return ChannelRecord(event.channel, event.body["name"], event.author, "active", members)
+
+    def _record_equivocation(
+        self,
+        tx: StoreTx,
+        event: Event,
+        stored_id: str | None,
+        alarm: EquivocationDetected,
+        now: datetime,
+    ) -> None:
+        assert stored_id is not None
+        stored_raw = tx.stored_raw(stored_id)
+        assert stored_raw is not None
+        tx.record_equivocation(event, stored_raw, to_ms(now))
+        tx.insert_alert(
+            "equivocation",
+            "critical",
+            event.channel,
+            event.id,
+            {"author": event.author, "seq": event.seq, "detail": alarm.detail},
+            to_ms(now),
+        )
+
+    def _apply_effects(
+        self, tx: StoreTx, record: ChannelRecord, event: Event, now: datetime
+    ) -> None:
+        if event.type == "message":
+            deadline = to_ms(parse_ts(event.body["deadline"]))
+            tx.add_pending_ack(event.id, event.channel, deadline)
+        elif event.type == "ack":
+            target_id = event.body["event"]
+            tx.insert_ack(AckRecord(target_id, event.author, event.body["by"], event.ts, event.id))
+            needed = {
+                p
+                for p, role in record.members.items()
+                if role == MemberRole.PARTY.value and p != self._party
+            }
+            if needed <= set(tx.acks_of(target_id)):
+                tx.clear_pending_ack(target_id, to_ms(now))
+
+
+def _precedence(value: str) -> Precedence:
+    try:
+        return Precedence(value)
+    except ValueError as exc:
+        choices = ", ".join(p.value for p in Precedence)
+        raise InvalidInput.for_field("precedence", f"must be one of {choices}") from exc
+
+
+def _check_idempotency_key(key: str | None) -> None:
+    if key is not None and not (0 < len(key) <= _IDEMPOTENCY_KEY_MAX and key.isprintable()):
+        raise InvalidInput.for_field(
+            "Idempotency-Key", f"must be 1-{_IDEMPOTENCY_KEY_MAX} printable characters"
+        )

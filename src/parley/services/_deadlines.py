@@ -1,0 +1,102 @@
+"""Escalation: a message not acknowledged by its deadline raises an alert to supervisors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from parley.clock import Clock, to_ms
+from parley.protocol import MemberRole, Precedence
+from parley.store import AlertRecord, PendingAck, Store, StoreTx
+
+from ._auth import Permission, Principal, require
+from ._bus import Bus, BusItem
+
+__all__ = ["AlertService", "alert_json"]
+
+_log = logging.getLogger(__name__)
+SEVERITY = {
+    Precedence.FLASH: "critical",
+    Precedence.IMMEDIATE: "high",
+    Precedence.PRIORITY: "medium",
+    Precedence.ROUTINE: "low",
+}
+
+
+def alert_json(alert: AlertRecord) -> dict[str, object]:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "channel": alert.channel,
+        "event_id": alert.event_id,
+        "detail": json.loads(alert.detail),
+        "created_ms": alert.created_ms,
+        "resolved_ms": alert.resolved_ms,
+    }
+
+
+class AlertService:
+    def __init__(self, store: Store, clock: Clock, party: str, bus: Bus) -> None:
+        self._store = store
+        self._clock = clock
+        self._party = party
+        self._bus = bus
+
+    def list_alerts(self, principal: Principal, *, open_only: bool = False) -> list[AlertRecord]:
+        require(principal, Permission.VIEW_ALERTS)
+        return self._store.list_alerts(open_only=open_only)
+
+    async def escalate_overdue(self) -> list[AlertRecord]:
+        """Raise one alert for each message past its deadline; returns the new alerts."""
+        now_ms = to_ms(self._clock.now())
+        raised = []
+        for pending in self._store.due_pending_acks(now_ms):
+            alert_id = await self._escalate(pending, now_ms)
+            alert = self._store.get_alert(alert_id)
+            assert alert is not None
+            raised.append(alert)
+            self._bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
+        return raised
+
+    async def _escalate(self, pending: PendingAck, now_ms: int) -> int:
+        stored = self._store.get_event(pending.event_id)
+        channel = self._store.get_channel(pending.channel)
+        assert stored is not None
+        assert channel is not None
+        event = stored.event
+        precedence = Precedence(event.body["precedence"])
+        acked = {a.party for a in self._store.acks_for([event.id]).get(event.id, [])}
+        if event.author == self._party:
+            direction = "outbound"
+            waiting_for = sorted(
+                p
+                for p, role in channel.members.items()
+                if role == MemberRole.PARTY.value and p != self._party and p not in acked
+            )
+        else:
+            direction, waiting_for = "inbound", [self._party]
+        detail = {
+            "direction": direction,
+            "precedence": precedence.value,
+            "author": event.author,
+            "seq": event.seq,
+            "by": event.body["by"],
+            "deadline": event.body["deadline"],
+            "waiting_for": waiting_for,
+        }
+
+        def apply(tx: StoreTx) -> int:
+            return tx.escalate(pending, "overdue", SEVERITY[precedence], detail, now_ms)
+
+        return await self._store.write(apply)
+
+    async def run(self, interval_s: float) -> None:
+        """The background task: look for overdue messages every ``interval_s`` seconds."""
+        while True:
+            try:
+                await self.escalate_overdue()
+            except Exception:
+                _log.exception("escalation pass failed; retrying next interval")
+            await asyncio.sleep(interval_s)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import anyio
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from parley.clock import Clock, to_ms
+from parley.errors import AuthenticationFailed, InvalidInput, NotFound
+from parley.protocol import validate_operator_name
+from parley.store import OperatorRecord, Store, StoreTx, TokenRecord
+
+from ._auth import Permission, Principal, Role, require
+
+__all__ = ["IssuedToken", "OperatorService"]
+
+MIN_PASSWORD_LENGTH = 12
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so timing does not tell who exists.
+_DUMMY_HASH = _hasher.hash("parley-no-such-operator")
+
+
+class IssuedToken:
+    def __init__(self, token: str, username: str, role: Role, expires_ms: int) -> None:
+        self.token = token
+        self.username = username
+        self.role = role
+        self.expires_ms = expires_ms
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class OperatorService:
+    def __init__(self, store: Store, clock: Clock, party: str, token_ttl: timedelta) -> None:
+        self._store = store
+        self._clock = clock
+        self._party = party
+        self._ttl = token_ttl
+
+    async def add(self, username: str, role: str, password: str) -> OperatorRecord:
+        validate_operator_name(username, "username")
+        try:
+            parsed_role = Role(role)
+        except ValueError as exc:
+            choices = ", ".join(r.value for r in Role)
+            raise InvalidInput.for_field("role", f"must be one of {choices}") from exc
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise InvalidInput.for_field(
+                "password", f"must have at least {MIN_PASSWORD_LENGTH} characters"
+            )
+        hashed = await anyio.to_thread.run_sync(_hasher.hash, password)
+        record = OperatorRecord(username, parsed_role.value, hashed, disabled=False)
+        now_ms = to_ms(self._clock.now())
+        await self._store.write(lambda tx: tx.insert_operator(record, now_ms))
+        return record
+
+    async def login(self, username: str, password: str) -> IssuedToken:
+        record = self._store.get_operator(username)
+        stored_hash = _DUMMY_HASH if record is None else record.password_hash
+        ok = await anyio.to_thread.run_sync(_verify, stored_hash, password)
+        if record is None or not ok or record.disabled:
+            raise AuthenticationFailed("wrong username or password, or the operator is disabled")
+        token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        expires_ms = to_ms(now + self._ttl)
+        issued = TokenRecord(_token_hash(token), username, expires_ms, revoked=False)
+        await self._store.write(lambda tx: tx.insert_token(issued, to_ms(now)))
+        return IssuedToken(token, username, Role(record.role), expires_ms)
+
+    def authenticate(self, token: str) -> Principal:
+        record = self._store.get_token(_token_hash(token))
+        if record is None:
+            raise AuthenticationFailed("unknown bearer token")
+        if record.revoked:
+            raise AuthenticationFailed("the bearer token was revoked")
+        if record.expires_ms <= to_ms(self._clock.now()):
+            raise AuthenticationFailed("the bearer token has expired; log in again")
+        operator = self._store.get_operator(record.username)
+        if operator is None or operator.disabled:
+            raise AuthenticationFailed(f"operator {record.username} is disabled")
+        return Principal(operator.username, Role(operator.role), self._party)
+
+    async def logout(self, token: str) -> None:
+        digest = _token_hash(token)
+        await self._store.write(lambda tx: tx.revoke_tokens(token_hash=digest))
+
+    def list_operators(self, principal: Principal) -> list[OperatorRecord]:
+        require(principal, Permission.MANAGE_OPERATORS)
+        return self._store.list_operators()
+
+    async def create(
+        self, principal: Principal, username: str, role: str, password: str
+    ) -> OperatorRecord:
+        require(principal, Permission.MANAGE_OPERATORS)
+        return await self.add(username, role, password)
+
+    async def disable(self, principal: Principal | None, username: str) -> None:
+        """Disable an operator and revoke every token it holds; ``None`` is the local CLI."""
+        if principal is not None:
+            require(principal, Permission.MANAGE_OPERATORS)
+
+        def apply(tx: StoreTx) -> None:
+            if not tx.set_operator_disabled(username, True):
+                raise NotFound(f"no operator named {username}")
+            tx.revoke_tokens(username=username)
+
+        await self._store.write(apply)
+
+
+def _verify(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

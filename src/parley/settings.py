@@ -1,0 +1,75 @@
+"""Every setting of a node, declared once with its default and what it does.
+
+``docs/settings.md`` documents each one (a test checks), and ``parley.toml`` in the
+data folder may override any of them under ``[settings]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from typing import Any, get_type_hints
+
+from parley.errors import InvalidInput
+from parley.protocol import MAX_TEXT_BYTES, Precedence
+
+__all__ = ["Settings", "describe_settings"]
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    deadline_flash_s: int = _setting(600, "Acknowledgement deadline of a flash message, seconds.")
+    deadline_immediate_s: int = _setting(3600, "Deadline of an immediate message, seconds.")
+    deadline_priority_s: int = _setting(6 * 3600, "Deadline of a priority message, seconds.")
+    deadline_routine_s: int = _setting(24 * 3600, "Deadline of a routine message, seconds.")
+    escalation_interval_s: float = _setting(
+        5.0, "How often the node looks for overdue messages, seconds."
+    )
+    token_ttl_s: int = _setting(12 * 3600, "Lifetime of an operator's bearer token, seconds.")
+    max_text_bytes: int = _setting(MAX_TEXT_BYTES, "Largest message text, UTF-8 bytes.")
+    max_request_bytes: int = _setting(256 * 1024, "Largest HTTP request body, bytes.")
+    group_commit_max_batch: int = _setting(
+        256, "Most writes that share one transaction and fsync; 1 turns group commit off."
+    )
+    sse_keepalive_s: float = _setting(15.0, "Seconds between keep-alive comments on a stream.")
+    database_url: str = _setting(
+        "", "SQLAlchemy URL of the store; empty means parley.db in the data folder."
+    )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Overrides from a config file; an unknown name or a wrong type names the setting."""
+        types = get_type_hints(cls)
+        parsed: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in types:
+                raise InvalidInput.for_field(f"settings.{name}", "is not a setting")
+            parsed[name] = _coerce(name, types[name], value)
+        return cls(**parsed)
+
+    def ack_deadline(self, precedence: Precedence) -> timedelta:
+        seconds: int = getattr(self, f"deadline_{precedence.value}_s")
+        return timedelta(seconds=seconds)
+
+
+def describe_settings() -> list[tuple[str, str, Any, str]]:
+    """(name, type, default, help) of every setting, in declaration order."""
+    types = get_type_hints(Settings)
+    return [
+        (f.name, types[f.name].__name__, f.default, f.metadata["help"]) for f in fields(Settings)
+    ]
+
+
+def _coerce(name: str, kind: type, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidInput.for_field(f"settings.{name}", f"must be of type {kind.__name__}")
+    if kind is float and isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, kind):
+        raise InvalidInput.for_field(f"settings.{name}", f"must be of type {kind.__name__}")
+    return value

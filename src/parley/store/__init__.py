@@ -1,0 +1,40 @@
+"""Storage: SQLAlchemy Core tables, Alembic migrations, one writer with group commit."""
+
+from ._engine import make_engine
+from ._migrate import upgrade
+from ._protocol import Store, StoreTx
+from ._records import (
+    AckRecord,
+    AlertRecord,
+    ChainView,
+    ChannelRecord,
+    OperatorRecord,
+    PartyRecord,
+    PendingAck,
+    ReceiptRecord,
+    StoredEvent,
+    TokenRecord,
+)
+from ._sql import SqlStore, SqlTx
+from ._writer import GroupCommitWriter, WriterStats
+
+__all__ = [
+    "AckRecord",
+    "AlertRecord",
+    "ChainView",
+    "ChannelRecord",
+    "GroupCommitWriter",
+    "OperatorRecord",
+    "PartyRecord",
+    "PendingAck",
+    "ReceiptRecord",
+    "SqlStore",
+    "SqlTx",
+    "Store",
+    "StoreTx",
+    "StoredEvent",
+    "TokenRecord",
+    "WriterStats",
+    "make_engine",
+    "upgrade",
+]

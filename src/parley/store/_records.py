@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parley.protocol import ChainHead, Event
+
+__all__ = [
+    "AckRecord",
+    "AlertRecord",
+    "ChainView",
+    "ChannelRecord",
+    "OperatorRecord",
+    "PartyRecord",
+    "PendingAck",
+    "ReceiptRecord",
+    "StoredEvent",
+    "TokenRecord",
+]
+
+
+@dataclass(frozen=True)
+class PartyRecord:
+    party: str
+    name: str
+    public_key: str
+    is_self: bool
+
+
+@dataclass(frozen=True)
+class OperatorRecord:
+    username: str
+    role: str
+    password_hash: str
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_hash: str
+    username: str
+    expires_ms: int
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    id: str
+    name: str
+    created_by: str
+    status: str
+    members: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    pos: int
+    event: Event
+    stored_ms: int
+
+
+@dataclass(frozen=True)
+class AckRecord:
+    event_id: str
+    party: str
+    by: str
+    ts: str
+    ack_event_id: str
+
+
+@dataclass(frozen=True)
+class ReceiptRecord:
+    member: str
+    author: str
+    seq: int
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class PendingAck:
+    event_id: str
+    channel: str
+    deadline_ms: int
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    kind: str
+    severity: str
+    channel: str | None
+    event_id: str | None
+    detail: str
+    created_ms: int
+    resolved_ms: int | None
+
+
+@dataclass(frozen=True)
+class ChainView:
+    """What a chain check needs, read inside the write transaction."""
+
+    head: ChainHead | None
+    channel_heads: dict[str, int]

@@ -1,0 +1,182 @@
+"""SQLAlchemy Core tables. The Alembic migrations create exactly these (a test compares)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "acks",
+    "alerts",
+    "chain_heads",
+    "channels",
+    "equivocations",
+    "events",
+    "idempotency_keys",
+    "members",
+    "metadata",
+    "operators",
+    "parties",
+    "pending_acks",
+    "receipts",
+    "tokens",
+]
+
+metadata = MetaData()
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL needs 64 bits for 10M+ rows.
+_Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("party", String(63), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("is_self", Boolean, nullable=False, default=False),
+    Column("added_ms", BigInteger, nullable=False),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("operators.username"), nullable=False),
+    Column("issued_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Index("ix_tokens_username", "username"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("created_by", String(63), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("channel", String(80), ForeignKey("channels.id"), primary_key=True),
+    Column("party", String(63), ForeignKey("parties.party"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Index("ix_members_party", "party"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    # Local arrival order; a linear extension of causal order because an event is only
+    # stored once its prev and everything in its seen are stored.
+    Column("pos", _Serial, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("channel", String(80), ForeignKey("channels.id"), nullable=False),
+    Column("author", String(63), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("stored_ms", BigInteger, nullable=False),
+    UniqueConstraint("channel", "author", "seq", name="uq_events_chain"),
+    Index("ix_events_channel_pos", "channel", "pos"),
+)
+
+chain_heads = Table(
+    "chain_heads",
+    metadata,
+    Column("channel", String(80), primary_key=True),
+    Column("author", String(63), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("seen", Text, nullable=False),
+)
+
+receipts = Table(
+    "receipts",
+    metadata,
+    # "member has stored author's chain up to seq", first learned at at_ms (the member's ts).
+    Column("channel", String(80), primary_key=True),
+    Column("member", String(63), primary_key=True),
+    Column("author", String(63), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("at_ms", BigInteger, nullable=False),
+)
+
+acks = Table(
+    "acks",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("party", String(63), primary_key=True),
+    Column("by", String(64), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("ack_event_id", String(64), nullable=False),
+)
+
+pending_acks = Table(
+    "pending_acks",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("channel", String(80), nullable=False),
+    Column("deadline_ms", BigInteger, nullable=False),
+    Column("escalated", Boolean, nullable=False, default=False),
+    Index("ix_pending_acks_deadline", "escalated", "deadline_ms"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", _Serial, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("channel", String(80), nullable=True),
+    Column("event_id", String(64), nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("resolved_ms", BigInteger, nullable=True),
+    UniqueConstraint("kind", "event_id", name="uq_alerts_kind_event"),
+)
+
+equivocations = Table(
+    "equivocations",
+    metadata,
+    Column("id", _Serial, primary_key=True, autoincrement=True),
+    Column("channel", String(80), nullable=False),
+    Column("author", String(63), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("stored_raw", LargeBinary, nullable=False),
+    Column("conflicting_raw", LargeBinary, nullable=False),
+    Column("detected_ms", BigInteger, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+)

@@ -1,0 +1,474 @@
+"""The SQL store: SQLAlchemy Core over SQLite or PostgreSQL, one writer with group commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+
+from parley.clock import parse_ts, to_ms
+from parley.errors import Conflict
+from parley.protocol import ChainHead, Event
+
+from . import _schema as t
+from ._engine import make_engine
+from ._migrate import upgrade
+from ._records import (
+    AckRecord,
+    AlertRecord,
+    ChainView,
+    ChannelRecord,
+    OperatorRecord,
+    PartyRecord,
+    PendingAck,
+    ReceiptRecord,
+    StoredEvent,
+    TokenRecord,
+)
+from ._writer import GroupCommitWriter, WriterStats
+
+__all__ = ["SqlStore", "SqlTx"]
+
+T = TypeVar("T")
+
+
+def _event_from_raw(raw: bytes) -> Event:
+    data = json.loads(raw)
+    return Event(
+        data["channel"],
+        data["author"],
+        data["seq"],
+        data["prev"],
+        data["seen"],
+        data["ts"],
+        data["type"],
+        data["body"],
+        data["sig"],
+        data["v"],
+    )
+
+
+class SqlTx:
+    """Write operations, valid only inside a function run by the store's writer."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # -- chains -----------------------------------------------------------------------------
+    def chain_view(self, channel: str, author: str) -> ChainView:
+        rows = self._conn.execute(
+            select(
+                t.chain_heads.c.author,
+                t.chain_heads.c.seq,
+                t.chain_heads.c.event_id,
+                t.chain_heads.c.seen,
+            ).where(t.chain_heads.c.channel == channel)
+        ).all()
+        head = None
+        heads: dict[str, int] = {}
+        for row in rows:
+            heads[row.author] = row.seq
+            if row.author == author:
+                head = ChainHead(row.seq, row.event_id, json.loads(row.seen))
+        return ChainView(head, heads)
+
+    def stored_id_at(self, channel: str, author: str, seq: int) -> str | None:
+        return self._conn.execute(
+            select(t.events.c.id).where(
+                t.events.c.channel == channel, t.events.c.author == author, t.events.c.seq == seq
+            )
+        ).scalar_one_or_none()
+
+    def stored_raw(self, event_id: str) -> bytes | None:
+        return self._conn.execute(
+            select(t.events.c.raw).where(t.events.c.id == event_id)
+        ).scalar_one_or_none()
+
+    def insert_event(self, event: Event, head: ChainHead | None, stored_ms: int) -> int:
+        """Store an event that passed ``check_append`` against ``head``; returns its position."""
+        pos = self._conn.execute(
+            insert(t.events).values(
+                id=event.id,
+                channel=event.channel,
+                author=event.author,
+                seq=event.seq,
+                type=event.type,
+                ts=event.ts,
+                raw=event.signed_bytes(),
+                stored_ms=stored_ms,
+            )
+        ).inserted_primary_key
+        assert pos is not None
+        values = {"seq": event.seq, "event_id": event.id, "seen": json.dumps(dict(event.seen))}
+        if head is None:
+            self._conn.execute(
+                insert(t.chain_heads).values(channel=event.channel, author=event.author, **values)
+            )
+        else:
+            self._conn.execute(
+                update(t.chain_heads)
+                .where(
+                    t.chain_heads.c.channel == event.channel, t.chain_heads.c.author == event.author
+                )
+                .values(**values)
+            )
+        self._record_receipts(event, head)
+        return int(pos[0])
+
+    def _record_receipts(self, event: Event, head: ChainHead | None) -> None:
+        before = {} if head is None else head.seen
+        at_ms = to_ms(parse_ts(event.ts))
+        rows = [
+            {
+                "channel": event.channel,
+                "member": event.author,
+                "author": party,
+                "seq": seq,
+                "at_ms": at_ms,
+            }
+            for party, seq in event.seen.items()
+            if seq > before.get(party, 0)
+        ]
+        if rows:
+            self._conn.execute(insert(t.receipts), rows)
+
+    def record_equivocation(self, event: Event, stored: bytes, detected_ms: int) -> None:
+        self._conn.execute(
+            insert(t.equivocations).values(
+                channel=event.channel,
+                author=event.author,
+                seq=event.seq,
+                stored_raw=stored,
+                conflicting_raw=event.signed_bytes(),
+                detected_ms=detected_ms,
+            )
+        )
+
+    # -- channels and parties -------------------------------------------------------------------
+    def insert_party(self, record: PartyRecord, added_ms: int) -> None:
+        exists = self._conn.execute(
+            select(t.parties.c.party).where(t.parties.c.party == record.party)
+        ).first()
+        if exists:
+            raise Conflict(f"party {record.party} is already known; its key stays pinned")
+        self._conn.execute(
+            insert(t.parties).values(
+                party=record.party,
+                name=record.name,
+                public_key=record.public_key,
+                is_self=record.is_self,
+                added_ms=added_ms,
+            )
+        )
+
+    def insert_channel(self, record: ChannelRecord, created_ms: int) -> None:
+        self._conn.execute(
+            insert(t.channels).values(
+                id=record.id,
+                name=record.name,
+                created_by=record.created_by,
+                created_ms=created_ms,
+                status=record.status,
+            )
+        )
+        self._conn.execute(
+            insert(t.members),
+            [{"channel": record.id, "party": p, "role": r} for p, r in record.members.items()],
+        )
+
+    # -- acknowledgements and deadlines -----------------------------------------------------------
+    def acks_of(self, event_id: str) -> dict[str, str]:
+        """Party -> id of its ack event, for one acknowledged event."""
+        rows = self._conn.execute(
+            select(t.acks.c.party, t.acks.c.ack_event_id).where(t.acks.c.event_id == event_id)
+        ).all()
+        return {row.party: row.ack_event_id for row in rows}
+
+    def insert_ack(self, record: AckRecord) -> None:
+        self._conn.execute(insert(t.acks).values(**record.__dict__))
+
+    def add_pending_ack(self, event_id: str, channel: str, deadline_ms: int) -> None:
+        self._conn.execute(
+            insert(t.pending_acks).values(
+                event_id=event_id, channel=channel, deadline_ms=deadline_ms, escalated=False
+            )
+        )
+
+    def clear_pending_ack(self, event_id: str, resolved_ms: int) -> None:
+        self._conn.execute(t.pending_acks.delete().where(t.pending_acks.c.event_id == event_id))
+        self._conn.execute(
+            update(t.alerts)
+            .where(t.alerts.c.event_id == event_id, t.alerts.c.resolved_ms.is_(None))
+            .values(resolved_ms=resolved_ms)
+        )
+
+    def escalate(
+        self,
+        pending: PendingAck,
+        kind: str,
+        severity: str,
+        detail: Mapping[str, Any],
+        created_ms: int,
+    ) -> int:
+        self._conn.execute(
+            update(t.pending_acks)
+            .where(t.pending_acks.c.event_id == pending.event_id)
+            .values(escalated=True)
+        )
+        return self.insert_alert(
+            kind, severity, pending.channel, pending.event_id, detail, created_ms
+        )
+
+    def insert_alert(
+        self,
+        kind: str,
+        severity: str,
+        channel: str | None,
+        event_id: str | None,
+        detail: Mapping[str, Any],
+        created_ms: int,
+    ) -> int:
+        key = self._conn.execute(
+            insert(t.alerts).values(
+                kind=kind,
+                severity=severity,
+                channel=channel,
+                event_id=event_id,
+                detail=json.dumps(dict(detail), ensure_ascii=False),
+                created_ms=created_ms,
+            )
+        ).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    # -- operators and tokens --------------------------------------------------------------------
+    def insert_operator(self, record: OperatorRecord, created_ms: int) -> None:
+        exists = self._conn.execute(
+            select(t.operators.c.username).where(t.operators.c.username == record.username)
+        ).first()
+        if exists:
+            raise Conflict(f"operator {record.username} already exists")
+        self._conn.execute(insert(t.operators).values(**record.__dict__, created_ms=created_ms))
+
+    def set_operator_disabled(self, username: str, disabled: bool) -> bool:
+        result = self._conn.execute(
+            update(t.operators).where(t.operators.c.username == username).values(disabled=disabled)
+        )
+        return result.rowcount > 0
+
+    def insert_token(self, record: TokenRecord, issued_ms: int) -> None:
+        self._conn.execute(insert(t.tokens).values(**record.__dict__, issued_ms=issued_ms))
+
+    def revoke_tokens(self, *, token_hash: str | None = None, username: str | None = None) -> int:
+        condition = (
+            (t.tokens.c.token_hash == token_hash)
+            if token_hash
+            else (t.tokens.c.username == username)
+        )
+        return self._conn.execute(update(t.tokens).where(condition).values(revoked=True)).rowcount
+
+    # -- idempotency ----------------------------------------------------------------------------
+    def idempotent_event(self, username: str, key: str) -> str | None:
+        return self._conn.execute(
+            select(t.idempotency_keys.c.event_id).where(
+                t.idempotency_keys.c.username == username, t.idempotency_keys.c.key == key
+            )
+        ).scalar_one_or_none()
+
+    def remember_idempotency(self, username: str, key: str, event_id: str) -> None:
+        self._conn.execute(
+            insert(t.idempotency_keys).values(username=username, key=key, event_id=event_id)
+        )
+
+
+class SqlStore:
+    """Reads run on pooled connections; every write goes through the one writer."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
+        self.engine = engine
+        self._writer = GroupCommitWriter(engine, max_batch=max_batch)
+
+    @classmethod
+    def open(cls, url: str, *, max_batch: int = 256) -> SqlStore:
+        engine = make_engine(url)
+        upgrade(engine)
+        return cls(engine, max_batch=max_batch)
+
+    @property
+    def writer_stats(self) -> WriterStats:
+        return self._writer.stats
+
+    async def write(self, fn: Callable[[SqlTx], T]) -> T:
+        return await self._writer.run(lambda conn: fn(SqlTx(conn)))
+
+    def write_sync(self, fn: Callable[[SqlTx], T]) -> T:
+        return self._writer.run_sync(lambda conn: fn(SqlTx(conn)))
+
+    def close(self) -> None:
+        self._writer.close()
+        self.engine.dispose()
+
+    def _all(self, query: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).all())
+
+    def _first(self, query: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(query).first()
+
+    # -- parties ---------------------------------------------------------------------------------
+    def get_party(self, party: str) -> PartyRecord | None:
+        row = self._first(select(t.parties).where(t.parties.c.party == party))
+        return None if row is None else _party(row)
+
+    def self_party(self) -> PartyRecord | None:
+        row = self._first(select(t.parties).where(t.parties.c.is_self.is_(True)))
+        return None if row is None else _party(row)
+
+    def list_parties(self) -> list[PartyRecord]:
+        return [_party(r) for r in self._all(select(t.parties).order_by(t.parties.c.party))]
+
+    # -- operators and tokens --------------------------------------------------------------------
+    def get_operator(self, username: str) -> OperatorRecord | None:
+        row = self._first(select(t.operators).where(t.operators.c.username == username))
+        return None if row is None else _operator(row)
+
+    def list_operators(self) -> list[OperatorRecord]:
+        query = select(t.operators).order_by(t.operators.c.username)
+        return [_operator(r) for r in self._all(query)]
+
+    def get_token(self, token_hash: str) -> TokenRecord | None:
+        row = self._first(select(t.tokens).where(t.tokens.c.token_hash == token_hash))
+        if row is None:
+            return None
+        return TokenRecord(row.token_hash, row.username, row.expires_ms, row.revoked)
+
+    # -- channels --------------------------------------------------------------------------------
+    def get_channel(self, channel: str) -> ChannelRecord | None:
+        row = self._first(select(t.channels).where(t.channels.c.id == channel))
+        if row is None:
+            return None
+        return self._channels([row])[0]
+
+    def list_channels(self, party: str) -> list[ChannelRecord]:
+        mine = select(t.members.c.channel).where(t.members.c.party == party)
+        rows = self._all(
+            select(t.channels).where(t.channels.c.id.in_(mine)).order_by(t.channels.c.created_ms)
+        )
+        return self._channels(rows)
+
+    def _channels(self, rows: list[Any]) -> list[ChannelRecord]:
+        ids = [r.id for r in rows]
+        members: dict[str, dict[str, str]] = {i: {} for i in ids}
+        for m in self._all(select(t.members).where(t.members.c.channel.in_(ids))):
+            members[m.channel][m.party] = m.role
+        return [ChannelRecord(r.id, r.name, r.created_by, r.status, members[r.id]) for r in rows]
+
+    # -- events ----------------------------------------------------------------------------------
+    def get_event(self, event_id: str) -> StoredEvent | None:
+        row = self._first(
+            select(t.events.c.pos, t.events.c.raw, t.events.c.stored_ms).where(
+                t.events.c.id == event_id
+            )
+        )
+        return (
+            None if row is None else StoredEvent(row.pos, _event_from_raw(row.raw), row.stored_ms)
+        )
+
+    def list_events(self, channel: str, *, after: int = 0, limit: int = 100) -> list[StoredEvent]:
+        rows = self._all(
+            select(t.events.c.pos, t.events.c.raw, t.events.c.stored_ms)
+            .where(t.events.c.channel == channel, t.events.c.pos > after)
+            .order_by(t.events.c.pos)
+            .limit(limit)
+        )
+        return [StoredEvent(r.pos, _event_from_raw(r.raw), r.stored_ms) for r in rows]
+
+    def events_since(self, channels: Iterable[str], after: int, limit: int) -> list[StoredEvent]:
+        rows = self._all(
+            select(t.events.c.pos, t.events.c.raw, t.events.c.stored_ms)
+            .where(t.events.c.channel.in_(list(channels)), t.events.c.pos > after)
+            .order_by(t.events.c.pos)
+            .limit(limit)
+        )
+        return [StoredEvent(r.pos, _event_from_raw(r.raw), r.stored_ms) for r in rows]
+
+    def chain(self, channel: str, author: str) -> list[Event]:
+        rows = self._all(
+            select(t.events.c.raw)
+            .where(t.events.c.channel == channel, t.events.c.author == author)
+            .order_by(t.events.c.seq)
+        )
+        return [_event_from_raw(r.raw) for r in rows]
+
+    def acks_for(self, event_ids: list[str]) -> dict[str, list[AckRecord]]:
+        found: dict[str, list[AckRecord]] = {}
+        for row in self._all(select(t.acks).where(t.acks.c.event_id.in_(event_ids))):
+            found.setdefault(row.event_id, []).append(
+                AckRecord(row.event_id, row.party, row.by, row.ts, row.ack_event_id)
+            )
+        return found
+
+    def receipts_for(self, channel: str, authors: set[str], min_seq: int) -> list[ReceiptRecord]:
+        rows = self._all(
+            select(t.receipts)
+            .where(
+                t.receipts.c.channel == channel,
+                t.receipts.c.author.in_(list(authors)),
+                t.receipts.c.seq >= min_seq,
+            )
+            .order_by(t.receipts.c.seq)
+        )
+        return [ReceiptRecord(r.member, r.author, r.seq, r.at_ms) for r in rows]
+
+    def count_events(self, channel: str | None = None) -> int:
+        query = select(func.count()).select_from(t.events)
+        if channel is not None:
+            query = query.where(t.events.c.channel == channel)
+        row = self._first(query)
+        return int(row[0])
+
+    # -- deadlines and alerts --------------------------------------------------------------------
+    def due_pending_acks(self, now_ms: int, limit: int = 500) -> list[PendingAck]:
+        rows = self._all(
+            select(t.pending_acks)
+            .where(
+                and_(t.pending_acks.c.escalated.is_(False), t.pending_acks.c.deadline_ms <= now_ms)
+            )
+            .order_by(t.pending_acks.c.deadline_ms)
+            .limit(limit)
+        )
+        return [PendingAck(r.event_id, r.channel, r.deadline_ms) for r in rows]
+
+    def list_alerts(self, *, open_only: bool = False, after_id: int = 0) -> list[AlertRecord]:
+        query = select(t.alerts).where(t.alerts.c.id > after_id).order_by(t.alerts.c.id)
+        if open_only:
+            query = query.where(t.alerts.c.resolved_ms.is_(None))
+        return [_alert(r) for r in self._all(query)]
+
+    def get_alert(self, alert_id: int) -> AlertRecord | None:
+        row = self._first(select(t.alerts).where(t.alerts.c.id == alert_id))
+        return None if row is None else _alert(row)
+
+
+def _party(row: Any) -> PartyRecord:
+    return PartyRecord(row.party, row.name, row.public_key, bool(row.is_self))
+
+
+def _operator(row: Any) -> OperatorRecord:
+    return OperatorRecord(row.username, row.role, row.password_hash, bool(row.disabled))
+
+
+def _alert(row: Any) -> AlertRecord:
+    return AlertRecord(
+        row.id,
+        row.kind,
+        row.severity,
+        row.channel,
+        row.event_id,
+        row.detail,
+        row.created_ms,
+        row.resolved_ms,
+    )
