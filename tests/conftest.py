@@ -19,6 +19,8 @@ NAMES = {
 }
 
 NodeFactory = Callable[[str], Node]
+# Cheap password hashing: the tests log in hundreds of times; the defaults stay strong.
+FAST_HASH = {"password_time_cost": 1, "password_memory_kib": 64}
 
 
 @pytest.fixture
@@ -32,7 +34,8 @@ def make_node(tmp_path: Path, clock: ManualClock) -> Iterator[NodeFactory]:
     opened: list[Node] = []
 
     def factory(party: str, **settings: object) -> Node:
-        init_node(tmp_path / party, party, NAMES.get(party, party), settings=dict(settings))
+        init_node(tmp_path / party, party, NAMES.get(party, party),
+                  settings={**FAST_HASH, **settings})
         node = Node.open(tmp_path / party, clock=clock)
         opened.append(node)
         return node

@@ -31,6 +31,10 @@ class Settings:
         5.0, "How often the node looks for overdue messages, seconds."
     )
     token_ttl_s: int = _setting(12 * 3600, "Lifetime of an operator's bearer token, seconds.")
+    password_time_cost: int = _setting(3, "Argon2id passes when hashing an operator password.")
+    password_memory_kib: int = _setting(
+        64 * 1024, "Argon2id memory per password hash, KiB (at least 32)."
+    )
     max_text_bytes: int = _setting(MAX_TEXT_BYTES, "Largest message text, UTF-8 bytes.")
     max_request_bytes: int = _setting(256 * 1024, "Largest HTTP request body, bytes.")
     group_commit_max_batch: int = _setting(

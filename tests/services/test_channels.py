@@ -160,14 +160,9 @@ async def test_tampered_events_are_rejected_and_not_stored(make_node):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
     before = us.store.count_events()
-    cases = [
-        (await _forged(ru, channel, signer=Ed25519Signer.generate()), BadSignature),
-        (await _forged(ru, channel, seq=1, prev=None, type="message"), None),
-        (await _forged(ru, channel, prev="0" * 64, seq=2), MissingDependency),
-    ]
     with pytest.raises(BadSignature):
-        await us.channels.ingest([cases[0][0]])
-    await us.channels.ingest([cases[1][0]])  # a valid first event
+        await us.channels.ingest([await _forged(ru, channel, signer=Ed25519Signer.generate())])
+    await us.channels.ingest([await _forged(ru, channel)])  # a valid first event
     with pytest.raises(BrokenChain):
         await us.channels.ingest([await _forged(ru, channel, seq=2, prev="0" * 64)])
     with pytest.raises(MissingDependency):

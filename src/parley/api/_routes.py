@@ -129,8 +129,7 @@ def list_events(
     after: Annotated[int, Query(description="return events after this position")] = 0,
     limit: Annotated[int, Query()] = 100,
 ) -> dict[str, Any]:
-    views = node.channels.events(principal, channel, after=after, limit=limit)
-    next_after = views[-1].pos if len(views) == limit else None
+    views, next_after = node.channels.events(principal, channel, after=after, limit=limit)
     return page([v.to_json() for v in views], next_after)
 
 

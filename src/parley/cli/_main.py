@@ -109,7 +109,13 @@ def operator_add(
     username: Annotated[str, typer.Option(help="Login name, e.g. duty1.")],
     role: Annotated[str, typer.Option(help="operator, supervisor, admin or auditor.")],
     password_file: Annotated[
-        Path | None, typer.Option(help="Read the password from this file's first line.")
+        Path | None,
+        typer.Option(
+            help="Read the password from this file's first line.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ] = None,
 ) -> None:
     """Add an operator; the password comes from a prompt, stdin or a file."""

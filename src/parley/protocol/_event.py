@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley.clock import parse_ts
-from parley.errors import BadSignature, EventRejected, FieldError
+from parley.errors import BadSignature, EventRejected, FieldError, InvalidInput
 
 from ._canonical import canonical_bytes
 from ._keys import Signer, verify_signature
@@ -157,6 +157,10 @@ def event_from_dict(data: object) -> Event:
     body = data["body"]
     if not isinstance(body, dict):
         raise _field("event.body", "must be a JSON object")
+    try:
+        canonical_bytes(body)
+    except InvalidInput as exc:
+        raise _field("event.body", "has a value RFC 8785 cannot represent") from exc
     if not isinstance(data["sig"], str):
         raise _field("event.sig", "must be a base64 string")
     return Event(channel, author, seq, prev, seen, ts, kind, body, data["sig"])

@@ -72,14 +72,17 @@ class ChannelService:
 
     def events(
         self, principal: Principal, channel: str, *, after: int = 0, limit: int = 100
-    ) -> list[EventView]:
+    ) -> tuple[list[EventView], int | None]:
+        """A page of events after position ``after``, and the cursor of the next page."""
         record = self.get(principal, channel)
         if not 1 <= limit <= 1000:
             raise InvalidInput.for_field("limit", "must be between 1 and 1000")
         if after < 0:
             raise InvalidInput.for_field("after", "must be >= 0")
-        stored = self._store.list_events(channel, after=after, limit=limit)
-        return build_views(self._store, self._party, record, stored, self._clock.now())
+        stored = self._store.list_events(channel, after=after, limit=limit + 1)
+        more = len(stored) > limit
+        views = build_views(self._store, self._party, record, stored[:limit], self._clock.now())
+        return views, (views[-1].pos if more else None)
 
     def event(self, principal: Principal, channel: str, event_id: str) -> EventView:
         record = self.get(principal, channel)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from argon2 import PasswordHasher
 
 from parley.clock import Clock, SystemClock, to_ms
 from parley.errors import Conflict, InvalidInput, NotFound
@@ -104,8 +105,12 @@ class Node:
         self.clock: Clock = clock or SystemClock()
         self.settings = config.settings
         self.bus = Bus()
+        hasher = PasswordHasher(
+            time_cost=self.settings.password_time_cost,
+            memory_cost=self.settings.password_memory_kib,
+        )
         self.operators = OperatorService(
-            store, self.clock, self.party, timedelta(seconds=self.settings.token_ttl_s)
+            store, self.clock, self.party, timedelta(seconds=self.settings.token_ttl_s), hasher
         )
         self.channels = ChannelService(
             store, signer, self.party, self.clock, self.settings, self.bus

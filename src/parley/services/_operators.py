@@ -18,9 +18,6 @@ from ._auth import Permission, Principal, Role, require
 __all__ = ["IssuedToken", "OperatorService"]
 
 MIN_PASSWORD_LENGTH = 12
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so timing does not tell who exists.
-_DUMMY_HASH = _hasher.hash("parley-no-such-operator")
 
 
 class IssuedToken:
@@ -36,11 +33,21 @@ def _token_hash(token: str) -> str:
 
 
 class OperatorService:
-    def __init__(self, store: Store, clock: Clock, party: str, token_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        party: str,
+        token_ttl: timedelta,
+        hasher: PasswordHasher,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._party = party
         self._ttl = token_ttl
+        self._hasher = hasher
+        # Verified against when the username is unknown, so timing does not tell who exists.
+        self._dummy_hash = hasher.hash("parley-no-such-operator")
 
     async def add(self, username: str, role: str, password: str) -> OperatorRecord:
         validate_operator_name(username, "username")
@@ -53,7 +60,7 @@ class OperatorService:
             raise InvalidInput.for_field(
                 "password", f"must have at least {MIN_PASSWORD_LENGTH} characters"
             )
-        hashed = await anyio.to_thread.run_sync(_hasher.hash, password)
+        hashed = await anyio.to_thread.run_sync(self._hasher.hash, password)
         record = OperatorRecord(username, parsed_role.value, hashed, disabled=False)
         now_ms = to_ms(self._clock.now())
         await self._store.write(lambda tx: tx.insert_operator(record, now_ms))
@@ -61,8 +68,8 @@ class OperatorService:
 
     async def login(self, username: str, password: str) -> IssuedToken:
         record = self._store.get_operator(username)
-        stored_hash = _DUMMY_HASH if record is None else record.password_hash
-        ok = await anyio.to_thread.run_sync(_verify, stored_hash, password)
+        stored_hash = self._dummy_hash if record is None else record.password_hash
+        ok = await anyio.to_thread.run_sync(_verify, self._hasher, stored_hash, password)
         if record is None or not ok or record.disabled:
             raise AuthenticationFailed("wrong username or password, or the operator is disabled")
         token = secrets.token_urlsafe(32)
@@ -112,8 +119,8 @@ class OperatorService:
         await self._store.write(apply)
 
 
-def _verify(stored_hash: str, password: str) -> bool:
+def _verify(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash, password)
+        return hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False

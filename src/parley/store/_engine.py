@@ -4,7 +4,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-__all__ = ["make_engine"]
+__all__ = ["READ_ONLY", "make_engine"]
+
+# Execution option of connections that only read (see ``SqlStore``): on SQLite they begin
+# DEFERRED rather than IMMEDIATE.
+READ_ONLY = "parley_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -31,6 +35,11 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # A read must not take the write lock: under WAL it then runs beside the
+            # writer's open transaction instead of waiting for its commit.
+            conn.exec_driver_sql("BEGIN DEFERRED")
+            return
         # IMMEDIATE takes the write lock up front, so a CLI writing beside the server waits
         # instead of failing half-way through with "database is locked".
         conn.exec_driver_sql("BEGIN IMMEDIATE")

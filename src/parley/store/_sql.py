@@ -13,7 +13,7 @@ from parley.errors import Conflict
 from parley.protocol import ChainHead, Event
 
 from . import _schema as t
-from ._engine import make_engine
+from ._engine import READ_ONLY, make_engine
 from ._migrate import upgrade
 from ._records import (
     AckRecord,
@@ -288,6 +288,7 @@ class SqlStore:
 
     def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
         self.engine = engine
+        self._reader = engine.execution_options(**{READ_ONLY: True})
         self._writer = GroupCommitWriter(engine, max_batch=max_batch)
 
     @classmethod
@@ -311,11 +312,11 @@ class SqlStore:
         self.engine.dispose()
 
     def _all(self, query: Any) -> list[Any]:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return list(conn.execute(query).all())
 
     def _first(self, query: Any) -> Any:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return conn.execute(query).first()
 
     # -- parties ---------------------------------------------------------------------------------

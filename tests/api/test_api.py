@@ -1,0 +1,300 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from parley.api import PROBLEM_TYPE_BASE, create_app
+from parley.services import Role
+from tests.conftest import pin_all
+
+pytestmark = pytest.mark.anyio
+PASSWORD = "correct horse battery"
+USERS = {"admin": Role.ADMIN, "duty1": Role.OPERATOR, "watch1": Role.SUPERVISOR,
+         "audit1": Role.AUDITOR}
+
+
+class Api:
+    def __init__(self, node, peer, client: httpx.AsyncClient) -> None:
+        self.node, self.peer, self.client = node, peer, client
+        self.tokens: dict[str, str] = {}
+        self.channel = ""
+
+    def auth(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+    async def post_message(self, username: str = "duty1", **fields):
+        body = {"precedence": "immediate", "text": "Line check", "lang": "en", **fields}
+        return await self.client.post(f"/api/v1/channels/{self.channel}/messages", json=body,
+                                      headers=self.auth(username))
+
+
+@pytest.fixture
+async def api(make_node):
+    node, peer = make_node("us-eucom"), make_node("ru-genstaff")
+    await pin_all(node, peer)
+    for username, role in USERS.items():
+        await node.operators.add(username, role.value, PASSWORD)
+    transport = httpx.ASGITransport(app=create_app(node, run_background_tasks=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+        harness = Api(node, peer, client)
+        for username in USERS:
+            response = await client.post("/api/v1/auth/token",
+                                         json={"username": username, "password": PASSWORD})
+            assert response.status_code == 201, response.text
+            harness.tokens[username] = response.json()["token"]
+        created = await client.post("/api/v1/channels", headers=harness.auth("admin"),
+                                    json={"name": "hotline", "members": {"ru-genstaff": "party"}})
+        assert created.status_code == 201, created.text
+        harness.channel = created.json()["id"]
+        yield harness
+
+
+def assert_problem(response: httpx.Response, status: int, field: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert set(body) == {"type", "title", "status", "detail", "instance", "code", "errors"}
+    assert body["status"] == status
+    assert body["type"] == PROBLEM_TYPE_BASE + body["code"]
+    if field is not None:
+        assert [e["field"] for e in body["errors"]] == [field], body
+        assert field in body["detail"]
+    return body
+
+
+async def test_error_shape_is_rfc9457_problem_details(api):
+    response = await api.client.get("/api/v1/channels/ch_nosuchchannel1",
+                                    headers=api.auth("duty1"))
+    body = assert_problem(response, 404)
+    assert body == {
+        "type": "https://parley.dev/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "no channel ch_nosuchchannel1 of which us-eucom is a member",
+        "instance": "/api/v1/channels/ch_nosuchchannel1",
+        "code": "not-found",
+        "errors": [],
+    }
+
+
+async def test_post_is_201_and_the_message_is_listed_with_its_status(api):
+    response = await api.post_message(text="Уведомление", lang="ru")
+    assert response.status_code == 201
+    posted = response.json()
+    assert posted["status"] == "sent"
+    assert posted["event"]["body"]["by"] == "duty1"
+    assert posted["members"] == [{"party": "ru-genstaff", "role": "party", "delivered_at": None,
+                                  "acknowledged_at": None, "acknowledged_by": None}]
+
+    listed = await api.client.get(f"/api/v1/channels/{api.channel}/events",
+                                  headers=api.auth("audit1"))
+    assert listed.status_code == 200
+    items = listed.json()["items"]
+    assert [i["event"]["type"] for i in items] == ["channel", "message"]
+    assert items[-1]["id"] == posted["id"]
+
+
+async def test_events_are_paged_by_position(api):
+    for n in range(5):
+        assert (await api.post_message(text=f"m{n}")).status_code == 201
+    url = f"/api/v1/channels/{api.channel}/events"
+    first = (await api.client.get(url, params={"limit": 3}, headers=api.auth("duty1"))).json()
+    rest = (await api.client.get(url, params={"after": first["next_after"], "limit": 3},
+                                 headers=api.auth("duty1"))).json()
+    texts = [i["event"]["body"].get("text") for i in first["items"] + rest["items"]]
+    assert texts == [None, "m0", "m1", "m2", "m3", "m4"]
+    assert rest["next_after"] is None
+
+
+async def test_idempotency_key_makes_a_retry_return_the_same_event(api):
+    headers = {**api.auth("duty1"), "Idempotency-Key": "retry-1"}
+    url = f"/api/v1/channels/{api.channel}/messages"
+    body = {"precedence": "flash", "text": "x", "lang": "en"}
+    first = await api.client.post(url, json=body, headers=headers)
+    again = await api.client.post(url, json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "field"),
+    [
+        ({"precedence": "urgent"}, 422, "precedence"),
+        ({"lang": "english"}, 422, "lang"),
+        ({"lang": "qq"}, 422, "lang"),
+        ({"text": "я" * 9000}, 413, "text"),
+        ({"text": 5}, 422, "text"),
+        ({"precedence": None}, 422, "precedence"),
+        ({"colour": "red"}, 422, "colour"),
+    ],
+)
+async def test_bad_message_is_refused_naming_the_field_and_nothing_is_written(
+    api, fields, status, field
+):
+    before = api.node.store.count_events()
+    assert_problem(await api.post_message(**fields), status, field)
+    assert api.node.store.count_events() == before
+
+
+async def test_missing_field_is_named(api):
+    response = await api.client.post(f"/api/v1/channels/{api.channel}/messages",
+                                     json={"precedence": "flash", "lang": "en"},
+                                     headers=api.auth("duty1"))
+    assert_problem(response, 422, "text")
+
+
+async def test_malformed_json_is_a_400(api):
+    response = await api.client.post(
+        f"/api/v1/channels/{api.channel}/messages", content=b'{"precedence": "flash",',
+        headers={**api.auth("duty1"), "content-type": "application/json"},
+    )
+    assert_problem(response, 400, "body")
+
+
+async def test_oversized_request_body_is_refused_before_parsing(api):
+    huge = json.dumps({"precedence": "flash", "text": "x" * 300_000, "lang": "en"})
+    response = await api.client.post(
+        f"/api/v1/channels/{api.channel}/messages", content=huge,
+        headers={**api.auth("duty1"), "content-type": "application/json"},
+    )
+    assert_problem(response, 413)
+
+
+async def test_unknown_channel_is_404(api):
+    before = api.node.store.count_events()
+    api.channel = "ch_belongstoothers"
+    assert_problem(await api.post_message(), 404)
+    assert api.node.store.count_events() == before
+
+
+async def test_missing_token_is_401_with_a_bearer_challenge(api):
+    response = await api.client.get("/api/v1/channels")
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_garbage_token_is_401(api):
+    response = await api.client.get("/api/v1/channels",
+                                     headers={"Authorization": "Bearer nonsense"})
+    assert "unknown bearer token" in assert_problem(response, 401)["detail"]
+
+
+async def test_expired_token_is_401(api, clock):
+    clock.advance(timedelta(hours=12, seconds=1))
+    response = await api.client.get("/api/v1/channels", headers=api.auth("duty1"))
+    assert "expired" in assert_problem(response, 401)["detail"]
+
+
+async def test_logged_out_token_is_revoked(api):
+    assert (await api.client.delete("/api/v1/auth/token", headers=api.auth("duty1"))
+            ).status_code == 204
+    response = await api.client.get("/api/v1/channels", headers=api.auth("duty1"))
+    assert "revoked" in assert_problem(response, 401)["detail"]
+
+
+async def test_disabled_operator_loses_its_tokens(api):
+    response = await api.client.delete("/api/v1/operators/duty1", headers=api.auth("admin"))
+    assert response.status_code == 204
+    assert_problem(await api.client.get("/api/v1/me", headers=api.auth("duty1")), 401)
+
+
+async def test_wrong_password_is_401_and_names_nobody(api):
+    response = await api.client.post("/api/v1/auth/token",
+                                     json={"username": "duty1", "password": "wrong password"})
+    assert "wrong username or password" in assert_problem(response, 401)["detail"]
+
+
+async def test_peer_acknowledgement_is_shown_to_the_sender(api):
+    posted = (await api.post_message()).json()
+    from parley.protocol import event_from_dict
+    from tests.conftest import as_role
+
+    peer = api.peer
+    await peer.channels.ingest([api.node.store.chain(api.channel, "us-eucom")[0],
+                                event_from_dict(posted["event"])])
+    ack, _ = await peer.channels.acknowledge(as_role(peer, Role.OPERATOR, "officer2"),
+                                             api.channel, posted["id"])
+    await api.node.channels.ingest([ack.event])
+    shown = (await api.client.get(f"/api/v1/channels/{api.channel}/events/{posted['id']}",
+                                  headers=api.auth("duty1"))).json()
+    assert shown["status"] == "acknowledged"
+    assert shown["members"][0]["acknowledged_by"] == "officer2"
+
+
+async def test_openapi_document_lists_the_api(api):
+    spec = (await api.client.get("/openapi.json")).json()
+    assert "/api/v1/channels/{channel}/messages" in spec["paths"]
+    assert "/api/v1/stream" in spec["paths"]
+
+
+# -- authorization matrix ----------------------------------------------------------------------
+ALLOWED = {
+    "list channels": {"admin", "duty1", "watch1", "audit1"},
+    "read events": {"admin", "duty1", "watch1", "audit1"},
+    "post message": {"duty1", "watch1"},
+    "ack": {"duty1", "watch1"},
+    "alerts": {"admin", "watch1", "audit1"},
+    "create channel": {"admin"},
+    "list operators": {"admin"},
+    "create operator": {"admin"},
+    "pin party": {"admin"},
+    "list parties": {"admin", "duty1", "watch1", "audit1"},
+    "node": {"admin", "duty1", "watch1", "audit1"},
+}
+
+
+async def _call(api: Api, action: str, username: str) -> httpx.Response:
+    c, h, ch = api.client, api.auth(username), api.channel
+    if action == "list channels":
+        return await c.get("/api/v1/channels", headers=h)
+    if action == "read events":
+        return await c.get(f"/api/v1/channels/{ch}/events", headers=h)
+    if action == "post message":
+        return await api.post_message(username)
+    if action == "ack":
+        incoming, _ = await api.peer.channels.post_message(
+            _principal(api.peer, Role.OPERATOR), ch, precedence="routine", text="x", lang="ru")
+        await api.node.channels.ingest([incoming.event])
+        return await c.post(f"/api/v1/channels/{ch}/events/{incoming.event.id}/ack", headers=h)
+    if action == "alerts":
+        return await c.get("/api/v1/alerts", headers=h)
+    if action == "create channel":
+        return await c.post("/api/v1/channels", headers=h,
+                            json={"name": "second", "members": {"ru-genstaff": "party"}})
+    if action == "list operators":
+        return await c.get("/api/v1/operators", headers=h)
+    if action == "create operator":
+        return await c.post("/api/v1/operators", headers=h,
+                            json={"username": f"new-{username}", "role": "operator",
+                                  "password": PASSWORD})
+    if action == "pin party":
+        from parley.protocol import Ed25519Signer, encode_public_key
+
+        key = encode_public_key(Ed25519Signer.generate().public_key)
+        return await c.post("/api/v1/parties", headers=h,
+                            json={"party": f"p-{username}", "name": "Another", "key": key})
+    if action == "list parties":
+        return await c.get("/api/v1/parties", headers=h)
+    assert action == "node"
+    return await c.get("/api/v1/node", headers=h)
+
+
+def _principal(node, role):
+    from tests.conftest import as_role
+
+    return as_role(node, role)
+
+
+@pytest.mark.parametrize("username", sorted(USERS))
+@pytest.mark.parametrize("action", sorted(ALLOWED))
+async def test_authorization_matrix(api, action, username):
+    if action == "ack":
+        await api.peer.channels.ingest(api.node.store.chain(api.channel, "us-eucom"))
+    response = await _call(api, action, username)
+    if username in ALLOWED[action]:
+        assert response.status_code in (200, 201), response.text
+    else:
+        assert_problem(response, 403)

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parley.errors import BadSignature, EventRejected
+from parley.protocol import (
+    Ed25519Signer,
+    Event,
+    canonical_bytes,
+    event_from_dict,
+    sign_event,
+)
+
+SIGNER = Ed25519Signer.generate()
+party_ids = st.from_regex(r"[a-z][a-z0-9-]{1,20}", fullmatch=True)
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**53) + 1, 2**53 - 1), st.text(max_size=40),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> Event:
+    author = draw(party_ids)
+    seq = draw(st.integers(1, 10**9))
+    prev = None if seq == 1 else draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True))
+    others = draw(st.dictionaries(party_ids.filter(lambda p: p != author), st.integers(0, 10**9),
+                                  max_size=4))
+    return sign_event(
+        SIGNER,
+        channel="ch_" + draw(st.from_regex(r"[A-Za-z0-9]{8,20}", fullmatch=True)),
+        author=author, seq=seq, prev=prev, seen=others,
+        ts="2026-02-05T14:02:11.123Z",
+        type=draw(st.sampled_from(["message", "ack", "receipt", "link_test"])),
+        body=draw(st.dictionaries(st.text(max_size=10), json_values, max_size=5)),
+    )
+
+
+@given(events())
+@settings(max_examples=200)
+def test_any_event_round_trips_through_its_wire_form(event: Event) -> None:
+    wire = json.loads(json.dumps(event.to_dict()))
+    parsed = event_from_dict(wire)
+    assert parsed == event
+    assert parsed.id == event.id
+    parsed.verify(SIGNER.public_key)
+
+
+@given(events(), st.data())
+@settings(max_examples=200)
+def test_any_single_byte_change_is_detected(event: Event, data: st.DataObject) -> None:
+    signed = event.signed_bytes()
+    index = data.draw(st.integers(0, len(signed) - 1))
+    flip = data.draw(st.integers(1, 255))
+    tampered = bytearray(signed)
+    tampered[index] ^= flip
+    try:
+        parsed = event_from_dict(json.loads(bytes(tampered)))
+        parsed.verify(SIGNER.public_key)
+    except (EventRejected, ValueError):
+        return  # refused: not JSON, not an event, or the signature no longer verifies
+    # The only changes that survive are those that canonicalize back to the same bytes.
+    assert parsed.signed_bytes() == signed
+
+
+def test_canonical_bytes_follow_rfc8785_key_order_and_number_form() -> None:
+    assert canonical_bytes({"b": 1, "a": [1.0, "é"], "€": None}) == (
+        '{"a":[1,"é"],"b":1,"€":null}'.encode()
+    )
+
+
+def test_event_id_is_sha256_of_canonical_bytes_with_signature() -> None:
+    import hashlib
+
+    event = sign_event(SIGNER, channel="ch_abcdefgh12", author="us-eucom", seq=1, prev=None,
+                       seen={}, ts="2026-02-05T14:02:11.123Z", type="message", body={})
+    assert event.id == hashlib.sha256(canonical_bytes(event.to_dict())).hexdigest()
+
+
+def test_signature_by_another_key_is_a_bad_signature() -> None:
+    event = sign_event(Ed25519Signer.generate(), channel="ch_abcdefgh12", author="ru-genstaff",
+                       seq=1, prev=None, seen={}, ts="2026-02-05T14:02:11.123Z", type="message",
+                       body={})
+    with pytest.raises(BadSignature, match="pinned key of ru-genstaff"):
+        event.verify(SIGNER.public_key)
+
+
+def _valid_wire() -> dict[str, object]:
+    return sign_event(SIGNER, channel="ch_abcdefgh12", author="us-eucom", seq=2, prev="a" * 64,
+                      seen={"ru-genstaff": 3}, ts="2026-02-05T14:02:11.123Z", type="message",
+                      body={}).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"seq": 0}, "event.seq"),
+        ({"seq": "2"}, "event.seq"),
+        ({"seq": True}, "event.seq"),
+        ({"prev": None}, "event.prev"),
+        ({"prev": "xyz"}, "event.prev"),
+        ({"author": "US EUCOM"}, "event.author"),
+        ({"channel": "hotline"}, "event.channel"),
+        ({"seen": {"us-eucom": 1}}, "event.seen.us-eucom"),
+        ({"seen": {"ru-genstaff": -1}}, "event.seen.ru-genstaff"),
+        ({"seen": []}, "event.seen"),
+        ({"ts": "2026-02-05 14:02"}, "event.ts"),
+        ({"type": "Message!"}, "event.type"),
+        ({"body": "text"}, "event.body"),
+        ({"sig": 5}, "event.sig"),
+        ({"v": 2}, "event.v"),
+        ({"extra": 1}, "event.extra"),
+    ],
+)
+def test_malformed_event_is_rejected_naming_the_field(change: dict[str, object],
+                                                      field: str) -> None:
+    wire = {**_valid_wire(), **change}
+    with pytest.raises(EventRejected) as caught:
+        event_from_dict(wire)
+    assert caught.value.errors[0].field == field
+
+
+def test_missing_field_is_named() -> None:
+    wire = _valid_wire()
+    del wire["prev"]
+    with pytest.raises(EventRejected, match=r"event\.prev: is required"):
+        event_from_dict(wire)
+
+
+def test_signature_that_is_not_base64_is_a_bad_signature() -> None:
+    wire = {**_valid_wire(), "sig": "not base64!"}
+    with pytest.raises(BadSignature):
+        event_from_dict(wire).verify(SIGNER.public_key)
+
+
+def test_signature_is_over_canonical_bytes_without_sig() -> None:
+    event = event_from_dict(_valid_wire())
+    unsigned = {k: v for k, v in event.to_dict().items() if k != "sig"}
+    from parley.protocol import verify_signature
+
+    assert verify_signature(SIGNER.public_key, canonical_bytes(unsigned),
+                            base64.b64decode(event.sig))

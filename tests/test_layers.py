@@ -1,0 +1,39 @@
+"""Imports go one way: adapters -> services -> protocol and store."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parent.parent / "src" / "parley"
+# What each layer must never import. The shared modules (errors, clock, settings) are open to all.
+FORBIDDEN = {
+    "protocol": {"parley.store", "parley.services", "parley.api", "parley.cli",
+                 "sqlalchemy", "fastapi", "httpx", "parley.settings"},
+    "store": {"parley.services", "parley.api", "parley.cli", "fastapi"},
+    "services": {"parley.api", "parley.cli", "fastapi", "sqlalchemy"},
+    "api": {"parley.cli", "parley.store._sql", "sqlalchemy"},
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_only_inward(layer):
+    offending = []
+    for path in (SRC / layer).rglob("*.py"):
+        for name in imports_of(path):
+            if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer]):
+                offending.append(f"{path.relative_to(SRC)} imports {name}")
+    assert offending == []

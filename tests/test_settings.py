@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from parley.errors import InvalidInput
+from parley.protocol import Precedence
+from parley.settings import Settings, describe_settings
+
+DOCS = Path(__file__).parent.parent / "docs" / "settings.md"
+
+
+@pytest.mark.parametrize(("name", "kind", "default", "help_text"), describe_settings())
+def test_every_setting_is_documented_with_its_default(name, kind, default, help_text):
+    rows = [line for line in DOCS.read_text("utf-8").splitlines()
+            if line.startswith(f"| `{name}` |")]
+    assert len(rows) == 1, f"docs/settings.md has no row for {name}"
+    shown = repr(default) if kind == "str" else str(default)
+    assert f"| {kind} | `{shown}` |" in rows[0]
+    assert help_text.strip()
+
+
+def test_default_deadlines_follow_the_design():
+    defaults = Settings()
+    minutes = {p: defaults.ack_deadline(p).total_seconds() / 60 for p in Precedence}
+    assert minutes == {Precedence.FLASH: 10, Precedence.IMMEDIATE: 60,
+                       Precedence.PRIORITY: 360, Precedence.ROUTINE: 1440}
+
+
+def test_unknown_setting_is_named():
+    with pytest.raises(InvalidInput, match=r"settings\.deadline_flash"):
+        Settings.from_mapping({"deadline_flash": 5})
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(InvalidInput, match=r"settings\.token_ttl_s: must be of type int"):
+        Settings.from_mapping({"token_ttl_s": "soon"})
+
+
+def test_integer_is_accepted_for_a_float_setting():
+    assert Settings.from_mapping({"escalation_interval_s": 2}).escalation_interval_s == 2.0
