@@ -49,7 +49,8 @@ async def pin_all(*nodes: Node) -> None:
     for node in nodes:
         for other in nodes:
             if other is not node:
-                await node.pin_party(None, other.party, NAMES.get(other.party, other.party),
+                name = NAMES.get(other.party, other.party)
+                await node.pin_party(as_role(node, Role.ADMIN), other.party, name,
                                      other.public_key)
 
 

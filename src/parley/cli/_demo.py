@@ -14,7 +14,7 @@ import typer
 
 from parley.services import Node, Principal, Role, init_node
 
-from ._main import app, console, run_or_exit
+from ._main import app, console, console_principal, run_or_exit
 
 __all__ = ["seed_demo"]
 
@@ -48,7 +48,9 @@ async def seed_demo(root: Path) -> dict[str, str]:
         for party, node in nodes.items():
             for other, peer in nodes.items():
                 if other != party:
-                    await node.pin_party(None, other, scenario["parties"][other], peer.public_key)
+                    await node.pin_party(
+                        console_principal(node), other, scenario["parties"][other], peer.public_key
+                    )
         passwords = {}
         for username, role in ROLES:
             passwords[username] = secrets.token_urlsafe(12)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -13,7 +13,7 @@ from rich.table import Table
 
 from parley.errors import ParleyError
 from parley.protocol import decode_public_key, fingerprint
-from parley.services import Node, init_node
+from parley.services import Node, Principal, Role, init_node
 
 __all__ = ["app", "run_or_exit"]
 
@@ -49,6 +49,24 @@ def with_node(data: Path, action: Callable[[Node], Coroutine[Any, Any, R]]) -> R
     node = Node.open(data)
     try:
         return asyncio.run(action(node))
+    finally:
+        node.close()
+
+
+def console_principal(node: Node) -> Principal:
+    """Whoever runs the CLI at the node's console holds its key file: an admin."""
+    return Principal("console", Role.ADMIN, node.party)
+
+
+def print_table(
+    data: Path, columns: tuple[str, ...], rows: Callable[[Node], Iterable[tuple[str, ...]]]
+) -> None:
+    node = Node.open(data)
+    try:
+        table = Table(*columns)
+        for row in rows(node):
+            table.add_row(*row)
+        console.print(table)
     finally:
         node.close()
 
@@ -128,14 +146,14 @@ def operator_add(
 @run_or_exit
 def operator_list(data: DataDir) -> None:
     """List the node's operators."""
-    node = Node.open(data)
-    try:
-        table = Table("username", "role", "disabled")
-        for record in node.store.list_operators():
-            table.add_row(record.username, record.role, "yes" if record.disabled else "")
-        console.print(table)
-    finally:
-        node.close()
+    print_table(
+        data,
+        ("username", "role", "disabled"),
+        lambda node: [
+            (o.username, o.role, "yes" if o.disabled else "")
+            for o in node.operators.list_operators(console_principal(node))
+        ],
+    )
 
 
 @operator_app.command("disable")
@@ -144,7 +162,7 @@ def operator_disable(
     data: DataDir, username: Annotated[str, typer.Option(help="Login name.")]
 ) -> None:
     """Disable an operator and revoke every token it holds."""
-    with_node(data, lambda node: node.operators.disable(None, username))
+    with_node(data, lambda node: node.operators.disable(console_principal(node), username))
     console.print(f"Operator {username} disabled; its tokens are revoked")
 
 
@@ -157,7 +175,9 @@ def peer_add(
     name: Annotated[str, typer.Option(help="The peer's full name.")] = "",
 ) -> None:
     """Pin another party's public key. Compare the fingerprint with the peer out of band."""
-    record = with_node(data, lambda node: node.pin_party(None, party, name or party, key))
+    record = with_node(
+        data, lambda node: node.pin_party(console_principal(node), party, name or party, key)
+    )
     console.print(f"Pinned {record.party}: fingerprint {fingerprint(decode_public_key(key))}")
 
 
@@ -165,16 +185,16 @@ def peer_add(
 @run_or_exit
 def peer_list(data: DataDir) -> None:
     """List known parties with their key fingerprints."""
-    node = Node.open(data)
-    try:
-        table = Table("party", "name", "fingerprint", "self")
-        for record in node.store.list_parties():
-            table.add_row(
-                record.party,
-                record.name,
-                fingerprint(decode_public_key(record.public_key)),
-                "yes" if record.is_self else "",
+    print_table(
+        data,
+        ("party", "name", "fingerprint", "self"),
+        lambda node: [
+            (
+                p.party,
+                p.name,
+                fingerprint(decode_public_key(p.public_key)),
+                "yes" if p.is_self else "",
             )
-        console.print(table)
-    finally:
-        node.close()
+            for p in node.parties(console_principal(node))
+        ],
+    )

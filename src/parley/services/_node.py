@@ -143,12 +143,9 @@ class Node:
         require(principal, Permission.READ)
         return self.store.list_parties()
 
-    async def pin_party(
-        self, principal: Principal | None, party: str, name: str, key: str
-    ) -> PartyRecord:
-        """Pin another party's public key; ``None`` is the local CLI at the node's console."""
-        if principal is not None:
-            require(principal, Permission.MANAGE_PARTIES)
+    async def pin_party(self, principal: Principal, party: str, name: str, key: str) -> PartyRecord:
+        """Pin another party's public key, compared with the party out of band first."""
+        require(principal, Permission.MANAGE_PARTIES)
         validate_party_id(party)
         decode_public_key(key)
         if not name.strip():

@@ -106,10 +106,9 @@ class OperatorService:
         require(principal, Permission.MANAGE_OPERATORS)
         return await self.add(username, role, password)
 
-    async def disable(self, principal: Principal | None, username: str) -> None:
-        """Disable an operator and revoke every token it holds; ``None`` is the local CLI."""
-        if principal is not None:
-            require(principal, Permission.MANAGE_OPERATORS)
+    async def disable(self, principal: Principal, username: str) -> None:
+        """Disable an operator and revoke every token it holds."""
+        require(principal, Permission.MANAGE_OPERATORS)
 
         def apply(tx: StoreTx) -> None:
             if not tx.set_operator_disabled(username, True):

@@ -148,20 +148,18 @@ class SqlTx:
 
     # -- channels and parties -------------------------------------------------------------------
     def insert_party(self, record: PartyRecord, added_ms: int) -> None:
-        exists = self._conn.execute(
-            select(t.parties.c.party).where(t.parties.c.party == record.party)
-        ).first()
-        if exists:
-            raise Conflict(f"party {record.party} is already known; its key stays pinned")
-        self._conn.execute(
-            insert(t.parties).values(
-                party=record.party,
-                name=record.name,
-                public_key=record.public_key,
-                is_self=record.is_self,
-                added_ms=added_ms,
-            )
+        self._insert_new(
+            t.parties.c.party,
+            record.party,
+            {**record.__dict__, "added_ms": added_ms},
+            f"party {record.party} is already known; its key stays pinned",
         )
+
+    def _insert_new(self, key: Any, value: str, row: Mapping[str, Any], conflict: str) -> None:
+        """Insert a row whose key must be new; an existing one is a Conflict, not a crash."""
+        if self._conn.execute(select(key).where(key == value)).first() is not None:
+            raise Conflict(conflict)
+        self._conn.execute(insert(key.table).values(**row))
 
     def insert_channel(self, record: ChannelRecord, created_ms: int) -> None:
         self._conn.execute(
@@ -245,12 +243,12 @@ class SqlTx:
 
     # -- operators and tokens --------------------------------------------------------------------
     def insert_operator(self, record: OperatorRecord, created_ms: int) -> None:
-        exists = self._conn.execute(
-            select(t.operators.c.username).where(t.operators.c.username == record.username)
-        ).first()
-        if exists:
-            raise Conflict(f"operator {record.username} already exists")
-        self._conn.execute(insert(t.operators).values(**record.__dict__, created_ms=created_ms))
+        self._insert_new(
+            t.operators.c.username,
+            record.username,
+            {**record.__dict__, "created_ms": created_ms},
+            f"operator {record.username} already exists",
+        )
 
     def set_operator_disabled(self, username: str, disabled: bool) -> bool:
         result = self._conn.execute(

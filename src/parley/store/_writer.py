@@ -93,6 +93,12 @@ class GroupCommitWriter:
         return False
 
     def _commit(self, conn: Connection, batch: list[_Job]) -> None:
+        # A write whose caller gave up (its task was cancelled) before it started is not
+        # applied; the others become RUNNING, so they can no longer be cancelled and setting
+        # their outcome below cannot raise InvalidStateError and kill this thread.
+        batch = [job for job in batch if job[1].set_running_or_notify_cancel()]
+        if not batch:
+            return
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             with conn.begin():
