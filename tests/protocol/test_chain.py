@@ -89,6 +89,12 @@ def test_seen_going_backwards_breaks_the_chain() -> None:
               heads={"us-eucom": 3})
 
 
+def test_seen_dropping_a_party_it_listed_breaks_the_chain() -> None:
+    first = event(1, None, seen={"us-eucom": 1})
+    with pytest.raises(BrokenChain, match="no longer lists us-eucom"):
+        check(event(2, first.id, seen={}), head=head_of(first), heads={"us-eucom": 1})
+
+
 def test_seen_naming_a_non_member_is_refused() -> None:
     with pytest.raises(NotMember):
         check(event(1, None, seen={"ae-mediator": 1}), heads={"ae-mediator": 1})

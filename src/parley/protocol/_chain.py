@@ -72,6 +72,13 @@ def _check_seen(
     head: ChainHead | None,
     channel_heads: Mapping[str, int],
 ) -> None:
+    if head is not None:
+        dropped = sorted(set(head.seen) - set(event.seen))
+        if dropped:
+            raise BrokenChain(
+                f"{event.author}#{event.seq}: seen no longer lists {dropped[0]}; "
+                "receipts are cumulative"
+            )
     for party, seq in event.seen.items():
         if party not in members:
             raise NotMember(f"{event.author}#{event.seq} lists {party}, not a member, in seen")
