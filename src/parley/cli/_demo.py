@@ -70,6 +70,8 @@ async def _play(nodes: dict[str, Node], scenario: dict[str, Any]) -> None:
     )
     channel = opened.event.channel
     await ru.channels.ingest([opened.event])
+    accepted = await ru.channels.accept(console_principal(ru), channel)
+    await us.channels.ingest([accepted.event])
     received = []
     for message in scenario["messages"]:
         author = nodes[message["author"]]

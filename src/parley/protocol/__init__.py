@@ -20,6 +20,13 @@ from ._event import (
     validate_channel_id,
     validate_party_id,
 )
+from ._fedauth import (
+    FED_HEADERS,
+    RequestSignature,
+    sign_request,
+    signing_bytes,
+    verify_request,
+)
 from ._keys import (
     Ed25519Signer,
     Signer,
@@ -32,12 +39,14 @@ from ._keys import (
 __all__ = [
     "DEFAULT_ACK_DEADLINES",
     "EVENT_VERSION",
+    "FED_HEADERS",
     "MAX_TEXT_BYTES",
     "ChainHead",
     "Ed25519Signer",
     "Event",
     "MemberRole",
     "Precedence",
+    "RequestSignature",
     "Signer",
     "Verdict",
     "canonical_bytes",
@@ -47,11 +56,14 @@ __all__ = [
     "event_from_dict",
     "fingerprint",
     "sign_event",
+    "sign_request",
+    "signing_bytes",
     "validate_body",
     "validate_channel_id",
     "validate_language_tag",
     "validate_operator_name",
     "validate_party_id",
     "validate_text",
+    "verify_request",
     "verify_signature",
 ]

@@ -122,7 +122,32 @@ def _channel(body: Mapping[str, Any]) -> None:
     validate_operator_name(body["by"], "body.by")
 
 
-_VALIDATORS = {"message": _message, "ack": _ack, "channel": _channel}
+def _accept(body: Mapping[str, Any]) -> None:
+    _exact_keys(body, {"by"})
+    validate_operator_name(body["by"], "body.by")
+
+
+def _channel_status(body: Mapping[str, Any]) -> None:
+    _exact_keys(body, {"status", "reason", "by"})
+    if body["status"] not in ("active", "suspended"):
+        raise InvalidInput.for_field("body.status", "must be active or suspended")
+    validate_text(body["reason"], "body.reason", limit=1000)
+    validate_operator_name(body["by"], "body.by")
+
+
+def _empty(body: Mapping[str, Any]) -> None:
+    _exact_keys(body, set())
+
+
+_VALIDATORS = {
+    "message": _message,
+    "ack": _ack,
+    "channel": _channel,
+    "accept": _accept,
+    "channel_status": _channel_status,
+    "receipt": _empty,
+    "link_test": _empty,
+}
 
 
 def validate_body(kind: str, body: Mapping[str, Any]) -> None:

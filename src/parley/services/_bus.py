@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +28,16 @@ class Bus:
 
     def __init__(self, queue_size: int = 1024) -> None:
         self._subscribers: set[asyncio.Queue[BusItem | None]] = set()
+        self._listeners: list[Callable[[BusItem], None]] = []
         self._queue_size = queue_size
 
+    def add_listener(self, listener: Callable[[BusItem], None]) -> None:
+        """A callback run on every publish, for the node's own tasks (replication, receipts)."""
+        self._listeners.append(listener)
+
     def publish(self, item: BusItem) -> None:
+        for listener in self._listeners:
+            listener(item)
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(item)

@@ -110,12 +110,15 @@ class ChannelService:
                 raise UnknownParty.for_field(
                     f"members.{party}", "unknown party: pin its key with 'parley peer add' first"
                 )
-        record = ChannelRecord("ch_" + secrets.token_hex(10), name, self._party, "active", roles)
+        invited = frozenset(roles) - {self._party}
+        record = ChannelRecord(
+            "ch_" + secrets.token_hex(10), name, self._party, "active", roles, invited
+        )
         now = self._clock.now()
 
         def apply(tx: StoreTx) -> StoredEvent:
             tx.insert_channel(record, to_ms(now))
-            return self._append_own(tx, record.id, "channel", body, now)
+            return self._append_own(tx, record, "channel", body, now)
 
         stored = await self._store.write(apply)
         return self._publish(record, stored)
@@ -151,8 +154,7 @@ class ChannelService:
                 earlier = tx.idempotent_event(principal.username, idempotency_key)
                 if earlier is not None:
                     return earlier, False
-            stored = self._append_own(tx, channel, "message", body, now)
-            tx.add_pending_ack(stored.event.id, channel, to_ms(parse_ts(body["deadline"])))
+            stored = self._append_own(tx, record, "message", body, now)
             if idempotency_key is not None:
                 tx.remember_idempotency(principal.username, idempotency_key, stored.event.id)
             return stored, True
@@ -184,30 +186,64 @@ class ChannelService:
             earlier = tx.acks_of(event_id).get(self._party)
             if earlier is not None:
                 return earlier
-            stored = self._append_own(tx, channel, "ack", body, now)
-            tx.insert_ack(
-                AckRecord(
-                    event_id, self._party, principal.username, stored.event.ts, stored.event.id
-                )
-            )
-            tx.clear_pending_ack(event_id, to_ms(now))
-            return stored
+            return self._append_own(tx, record, "ack", body, now)
 
         result = await self._store.write(apply)
         if isinstance(result, str):
             return self.event(principal, channel, result), False
         return self._publish(record, result), True
 
+    async def accept(self, principal: Principal, channel: str) -> EventView:
+        """Accept an invitation: this party becomes an active member with a signed event."""
+        require(principal, Permission.MANAGE_CHANNELS)
+        record = self._channel(channel)
+        if self._party not in record.invited:
+            raise Conflict(f"{self._party} is already an active member of {channel}")
+        return await self._append_and_publish(record, "accept", {"by": principal.username})
+
+    async def set_status(
+        self, principal: Principal, channel: str, status: str, reason: str
+    ) -> EventView:
+        """Suspend or resume a channel; the change is an event every member sees."""
+        require(principal, Permission.MANAGE_CHANNELS)
+        record = self._channel(channel)
+        body = {"status": status, "reason": reason, "by": principal.username}
+        validate_body("channel_status", body)
+        if not record.is_active_member(self._party):
+            raise Conflict(f"{self._party} must accept {channel} before changing it")
+        if record.status == status:
+            raise Conflict(f"channel {channel} is already {status}")
+        return await self._append_and_publish(record, "channel_status", body)
+
+    async def append_system(self, channel: str, kind: str) -> EventView:
+        """An event the node itself emits (receipt, link test), with an empty body."""
+        return await self._append_and_publish(self._channel(channel), kind, {})
+
+    async def _append_and_publish(
+        self, record: ChannelRecord, kind: str, body: Mapping[str, Any]
+    ) -> EventView:
+        now = self._clock.now()
+        stored = await self._store.write(lambda tx: self._append_own(tx, record, kind, body, now))
+        return self._publish(record, stored)
+
     def _writable(self, channel: str) -> ChannelRecord:
         record = self._channel(channel)
         if record.status != "active":
             raise Conflict(f"channel {channel} is {record.status}; nothing can be sent on it")
+        if not record.is_active_member(self._party):
+            raise Conflict(f"{self._party} has not accepted {channel} yet; an admin accepts it")
         return record
 
     def _append_own(
-        self, tx: StoreTx, channel: str, kind: str, body: Mapping[str, Any], now: datetime
+        self,
+        tx: StoreTx,
+        record: ChannelRecord,
+        kind: str,
+        body: Mapping[str, Any],
+        now: datetime,
     ) -> StoredEvent:
         """Link a new event of this node into its chain; runs inside the writer."""
+        channel = record.id
         view = tx.chain_view(channel, self._party)
         head = view.head
         seen = {p: s for p, s in view.channel_heads.items() if p != self._party}
@@ -224,6 +260,7 @@ class ChannelService:
         )
         stored_ms = to_ms(self._clock.now())
         pos = tx.insert_event(event, head, stored_ms)
+        self._apply_effects(tx, record, event, now)
         return StoredEvent(pos, event, stored_ms)
 
     def _publish(self, record: ChannelRecord, stored: StoredEvent) -> EventView:
@@ -312,7 +349,10 @@ class ChannelService:
         unknown = sorted(p for p in members if self._store.get_party(p) is None)
         if unknown:
             raise UnknownParty(f"{event.channel} lists {unknown[0]}, whose key is not pinned here")
-        return ChannelRecord(event.channel, event.body["name"], event.author, "active", members)
+        invited = frozenset(members) - {event.author}
+        return ChannelRecord(
+            event.channel, event.body["name"], event.author, "active", members, invited
+        )
 
     def _record_equivocation(
         self,
@@ -338,19 +378,33 @@ class ChannelService:
     def _apply_effects(
         self, tx: StoreTx, record: ChannelRecord, event: Event, now: datetime
     ) -> None:
+        """What an event changes besides the journal; the same for own and received events."""
         if event.type == "message":
-            deadline = to_ms(parse_ts(event.body["deadline"]))
-            tx.add_pending_ack(event.id, event.channel, deadline)
+            tx.add_pending_ack(event.id, event.channel, to_ms(parse_ts(event.body["deadline"])))
         elif event.type == "ack":
-            target_id = event.body["event"]
-            tx.insert_ack(AckRecord(target_id, event.author, event.body["by"], event.ts, event.id))
+            self._record_ack(tx, record, event, now)
+        elif event.type == "accept":
+            tx.set_member_status(event.channel, event.author, "active")
+        elif event.type == "channel_status":
+            tx.set_channel_status(event.channel, event.body["status"])
+
+    def _record_ack(self, tx: StoreTx, record: ChannelRecord, ack: Event, now: datetime) -> None:
+        target_id = ack.body["event"]
+        tx.insert_ack(AckRecord(target_id, ack.author, ack.body["by"], ack.ts, ack.id))
+        target = tx.stored_raw(target_id)
+        if target is None:
+            return
+        if ack.author == self._party:
+            done = True  # an inbound message waits only for this party's ack
+        else:
             needed = {
                 p
                 for p, role in record.members.items()
                 if role == MemberRole.PARTY.value and p != self._party
             }
-            if needed <= set(tx.acks_of(target_id)):
-                tx.clear_pending_ack(target_id, to_ms(now))
+            done = needed <= set(tx.acks_of(target_id))
+        if done:
+            tx.clear_pending_ack(target_id, to_ms(now))
 
 
 def _precedence(value: str) -> Precedence:

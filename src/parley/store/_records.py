@@ -9,6 +9,7 @@ __all__ = [
     "AlertRecord",
     "ChainView",
     "ChannelRecord",
+    "LinkRecord",
     "OperatorRecord",
     "PartyRecord",
     "PendingAck",
@@ -49,6 +50,10 @@ class ChannelRecord:
     created_by: str
     status: str
     members: dict[str, str]
+    invited: frozenset[str] = frozenset()  # members whose node has not accepted yet
+
+    def is_active_member(self, party: str) -> bool:
+        return party in self.members and party not in self.invited
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,17 @@ class AlertRecord:
     detail: str
     created_ms: int
     resolved_ms: int | None
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    party: str
+    state: str  # unknown, up, degraded, down
+    rtt_ms: int | None
+    last_ok_ms: int | None
+    last_test_ms: int | None
+    missed_tests: int
+    detail: str
 
 
 @dataclass(frozen=True)

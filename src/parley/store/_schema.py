@@ -25,10 +25,12 @@ __all__ = [
     "equivocations",
     "events",
     "idempotency_keys",
+    "links",
     "members",
     "metadata",
     "operators",
     "parties",
+    "peer_urls",
     "pending_acks",
     "receipts",
     "tokens",
@@ -85,7 +87,30 @@ members = Table(
     Column("channel", String(80), ForeignKey("channels.id"), primary_key=True),
     Column("party", String(63), ForeignKey("parties.party"), primary_key=True),
     Column("role", String(16), nullable=False),
+    # invited until the party's own node accepts with a signed event
+    Column("status", String(16), nullable=False, server_default="active"),
     Index("ix_members_party", "party"),
+)
+
+peer_urls = Table(
+    "peer_urls",
+    metadata,
+    # Several paths to one peer, tried in order: a direct link, then e.g. via a mediator.
+    Column("party", String(63), ForeignKey("parties.party"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("url", Text, nullable=False),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("party", String(63), ForeignKey("parties.party"), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("rtt_ms", Integer, nullable=True),
+    Column("last_ok_ms", BigInteger, nullable=True),
+    Column("last_test_ms", BigInteger, nullable=True),
+    Column("missed_tests", Integer, nullable=False, default=0),
+    Column("detail", Text, nullable=False, default=""),
 )
 
 events = Table(

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from parley.clock import parse_ts, to_ms
 from parley.errors import Conflict
@@ -20,6 +20,7 @@ from ._records import (
     AlertRecord,
     ChainView,
     ChannelRecord,
+    LinkRecord,
     OperatorRecord,
     PartyRecord,
     PendingAck,
@@ -173,8 +174,44 @@ class SqlTx:
         )
         self._conn.execute(
             insert(t.members),
-            [{"channel": record.id, "party": p, "role": r} for p, r in record.members.items()],
+            [
+                {
+                    "channel": record.id,
+                    "party": p,
+                    "role": r,
+                    "status": "invited" if p in record.invited else "active",
+                }
+                for p, r in record.members.items()
+            ],
         )
+
+    def set_member_status(self, channel: str, party: str, status: str) -> None:
+        self._conn.execute(
+            update(t.members)
+            .where(t.members.c.channel == channel, t.members.c.party == party)
+            .values(status=status)
+        )
+
+    def set_channel_status(self, channel: str, status: str) -> None:
+        self._conn.execute(
+            update(t.channels).where(t.channels.c.id == channel).values(status=status)
+        )
+
+    def set_peer_urls(self, party: str, urls: list[str]) -> None:
+        self._conn.execute(t.peer_urls.delete().where(t.peer_urls.c.party == party))
+        if urls:
+            self._conn.execute(
+                insert(t.peer_urls),
+                [{"party": party, "position": i, "url": u} for i, u in enumerate(urls)],
+            )
+
+    def save_link(self, record: LinkRecord) -> None:
+        values = {k: v for k, v in record.__dict__.items() if k != "party"}
+        changed = self._conn.execute(
+            update(t.links).where(t.links.c.party == record.party).values(**values)
+        ).rowcount
+        if not changed:
+            self._conn.execute(insert(t.links).values(**record.__dict__))
 
     # -- acknowledgements and deadlines -----------------------------------------------------------
     def acks_of(self, event_id: str) -> dict[str, str]:
@@ -361,9 +398,75 @@ class SqlStore:
     def _channels(self, rows: list[Any]) -> list[ChannelRecord]:
         ids = [r.id for r in rows]
         members: dict[str, dict[str, str]] = {i: {} for i in ids}
+        invited: dict[str, set[str]] = {i: set() for i in ids}
         for m in self._all(select(t.members).where(t.members.c.channel.in_(ids))):
             members[m.channel][m.party] = m.role
-        return [ChannelRecord(r.id, r.name, r.created_by, r.status, members[r.id]) for r in rows]
+            if m.status == "invited":
+                invited[m.channel].add(m.party)
+        return [
+            ChannelRecord(
+                r.id, r.name, r.created_by, r.status, members[r.id], frozenset(invited[r.id])
+            )
+            for r in rows
+        ]
+
+    # -- peers and links -------------------------------------------------------------------------
+    def peer_urls(self, party: str) -> list[str]:
+        rows = self._all(
+            select(t.peer_urls.c.url)
+            .where(t.peer_urls.c.party == party)
+            .order_by(t.peer_urls.c.position)
+        )
+        return [r.url for r in rows]
+
+    def list_links(self) -> list[LinkRecord]:
+        return [
+            LinkRecord(**r._mapping) for r in self._all(select(t.links).order_by(t.links.c.party))
+        ]
+
+    def get_link(self, party: str) -> LinkRecord | None:
+        row = self._first(select(t.links).where(t.links.c.party == party))
+        return None if row is None else LinkRecord(**row._mapping)
+
+    # -- replication -----------------------------------------------------------------------------
+    def channel_heads(self, channel: str) -> dict[str, int]:
+        rows = self._all(
+            select(t.chain_heads.c.author, t.chain_heads.c.seq).where(
+                t.chain_heads.c.channel == channel
+            )
+        )
+        return {r.author: r.seq for r in rows}
+
+    def chain_after(self, channel: str, author: str, after: int, limit: int) -> list[Event]:
+        rows = self._all(
+            select(t.events.c.raw)
+            .where(
+                t.events.c.channel == channel, t.events.c.author == author, t.events.c.seq > after
+            )
+            .order_by(t.events.c.seq)
+            .limit(limit)
+        )
+        return [_event_from_raw(r.raw) for r in rows]
+
+    def events_missing_at(
+        self, channel: str, peer_heads: Mapping[str, int], exclude_author: str, limit: int
+    ) -> list[Event]:
+        """Events a peer lacks, given its heads, in local (causal) order; none of its own."""
+        known = [
+            and_(t.events.c.author == author, t.events.c.seq > seq)
+            for author, seq in peer_heads.items()
+        ]
+        unknown_author = t.events.c.author.not_in(list(peer_heads)) if peer_heads else None
+        conditions = [*known, *([unknown_author] if unknown_author is not None else [])]
+        rows = self._all(
+            select(t.events.c.raw)
+            .where(
+                t.events.c.channel == channel, t.events.c.author != exclude_author, or_(*conditions)
+            )
+            .order_by(t.events.c.pos)
+            .limit(limit)
+        )
+        return [_event_from_raw(r.raw) for r in rows]
 
     # -- events ----------------------------------------------------------------------------------
     def get_event(self, event_id: str) -> StoredEvent | None:
