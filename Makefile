@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint install system-deps bench clean
+.PHONY: demo test lint install system-deps docs bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +25,9 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
+
+docs: $(STAMP)
+	$(BIN)/python scripts/settings_doc.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/node_bench.py

@@ -41,6 +41,27 @@ class Settings:
         256, "Most writes that share one transaction and fsync; 1 turns group commit off."
     )
     sse_keepalive_s: float = _setting(15.0, "Seconds between keep-alive comments on a stream.")
+    federation_window_s: int = _setting(
+        300, "How far a peer's request timestamp may be from this node's clock, seconds."
+    )
+    max_federation_bytes: int = _setting(
+        8 * 1024 * 1024, "Largest federation request body (a batch of events), bytes."
+    )
+    replication_batch: int = _setting(200, "Most events pushed or pulled in one request.")
+    anti_entropy_interval_s: float = _setting(
+        5.0, "How often a node compares heads with each peer and fetches what it lacks, seconds."
+    )
+    receipt_delay_s: float = _setting(
+        0.2, "How long a node waits to confirm received events with an explicit receipt."
+    )
+    retry_max_s: float = _setting(30.0, "Longest wait between retries to an unreachable peer.")
+    peer_timeout_s: float = _setting(10.0, "Timeout of one request to a peer, seconds.")
+    link_test_interval_s: float = _setting(
+        600.0, "How often a link_test event is sent to each peer, seconds."
+    )
+    link_degraded_rtt_ms: int = _setting(
+        2000, "Round trip of a link test above which the link shows as degraded, ms."
+    )
     database_url: str = _setting(
         "", "SQLAlchemy URL of the store; empty means parley.db in the data folder."
     )

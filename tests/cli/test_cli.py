@@ -389,15 +389,26 @@ def test_peer_add_pins_the_key_and_prints_its_fingerprint(node_dir: Path, peer_d
 
 def test_peer_list_shows_every_party_with_its_fingerprint(node_dir: Path, peer_dir: Path) -> None:
     key = public_key_of(peer_dir)
-    invoke("peer", "add", "--data", str(node_dir), "--party", "ru-genstaff", "--key", key)
+    invoke("peer", "add", "--data", str(node_dir), "--party", "ru-genstaff", "--key", key,
+           "--url", "http://127.0.0.1:8702", "--url", "http://127.0.0.1:8703/")
 
     code, out, _ = invoke("peer", "list", "--data", str(node_dir))
 
     assert code == 0
     rows = {cells[0]: cells[1:] for cells in table_rows(out)}
     own = fingerprint(base64.b64decode(public_key_of(node_dir)))
-    assert rows["ru-genstaff"] == ["ru-genstaff", fingerprint(base64.b64decode(key)), ""]
-    assert rows["us-eucom"] == ["US European Command", own, "yes"]
+    assert rows["ru-genstaff"] == [
+        "ru-genstaff", fingerprint(base64.b64decode(key)), "unknown", "",
+        "http://127.0.0.1:8702 http://127.0.0.1:8703",
+    ]
+    assert rows["us-eucom"] == ["US European Command", own, "self", "", ""]
+
+
+def test_peer_add_refuses_a_url_that_is_not_http(node_dir: Path, peer_dir: Path) -> None:
+    code, _, err = invoke("peer", "add", "--data", str(node_dir), "--party", "ru-genstaff",
+                          "--key", public_key_of(peer_dir), "--url", "ftp://127.0.0.1/")
+    assert code == 2
+    assert "urls[0]" in err
 
 
 @pytest.mark.parametrize(

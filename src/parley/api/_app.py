@@ -11,6 +11,7 @@ from starlette.requests import Request
 import parley
 from parley.services import Node
 
+from ._federation import router as federation_router
 from ._problems import install_problem_handlers, problem
 from ._routes import router
 from ._stream import router as stream_router
@@ -30,7 +31,7 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = None
         if run_background_tasks:
-            task = asyncio.create_task(node.alerts.run(node.settings.escalation_interval_s))
+            task = asyncio.create_task(node.run())
         try:
             yield
         finally:
@@ -49,25 +50,36 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(router)
     app.include_router(stream_router)
-    app.add_middleware(BodyLimit, limit=node.settings.max_request_bytes)
+    app.include_router(federation_router)
+    app.add_middleware(
+        BodyLimit,
+        limit=node.settings.max_request_bytes,
+        federation_limit=node.settings.max_federation_bytes,
+    )
     return app
 
 
 class BodyLimit:
     """Refuse a request body over the limit before any of it is parsed or stored."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limit: int) -> None:
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        limit: int,
+        federation_limit: int,
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.limits = (limit, federation_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limits[1 if scope["path"].startswith("/federation/") else 0]
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
 
@@ -75,22 +87,22 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
+            if received > limit:
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem(
             Request(scope),
             status=413,
             code="payload-too-large",
             title="Payload too large",
-            detail=f"the request body is over {self.limit} bytes",
+            detail=f"the request body is over {limit} bytes",
         )
         await response(scope, receive, send)
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ChannelIn",
+    "ChannelStatusIn",
     "LoginIn",
     "MessageIn",
     "OperatorIn",
@@ -34,6 +35,12 @@ class PartyIn(_Strict):
     party: str
     name: str
     key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
+    urls: list[str] = Field(default=[], description="URLs of its node, tried in order")
+
+
+class ChannelStatusIn(_Strict):
+    status: str = Field(description="suspended or active")
+    reason: str
 
 
 class ChannelIn(_Strict):

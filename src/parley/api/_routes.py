@@ -8,7 +8,7 @@ from parley.protocol import decode_public_key, fingerprint
 from parley.services import EventView, alert_json
 
 from ._deps import CurrentPrincipal, CurrentToken, NodeDep
-from ._models import ChannelIn, LoginIn, MessageIn, OperatorIn, PartyIn, page
+from ._models import ChannelIn, ChannelStatusIn, LoginIn, MessageIn, OperatorIn, PartyIn, page
 
 __all__ = ["router"]
 
@@ -87,7 +87,7 @@ def list_parties(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, A
 
 @router.post("/parties", status_code=201, tags=["parties"])
 async def pin_party(node: NodeDep, principal: CurrentPrincipal, body: PartyIn) -> dict[str, Any]:
-    record = await node.pin_party(principal, body.party, body.name, body.key)
+    record = await node.pin_party(principal, body.party, body.name, body.key, body.urls)
     return _party_json(record.party, record.name, record.public_key, record.is_self)
 
 
@@ -114,6 +114,21 @@ async def create_channel(
     view = await node.channels.create(principal, body.name, body.members)
     channel = node.channels.get(principal, view.event.channel)
     return {**channel.__dict__, "event": view.to_json()}
+
+
+@router.post("/channels/{channel}/accept", status_code=201, tags=["channels"])
+async def accept_channel(
+    node: NodeDep, principal: CurrentPrincipal, channel: str
+) -> dict[str, Any]:
+    return (await node.channels.accept(principal, channel)).to_json()
+
+
+@router.post("/channels/{channel}/status", status_code=201, tags=["channels"])
+async def set_channel_status(
+    node: NodeDep, principal: CurrentPrincipal, channel: str, body: ChannelStatusIn
+) -> dict[str, Any]:
+    view = await node.channels.set_status(principal, channel, body.status, body.reason)
+    return view.to_json()
 
 
 @router.get("/channels/{channel}", tags=["channels"])
@@ -166,6 +181,15 @@ async def ack_event(
 ) -> dict[str, Any]:
     view, created = await node.channels.acknowledge(principal, channel, event_id)
     return _event_response(view, response, created)
+
+
+# -- links ---------------------------------------------------------------------------------------
+@router.get("/links", tags=["links"])
+def list_links(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    return [
+        {**link.__dict__, "urls": node.store.peer_urls(link.party)}
+        for link in node.links.links(principal)
+    ]
 
 
 # -- alerts ----------------------------------------------------------------------------------------

@@ -173,10 +173,15 @@ def peer_add(
     party: Annotated[str, typer.Option(help="The peer's party id, e.g. ru-genstaff.")],
     key: Annotated[str, typer.Option(help="The peer's public key (base64).")],
     name: Annotated[str, typer.Option(help="The peer's full name.")] = "",
+    url: Annotated[
+        list[str] | None,
+        typer.Option(help="URL of the peer's node; repeat for other paths, tried in order."),
+    ] = None,
 ) -> None:
     """Pin another party's public key. Compare the fingerprint with the peer out of band."""
     record = with_node(
-        data, lambda node: node.pin_party(console_principal(node), party, name or party, key)
+        data,
+        lambda node: node.pin_party(console_principal(node), party, name or party, key, url or []),
     )
     console.print(f"Pinned {record.party}: fingerprint {fingerprint(decode_public_key(key))}")
 
@@ -184,17 +189,18 @@ def peer_add(
 @peer_app.command("list")
 @run_or_exit
 def peer_list(data: DataDir) -> None:
-    """List known parties with their key fingerprints."""
-    print_table(
-        data,
-        ("party", "name", "fingerprint", "self"),
-        lambda node: [
-            (
-                p.party,
-                p.name,
-                fingerprint(decode_public_key(p.public_key)),
-                "yes" if p.is_self else "",
-            )
-            for p in node.parties(console_principal(node))
-        ],
-    )
+    """List known parties with their key fingerprints, link state and URLs."""
+
+    def rows(node: Node) -> list[tuple[str, ...]]:
+        links = {link.party: link for link in node.links.links(console_principal(node))}
+        out: list[tuple[str, ...]] = []
+        for p in node.parties(console_principal(node)):
+            link = links.get(p.party)
+            state = "self" if p.is_self else (link.state if link else "unknown")
+            rtt = f"{link.rtt_ms} ms" if link and link.rtt_ms is not None else ""
+            urls = " ".join(node.store.peer_urls(p.party))
+            key = fingerprint(decode_public_key(p.public_key))
+            out.append((p.party, p.name, key, state, rtt, urls))
+        return out
+
+    print_table(data, ("party", "name", "fingerprint", "link", "rtt", "urls"), rows)

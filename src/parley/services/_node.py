@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomli_w
 from argon2 import PasswordHasher
@@ -23,13 +26,18 @@ from parley.protocol import (
     validate_party_id,
 )
 from parley.settings import Settings
-from parley.store import PartyRecord, SqlStore, Store
+from parley.store import PartyRecord, SqlStore, Store, StoreTx
 
 from ._auth import Permission, Principal, require
 from ._bus import Bus
 from ._channels import ChannelService
 from ._deadlines import AlertService
+from ._federation import FederationService
+from ._links import LinkMonitor
 from ._operators import OperatorService
+from ._receipts import ReceiptSender
+from ._replicator import Replicator
+from ._transport import HttpPeerTransport, PeerTransport
 
 __all__ = ["CONFIG_FILE", "KEY_FILE", "Node", "NodeConfig", "init_node"]
 
@@ -96,7 +104,12 @@ class Node:
     """Everything one running node needs; adapters talk to its services."""
 
     def __init__(
-        self, config: NodeConfig, store: Store, signer: Signer, clock: Clock | None = None
+        self,
+        config: NodeConfig,
+        store: Store,
+        signer: Signer,
+        clock: Clock | None = None,
+        transport: PeerTransport | None = None,
     ) -> None:
         self.config = config
         self.party = config.party
@@ -116,6 +129,31 @@ class Node:
             store, signer, self.party, self.clock, self.settings, self.bus
         )
         self.alerts = AlertService(store, self.clock, self.party, self.bus)
+        self.federation = FederationService(
+            store, self.channels, self.party, self.clock, self.settings
+        )
+        self.transport: PeerTransport = transport or HttpPeerTransport(
+            store, signer, self.party, self.clock, self.settings.peer_timeout_s
+        )
+        self.links = LinkMonitor(
+            store, self.channels, self.party, self.clock, self.settings, self.bus
+        )
+        self.replicator = Replicator(
+            store, self.channels, self.party, self.clock, self.settings, self.transport, self.links
+        )
+        self.receipts = ReceiptSender(
+            store, self.channels, self.party, self.settings.receipt_delay_s
+        )
+        for listener in (self.replicator.on_stored, self.links.on_stored, self.receipts.on_stored):
+            self.bus.add_listener(listener)
+
+    async def run(self) -> None:
+        """The node's background work: escalation, replication, receipts, link tests."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.alerts.run(self.settings.escalation_interval_s))
+            group.create_task(self.replicator.run())
+            group.create_task(self.receipts.run())
+            group.create_task(self.links.run())
 
     @classmethod
     def open(cls, data_dir: Path, clock: Clock | None = None) -> Node:
@@ -131,6 +169,10 @@ class Node:
     def close(self) -> None:
         self.store.close()
 
+    async def aclose(self) -> None:
+        await self.transport.close()
+        self.close()
+
     @property
     def public_key(self) -> str:
         return encode_public_key(self.signer.public_key)
@@ -143,14 +185,42 @@ class Node:
         require(principal, Permission.READ)
         return self.store.list_parties()
 
-    async def pin_party(self, principal: Principal, party: str, name: str, key: str) -> PartyRecord:
-        """Pin another party's public key, compared with the party out of band first."""
+    async def pin_party(
+        self, principal: Principal, party: str, name: str, key: str, urls: Sequence[str] = ()
+    ) -> PartyRecord:
+        """Pin another party's public key, compared with the party out of band first.
+
+        ``urls`` are the paths to its node, tried in order.
+        """
         require(principal, Permission.MANAGE_PARTIES)
         validate_party_id(party)
         decode_public_key(key)
         if not name.strip():
             raise InvalidInput.for_field("name", "must not be empty")
+        checked = [_peer_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
         record = PartyRecord(party, name, key, is_self=False)
         now_ms = to_ms(self.clock.now())
-        await self.store.write(lambda tx: tx.insert_party(record, now_ms))
+
+        def apply(tx: StoreTx) -> None:
+            tx.insert_party(record, now_ms)
+            tx.set_peer_urls(party, checked)
+
+        await self.store.write(apply)
         return record
+
+    async def set_peer_urls(self, principal: Principal, party: str, urls: Sequence[str]) -> None:
+        require(principal, Permission.MANAGE_PARTIES)
+        peer = self.store.get_party(party)
+        if peer is None or peer.is_self:
+            raise NotFound(f"no pinned peer {party}")
+        checked = [_peer_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
+        await self.store.write(lambda tx: tx.set_peer_urls(party, checked))
+
+
+def _peer_url(url: str, where: str) -> str:
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidInput.for_field(where, f"{url!r} is not an http(s) URL of a node")
+    if parsed.query or parsed.fragment:
+        raise InvalidInput.for_field(where, "a node URL has no query or fragment")
+    return url.rstrip("/")

@@ -1,0 +1,134 @@
+"""The receiving side of federation: who is asking, and what they may push or fetch."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from parley.clock import Clock, to_ms
+from parley.errors import AuthenticationFailed, Forbidden, InvalidInput, ParleyError
+from parley.protocol import (
+    RequestSignature,
+    decode_public_key,
+    event_from_dict,
+    validate_channel_id,
+    verify_request,
+)
+from parley.settings import Settings
+from parley.store import ChannelRecord, Store
+
+from ._channels import ChannelService
+
+__all__ = ["FederationService"]
+
+
+class FederationService:
+    def __init__(
+        self,
+        store: Store,
+        channels: ChannelService,
+        party: str,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self._store = store
+        self._channels = channels
+        self._party = party
+        self._clock = clock
+        self._settings = settings
+        self._started_ms = to_ms(clock.now())
+        self._nonces: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def authenticate(
+        self, method: str, target: str, body: bytes, headers: Mapping[str, str]
+    ) -> str:
+        """The party that signed this request, or AuthenticationFailed saying why not."""
+        signature = RequestSignature.from_headers(dict(headers))
+        peer = self._store.get_party(signature.sender)
+        if peer is None or peer.is_self:
+            raise AuthenticationFailed(f"{signature.sender} is not a pinned peer of this node")
+        now_ms = to_ms(self._clock.now())
+        window_ms = self._settings.federation_window_s * 1000
+        verify_request(
+            signature,
+            public_key=decode_public_key(peer.public_key),
+            method=method,
+            target=target,
+            body=body,
+            receiver=self._party,
+            now_ms=now_ms,
+            window_ms=window_ms,
+            not_before_ms=self._started_ms - window_ms // 10,
+        )
+        self._remember_nonce(signature, now_ms, window_ms)
+        return signature.sender
+
+    def _remember_nonce(self, signature: RequestSignature, now_ms: int, window_ms: int) -> None:
+        while self._nonces and next(iter(self._nonces.values())) < now_ms - 2 * window_ms:
+            self._nonces.popitem(last=False)
+        key = (signature.sender, signature.nonce)
+        if key in self._nonces:
+            raise AuthenticationFailed(f"replayed federation request from {signature.sender}")
+        self._nonces[key] = now_ms
+
+    def _shared(self, peer: str, channel: str) -> ChannelRecord:
+        record = self._store.get_channel(channel)
+        if record is None or peer not in record.members or self._party not in record.members:
+            raise Forbidden(f"{peer} and {self._party} share no channel {channel}")
+        return record
+
+    def heads(self, peer: str) -> dict[str, dict[str, int]]:
+        """Every channel shared with ``peer``, and the highest seq stored of each author."""
+        return {
+            record.id: self._store.channel_heads(record.id)
+            for record in self._store.list_channels(self._party)
+            if peer in record.members
+        }
+
+    def pull(self, peer: str, payload: Any) -> dict[str, Any]:
+        """Events of a shared channel that ``peer`` lacks, given its heads, in causal order."""
+        if not isinstance(payload, dict):
+            raise InvalidInput.for_field("body", "must be a JSON object")
+        channel = validate_channel_id(payload.get("channel"), "channel")
+        self._shared(peer, channel)
+        heads = payload.get("heads")
+        if not isinstance(heads, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in heads.items()
+        ):
+            raise InvalidInput.for_field("heads", "must map party ids to sequence numbers")
+        events = self._store.events_missing_at(
+            channel, heads, exclude_author=peer, limit=self._settings.replication_batch
+        )
+        return {"events": [e.to_dict() for e in events]}
+
+    async def receive(self, peer: str, payload: Any) -> dict[str, Any]:
+        """Store pushed events in order; the first invalid one stops the batch.
+
+        Events before it are kept (each was verified on its own); the error names the
+        event by its index so the sender's log says exactly what was refused.
+        """
+        raw_events = payload.get("events") if isinstance(payload, dict) else None
+        if not isinstance(raw_events, list):
+            raise InvalidInput.for_field("events", "must be a list of events")
+        if len(raw_events) > self._settings.replication_batch:
+            raise InvalidInput.for_field(
+                "events", f"{len(raw_events)} events; at most {self._settings.replication_batch}"
+            )
+        stored = duplicates = 0
+        touched: set[str] = set()
+        for index, raw in enumerate(raw_events):
+            try:
+                event = event_from_dict(raw)
+                if self._store.get_channel(event.channel) is not None:
+                    self._shared(peer, event.channel)
+                outcome = await self._channels.ingest([event])
+            except ParleyError as exc:
+                exc.detail = f"events[{index}]: {exc.detail}"
+                raise
+            stored += outcome.stored
+            duplicates += outcome.duplicates
+            touched.add(event.channel)
+        heads = {channel: self._store.channel_heads(channel) for channel in sorted(touched)}
+        return {"stored": stored, "duplicates": duplicates, "heads": heads}

@@ -1,0 +1,107 @@
+"""The peer transport seam: signed HTTP requests to another party's node."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any, Protocol
+
+import httpx
+
+from parley.clock import Clock, to_ms
+from parley.errors import ParleyError
+from parley.protocol import Signer, sign_request
+from parley.store import Store
+
+__all__ = ["HttpPeerTransport", "PeerRefused", "PeerTransport", "PeerUnreachable"]
+
+
+class PeerUnreachable(ParleyError):
+    status = 502
+    code = "peer-unreachable"
+    title = "Peer unreachable"
+
+
+class PeerRefused(ParleyError):
+    """The peer answered, and said no: its problem detail is kept for the log and the link."""
+
+    status = 502
+    code = "peer-refused"
+    title = "Peer refused the request"
+
+    def __init__(self, detail: str, peer_status: int) -> None:
+        super().__init__(detail)
+        self.peer_status = peer_status
+
+
+class PeerTransport(Protocol):
+    async def call(self, peer: str, method: str, path: str, payload: Any | None = None) -> Any:
+        """Send a signed request to ``peer``; its JSON answer, or PeerUnreachable/PeerRefused."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class HttpPeerTransport:
+    """Tries each of a peer's URLs in order (direct link first, then other paths)."""
+
+    def __init__(
+        self,
+        store: Store,
+        signer: Signer,
+        party: str,
+        clock: Clock,
+        timeout_s: float,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._store = store
+        self._signer = signer
+        self._party = party
+        self._clock = clock
+        # trust_env off: federation traffic never goes through a proxy from the environment.
+        self._client = client or httpx.AsyncClient(timeout=timeout_s, trust_env=False)
+
+    async def call(self, peer: str, method: str, path: str, payload: Any | None = None) -> Any:
+        urls = self._store.peer_urls(peer)
+        if not urls:
+            raise PeerUnreachable(f"no URL is known for {peer}")
+        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        failures = []
+        for base in urls:
+            try:
+                return await self._send(peer, base, method, path, body)
+            except httpx.HTTPError as exc:
+                failures.append(f"{base}: {type(exc).__name__}")
+        raise PeerUnreachable(f"{peer} unreachable: {'; '.join(failures)}")
+
+    async def _send(self, peer: str, base: str, method: str, path: str, body: bytes) -> Any:
+        signature = sign_request(
+            self._signer,
+            method=method,
+            target=path,
+            body=body,
+            sender=self._party,
+            receiver=peer,
+            timestamp_ms=to_ms(self._clock.now()),
+            nonce=secrets.token_hex(12),
+        )
+        headers = {**signature.headers(), "content-type": "application/json"}
+        response = await self._client.request(
+            method, base.rstrip("/") + path, content=body, headers=headers
+        )
+        if response.status_code >= 500:
+            raise httpx.HTTPStatusError("server error", request=response.request, response=response)
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise httpx.DecodingError("answer is not JSON") from exc
+        if response.status_code >= 400:
+            detail = answer.get("detail", "") if isinstance(answer, dict) else ""
+            raise PeerRefused(
+                f"{peer} refused {method} {path}: {response.status_code} {detail}",
+                response.status_code,
+            )
+        return answer
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,1 @@
+"""Reusable helpers for the tests and soak scripts (not tests themselves)."""
