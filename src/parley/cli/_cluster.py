@@ -234,6 +234,20 @@ class LocalCluster:
     def journal(self, party: str, channel: str) -> set[str]:
         return {item["id"] for item in self.events(party, channel)}
 
+    def has_event(self, party: str, channel: str, event_id: str) -> bool:
+        return event_id in self.journal(party, channel)
+
+    def settled(self, channel: str, parties: list[str]) -> bool:
+        """Journals identical, and every message acknowledged as seen from every member."""
+        if not self.converged(channel, parties):
+            return False
+        return all(
+            item["status"] == "acknowledged"
+            for party in parties
+            for item in self.events(party, channel)
+            if item["event"]["type"] == "message"
+        )
+
     def converged(self, channel: str, parties: list[str]) -> bool:
         journals = [self.journal(p, channel) for p in parties]
         return all(j == journals[0] for j in journals)

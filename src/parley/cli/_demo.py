@@ -1,97 +1,100 @@
-"""``parley demo``: a node of us-eucom with seeded operators and the restored hotline."""
+"""``parley demo``: three party nodes on loopback playing the scenario of the sources."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-import secrets
+import signal
 import tempfile
+import threading
+from functools import partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
-from parley.services import Node, Principal, Role, init_node
+from ._cluster import OPERATORS, LocalCluster
+from ._main import app, console, err_console, run_or_exit
 
-from ._main import app, console, console_principal, run_or_exit
+__all__ = ["DEMO_SETTINGS", "play_scenario"]
 
-__all__ = ["seed_demo"]
-
-ROLES = (
-    ("admin", Role.ADMIN),
-    ("duty1", Role.OPERATOR),
-    ("watch1", Role.SUPERVISOR),
-    ("audit1", Role.AUDITOR),
-)
+# Seconds, not the production minutes: the demo shows link tests and anti-entropy at work.
+DEMO_SETTINGS = {
+    "link_test_interval_s": 10.0,
+    "anti_entropy_interval_s": 1.0,
+    "receipt_delay_s": 0.1,
+    "retry_max_s": 2.0,
+}
 
 
 def _scenario() -> dict[str, Any]:
-    text = files("parley.cli").joinpath("demo_scenario.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = json.loads(
+        files("parley.cli").joinpath("demo_scenario.json").read_text("utf-8")
+    )
     return data
 
 
-async def seed_demo(root: Path) -> dict[str, str]:
-    """Create both parties' nodes under ``root``, open the hotline and play the messages.
+def play_scenario(cluster: LocalCluster, timeout_s: float = 30.0) -> dict[str, str]:
+    """Open the channels, send every message, and have the other parties acknowledge it.
 
-    Returns the operators' passwords of the us-eucom node. The ru-genstaff node signs
-    its own events, which us-eucom verifies and stores the way federation will deliver
-    them.
+    Returns the scenario's channel names mapped to their channel ids.
     """
     scenario = _scenario()
-    nodes = {}
-    for party, name in scenario["parties"].items():
-        init_node(root / party, party, name)
-        nodes[party] = Node.open(root / party)
-    try:
-        for party, node in nodes.items():
-            for other, peer in nodes.items():
-                if other != party:
-                    await node.pin_party(
-                        console_principal(node), other, scenario["parties"][other], peer.public_key
-                    )
-        passwords = {}
-        for username, role in ROLES:
-            passwords[username] = secrets.token_urlsafe(12)
-            for node in nodes.values():
-                await node.operators.add(username, role.value, passwords[username])
-        await _play(nodes, scenario)
-        return passwords
-    finally:
-        for node in nodes.values():
-            node.close()
-
-
-async def _play(nodes: dict[str, Node], scenario: dict[str, Any]) -> None:
-    us, ru = nodes["us-eucom"], nodes["ru-genstaff"]
-    opened = await us.channels.create(
-        Principal("admin", Role.ADMIN, us.party), scenario["channel"], {ru.party: "party"}
-    )
-    channel = opened.event.channel
-    await ru.channels.ingest([opened.event])
-    accepted = await ru.channels.accept(console_principal(ru), channel)
-    await us.channels.ingest([accepted.event])
-    received = []
+    channels = {
+        key: cluster.open_channel(spec["creator"], spec["name"], spec["members"], timeout_s)
+        for key, spec in scenario["channels"].items()
+    }
     for message in scenario["messages"]:
-        author = nodes[message["author"]]
-        duty = Principal("duty1", Role.OPERATOR, author.party)
-        view, _ = await author.channels.post_message(
-            duty,
-            channel,
-            precedence=message["precedence"],
-            text=message["text"],
-            lang=message["lang"],
+        channel = channels[message["channel"]]
+        spec = scenario["channels"][message["channel"]]
+        posted = cluster.call(
+            message["author"],
+            "POST",
+            f"/channels/{channel}/messages",
+            json={k: message[k] for k in ("precedence", "text", "lang")},
         )
-        other = ru if author is us else us
-        await other.channels.ingest([view.event])
-        if other is us:
-            received.append(view.event)
-    # The exercise notice is acknowledged; the flash line test is left for the operator.
-    ack, _ = await us.channels.acknowledge(
-        Principal("duty1", Role.OPERATOR, us.party), channel, received[0].id
-    )
-    await ru.channels.ingest([ack.event])
+        for party, role in {spec["creator"]: "party", **spec["members"]}.items():
+            if party == message["author"] or role != "party":
+                continue
+            cluster.wait_for(
+                partial(cluster.has_event, party, channel, posted["id"]),
+                timeout_s,
+                f"{party} to receive {posted['id']}",
+            )
+            cluster.call(party, "POST", f"/channels/{channel}/events/{posted['id']}/ack")
+    return channels
+
+
+def check(cluster: LocalCluster, channels: dict[str, str], timeout_s: float = 30.0) -> bool:
+    """Every journal converged, and every message delivered to and acknowledged by all."""
+    scenario = _scenario()
+    table = Table("channel", "node", "events", "messages", "delivered", "acknowledged")
+    ok = True
+    for key, channel in channels.items():
+        spec = scenario["channels"][key]
+        members = [spec["creator"], *spec["members"]]
+        try:
+            cluster.wait_for(
+                partial(cluster.settled, channel, members),
+                timeout_s,
+                f"{key} to converge with every message acknowledged",
+            )
+        except TimeoutError as exc:
+            err_console.print(f"[red]{exc}[/]")
+            ok = False
+        for party in members:
+            items = cluster.events(party, channel)
+            messages = [i for i in items if i["event"]["type"] == "message"]
+            delivered = sum(all(m["delivered_at"] for m in i["members"]) for i in messages)
+            acked = sum(i["status"] == "acknowledged" for i in messages)
+            ok &= delivered == acked == len(messages)
+            table.add_row(
+                key, party, str(len(items)), str(len(messages)), str(delivered), str(acked)
+            )
+    console.print(table)
+    return ok
 
 
 @app.command()
@@ -100,22 +103,42 @@ def demo(
     data: Annotated[
         Path | None, typer.Option("--data", help="Folder for the demo's nodes (default: new).")
     ] = None,
-    port: Annotated[int, typer.Option(help="Port of the us-eucom node.")] = 8701,
-    serve: Annotated[bool, typer.Option(help="Serve the node after seeding it.")] = True,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Run headless, verify convergence, exit 0 or 1.")
+    ] = False,
+    port: Annotated[
+        int, typer.Option(help="Port of the first node; the others take the next ones.")
+    ] = 8701,
 ) -> None:
-    """Seed a us-eucom node with the restored hotline to ru-genstaff, then serve it."""
+    """Start us-eucom, ru-genstaff and ae-mediator on loopback and play the scenario."""
     root = data or Path(tempfile.mkdtemp(prefix="parley-demo-"))
-    passwords = asyncio.run(seed_demo(root))
-    url = f"http://127.0.0.1:{port}"
-    console.print(f"[bold]Parley demo[/] in {root}")
-    console.print(f"Node us-eucom: {url}/api/v1   (OpenAPI: {url}/docs)")
-    for username, role in ROLES:
-        console.print(f"  {role.value:<10} {username:<7} password {passwords[username]}")
-    console.print(
-        "Log in:  curl -s -X POST " + url + "/api/v1/auth/token -H 'content-type: application/json'"
-        ' -d \'{"username":"duty1","password":"' + passwords["duty1"] + "\"}'"
-    )
-    if serve:
-        from ._main import serve as serve_command
+    parties = _scenario()["parties"]
+    ports = None if check_only else {party: port + i for i, party in enumerate(parties)}
+    with LocalCluster(root, parties, settings=DEMO_SETTINGS, ports=ports) as cluster:
+        cluster.init()
+        cluster.start()
+        channels = play_scenario(cluster)
+        if check_only:
+            passed = check(cluster, channels)
+            console.print("[green]demo check passed[/]" if passed else "[red]demo check failed[/]")
+            raise typer.Exit(0 if passed else 1)
+        _show(cluster, root)
+        _wait_for_interrupt()
 
-        serve_command(root / "us-eucom", host="127.0.0.1", port=port)
+
+def _show(cluster: LocalCluster, root: Path) -> None:
+    console.print(f"[bold]Parley demo[/] in {root} (logs: {root}/*.log)")
+    for node in cluster.iter_nodes():
+        console.print(
+            f"\n[bold]{node.name}[/] ({node.party}): {node.url}/api/v1  OpenAPI {node.url}/docs"
+        )
+        for username, role in OPERATORS:
+            console.print(f"  {role.value:<10} {username:<7} password {node.passwords[username]}")
+    console.print("\nPress Ctrl-C to stop the three nodes.")
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()

@@ -452,20 +452,20 @@ class SqlStore:
         self, channel: str, peer_heads: Mapping[str, int], exclude_author: str, limit: int
     ) -> list[Event]:
         """Events a peer lacks, given its heads, in local (causal) order; none of its own."""
-        known = [
-            and_(t.events.c.author == author, t.events.c.seq > seq)
-            for author, seq in peer_heads.items()
-        ]
-        unknown_author = t.events.c.author.not_in(list(peer_heads)) if peer_heads else None
-        conditions = [*known, *([unknown_author] if unknown_author is not None else [])]
-        rows = self._all(
-            select(t.events.c.raw)
-            .where(
-                t.events.c.channel == channel, t.events.c.author != exclude_author, or_(*conditions)
-            )
-            .order_by(t.events.c.pos)
-            .limit(limit)
+        query = select(t.events.c.raw).where(
+            t.events.c.channel == channel, t.events.c.author != exclude_author
         )
+        if peer_heads:
+            query = query.where(
+                or_(
+                    t.events.c.author.not_in(list(peer_heads)),
+                    *(
+                        and_(t.events.c.author == author, t.events.c.seq > seq)
+                        for author, seq in peer_heads.items()
+                    ),
+                )
+            )
+        rows = self._all(query.order_by(t.events.c.pos).limit(limit))
         return [_event_from_raw(r.raw) for r in rows]
 
     # -- events ----------------------------------------------------------------------------------

@@ -1,0 +1,201 @@
+"""The federation endpoints against a hostile or careless peer: each request refused, and why."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import httpx
+import pytest
+
+from parley.clock import to_ms
+from parley.protocol import Ed25519Signer, sign_event, sign_request
+from parley.services import Node, Role
+from tests.conftest import as_role, pin_all
+
+pytestmark = pytest.mark.anyio
+
+
+class Peer:
+    """ru-genstaff speaking to us-eucom's federation API, with its real key or another."""
+
+    def __init__(self, us: Node, ru: Node, client: httpx.AsyncClient) -> None:
+        self.us, self.ru, self.client = us, ru, client
+
+    async def send(self, method: str, path: str, payload=None, *, body: bytes | None = None,
+                   signer=None, sender="ru-genstaff", receiver="us-eucom", nonce=None,
+                   timestamp_ms=None):
+        raw = body if body is not None else (b"" if payload is None else
+                                             json.dumps(payload).encode())
+        signature = sign_request(
+            signer or self.ru.signer, method=method, target=path, body=raw, sender=sender,
+            receiver=receiver, timestamp_ms=timestamp_ms or to_ms(self.us.clock.now()),
+            nonce=nonce or secrets.token_hex(12),
+        )
+        return await self.client.request(method, path, content=raw, headers={
+            **signature.headers(), "content-type": "application/json"})
+
+    async def push(self, *events, **kwargs):
+        return await self.send("POST", "/federation/v1/events",
+                               {"events": [e.to_dict() for e in events]}, **kwargs)
+
+
+@pytest.fixture
+async def peer(make_node):
+    from parley.api import create_app
+
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    await pin_all(us, ru)
+    transport = httpx.ASGITransport(app=create_app(us, run_background_tasks=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://us") as client:
+        harness = Peer(us, ru, client)
+        opened = await us.channels.create(as_role(us, Role.ADMIN), "hotline",
+                                          {"ru-genstaff": "party"})
+        harness.channel = opened.event.channel
+        await ru.channels.ingest([opened.event])
+        yield harness
+
+
+async def ru_event(peer: Peer, **overrides):
+    """The next event of ru-genstaff's chain, signed with its key unless told otherwise."""
+    chain = peer.ru.store.chain(peer.channel, "ru-genstaff")
+    fields = {"channel": peer.channel, "author": "ru-genstaff", "seq": len(chain) + 1,
+              "prev": chain[-1].id if chain else None, "seen": {"us-eucom": 1},
+              "ts": "2026-02-05T14:00:01.000Z", "type": "accept", "body": {"by": "admin"}}
+    fields.update(overrides)
+    return sign_event(fields.pop("signer", peer.ru.signer), **fields)
+
+
+def assert_refused(response: httpx.Response, status: int, code: str, text: str) -> None:
+    assert response.status_code == status, response.text
+    problem = response.json()
+    assert problem["code"] == code
+    assert text in problem["detail"]
+
+
+async def test_signed_push_of_a_valid_event_is_stored(peer):
+    event = await ru_event(peer)
+    response = await peer.push(event)
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] == 1
+    assert response.json()["heads"] == {peer.channel: {"us-eucom": 1, "ru-genstaff": 1}}
+
+
+async def test_heads_list_only_channels_shared_with_the_peer(peer):
+    response = await peer.send("GET", "/federation/v1/heads")
+    assert response.json() == {peer.channel: {"us-eucom": 1}}
+
+
+async def test_pull_returns_what_the_peer_lacks_in_causal_order(peer):
+    response = await peer.send("POST", "/federation/v1/pull",
+                               {"channel": peer.channel, "heads": {}})
+    events = response.json()["events"]
+    assert [(e["author"], e["seq"]) for e in events] == [("us-eucom", 1)]
+
+
+async def test_unsigned_request_is_refused(peer):
+    response = await peer.client.get("/federation/v1/heads")
+    assert_refused(response, 401, "unauthenticated", "unsigned federation request")
+
+
+async def test_request_from_an_unknown_party_is_refused(peer):
+    response = await peer.send("GET", "/federation/v1/heads", sender="ua-nsdc",
+                               signer=Ed25519Signer.generate())
+    assert_refused(response, 401, "unauthenticated", "ua-nsdc is not a pinned peer")
+
+
+async def test_request_signed_with_another_key_is_refused(peer):
+    response = await peer.send("GET", "/federation/v1/heads", signer=Ed25519Signer.generate())
+    assert_refused(response, 401, "unauthenticated", "does not verify with the pinned key")
+
+
+async def test_request_with_a_changed_body_is_refused(peer):
+    event = await ru_event(peer)
+    signature = sign_request(peer.ru.signer, method="POST", target="/federation/v1/events",
+                             body=b"{}", sender="ru-genstaff", receiver="us-eucom",
+                             timestamp_ms=to_ms(peer.us.clock.now()), nonce="0123456789abcdef")
+    response = await peer.client.post("/federation/v1/events",
+                                      json={"events": [event.to_dict()]},
+                                      headers=signature.headers())
+    assert_refused(response, 401, "unauthenticated", "does not verify")
+    assert peer.us.store.count_events() == 1
+
+
+async def test_stale_request_is_refused(peer):
+    old = to_ms(peer.us.clock.now()) - 301_000
+    response = await peer.send("GET", "/federation/v1/heads", timestamp_ms=old)
+    assert_refused(response, 401, "unauthenticated", "stale federation request")
+
+
+async def test_replayed_request_is_refused(peer):
+    first = await peer.send("GET", "/federation/v1/heads", nonce="replayed-nonce-1")
+    again = await peer.send("GET", "/federation/v1/heads", nonce="replayed-nonce-1")
+    assert first.status_code == 200
+    assert_refused(again, 401, "unauthenticated", "replayed federation request")
+
+
+async def test_request_signed_for_another_node_is_refused(peer):
+    response = await peer.send("GET", "/federation/v1/heads", receiver="ae-mediator")
+    assert_refused(response, 401, "unauthenticated", "signed for ae-mediator")
+
+
+async def test_event_with_a_forged_signature_is_refused_and_not_stored(peer):
+    response = await peer.push(await ru_event(peer, signer=Ed25519Signer.generate()))
+    assert_refused(response, 422, "bad-signature", "events[0]")
+    assert peer.us.store.count_events() == 1
+
+
+async def test_out_of_order_seq_is_refused_and_not_stored(peer):
+    response = await peer.push(await ru_event(peer, seq=3, prev="a" * 64))
+    assert_refused(response, 422, "missing-dependency", "arrived before #1")
+    assert peer.us.store.count_events() == 1
+
+
+async def test_wrong_prev_is_refused_and_not_stored(peer):
+    first = await ru_event(peer)
+    assert (await peer.push(first)).status_code == 200
+    response = await peer.push(await ru_event(peer, seq=2, prev="b" * 64,
+                                              type="receipt", body={}))
+    assert_refused(response, 422, "broken-chain", "does not match")
+    assert peer.us.store.count_events() == 2
+
+
+async def test_equivocation_is_refused_kept_as_proof_and_raises_a_critical_alert(peer):
+    honest = await ru_event(peer)
+    twin = await ru_event(peer, ts="2026-02-05T14:00:02.000Z")
+    assert (await peer.push(honest)).status_code == 200
+    response = await peer.push(twin)
+    assert_refused(response, 409, "equivocation", "signed two different events at seq 1")
+    (alert,) = peer.us.alerts.list_alerts(as_role(peer.us, Role.SUPERVISOR))
+    assert (alert.kind, alert.severity) == ("equivocation", "critical")
+    assert peer.us.store.chain(peer.channel, "ru-genstaff") == [honest]
+
+
+async def test_oversize_batch_is_refused(peer):
+    event = await ru_event(peer)
+    response = await peer.push(*([event] * 201))
+    assert_refused(response, 422, "invalid-input", "at most 200")
+    assert peer.us.store.count_events() == 1
+
+
+async def test_oversize_body_is_refused_before_it_is_read(peer):
+    response = await peer.send("POST", "/federation/v1/events", body=b"[" + b" " * 9_000_000)
+    assert_refused(response, 413, "payload-too-large", "over")
+
+
+async def test_malformed_json_is_refused(peer):
+    response = await peer.send("POST", "/federation/v1/events", body=b'{"events": [')
+    assert_refused(response, 422, "invalid-input", "body: is not valid JSON")
+
+
+async def test_malformed_event_names_its_field(peer):
+    event = (await ru_event(peer)).to_dict()
+    event["seq"] = "one"
+    response = await peer.send("POST", "/federation/v1/events", {"events": [event]})
+    assert_refused(response, 422, "event-rejected", "events[0]: event.seq")
+
+
+async def test_pull_of_a_channel_not_shared_is_forbidden(peer):
+    response = await peer.send("POST", "/federation/v1/pull",
+                               {"channel": "ch_notsharedwithyou", "heads": {}})
+    assert_refused(response, 403, "forbidden", "share no channel")
