@@ -46,6 +46,7 @@ class LinkMonitor:
         self._settings = settings
         self._bus = bus
         self._pending: dict[str, _PendingTest] = {}
+        self._recording: set[asyncio.Task[None]] = set()
 
     def _link(self, peer: str) -> LinkRecord:
         return self._store.get_link(peer) or LinkRecord(peer, "unknown", None, None, None, 0, "")
@@ -80,7 +81,16 @@ class LinkMonitor:
             return
         if event.get("seen", {}).get(self._party, 0) >= pending.seq:
             del self._pending[event["author"]]
-            asyncio.get_running_loop().create_task(self._test_passed(event["author"], pending))
+            task = asyncio.get_running_loop().create_task(
+                self._test_passed(event["author"], pending)
+            )
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
+
+    async def recorded(self) -> None:
+        """Wait until every answered link test is written to the store."""
+        while self._recording:
+            await asyncio.gather(*self._recording)
 
     async def _test_passed(self, peer: str, pending: _PendingTest) -> None:
         rtt = to_ms(self._clock.now()) - pending.sent_ms

@@ -1,0 +1,181 @@
+"""Replication, receipts, link tests and channel lifecycle between in-process nodes.
+
+Each node reaches the others through its real HTTP transport and the others' real
+federation API, carried by httpx's ASGI transport instead of sockets; the process tests
+in tests/federation do the same over loopback with faults.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from parley.api import create_app
+from parley.errors import Conflict
+from parley.services import HttpPeerTransport, Node, Role
+from tests.conftest import NAMES, as_role
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def trio(make_node, tmp_path):
+    """us-eucom, ru-genstaff and ae-mediator, each reaching the others at http://<party>."""
+    nodes = {p: make_node(p) for p in ("us-eucom", "ru-genstaff", "ae-mediator")}
+    apps = {p: create_app(n, run_background_tasks=False) for p, n in nodes.items()}
+    clients = []
+    for party, node in nodes.items():
+        mounts = {f"http://{p}": httpx.ASGITransport(app=a) for p, a in apps.items() if p != party}
+        client = httpx.AsyncClient(mounts=mounts)
+        clients.append(client)
+        node.transport = HttpPeerTransport(node.store, node.signer, party, node.clock, 5.0,
+                                           client=client)
+        node.replicator._transport = node.transport
+        for other in nodes.values():
+            if other is not node:
+                await node.pin_party(as_role(node, Role.ADMIN), other.party,
+                                     NAMES[other.party], other.public_key,
+                                     [f"http://{other.party}"])
+    yield nodes
+    for client in clients:
+        await client.aclose()
+
+
+async def settle(nodes: dict[str, Node], rounds: int = 3) -> None:
+    """Every node syncs with every peer and sends the receipts it owes, a few times over."""
+    for _ in range(rounds):
+        for node in nodes.values():
+            await node.receipts.flush()
+            for peer in nodes:
+                if peer != node.party:
+                    await node.replicator.sync(peer)
+
+
+async def open_hotline(nodes, members=("ru-genstaff",), roles=None) -> str:
+    us = nodes["us-eucom"]
+    roles = roles or dict.fromkeys(members, "party")
+    opened = await us.channels.create(as_role(us, Role.ADMIN), "hotline", roles)
+    channel = opened.event.channel
+    await settle(nodes)
+    for party in roles:
+        await nodes[party].channels.accept(as_role(nodes[party], Role.ADMIN), channel)
+    await settle(nodes)
+    return channel
+
+
+async def test_push_delivers_a_message_and_the_receipt_shows_delivery(trio, clock):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    channel = await open_hotline(trio)
+    sent, _ = await us.channels.post_message(as_role(us, Role.OPERATOR), channel,
+                                             precedence="flash", text="x", lang="en")
+    pushed = await us.replicator.push("ru-genstaff")
+    assert pushed == 1
+    assert ru.store.get_event(sent.event.id) is not None
+
+    clock.advance(timedelta(seconds=1))
+    assert await ru.receipts.flush() == 1
+    await ru.replicator.push("us-eucom")
+    view = us.channels.event(as_role(us, Role.OPERATOR), channel, sent.event.id)
+    assert view.status == "delivered"
+    assert view.members[0].delivered_at == "2026-02-05T14:00:01.000Z"
+
+
+async def test_receipts_are_not_answered_with_receipts(trio):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    await open_hotline(trio)
+    await settle(trio, rounds=5)
+    assert await us.receipts.flush() == 0
+    assert await ru.receipts.flush() == 0
+
+
+async def test_journals_converge_and_each_event_is_stored_once(trio):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    channel = await open_hotline(trio)
+    for n in range(5):
+        await us.channels.post_message(as_role(us, Role.OPERATOR), channel,
+                                       precedence="routine", text=f"us {n}", lang="en")
+        await ru.channels.post_message(as_role(ru, Role.OPERATOR), channel,
+                                       precedence="routine", text=f"ru {n}", lang="ru")
+    await settle(trio)
+    ids = {p: [s.event.id for s in trio[p].store.list_events(channel, limit=1000)]
+           for p in ("us-eucom", "ru-genstaff")}
+    assert sorted(ids["us-eucom"]) == sorted(ids["ru-genstaff"])
+    assert len(set(ids["us-eucom"])) == len(ids["us-eucom"])
+
+
+async def test_events_reach_a_party_through_the_mediator_when_the_direct_link_is_down(trio):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    channel = await open_hotline(trio, roles={"ru-genstaff": "party", "ae-mediator": "mediator"})
+    dead = ["http://127.0.0.1:9"]  # nothing listens on the discard port
+    await us.set_peer_urls(as_role(us, Role.ADMIN), "ru-genstaff", dead)
+    await ru.set_peer_urls(as_role(ru, Role.ADMIN), "us-eucom", dead)
+    sent, _ = await us.channels.post_message(as_role(us, Role.OPERATOR), channel,
+                                             precedence="immediate", text="via Abu Dhabi",
+                                             lang="en")
+    ae = trio["ae-mediator"]
+    await us.replicator.sync("ae-mediator")
+    await ae.replicator.sync("ru-genstaff")
+    assert ru.store.get_event(sent.event.id) is not None
+    await ru.receipts.flush()
+    await ru.replicator.sync("ae-mediator")
+    await ae.replicator.sync("us-eucom")
+    view = us.channels.event(as_role(us, Role.OPERATOR), channel, sent.event.id)
+    delivered = {m.party: m.delivered_at for m in view.members}
+    assert delivered["ru-genstaff"] is not None
+
+
+async def test_link_test_measures_the_round_trip_and_marks_the_link_up(trio, clock):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    await open_hotline(trio)
+    await us.links.test_links()
+    await us.replicator.push("ru-genstaff")
+    clock.advance(timedelta(milliseconds=120))
+    await ru.receipts.flush()
+    await ru.replicator.push("us-eucom")
+    await us.links.recorded()
+    link = us.store.get_link("ru-genstaff")
+    assert (link.state, link.rtt_ms, link.missed_tests) == ("up", 120, 0)
+
+
+async def test_unanswered_link_tests_degrade_then_bring_the_link_down_with_an_alert(trio):
+    us = trio["us-eucom"]
+    await open_hotline(trio)
+    await us.links.test_links()
+    await us.links.test_links()
+    assert us.store.get_link("ru-genstaff").state == "degraded"
+    await us.links.test_links()
+    link = us.store.get_link("ru-genstaff")
+    assert (link.state, link.missed_tests) == ("down", 2)
+    alerts = [a for a in us.alerts.list_alerts(as_role(us, Role.SUPERVISOR))
+              if a.kind == "link_test_missed"]
+    assert [json.loads(a.detail)["peer"] for a in alerts] == ["ru-genstaff", "ru-genstaff"]
+
+
+async def test_suspension_reaches_every_member_and_stops_messages_until_resumed(trio):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    channel = await open_hotline(trio)
+    await us.channels.set_status(as_role(us, Role.ADMIN), channel, "suspended",
+                                 "military channels suspended, autumn 2021")
+    await settle(trio)
+    assert ru.store.get_channel(channel).status == "suspended"
+    with pytest.raises(Conflict, match="suspended"):
+        await ru.channels.post_message(as_role(ru, Role.OPERATOR), channel,
+                                       precedence="routine", text="x", lang="ru")
+    await ru.channels.set_status(as_role(ru, Role.ADMIN), channel, "active",
+                                 "dialogue restored in Abu Dhabi, 2026-02-05")
+    await settle(trio)
+    assert us.store.get_channel(channel).status == "active"
+
+
+async def test_invited_party_cannot_send_before_its_admin_accepts(trio):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    opened = await us.channels.create(as_role(us, Role.ADMIN), "hotline",
+                                      {"ru-genstaff": "party"})
+    await settle(trio)
+    with pytest.raises(Conflict, match="has not accepted"):
+        await ru.channels.post_message(as_role(ru, Role.OPERATOR), opened.event.channel,
+                                       precedence="routine", text="x", lang="ru")
+    assert us.store.get_channel(opened.event.channel).invited == frozenset({"ru-genstaff"})
