@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -63,11 +64,19 @@ def validate_language_tag(value: object, where: str = "lang") -> str:
     """A BCP 47 tag whose language Babel knows (``ar``, ``en-US``, ``uk``)."""
     if not isinstance(value, str) or not _LANG_RE.match(value):
         raise InvalidInput.for_field(where, "must be a BCP 47 language tag such as 'ar' or 'en-US'")
-    try:
-        Locale.parse(value, sep="-")
-    except (UnknownLocaleError, ValueError) as exc:
-        raise InvalidInput.for_field(where, f"unknown language tag {value!r}") from exc
+    if not _known_language(value):
+        raise InvalidInput.for_field(where, f"unknown language tag {value!r}")
     return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _known_language(tag: str) -> bool:
+    # Babel reads its locale files on every parse; a hotline uses a handful of tags.
+    try:
+        Locale.parse(tag, sep="-")
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
 
 
 def validate_text(value: object, where: str = "text", limit: int = MAX_TEXT_BYTES) -> str:

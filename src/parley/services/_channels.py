@@ -37,11 +37,12 @@ from parley.store import AckRecord, ChannelRecord, Store, StoredEvent, StoreTx
 
 from ._auth import Permission, Principal, require
 from ._bus import Bus, BusItem
-from ._status import ACKABLE_TYPES, EventView, build_views
+from ._status import ACKABLE_TYPES, EventView, build_views, fresh_view
 
 __all__ = ["ChannelService", "IngestOutcome"]
 
 _IDEMPOTENCY_KEY_MAX = 128
+CHANNEL_CHANGES = frozenset({"channel", "accept", "channel_status"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class ChannelService:
         self._clock = clock
         self._settings = settings
         self._bus = bus
+        # Channel records change only through events this service stores (CHANNEL_CHANGES).
+        self._cache: dict[str, ChannelRecord] = {}
 
     # -- reading -------------------------------------------------------------------------------
     def list_channels(self, principal: Principal) -> list[ChannelRecord]:
@@ -92,7 +95,11 @@ class ChannelService:
         return build_views(self._store, self._party, record, [stored], self._clock.now())[0]
 
     def _channel(self, channel: str) -> ChannelRecord:
-        record = self._store.get_channel(channel)
+        record = self._cache.get(channel)
+        if record is None:
+            record = self._store.get_channel(channel)
+            if record is not None:
+                self._cache[channel] = record
         if record is None or self._party not in record.members:
             raise NotFound(f"no channel {channel} of which {self._party} is a member")
         return record
@@ -121,7 +128,7 @@ class ChannelService:
             return self._append_own(tx, record, "channel", body, now)
 
         stored = await self._store.write(apply)
-        return self._publish(record, stored)
+        return self._publish(record, stored, own=True)
 
     async def post_message(
         self,
@@ -162,7 +169,7 @@ class ChannelService:
         result, created = await self._store.write(apply)
         if isinstance(result, str):
             return self.event(principal, channel, result), False
-        return self._publish(record, result), created
+        return self._publish(record, result, own=True), created
 
     async def acknowledge(
         self, principal: Principal, channel: str, event_id: str
@@ -191,7 +198,7 @@ class ChannelService:
         result = await self._store.write(apply)
         if isinstance(result, str):
             return self.event(principal, channel, result), False
-        return self._publish(record, result), True
+        return self._publish(record, result, own=True), True
 
     async def accept(self, principal: Principal, channel: str) -> EventView:
         """Accept an invitation: this party becomes an active member with a signed event."""
@@ -224,7 +231,7 @@ class ChannelService:
     ) -> EventView:
         now = self._clock.now()
         stored = await self._store.write(lambda tx: self._append_own(tx, record, kind, body, now))
-        return self._publish(record, stored)
+        return self._publish(record, stored, own=True)
 
     def _writable(self, channel: str) -> ChannelRecord:
         record = self._channel(channel)
@@ -263,8 +270,13 @@ class ChannelService:
         self._apply_effects(tx, record, event, now)
         return StoredEvent(pos, event, stored_ms)
 
-    def _publish(self, record: ChannelRecord, stored: StoredEvent) -> EventView:
-        view = build_views(self._store, self._party, record, [stored], self._clock.now())[0]
+    def _publish(self, record: ChannelRecord, stored: StoredEvent, *, own: bool) -> EventView:
+        if stored.event.type in CHANNEL_CHANGES:
+            self._cache.pop(record.id, None)
+        if own:
+            view = fresh_view(self._party, record, stored)
+        else:
+            view = build_views(self._store, self._party, record, [stored], self._clock.now())[0]
         self._bus.publish(BusItem("event", stored.pos, record.id, view.to_json()))
         return view
 
@@ -334,7 +346,7 @@ class ChannelService:
         if isinstance(result, EquivocationDetected):
             raise result
         if result is not None:
-            self._publish(record, result)
+            self._publish(record, result, own=False)
         return result
 
     def _opened_channel(self, event: Event) -> ChannelRecord:
@@ -379,6 +391,8 @@ class ChannelService:
         self, tx: StoreTx, record: ChannelRecord, event: Event, now: datetime
     ) -> None:
         """What an event changes besides the journal; the same for own and received events."""
+        if event.type in CHANNEL_CHANGES:
+            self._cache.pop(event.channel, None)
         if event.type == "message":
             tx.add_pending_ack(event.id, event.channel, to_ms(parse_ts(event.body["deadline"])))
         elif event.type == "ack":

@@ -80,15 +80,15 @@ class OperatorService:
         return IssuedToken(token, username, Role(record.role), expires_ms)
 
     def authenticate(self, token: str) -> Principal:
-        record = self._store.get_token(_token_hash(token))
-        if record is None:
+        session = self._store.get_session(_token_hash(token))
+        if session is None:
             raise AuthenticationFailed("unknown bearer token")
+        record, operator = session
         if record.revoked:
             raise AuthenticationFailed("the bearer token was revoked")
         if record.expires_ms <= to_ms(self._clock.now()):
             raise AuthenticationFailed("the bearer token has expired; log in again")
-        operator = self._store.get_operator(record.username)
-        if operator is None or operator.disabled:
+        if operator.disabled:
             raise AuthenticationFailed(f"operator {record.username} is disabled")
         return Principal(operator.username, Role(operator.role), self._party)
 

@@ -55,14 +55,12 @@ class Replicator:
 
     def on_stored(self, item: BusItem) -> None:
         """Bus listener: a new event wakes the pushers of every peer in its channel."""
-        if item.kind != "event" or item.channel is None:
+        if item.kind != "event":
             return
-        record = self._store.get_channel(item.channel)
-        if record is None:
-            return
-        for party in record.members:
-            if party != self._party and party in self._wake:
-                self._wake[party].set()
+        for member in item.payload.get("members", []):
+            wake = self._wake.get(member["party"])
+            if wake is not None:
+                wake.set()
 
     # -- one exchange with one peer ----------------------------------------------------------------
     async def sync(self, peer: str) -> int:

@@ -12,7 +12,7 @@ from parley.clock import format_ts, parse_ts
 from parley.protocol import Event, MemberRole
 from parley.store import AckRecord, ChannelRecord, Store, StoredEvent
 
-__all__ = ["EventView", "MemberDelivery", "build_views"]
+__all__ = ["EventView", "MemberDelivery", "build_views", "fresh_view"]
 
 ACKABLE_TYPES = frozenset({"message"})
 
@@ -60,6 +60,19 @@ def build_views(
     acks = store.acks_for([s.event.id for s in stored if s.event.type in ACKABLE_TYPES])
     receipts = _ReceiptIndex(store, channel.id, stored)
     return [_view(s, self_party, channel, acks.get(s.event.id, []), receipts, now) for s in stored]
+
+
+def fresh_view(self_party: str, channel: ChannelRecord, stored: StoredEvent) -> EventView:
+    """The view of an event this node just signed: nobody can have confirmed it yet."""
+    members = tuple(
+        MemberDelivery(party, role, None, None, None)
+        for party, role in sorted(channel.members.items())
+        if party != self_party
+    )
+    status = "delivered" if not members else "sent"
+    return EventView(
+        stored.pos, _ms_ts(stored.stored_ms) or "", stored.event, status, False, members
+    )
 
 
 class _ReceiptIndex:

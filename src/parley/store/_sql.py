@@ -375,6 +375,20 @@ class SqlStore:
         query = select(t.operators).order_by(t.operators.c.username)
         return [_operator(r) for r in self._all(query)]
 
+    def get_session(self, token_hash: str) -> tuple[TokenRecord, OperatorRecord] | None:
+        """A bearer token and its operator, in one query: this runs on every request."""
+        row = self._first(
+            select(
+                t.tokens, t.operators.c.role, t.operators.c.password_hash, t.operators.c.disabled
+            )
+            .join(t.operators, t.operators.c.username == t.tokens.c.username)
+            .where(t.tokens.c.token_hash == token_hash)
+        )
+        if row is None:
+            return None
+        token = TokenRecord(row.token_hash, row.username, row.expires_ms, row.revoked)
+        return token, OperatorRecord(row.username, row.role, row.password_hash, row.disabled)
+
     def get_token(self, token_hash: str) -> TokenRecord | None:
         row = self._first(select(t.tokens).where(t.tokens.c.token_hash == token_hash))
         if row is None:
