@@ -381,14 +381,14 @@ async def test_escalating_a_pending_ack_opens_an_alert_and_it_is_no_longer_due(
     detail: dict[str, Any] = {"precedence": "flash", "note": "нет ответа"}
 
     alert_id = await channels.write(
-        lambda tx: tx.escalate(pending, "ack_overdue", "critical", detail, START_MS + 2_000)
+        lambda tx: tx.escalate(pending, "critical", detail, START_MS + 2_000)
     )
 
     assert channels.due_pending_acks(START_MS + 60_000) == []
     alert = channels.get_alert(alert_id)
     assert alert is not None
     assert (alert.kind, alert.severity, alert.channel, alert.event_id) == (
-        "ack_overdue", "critical", HOTLINE, pending.event_id,
+        "overdue", "critical", HOTLINE, pending.event_id,
     )
     assert json.loads(alert.detail) == detail
     assert (alert.created_ms, alert.resolved_ms) == (START_MS + 2_000, None)
@@ -402,7 +402,7 @@ async def test_clearing_a_pending_ack_resolves_its_open_alerts_only(channels: Sq
         ids = []
         for pending in (late, other):
             tx.add_pending_ack(pending.event_id, pending.channel, pending.deadline_ms)
-            ids.append(tx.escalate(pending, "ack_overdue", "warning", {}, START_MS + 2_000))
+            ids.append(tx.escalate(pending, "warning", {}, START_MS + 2_000))
         return ids
 
     late_alert, other_alert = await channels.write(escalate_both)
@@ -417,6 +417,23 @@ async def test_clearing_a_pending_ack_resolves_its_open_alerts_only(channels: Sq
     assert [a.id for a in channels.list_alerts(open_only=True)] == [other_alert]
     assert [a.id for a in channels.list_alerts()] == [late_alert, other_alert]
     assert [a.id for a in channels.list_alerts(after_id=late_alert)] == [other_alert]
+
+
+async def test_a_reply_clock_runs_beside_the_ack_clock_of_the_same_event(
+    channels: SqlStore,
+) -> None:
+    def both(tx: SqlTx) -> None:
+        tx.add_pending_ack(_event_id(1), HOTLINE, START_MS + 1_000)
+        tx.add_pending_ack(_event_id(1), HOTLINE, START_MS + 9_000, kind="reply")
+
+    await channels.write(both)
+    await channels.write(lambda tx: tx.clear_pending_ack(_event_id(1), START_MS + 500))
+    (due,) = channels.due_pending_acks(START_MS + 10_000)
+    assert (due.event_id, due.kind, due.deadline_ms) == (_event_id(1), "reply", START_MS + 9_000)
+    alert_id = await channels.write(lambda tx: tx.escalate(due, "high", {}, START_MS + 10_000))
+    alert = channels.get_alert(alert_id)
+    assert alert is not None
+    assert alert.kind == "reply_overdue"
 
 
 async def test_clearing_a_pending_ack_before_its_deadline_stops_it_being_due(

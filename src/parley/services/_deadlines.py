@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 
-from parley.clock import Clock, to_ms
+from parley.clock import Clock, format_ts, to_ms
 from parley.protocol import MemberRole, Precedence
 from parley.store import AlertRecord, PendingAck, Store, StoreTx
 
@@ -67,8 +68,12 @@ class AlertService:
         assert channel is not None
         event = stored.event
         precedence = Precedence(event.body["precedence"])
-        acked = {a.party for a in self._store.acks_for([event.id]).get(event.id, [])}
-        if event.author == self._party:
+        if pending.kind == "reply":
+            # Everyone on the channel is told, the mediator included: nobody answered.
+            direction = "outbound" if event.author == self._party else "inbound"
+            waiting_for = sorted(p for p in channel.members if p != event.author)
+        elif event.author == self._party:
+            acked = {a.party for a in self._store.acks_for([event.id]).get(event.id, [])}
             direction = "outbound"
             waiting_for = sorted(
                 p
@@ -80,15 +85,16 @@ class AlertService:
         detail = {
             "direction": direction,
             "precedence": precedence.value,
+            "form": event.body.get("form"),
             "author": event.author,
             "seq": event.seq,
             "by": event.body["by"],
-            "deadline": event.body["deadline"],
+            "deadline": _deadline_of(pending),
             "waiting_for": waiting_for,
         }
 
         def apply(tx: StoreTx) -> int:
-            return tx.escalate(pending, "overdue", SEVERITY[precedence], detail, now_ms)
+            return tx.escalate(pending, SEVERITY[precedence], detail, now_ms)
 
         return await self._store.write(apply)
 
@@ -100,3 +106,7 @@ class AlertService:
             except Exception:
                 _log.exception("escalation pass failed; retrying next interval")
             await asyncio.sleep(interval_s)
+
+
+def _deadline_of(pending: PendingAck) -> str:
+    return format_ts(datetime.fromtimestamp(pending.deadline_ms / 1000, UTC))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from parley.protocol import ChainHead, Event
 
@@ -9,6 +10,7 @@ __all__ = [
     "AlertRecord",
     "ChainView",
     "ChannelRecord",
+    "DraftRecord",
     "LinkRecord",
     "OperatorRecord",
     "PartyRecord",
@@ -33,6 +35,7 @@ class OperatorRecord:
     role: str
     password_hash: str
     disabled: bool
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class ChannelRecord:
     status: str
     members: dict[str, str]
     invited: frozenset[str] = frozenset()  # members whose node has not accepted yet
+    two_person: bool = False  # notifications need a supervisor's release
+    deadlines: dict[str, int] = field(default_factory=dict)  # form -> agreed ack deadline, s
 
     def is_active_member(self, party: str) -> bool:
         return party in self.members and party not in self.invited
@@ -85,6 +90,20 @@ class PendingAck:
     event_id: str
     channel: str
     deadline_ms: int
+    kind: str = "ack"  # or "reply"
+
+
+@dataclass(frozen=True)
+class DraftRecord:
+    id: int
+    channel: str
+    form: str
+    data: dict[str, Any]
+    precedence: str
+    drafted_by: str
+    created_ms: int
+    released_by: str | None
+    event_id: str | None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ __all__ = [
     "alerts",
     "chain_heads",
     "channels",
+    "drafts",
     "equivocations",
     "events",
     "idempotency_keys",
@@ -58,6 +59,8 @@ operators = Table(
     Column("password_hash", Text, nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_ms", BigInteger, nullable=False),
+    # the language the console and rendered notifications use for this operator
+    Column("lang", String(8), nullable=False, server_default="en"),
 )
 
 tokens = Table(
@@ -79,6 +82,10 @@ channels = Table(
     Column("created_by", String(63), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("status", String(16), nullable=False),
+    # a second person (supervisor) must release each notification drafted on this channel
+    Column("two_person", Boolean, nullable=False, server_default="0"),
+    # per-form acknowledgement deadlines agreed for this channel, JSON {form: seconds}
+    Column("deadlines", Text, nullable=False, server_default="{}"),
 )
 
 members = Table(
@@ -165,7 +172,9 @@ acks = Table(
 pending_acks = Table(
     "pending_acks",
     metadata,
+    # kind "ack": an operator must acknowledge; kind "reply": a reply form must answer
     Column("event_id", String(64), primary_key=True),
+    Column("kind", String(8), primary_key=True, server_default="ack"),
     Column("channel", String(80), nullable=False),
     Column("deadline_ms", BigInteger, nullable=False),
     Column("escalated", Boolean, nullable=False, default=False),
@@ -196,6 +205,21 @@ equivocations = Table(
     Column("stored_raw", LargeBinary, nullable=False),
     Column("conflicting_raw", LargeBinary, nullable=False),
     Column("detected_ms", BigInteger, nullable=False),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    # Notifications waiting for a second person; never sent until released.
+    Column("id", _Serial, primary_key=True, autoincrement=True),
+    Column("channel", String(80), ForeignKey("channels.id"), nullable=False),
+    Column("form", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("precedence", String(16), nullable=False),
+    Column("drafted_by", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("released_by", String(64), nullable=True),
+    Column("event_id", String(64), nullable=True),
 )
 
 idempotency_keys = Table(

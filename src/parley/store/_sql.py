@@ -20,6 +20,7 @@ from ._records import (
     AlertRecord,
     ChainView,
     ChannelRecord,
+    DraftRecord,
     LinkRecord,
     OperatorRecord,
     PartyRecord,
@@ -33,6 +34,8 @@ from ._writer import GroupCommitWriter, WriterStats
 __all__ = ["SqlStore", "SqlTx"]
 
 T = TypeVar("T")
+# The alert each kind of clock raises when it runs out.
+PENDING_ALERT_KINDS = {"ack": "overdue", "reply": "reply_overdue"}
 
 
 def _event_from_raw(raw: bytes) -> Event:
@@ -170,6 +173,8 @@ class SqlTx:
                 created_by=record.created_by,
                 created_ms=created_ms,
                 status=record.status,
+                two_person=record.two_person,
+                deadlines=json.dumps(record.deadlines),
             )
         )
         self._conn.execute(
@@ -224,36 +229,93 @@ class SqlTx:
     def insert_ack(self, record: AckRecord) -> None:
         self._conn.execute(insert(t.acks).values(**record.__dict__))
 
-    def add_pending_ack(self, event_id: str, channel: str, deadline_ms: int) -> None:
+    def add_pending_ack(
+        self, event_id: str, channel: str, deadline_ms: int, kind: str = "ack"
+    ) -> None:
         self._conn.execute(
             insert(t.pending_acks).values(
-                event_id=event_id, channel=channel, deadline_ms=deadline_ms, escalated=False
+                event_id=event_id,
+                kind=kind,
+                channel=channel,
+                deadline_ms=deadline_ms,
+                escalated=False,
             )
         )
 
-    def clear_pending_ack(self, event_id: str, resolved_ms: int) -> None:
-        self._conn.execute(t.pending_acks.delete().where(t.pending_acks.c.event_id == event_id))
+    def clear_pending_ack(self, event_id: str, resolved_ms: int, kind: str = "ack") -> None:
+        """The clock stops; an alert it raised is resolved."""
+        self._conn.execute(
+            t.pending_acks.delete().where(
+                t.pending_acks.c.event_id == event_id, t.pending_acks.c.kind == kind
+            )
+        )
         self._conn.execute(
             update(t.alerts)
-            .where(t.alerts.c.event_id == event_id, t.alerts.c.resolved_ms.is_(None))
+            .where(
+                t.alerts.c.event_id == event_id,
+                t.alerts.c.kind == PENDING_ALERT_KINDS[kind],
+                t.alerts.c.resolved_ms.is_(None),
+            )
             .values(resolved_ms=resolved_ms)
         )
 
     def escalate(
-        self,
-        pending: PendingAck,
-        kind: str,
-        severity: str,
-        detail: Mapping[str, Any],
-        created_ms: int,
+        self, pending: PendingAck, severity: str, detail: Mapping[str, Any], created_ms: int
     ) -> int:
         self._conn.execute(
             update(t.pending_acks)
-            .where(t.pending_acks.c.event_id == pending.event_id)
+            .where(
+                t.pending_acks.c.event_id == pending.event_id, t.pending_acks.c.kind == pending.kind
+            )
             .values(escalated=True)
         )
         return self.insert_alert(
-            kind, severity, pending.channel, pending.event_id, detail, created_ms
+            PENDING_ALERT_KINDS[pending.kind],
+            severity,
+            pending.channel,
+            pending.event_id,
+            detail,
+            created_ms,
+        )
+
+    # -- drafts (two-person release) -------------------------------------------------------------
+    def insert_draft(
+        self,
+        channel: str,
+        form: str,
+        data: Mapping[str, Any],
+        precedence: str,
+        drafted_by: str,
+        created_ms: int,
+    ) -> int:
+        key = self._conn.execute(
+            insert(t.drafts).values(
+                channel=channel,
+                form=form,
+                data=json.dumps(dict(data), ensure_ascii=False),
+                precedence=precedence,
+                drafted_by=drafted_by,
+                created_ms=created_ms,
+            )
+        ).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def claim_draft(self, draft_id: int, released_by: str) -> DraftRecord | None:
+        """Mark a draft released, once: a second release of the same draft gets None."""
+        changed = self._conn.execute(
+            update(t.drafts)
+            .where(t.drafts.c.id == draft_id, t.drafts.c.released_by.is_(None))
+            .values(released_by=released_by)
+        ).rowcount
+        if not changed:
+            return None
+        row = self._conn.execute(select(t.drafts).where(t.drafts.c.id == draft_id)).first()
+        return None if row is None else _draft(row)
+
+    def set_draft_event(self, draft_id: int, event_id: str) -> None:
+        self._conn.execute(
+            update(t.drafts).where(t.drafts.c.id == draft_id).values(event_id=event_id)
         )
 
     def insert_alert(
@@ -379,7 +441,11 @@ class SqlStore:
         """A bearer token and its operator, in one query: this runs on every request."""
         row = self._first(
             select(
-                t.tokens, t.operators.c.role, t.operators.c.password_hash, t.operators.c.disabled
+                t.tokens,
+                t.operators.c.role,
+                t.operators.c.password_hash,
+                t.operators.c.disabled,
+                t.operators.c.lang,
             )
             .join(t.operators, t.operators.c.username == t.tokens.c.username)
             .where(t.tokens.c.token_hash == token_hash)
@@ -387,7 +453,9 @@ class SqlStore:
         if row is None:
             return None
         token = TokenRecord(row.token_hash, row.username, row.expires_ms, row.revoked)
-        return token, OperatorRecord(row.username, row.role, row.password_hash, row.disabled)
+        return token, OperatorRecord(
+            row.username, row.role, row.password_hash, row.disabled, row.lang
+        )
 
     def get_token(self, token_hash: str) -> TokenRecord | None:
         row = self._first(select(t.tokens).where(t.tokens.c.token_hash == token_hash))
@@ -419,7 +487,14 @@ class SqlStore:
                 invited[m.channel].add(m.party)
         return [
             ChannelRecord(
-                r.id, r.name, r.created_by, r.status, members[r.id], frozenset(invited[r.id])
+                r.id,
+                r.name,
+                r.created_by,
+                r.status,
+                members[r.id],
+                frozenset(invited[r.id]),
+                bool(r.two_person),
+                json.loads(r.deadlines),
             )
             for r in rows
         ]
@@ -556,7 +631,19 @@ class SqlStore:
             .order_by(t.pending_acks.c.deadline_ms)
             .limit(limit)
         )
-        return [PendingAck(r.event_id, r.channel, r.deadline_ms) for r in rows]
+        return [PendingAck(r.event_id, r.channel, r.deadline_ms, r.kind) for r in rows]
+
+    def get_draft(self, draft_id: int) -> DraftRecord | None:
+        row = self._first(select(t.drafts).where(t.drafts.c.id == draft_id))
+        return None if row is None else _draft(row)
+
+    def list_drafts(self, channel: str) -> list[DraftRecord]:
+        rows = self._all(
+            select(t.drafts)
+            .where(t.drafts.c.channel == channel, t.drafts.c.released_by.is_(None))
+            .order_by(t.drafts.c.id)
+        )
+        return [_draft(r) for r in rows]
 
     def list_alerts(self, *, open_only: bool = False, after_id: int = 0) -> list[AlertRecord]:
         query = select(t.alerts).where(t.alerts.c.id > after_id).order_by(t.alerts.c.id)
@@ -569,12 +656,26 @@ class SqlStore:
         return None if row is None else _alert(row)
 
 
+def _draft(row: Any) -> DraftRecord:
+    return DraftRecord(
+        row.id,
+        row.channel,
+        row.form,
+        json.loads(row.data),
+        row.precedence,
+        row.drafted_by,
+        row.created_ms,
+        row.released_by,
+        row.event_id,
+    )
+
+
 def _party(row: Any) -> PartyRecord:
     return PartyRecord(row.party, row.name, row.public_key, bool(row.is_self))
 
 
 def _operator(row: Any) -> OperatorRecord:
-    return OperatorRecord(row.username, row.role, row.password_hash, bool(row.disabled))
+    return OperatorRecord(row.username, row.role, row.password_hash, bool(row.disabled), row.lang)
 
 
 def _alert(row: Any) -> AlertRecord:
