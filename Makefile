@@ -34,3 +34,16 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Forms catalogues (src/parley/forms/locale): extract the messages of src/parley/forms into
+# messages.pot, merge them into the ar/en/ru/uk .po files, compile the .mo files. New or changed
+# messages come out untranslated or fuzzy: translate them, then run this again.
+FORMS_LOCALE := src/parley/forms/locale
+.PHONY: i18n
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o $(FORMS_LOCALE)/messages.pot --project=Parley \
+		--version=0.1.0 --copyright-holder="Parley contributors" -c TRANSLATORS: \
+		--add-location=file src/parley/forms \
+	&& $(BIN)/pybabel update -i $(FORMS_LOCALE)/messages.pot -d $(FORMS_LOCALE) -D parley \
+		--ignore-obsolete \
+	&& $(BIN)/pybabel compile -d $(FORMS_LOCALE) -D parley --statistics

@@ -15,6 +15,8 @@ FORBIDDEN = {
     "store": {"parley.services", "parley.api", "parley.cli", "fastapi"},
     "services": {"parley.api", "parley.cli", "fastapi", "sqlalchemy"},
     "api": {"parley.cli", "parley.store._sql", "sqlalchemy"},
+    "forms": {"parley.store", "parley.services", "parley.api", "parley.cli",
+              "sqlalchemy", "fastapi"},
 }
 
 

@@ -6,68 +6,11 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from parley.api import PROBLEM_TYPE_BASE, create_app
 from parley.services import Role
-from tests.conftest import as_role, pin_all
+from tests.api.conftest import PASSWORD, USERS, Api, assert_problem
+from tests.conftest import as_role
 
 pytestmark = pytest.mark.anyio
-PASSWORD = "correct horse battery"
-USERS = {"admin": Role.ADMIN, "duty1": Role.OPERATOR, "watch1": Role.SUPERVISOR,
-         "audit1": Role.AUDITOR}
-
-
-class Api:
-    def __init__(self, node, peer, client: httpx.AsyncClient) -> None:
-        self.node, self.peer, self.client = node, peer, client
-        self.tokens: dict[str, str] = {}
-        self.channel = ""
-
-    def auth(self, username: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[username]}"}
-
-    async def post_message(self, username: str = "duty1", **fields):
-        body = {"precedence": "immediate", "text": "Line check", "lang": "en", **fields}
-        return await self.client.post(f"/api/v1/channels/{self.channel}/messages", json=body,
-                                      headers=self.auth(username))
-
-
-@pytest.fixture
-async def api(make_node):
-    node, peer = make_node("us-eucom"), make_node("ru-genstaff")
-    await pin_all(node, peer)
-    for username, role in USERS.items():
-        await node.operators.add(username, role.value, PASSWORD)
-    transport = httpx.ASGITransport(app=create_app(node, run_background_tasks=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
-        harness = Api(node, peer, client)
-        for username in USERS:
-            response = await client.post("/api/v1/auth/token",
-                                         json={"username": username, "password": PASSWORD})
-            assert response.status_code == 201, response.text
-            harness.tokens[username] = response.json()["token"]
-        created = await client.post("/api/v1/channels", headers=harness.auth("admin"),
-                                    json={"name": "hotline", "members": {"ru-genstaff": "party"}})
-        assert created.status_code == 201, created.text
-        harness.channel = created.json()["id"]
-        await peer.channels.ingest(node.store.chain(harness.channel, node.party))
-        accepted = await peer.channels.accept(as_role(peer, Role.ADMIN), harness.channel)
-        await node.channels.ingest([accepted.event])
-        yield harness
-
-
-def assert_problem(response: httpx.Response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert set(body) == {"type", "title", "status", "detail", "instance", "code", "errors"}
-    assert body["status"] == status
-    assert body["type"] == PROBLEM_TYPE_BASE + body["code"]
-    if field is not None:
-        assert [e["field"] for e in body["errors"]] == [field], body
-        assert field in body["detail"]
-    return body
-
-
 async def test_error_shape_is_rfc9457_problem_details(api):
     response = await api.client.get("/api/v1/channels/ch_nosuchchannel1",
                                     headers=api.auth("duty1"))
@@ -244,6 +187,10 @@ ALLOWED = {
     "pin party": {"admin"},
     "list parties": {"admin", "duty1", "watch1", "audit1"},
     "node": {"admin", "duty1", "watch1", "audit1"},
+    "list forms": {"admin", "duty1", "watch1", "audit1"},
+    "send notification": {"duty1", "watch1"},
+    "release draft": {"watch1"},
+    "links": {"admin", "duty1", "watch1", "audit1"},
 }
 
 
@@ -279,8 +226,31 @@ async def _call(api: Api, action: str, username: str) -> httpx.Response:
                             json={"party": f"p-{username}", "name": "Another", "key": key})
     if action == "list parties":
         return await c.get("/api/v1/parties", headers=h)
+    if action == "list forms":
+        return await c.get("/api/v1/forms", headers=h)
+    if action == "send notification":
+        return await c.post(f"/api/v1/channels/{ch}/notifications", headers=h, json={
+            "form": "free_text/1", "data": {"text": "Line check", "lang": "en"}})
+    if action == "release draft":
+        return await c.post(f"/api/v1/drafts/{await _draft(api)}/release", headers=h)
+    if action == "links":
+        return await c.get("/api/v1/links", headers=h)
     assert action == "node"
     return await c.get("/api/v1/node", headers=h)
+
+
+async def _draft(api: Api) -> int:
+    """A draft on a two-person channel, written by an operator who is not under test."""
+    created = await api.client.post("/api/v1/channels", headers=api.auth("admin"), json={
+        "name": "two-person", "members": {"ru-genstaff": "party"}, "two_person": True})
+    await api.node.operators.add("drafter", Role.OPERATOR.value, PASSWORD)
+    login = await api.client.post("/api/v1/auth/token",
+                                  json={"username": "drafter", "password": PASSWORD})
+    drafted = await api.client.post(
+        f"/api/v1/channels/{created.json()['id']}/notifications",
+        headers={"Authorization": f"Bearer {login.json()['token']}"},
+        json={"form": "free_text/1", "data": {"text": "x", "lang": "en"}})
+    return int(drafted.json()["draft"]["id"])
 
 
 def _principal(node, role):

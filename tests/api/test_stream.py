@@ -3,55 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import timedelta
 
-import anyio
 import httpx
-import pytest
-import uvicorn
 from httpx_sse import connect_sse
 
-from parley.api import create_app
-from parley.services import Node, Role
-from tests.conftest import pin_all
-
-PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def served(make_node, clock) -> Iterator[tuple[Node, str]]:
-    node = make_node("us-eucom", escalation_interval_s=0.05)
-    peer = make_node("ru-genstaff")
-
-    async def setup() -> None:
-        await pin_all(node, peer)
-        await node.operators.add("duty1", Role.OPERATOR.value, PASSWORD)
-        await node.operators.add("watch1", Role.SUPERVISOR.value, PASSWORD)
-        await node.operators.add("admin", Role.ADMIN.value, PASSWORD)
-
-    anyio.run(setup)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(node), host="127.0.0.1", port=port,
-                                          log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    yield node, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+from tests.conftest import PASSWORD
 
 
 def login(client: httpx.Client, username: str) -> dict[str, str]:

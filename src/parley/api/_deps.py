@@ -12,8 +12,8 @@ __all__ = ["CurrentPrincipal", "CurrentToken", "NodeDep", "get_node"]
 
 # The dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
 # the thread pool, and three thread hops per request cost more CPU than the work itself
-# (bench/node_bench.py: ~17% less server CPU per post). The principal's lookup is two
-# indexed reads that, like the services' other reads, run on the event loop.
+# (bench/node_bench.py: ~17% less server CPU per post). The principal's lookup is an
+# indexed read that, like the services' other reads, runs on the event loop.
 async def get_node(request: Request) -> Node:
     node: Node = request.app.state.node
     return node

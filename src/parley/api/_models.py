@@ -9,10 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ChannelIn",
     "ChannelStatusIn",
+    "LanguageIn",
     "LoginIn",
     "MessageIn",
+    "NotificationIn",
     "OperatorIn",
     "PartyIn",
+    "TranslationIn",
 ]
 
 
@@ -48,6 +51,23 @@ class ChannelIn(_Strict):
     members: dict[str, str] = Field(
         description="other parties and their role: party, mediator or observer"
     )
+    two_person: bool = Field(default=False, description="notifications need a second person")
+    deadlines: dict[str, int] = Field(default={}, description="form name -> ack deadline, s")
+
+
+class NotificationIn(_Strict):
+    form: str = Field(description="form id, e.g. military_activity/1 (see GET /api/v1/forms)")
+    data: dict[str, Any]
+    precedence: str = "routine"
+
+
+class TranslationIn(_Strict):
+    lang: str
+    text: str
+
+
+class LanguageIn(_Strict):
+    lang: str = Field(description="ar, en, ru or uk")
 
 
 class MessageIn(_Strict):

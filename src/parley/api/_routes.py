@@ -4,15 +4,38 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
+from parley.errors import NotFound
 from parley.protocol import decode_public_key, fingerprint
-from parley.services import EventView, alert_json
+from parley.services import EventView, Node, Principal, alert_json
 
 from ._deps import CurrentPrincipal, CurrentToken, NodeDep
-from ._models import ChannelIn, ChannelStatusIn, LoginIn, MessageIn, OperatorIn, PartyIn, page
+from ._models import (
+    ChannelIn,
+    ChannelStatusIn,
+    LanguageIn,
+    LoginIn,
+    MessageIn,
+    NotificationIn,
+    OperatorIn,
+    PartyIn,
+    TranslationIn,
+    page,
+)
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
+
+
+LangQuery = Annotated[
+    str | None, Query(description="render notifications in ar, en, ru or uk (default: yours)")
+]
+
+
+def present(node: Node, principal: Principal, view: EventView, lang: str | None) -> dict[str, Any]:
+    """An event as the API shows it: the signed record, its status, and text to read."""
+    rendered = node.notifications.rendered(view, lang or principal.lang)
+    return {**view.to_json(), "rendered": rendered}
 
 
 def _event_response(view: EventView, response: Response, created: bool) -> dict[str, Any]:
@@ -111,7 +134,9 @@ def list_channels(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, 
 async def create_channel(
     node: NodeDep, principal: CurrentPrincipal, body: ChannelIn
 ) -> dict[str, Any]:
-    view = await node.channels.create(principal, body.name, body.members)
+    view = await node.channels.create(
+        principal, body.name, body.members, two_person=body.two_person, deadlines=body.deadlines
+    )
     channel = node.channels.get(principal, view.event.channel)
     return {**channel.__dict__, "event": view.to_json()}
 
@@ -143,9 +168,10 @@ def list_events(
     channel: str,
     after: Annotated[int, Query(description="return events after this position")] = 0,
     limit: Annotated[int, Query()] = 100,
+    lang: LangQuery = None,
 ) -> dict[str, Any]:
     views, next_after = node.channels.events(principal, channel, after=after, limit=limit)
-    return page([v.to_json() for v in views], next_after)
+    return page([present(node, principal, v, lang) for v in views], next_after)
 
 
 @router.post("/channels/{channel}/messages", status_code=201, tags=["events"])
@@ -170,9 +196,9 @@ async def post_message(
 
 @router.get("/channels/{channel}/events/{event_id}", tags=["events"])
 def get_event(
-    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str
+    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, lang: LangQuery = None
 ) -> dict[str, Any]:
-    return node.channels.event(principal, channel, event_id).to_json()
+    return present(node, principal, node.channels.event(principal, channel, event_id), lang)
 
 
 @router.post("/channels/{channel}/events/{event_id}/ack", status_code=201, tags=["events"])
@@ -181,6 +207,73 @@ async def ack_event(
 ) -> dict[str, Any]:
     view, created = await node.channels.acknowledge(principal, channel, event_id)
     return _event_response(view, response, created)
+
+
+# -- notifications -------------------------------------------------------------------------------
+@router.get("/forms", tags=["forms"])
+def list_forms(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f.id,
+            "name": f.name,
+            "version": f.version,
+            "prior_notice": f.prior_notice,
+            "ack_deadline_s": None if f.ack_deadline is None else f.ack_deadline.total_seconds(),
+            "schema": f"/api/v1/forms/{f.id}",
+        }
+        for f in node.notifications.forms(principal)
+    ]
+
+
+@router.get("/forms/{name}/{version}", tags=["forms"])
+def get_form_schema(
+    node: NodeDep, principal: CurrentPrincipal, name: str, version: int
+) -> dict[str, Any]:
+    for spec in node.notifications.forms(principal):
+        if spec.id == f"{name}/{version}":
+            return dict(spec.schema)
+    raise NotFound(f"no form {name}/{version}")
+
+
+@router.post("/channels/{channel}/notifications", status_code=201, tags=["events"])
+async def send_notification(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    channel: str,
+    body: NotificationIn,
+    response: Response,
+) -> dict[str, Any]:
+    """201 with the signed event, or 202 with a draft where a second person must release it."""
+    sent = await node.notifications.send(principal, channel, body.form, body.data, body.precedence)
+    if isinstance(sent, EventView):
+        return present(node, principal, sent, None)
+    response.status_code = 202
+    return {"draft": sent.__dict__}
+
+
+@router.get("/channels/{channel}/drafts", tags=["events"])
+def list_drafts(node: NodeDep, principal: CurrentPrincipal, channel: str) -> list[dict[str, Any]]:
+    return [d.__dict__ for d in node.notifications.drafts(principal, channel)]
+
+
+@router.post("/drafts/{draft_id}/release", status_code=201, tags=["events"])
+async def release_draft(
+    node: NodeDep, principal: CurrentPrincipal, draft_id: int
+) -> dict[str, Any]:
+    return present(node, principal, await node.notifications.release(principal, draft_id), None)
+
+
+@router.post("/channels/{channel}/events/{event_id}/translations", status_code=201, tags=["events"])
+async def translate_event(
+    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, body: TranslationIn
+) -> dict[str, Any]:
+    view = await node.notifications.translate(principal, channel, event_id, body.lang, body.text)
+    return view.to_json()
+
+
+@router.put("/me/language", status_code=204, tags=["auth"])
+async def set_language(node: NodeDep, principal: CurrentPrincipal, body: LanguageIn) -> None:
+    await node.operators.set_language(principal, body.lang)
 
 
 # -- links ---------------------------------------------------------------------------------------

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable, Coroutine, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from parley.errors import ParleyError
+from parley.errors import InvalidInput, ParleyError
 from parley.protocol import decode_public_key, fingerprint
 from parley.services import Node, Principal, Role, init_node
 
@@ -204,3 +206,72 @@ def peer_list(data: DataDir) -> None:
         return out
 
     print_table(data, ("party", "name", "fingerprint", "link", "rtt", "urls"), rows)
+
+
+@app.command()
+@run_or_exit
+def send(
+    node_url: Annotated[str, typer.Option("--node", help="URL of your node.")],
+    username: Annotated[str, typer.Option(help="Your operator name.")],
+    channel: Annotated[str, typer.Option(help="Channel id.")],
+    form: Annotated[
+        str | None, typer.Option(help="Form id, e.g. military_activity/1; data from --file.")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="The form's data (JSON).")
+    ] = None,
+    text: Annotated[str | None, typer.Option(help="A hotline message instead of a form.")] = None,
+    lang: Annotated[str, typer.Option(help="Language of --text.")] = "en",
+    precedence: Annotated[str, typer.Option(help="flash, immediate, priority, routine.")] = (
+        "routine"
+    ),
+    password_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Password's file.")
+    ] = None,
+) -> None:
+    """Send a message or a formatted notification through your node's API."""
+    if (form is None) == (text is None):
+        raise InvalidInput.for_field("form", "give either --form with --file, or --text")
+    if form is not None:
+        if file is None:
+            raise InvalidInput.for_field("file", "--form needs --file with the form's data")
+        try:
+            data = json.loads(file.read_text("utf-8"))
+        except ValueError as exc:
+            raise InvalidInput.for_field("file", f"{file} is not valid JSON: {exc}") from exc
+        path = f"/api/v1/channels/{channel}/notifications"
+        payload: dict[str, Any] = {"form": form, "data": data, "precedence": precedence}
+    else:
+        path = f"/api/v1/channels/{channel}/messages"
+        payload = {"text": text, "lang": lang, "precedence": precedence}
+    password = read_password(password_file)
+    with httpx.Client(base_url=node_url, timeout=30, trust_env=False) as client:
+        login = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+        _raise_problem(login)
+        answer = client.post(
+            path, json=payload, headers={"Authorization": f"Bearer {login.json()['token']}"}
+        )
+        _raise_problem(answer)
+    sent = answer.json()
+    if answer.status_code == 202:
+        console.print(f"Draft {sent['draft']['id']} kept until a supervisor releases it")
+        return
+    console.print(
+        f"Sent {sent['event']['type']} {sent['id']} (seq {sent['event']['seq']}), "
+        f"acknowledge by {sent.get('deadline') or '-'}"
+    )
+    rendered = sent.get("rendered")
+    if rendered:
+        console.print(rendered["text"])
+
+
+def _raise_problem(response: httpx.Response) -> None:
+    """Turn the node's problem answer into the same error the node raised."""
+    if response.is_success:
+        return
+    try:
+        problem = response.json()
+        detail = f"{problem.get('title', 'Error')}: {problem.get('detail', '')}"
+    except ValueError:
+        detail = response.text[:200]
+    raise InvalidInput(f"the node answered {response.status_code}: {detail}")

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "MemberRole",
     "Precedence",
+    "parse_precedence",
     "validate_body",
     "validate_language_tag",
     "validate_operator_name",
@@ -30,6 +31,7 @@ __all__ = [
 MAX_TEXT_BYTES = 16 * 1024
 _OPERATOR_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+_FORM_RE = re.compile(r"^[a-z][a-z_]{1,40}/[1-9][0-9]{0,3}$")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
@@ -58,6 +60,14 @@ class MemberRole(StrEnum):
     PARTY = "party"
     MEDIATOR = "mediator"
     OBSERVER = "observer"
+
+
+def parse_precedence(value: object, where: str) -> Precedence:
+    for precedence in Precedence:
+        if value == precedence.value:
+            return precedence
+    choices = ", ".join(p.value for p in Precedence)
+    raise InvalidInput.for_field(where, f"must be one of {choices}")
 
 
 def validate_language_tag(value: object, where: str = "lang") -> str:
@@ -98,11 +108,7 @@ def validate_operator_name(value: object, where: str = "by") -> str:
 
 def _message(body: Mapping[str, Any]) -> None:
     _exact_keys(body, {"precedence", "text", "lang", "by", "deadline"})
-    try:
-        Precedence(body["precedence"])
-    except ValueError as exc:
-        choices = ", ".join(p.value for p in Precedence)
-        raise InvalidInput.for_field("body.precedence", f"must be one of {choices}") from exc
+    parse_precedence(body["precedence"], "body.precedence")
     validate_text(body["text"], "body.text")
     validate_language_tag(body["lang"], "body.lang")
     validate_operator_name(body["by"], "body.by")
@@ -117,7 +123,17 @@ def _ack(body: Mapping[str, Any]) -> None:
 
 
 def _channel(body: Mapping[str, Any]) -> None:
-    _exact_keys(body, {"name", "members", "by"})
+    _exact_keys(body, {"name", "members", "by"}, frozenset({"two_person", "deadlines"}))
+    if not isinstance(body.get("two_person", False), bool):
+        raise InvalidInput.for_field("body.two_person", "must be true or false")
+    deadlines = body.get("deadlines", {})
+    if not isinstance(deadlines, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 10**7
+        for k, v in deadlines.items()
+    ):
+        raise InvalidInput.for_field(
+            "body.deadlines", "must map form names to deadlines in seconds (1 to 10,000,000)"
+        )
     validate_text(body["name"], "body.name", limit=200)
     members = body["members"]
     if not isinstance(members, dict) or len(members) < 2:
@@ -144,6 +160,32 @@ def _channel_status(body: Mapping[str, Any]) -> None:
     validate_operator_name(body["by"], "body.by")
 
 
+def _notification(body: Mapping[str, Any]) -> None:
+    """The envelope only: the form's data is checked against its schema by the services."""
+    _exact_keys(body, {"form", "data", "precedence", "by", "released_by", "deadline", "late"})
+    if not isinstance(body["form"], str) or not _FORM_RE.match(body["form"]):
+        raise InvalidInput.for_field("body.form", "must be a form id such as military_activity/1")
+    if not isinstance(body["data"], dict):
+        raise InvalidInput.for_field("body.data", "must be a JSON object")
+    parse_precedence(body["precedence"], "body.precedence")
+    validate_operator_name(body["by"], "body.by")
+    if body["released_by"] is not None:
+        validate_operator_name(body["released_by"], "body.released_by")
+    if body["deadline"] is not None:
+        _timestamp(body["deadline"], "body.deadline")
+    if not isinstance(body["late"], bool):
+        raise InvalidInput.for_field("body.late", "must be true or false")
+
+
+def _translation(body: Mapping[str, Any]) -> None:
+    _exact_keys(body, {"of", "lang", "text", "by"})
+    if not isinstance(body["of"], str) or not _HEX64_RE.match(body["of"]):
+        raise InvalidInput.for_field("body.of", "must be the hex id of the translated event")
+    validate_language_tag(body["lang"], "body.lang")
+    validate_text(body["text"], "body.text")
+    validate_operator_name(body["by"], "body.by")
+
+
 def _empty(body: Mapping[str, Any]) -> None:
     _exact_keys(body, set())
 
@@ -154,6 +196,8 @@ _VALIDATORS = {
     "channel": _channel,
     "accept": _accept,
     "channel_status": _channel_status,
+    "notification": _notification,
+    "translation": _translation,
     "receipt": _empty,
     "link_test": _empty,
 }
@@ -166,11 +210,13 @@ def validate_body(kind: str, body: Mapping[str, Any]) -> None:
         validator(body)
 
 
-def _exact_keys(body: Mapping[str, Any], expected: set[str]) -> None:
+def _exact_keys(
+    body: Mapping[str, Any], expected: set[str], optional: frozenset[str] = frozenset()
+) -> None:
     missing = sorted(expected - set(body))
     if missing:
         raise InvalidInput.for_field(f"body.{missing[0]}", "is required")
-    extra = sorted(set(body) - expected)
+    extra = sorted(set(body) - expected - optional)
     if extra:
         raise InvalidInput.for_field(f"body.{extra[0]}", "is not a field of this event type")
 

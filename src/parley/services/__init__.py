@@ -7,6 +7,7 @@ from ._deadlines import AlertService, alert_json
 from ._federation import FederationService
 from ._links import LinkMonitor
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
+from ._notify import NotificationService
 from ._operators import IssuedToken, OperatorService
 from ._replicator import Replicator
 from ._status import EventView, MemberDelivery
@@ -29,6 +30,7 @@ __all__ = [
     "MemberDelivery",
     "Node",
     "NodeConfig",
+    "NotificationService",
     "OperatorService",
     "PeerRefused",
     "PeerTransport",

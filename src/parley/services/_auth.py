@@ -23,13 +23,20 @@ class Permission(StrEnum):
     MANAGE_CHANNELS = "manage_channels"
     MANAGE_OPERATORS = "manage_operators"
     MANAGE_PARTIES = "manage_parties"
+    RELEASE = "release"  # the second person of a two-person release
 
 
 # Admins run the node but do not speak for the party; auditors only read.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset({Permission.READ, Permission.POST, Permission.ACK}),
     Role.SUPERVISOR: frozenset(
-        {Permission.READ, Permission.POST, Permission.ACK, Permission.VIEW_ALERTS}
+        {
+            Permission.READ,
+            Permission.POST,
+            Permission.ACK,
+            Permission.VIEW_ALERTS,
+            Permission.RELEASE,
+        }
     ),
     Role.ADMIN: frozenset(
         {
@@ -51,6 +58,7 @@ class Principal:
     username: str
     role: Role
     party: str
+    lang: str = "en"  # the operator's language for rendered notifications
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,14 +18,15 @@ from parley.errors import (
     NotMember,
     UnknownParty,
 )
+from parley.forms import validate_form
 from parley.protocol import (
     Event,
     MemberRole,
-    Precedence,
     Signer,
     Verdict,
     check_append,
     decode_public_key,
+    parse_precedence,
     sign_event,
     validate_body,
     validate_language_tag,
@@ -106,20 +107,30 @@ class ChannelService:
 
     # -- writing -------------------------------------------------------------------------------
     async def create(
-        self, principal: Principal, name: str, members: Mapping[str, str]
+        self,
+        principal: Principal,
+        name: str,
+        members: Mapping[str, str],
+        *,
+        two_person: bool = False,
+        deadlines: Mapping[str, int] | None = None,
     ) -> EventView:
+        """Open a channel; its rules (two-person release, agreed deadlines) are in its event."""
         require(principal, Permission.MANAGE_CHANNELS)
         roles = {self._party: MemberRole.PARTY.value, **dict(members)}
-        body = {"name": name, "members": roles, "by": principal.username}
+        body: dict[str, Any] = {"name": name, "members": roles, "by": principal.username}
+        if two_person:
+            body["two_person"] = True
+        if deadlines:
+            body["deadlines"] = dict(deadlines)
         validate_body("channel", body)
         for party in roles:
             if self._store.get_party(party) is None:
                 raise UnknownParty.for_field(
                     f"members.{party}", "unknown party: pin its key with 'parley peer add' first"
                 )
-        invited = frozenset(roles) - {self._party}
-        record = ChannelRecord(
-            "ch_" + secrets.token_hex(10), name, self._party, "active", roles, invited
+        record = _channel_record(
+            "ch_" + secrets.token_hex(10), self._party, body, frozenset(roles) - {self._party}
         )
         now = self._clock.now()
 
@@ -143,7 +154,7 @@ class ChannelService:
         """Sign and store a message; returns its view and whether it was new."""
         require(principal, Permission.POST)
         record = self._writable(channel)
-        level = _precedence(precedence)
+        level = parse_precedence(precedence, "precedence")
         validate_text(text, "text", self._settings.max_text_bytes)
         validate_language_tag(lang, "lang")
         _check_idempotency_key(idempotency_key)
@@ -227,11 +238,29 @@ class ChannelService:
         return await self._append_and_publish(self._channel(channel), kind, {})
 
     async def _append_and_publish(
-        self, record: ChannelRecord, kind: str, body: Mapping[str, Any]
+        self,
+        record: ChannelRecord,
+        kind: str,
+        body: Mapping[str, Any],
+        after: Callable[[StoreTx, StoredEvent], None] | None = None,
     ) -> EventView:
+        """Append an event of this node; ``after`` runs in the same transaction and may veto."""
         now = self._clock.now()
-        stored = await self._store.write(lambda tx: self._append_own(tx, record, kind, body, now))
+
+        def apply(tx: StoreTx) -> StoredEvent:
+            stored = self._append_own(tx, record, kind, body, now)
+            if after is not None:
+                after(tx, stored)
+            return stored
+
+        stored = await self._store.write(apply)
         return self._publish(record, stored, own=True)
+
+    append = _append_and_publish
+
+    def writable(self, channel: str) -> ChannelRecord:
+        """The channel, if this node may send on it now; Conflict saying why not otherwise."""
+        return self._writable(channel)
 
     def _writable(self, channel: str) -> ChannelRecord:
         record = self._channel(channel)
@@ -312,6 +341,7 @@ class ChannelService:
         validate_party_id(event.author)
         try:
             validate_body(event.type, event.body)
+            _check_form(event)
         except InvalidInput as exc:
             raise EventRejected(
                 f"{event.author}#{event.seq}: {exc.detail}", errors=exc.errors
@@ -361,9 +391,8 @@ class ChannelService:
         unknown = sorted(p for p in members if self._store.get_party(p) is None)
         if unknown:
             raise UnknownParty(f"{event.channel} lists {unknown[0]}, whose key is not pinned here")
-        invited = frozenset(members) - {event.author}
-        return ChannelRecord(
-            event.channel, event.body["name"], event.author, "active", members, invited
+        return _channel_record(
+            event.channel, event.author, event.body, frozenset(members) - {event.author}
         )
 
     def _record_equivocation(
@@ -393,14 +422,25 @@ class ChannelService:
         """What an event changes besides the journal; the same for own and received events."""
         if event.type in CHANNEL_CHANGES:
             self._cache.pop(event.channel, None)
-        if event.type == "message":
-            tx.add_pending_ack(event.id, event.channel, to_ms(parse_ts(event.body["deadline"])))
+        if event.type in ("message", "notification"):
+            self._start_clocks(tx, event)
         elif event.type == "ack":
             self._record_ack(tx, record, event, now)
         elif event.type == "accept":
             tx.set_member_status(event.channel, event.author, "active")
         elif event.type == "channel_status":
             tx.set_channel_status(event.channel, event.body["status"])
+
+    def _start_clocks(self, tx: StoreTx, event: Event) -> None:
+        """An ack clock for what must be acknowledged; a reply clock for a request."""
+        body = event.body
+        form = body.get("form", "")
+        if form.startswith("reply/"):
+            tx.clear_pending_ack(body["data"]["in_reply_to"], to_ms(parse_ts(event.ts)), "reply")
+        if body.get("deadline") is None:
+            return
+        kind = "reply" if form.startswith("request_for_explanation/") else "ack"
+        tx.add_pending_ack(event.id, event.channel, to_ms(parse_ts(body["deadline"])), kind)
 
     def _record_ack(self, tx: StoreTx, record: ChannelRecord, ack: Event, now: datetime) -> None:
         target_id = ack.body["event"]
@@ -421,16 +461,30 @@ class ChannelService:
             tx.clear_pending_ack(target_id, to_ms(now))
 
 
-def _precedence(value: str) -> Precedence:
-    try:
-        return Precedence(value)
-    except ValueError as exc:
-        choices = ", ".join(p.value for p in Precedence)
-        raise InvalidInput.for_field("precedence", f"must be one of {choices}") from exc
-
-
 def _check_idempotency_key(key: str | None) -> None:
     if key is not None and not (0 < len(key) <= _IDEMPOTENCY_KEY_MAX and key.isprintable()):
         raise InvalidInput.for_field(
             "Idempotency-Key", f"must be 1-{_IDEMPOTENCY_KEY_MAX} printable characters"
         )
+
+
+def _check_form(event: Event) -> None:
+    """A received notification is checked against its form as of when it was sent."""
+    if event.type == "notification":
+        validate_form(event.body["form"], event.body["data"], now=parse_ts(event.ts))
+
+
+def _channel_record(
+    channel: str, creator: str, body: Mapping[str, Any], invited: frozenset[str]
+) -> ChannelRecord:
+    """The channel as its opening event defines it, on the creator's node and everywhere."""
+    return ChannelRecord(
+        channel,
+        body["name"],
+        creator,
+        "active",
+        dict(body["members"]),
+        invited,
+        bool(body.get("two_person", False)),
+        dict(body.get("deadlines", {})),
+    )

@@ -34,6 +34,7 @@ from ._channels import ChannelService
 from ._deadlines import AlertService
 from ._federation import FederationService
 from ._links import LinkMonitor
+from ._notify import NotificationService
 from ._operators import OperatorService
 from ._receipts import ReceiptSender
 from ._replicator import Replicator
@@ -129,6 +130,7 @@ class Node:
             store, signer, self.party, self.clock, self.settings, self.bus
         )
         self.alerts = AlertService(store, self.clock, self.party, self.bus)
+        self.notifications = NotificationService(store, self.channels, self.clock, self.settings)
         self.federation = FederationService(
             store, self.channels, self.party, self.clock, self.settings
         )

@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from parley.clock import Clock, to_ms
 from parley.errors import AuthenticationFailed, InvalidInput, NotFound
+from parley.forms import SUPPORTED_LOCALES
 from parley.protocol import validate_operator_name
 from parley.store import OperatorRecord, Store, StoreTx, TokenRecord
 
@@ -90,7 +91,13 @@ class OperatorService:
             raise AuthenticationFailed("the bearer token has expired; log in again")
         if operator.disabled:
             raise AuthenticationFailed(f"operator {record.username} is disabled")
-        return Principal(operator.username, Role(operator.role), self._party)
+        return Principal(operator.username, Role(operator.role), self._party, operator.lang)
+
+    async def set_language(self, principal: Principal, lang: str) -> None:
+        """The language this operator reads rendered notifications in: ar, en, ru or uk."""
+        if lang not in SUPPORTED_LOCALES:
+            raise InvalidInput.for_field("lang", f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+        await self._store.write(lambda tx: tx.set_operator_language(principal.username, lang))
 
     async def logout(self, token: str) -> None:
         digest = _token_hash(token)

@@ -14,7 +14,7 @@ from parley.store import AckRecord, ChannelRecord, Store, StoredEvent
 
 __all__ = ["EventView", "MemberDelivery", "build_views", "fresh_view"]
 
-ACKABLE_TYPES = frozenset({"message"})
+ACKABLE_TYPES = frozenset({"message", "notification"})
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class EventView:
             "stored_at": self.stored_at,
             "status": self.status,
             "overdue": self.overdue,
-            "deadline": self.event.body.get("deadline") if self.event.type == "message" else None,
+            "deadline": self.event.body.get("deadline"),
             "members": [m.__dict__ for m in self.members],
             "event": self.event.to_dict(),
         }
@@ -135,7 +135,8 @@ def _status(event: Event, members: list[MemberDelivery], now: datetime) -> tuple
     must_ack = [m for m in members if m.role == MemberRole.PARTY.value]
     if all(m.acknowledged_at for m in must_ack):
         return "acknowledged", False
-    overdue = parse_ts(event.body["deadline"]) <= now
+    deadline = event.body.get("deadline")
+    overdue = deadline is not None and parse_ts(deadline) <= now
     return ("delivered" if delivered else "sent"), overdue
 
 

@@ -67,19 +67,11 @@ class HttpPeerTransport:
             raise PeerUnreachable(f"no URL is known for {peer}")
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         failures = []
-        import sys, time
-        t0 = time.monotonic()
         for base in urls:
             try:
-                r = await self._send(peer, base, method, path, body)
-                print(f"DBG {self._party}->{peer} {method} {path} {len(body)} ok {time.monotonic()-t0:.3f}", file=sys.stderr, flush=True)
-                return r
+                return await self._send(peer, base, method, path, body)
             except httpx.HTTPError as exc:
-                print(f"DBG {self._party}->{peer} {method} {path} {len(body)} {exc!r} {time.monotonic()-t0:.3f}", file=sys.stderr, flush=True)
                 failures.append(f"{base}: {type(exc).__name__}")
-            except Exception as exc:
-                print(f"DBG {self._party}->{peer} {method} {path} {len(body)} {exc!r} {time.monotonic()-t0:.3f}", file=sys.stderr, flush=True)
-                raise
         raise PeerUnreachable(f"{peer} unreachable: {'; '.join(failures)}")
 
     async def _send(self, peer: str, base: str, method: str, path: str, body: bytes) -> Any:

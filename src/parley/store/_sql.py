@@ -355,6 +355,11 @@ class SqlTx:
         )
         return result.rowcount > 0
 
+    def set_operator_language(self, username: str, lang: str) -> None:
+        self._conn.execute(
+            update(t.operators).where(t.operators.c.username == username).values(lang=lang)
+        )
+
     def insert_token(self, record: TokenRecord, issued_ms: int) -> None:
         self._conn.execute(insert(t.tokens).values(**record.__dict__, issued_ms=issued_ms))
 

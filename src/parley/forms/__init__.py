@@ -1,0 +1,25 @@
+"""Formatted notifications: versioned JSON Schema forms, their checks and areas (docs/forms.md).
+
+Pure: no database, no network. ``validate_form`` checks a form's data; ``area_geometry`` turns
+an Area into a shapely geometry; ``GAZETTEER`` holds the named sea areas; ``render`` shows a
+form in one of ``SUPPORTED_LOCALES``.
+"""
+
+from ._gazetteer import GAZETTEER, GazetteerArea
+from ._geometry import area_geometry
+from ._registry import FormSpec, get_form, list_forms
+from ._render import SUPPORTED_LOCALES, render  # gettext catalogues; the rendering work's module
+from ._validate import CheckedForm, validate_form
+
+__all__ = [
+    "GAZETTEER",
+    "SUPPORTED_LOCALES",
+    "CheckedForm",
+    "FormSpec",
+    "GazetteerArea",
+    "area_geometry",
+    "get_form",
+    "list_forms",
+    "render",
+    "validate_form",
+]

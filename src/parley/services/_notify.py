@@ -1,0 +1,156 @@
+"""Formatted notifications: validated forms, deadlines per form, two-person release,
+requests for explanation with their reply clock, and translations of free text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from parley.clock import Clock, format_ts, to_ms
+from parley.errors import Conflict, Forbidden, InvalidInput, NotFound
+from parley.forms import CheckedForm, FormSpec, list_forms, render, validate_form
+from parley.protocol import Precedence, parse_precedence, validate_language_tag, validate_text
+from parley.settings import Settings
+from parley.store import ChannelRecord, DraftRecord, Store, StoredEvent, StoreTx
+
+from ._auth import Permission, Principal, require
+from ._channels import ChannelService
+from ._status import EventView
+
+__all__ = ["NotificationService"]
+
+
+class NotificationService:
+    def __init__(
+        self, store: Store, channels: ChannelService, clock: Clock, settings: Settings
+    ) -> None:
+        self._store = store
+        self._channels = channels
+        self._clock = clock
+        self._settings = settings
+
+    def forms(self, principal: Principal) -> list[FormSpec]:
+        require(principal, Permission.READ)
+        return list_forms()
+
+    async def send(
+        self,
+        principal: Principal,
+        channel: str,
+        form: str,
+        data: object,
+        precedence: str = "routine",
+    ) -> EventView | DraftRecord:
+        """Validate and send a notification, or keep it as a draft where two people must."""
+        require(principal, Permission.POST)
+        record = self._channels.writable(channel)
+        level = parse_precedence(precedence, "precedence")
+        checked = validate_form(form, data, now=self._clock.now())
+        if record.two_person:
+            return await self._draft(principal, record, checked, level)
+        body = self._body(record, checked, level, principal.username, None)
+        return await self._channels.append(record, "notification", body)
+
+    async def _draft(
+        self,
+        principal: Principal,
+        record: ChannelRecord,
+        checked: CheckedForm,
+        level: Precedence,
+    ) -> DraftRecord:
+        now_ms = to_ms(self._clock.now())
+        draft_id = await self._store.write(
+            lambda tx: tx.insert_draft(
+                record.id, checked.spec.id, checked.data, level.value, principal.username, now_ms
+            )
+        )
+        draft = self._store.get_draft(draft_id)
+        assert draft is not None
+        return draft
+
+    def drafts(self, principal: Principal, channel: str) -> list[DraftRecord]:
+        require(principal, Permission.READ)
+        self._channels.get(principal, channel)
+        return self._store.list_drafts(channel)
+
+    async def release(self, principal: Principal, draft_id: int) -> EventView:
+        """A second person sends a draft; the event names both who drafted and who released."""
+        require(principal, Permission.RELEASE)
+        draft = self._store.get_draft(draft_id)
+        if draft is None:
+            raise NotFound(f"no draft {draft_id}")
+        if draft.released_by is not None:
+            raise Conflict(f"draft {draft_id} was already released by {draft.released_by}")
+        if draft.drafted_by == principal.username:
+            raise Forbidden("the operator who drafted a notification cannot also release it")
+        record = self._channels.writable(draft.channel)
+        # Checked again: a notice drafted yesterday may since have become late.
+        checked = validate_form(draft.form, draft.data, now=self._clock.now())
+        body = self._body(
+            record, checked, Precedence(draft.precedence), draft.drafted_by, principal.username
+        )
+
+        def claim(tx: StoreTx, stored: StoredEvent) -> None:
+            if tx.claim_draft(draft_id, principal.username) is None:
+                raise Conflict(f"draft {draft_id} was released concurrently")
+            tx.set_draft_event(draft_id, stored.event.id)
+
+        return await self._channels.append(record, "notification", body, claim)
+
+    def _body(
+        self,
+        record: ChannelRecord,
+        checked: CheckedForm,
+        level: Precedence,
+        by: str,
+        released_by: str | None,
+    ) -> dict[str, Any]:
+        deadline = self._deadline(record, checked.spec, level)
+        return {
+            "form": checked.spec.id,
+            "data": checked.data,
+            "precedence": level.value,
+            "by": by,
+            "released_by": released_by,
+            "deadline": None if deadline is None else format_ts(deadline),
+            "late": checked.late,
+        }
+
+    def _deadline(
+        self, record: ChannelRecord, spec: FormSpec, level: Precedence
+    ) -> datetime | None:
+        """Agreed for the channel, else the form's rule, else by precedence (free text, reply)."""
+        now = self._clock.now()
+        agreed = record.deadlines.get(spec.name)
+        if agreed is not None:
+            return now + timedelta(seconds=agreed)
+        if spec.ack_deadline is not None:
+            return now + spec.ack_deadline
+        if spec.name in ("free_text", "reply"):
+            return now + self._settings.ack_deadline(level)
+        return None
+
+    def rendered(self, view: EventView, lang: str) -> dict[str, str] | None:
+        """The text an operator reads: a notification rendered in ``lang``, a message as sent."""
+        body = view.event.body
+        if view.event.type == "notification":
+            return {"lang": lang, "text": render(body["form"], body["data"], lang)}
+        if view.event.type in ("message", "translation"):
+            return {"lang": body["lang"], "text": body["text"]}
+        return None
+
+    async def translate(
+        self, principal: Principal, channel: str, event_id: str, lang: str, text: str
+    ) -> EventView:
+        """A translation is a separate event linked to the original, which stays as it was."""
+        require(principal, Permission.POST)
+        record = self._channels.writable(channel)
+        original = self._store.get_event(event_id)
+        if original is None or original.event.channel != channel:
+            raise NotFound(f"no event {event_id} in channel {channel}")
+        if original.event.type not in ("message", "notification"):
+            raise InvalidInput.for_field("event", f"a {original.event.type} has no text")
+        validate_language_tag(lang, "lang")
+        validate_text(text, "text", self._settings.max_text_bytes)
+        body = {"of": event_id, "lang": lang, "text": text, "by": principal.username}
+        return await self._channels.append(record, "translation", body)

@@ -1,0 +1,65 @@
+"""The API harness: a node with an operator of every role, logged in, and a hotline."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from parley.api import PROBLEM_TYPE_BASE, create_app
+from parley.services import Role
+from tests.conftest import PASSWORD, as_role, pin_all
+
+USERS = {"admin": Role.ADMIN, "duty1": Role.OPERATOR, "watch1": Role.SUPERVISOR,
+         "audit1": Role.AUDITOR}
+
+
+class Api:
+    def __init__(self, node, peer, client: httpx.AsyncClient) -> None:
+        self.node, self.peer, self.client = node, peer, client
+        self.tokens: dict[str, str] = {}
+        self.channel = ""
+
+    def auth(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+    async def post_message(self, username: str = "duty1", **fields):
+        body = {"precedence": "immediate", "text": "Line check", "lang": "en", **fields}
+        return await self.client.post(f"/api/v1/channels/{self.channel}/messages", json=body,
+                                      headers=self.auth(username))
+
+
+@pytest.fixture
+async def api(make_node):
+    node, peer = make_node("us-eucom"), make_node("ru-genstaff")
+    await pin_all(node, peer)
+    for username, role in USERS.items():
+        await node.operators.add(username, role.value, PASSWORD)
+    transport = httpx.ASGITransport(app=create_app(node, run_background_tasks=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+        harness = Api(node, peer, client)
+        for username in USERS:
+            response = await client.post("/api/v1/auth/token",
+                                         json={"username": username, "password": PASSWORD})
+            assert response.status_code == 201, response.text
+            harness.tokens[username] = response.json()["token"]
+        created = await client.post("/api/v1/channels", headers=harness.auth("admin"),
+                                    json={"name": "hotline", "members": {"ru-genstaff": "party"}})
+        assert created.status_code == 201, created.text
+        harness.channel = created.json()["id"]
+        await peer.channels.ingest(node.store.chain(harness.channel, node.party))
+        accepted = await peer.channels.accept(as_role(peer, Role.ADMIN), harness.channel)
+        await node.channels.ingest([accepted.event])
+        yield harness
+
+
+def assert_problem(response: httpx.Response, status: int, field: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert set(body) == {"type", "title", "status", "detail", "instance", "code", "errors"}
+    assert body["status"] == status
+    assert body["type"] == PROBLEM_TYPE_BASE + body["code"]
+    if field is not None:
+        assert [e["field"] for e in body["errors"]] == [field], body
+        assert field in body["detail"]
+    return body
