@@ -245,7 +245,7 @@ class LocalCluster:
             item["status"] == "acknowledged"
             for party in parties
             for item in self.events(party, channel)
-            if item["event"]["type"] == "message"
+            if item["event"]["type"] in ("message", "notification")
         )
 
     def converged(self, channel: str, parties: list[str]) -> bool:

@@ -7,6 +7,7 @@ import json
 import signal
 import tempfile
 import threading
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib.resources import files
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+
+from parley.clock import format_ts
 
 from ._cluster import OPERATORS, LocalCluster
 from ._main import app, console, err_console, run_or_exit
@@ -49,12 +52,17 @@ def play_scenario(cluster: LocalCluster, timeout_s: float = 30.0) -> dict[str, s
     for message in scenario["messages"]:
         channel = channels[message["channel"]]
         spec = scenario["channels"][message["channel"]]
-        posted = cluster.call(
-            message["author"],
-            "POST",
-            f"/channels/{channel}/messages",
-            json={k: message[k] for k in ("precedence", "text", "lang")},
-        )
+        if "form" in message:
+            body = {
+                "form": message["form"],
+                "data": _timed(message["data"]),
+                "precedence": message["precedence"],
+            }
+            path = f"/channels/{channel}/notifications"
+        else:
+            body = {k: message[k] for k in ("precedence", "text", "lang")}
+            path = f"/channels/{channel}/messages"
+        posted = cluster.call(message["author"], "POST", path, json=body)
         for party, role in {spec["creator"]: "party", **spec["members"]}.items():
             if party == message["author"] or role != "party":
                 continue
@@ -67,10 +75,39 @@ def play_scenario(cluster: LocalCluster, timeout_s: float = 30.0) -> dict[str, s
     return channels
 
 
+def _timed(value: Any) -> Any:
+    """Times in the scenario are relative to now, so notices are always ahead of the clock."""
+    if isinstance(value, dict):
+        if set(value) == {"$hours_from_now"}:
+            moment = datetime.now(UTC) + timedelta(hours=value["$hours_from_now"])
+            return format_ts(moment.replace(minute=0, second=0, microsecond=0))
+        return {k: _timed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_timed(v) for v in value]
+    return value
+
+
+def show_notices(cluster: LocalCluster, reader: str, channel: str) -> None:
+    """Print each notification as the reading party's operators see it in Arabic and Russian."""
+    for item in cluster.events(reader, channel):
+        if item["event"]["type"] != "notification" or item["event"]["author"] == reader:
+            continue
+        for lang in ("ar", "ru"):
+            shown = cluster.call(
+                reader,
+                "GET",
+                f"/channels/{channel}/events/{item['id']}",
+                "audit1",
+                params={"lang": lang},
+            )
+            console.print(f"[bold]{reader} reads {item['event']['body']['form']} ({lang}):[/]")
+            console.print(shown["rendered"]["text"])
+
+
 def check(cluster: LocalCluster, channels: dict[str, str], timeout_s: float = 30.0) -> bool:
     """Every journal converged, and every message delivered to and acknowledged by all."""
     scenario = _scenario()
-    table = Table("channel", "node", "events", "messages", "delivered", "acknowledged")
+    table = Table("channel", "node", "events", "to acknowledge", "delivered", "acknowledged")
     ok = True
     for key, channel in channels.items():
         spec = scenario["channels"][key]
@@ -86,7 +123,7 @@ def check(cluster: LocalCluster, channels: dict[str, str], timeout_s: float = 30
             ok = False
         for party in members:
             items = cluster.events(party, channel)
-            messages = [i for i in items if i["event"]["type"] == "message"]
+            messages = [i for i in items if i["event"]["type"] in ("message", "notification")]
             delivered = sum(all(m["delivered_at"] for m in i["members"]) for i in messages)
             acked = sum(i["status"] == "acknowledged" for i in messages)
             ok &= delivered == acked == len(messages)
@@ -119,6 +156,7 @@ def demo(
         cluster.start()
         channels = play_scenario(cluster)
         if check_only:
+            show_notices(cluster, "us-eucom", channels["hotline"])
             passed = check(cluster, channels)
             console.print("[green]demo check passed[/]" if passed else "[red]demo check failed[/]")
             raise typer.Exit(0 if passed else 1)
