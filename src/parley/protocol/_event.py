@@ -45,6 +45,7 @@ class Event:
     sig: str
     v: int = EVENT_VERSION
     _id: str = field(default="", compare=False, repr=False)
+    _signed: bytes = field(default=b"", compare=False, repr=False)
 
     def unsigned(self) -> dict[str, Any]:
         return {
@@ -64,7 +65,10 @@ class Event:
 
     def signed_bytes(self) -> bytes:
         """The canonical bytes with the signature: what the event id hashes and logs store."""
-        return canonical_bytes(self.to_dict())
+        # Computed once: canonicalization is the costliest step of storing an event.
+        if not self._signed:
+            object.__setattr__(self, "_signed", canonical_bytes(self.to_dict()))
+        return self._signed
 
     @property
     def id(self) -> str:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
 from parley.clock import parse_ts, to_ms
 from parley.errors import Conflict
@@ -54,6 +54,24 @@ def _event_from_raw(raw: bytes) -> Event:
     )
 
 
+# The writer's hot statements, built once: building and cache-keying a statement per write
+# cost more than executing it.
+_CHAIN_VIEW = select(
+    t.chain_heads.c.author, t.chain_heads.c.seq, t.chain_heads.c.event_id, t.chain_heads.c.seen
+).where(t.chain_heads.c.channel == bindparam("channel"))
+_INSERT_EVENT = insert(t.events)
+_INSERT_HEAD = insert(t.chain_heads)
+_UPDATE_HEAD = (
+    update(t.chain_heads)
+    .where(
+        t.chain_heads.c.channel == bindparam("b_channel"),
+        t.chain_heads.c.author == bindparam("b_author"),
+    )
+    .values(seq=bindparam("seq"), event_id=bindparam("event_id"), seen=bindparam("seen"))
+)
+_INSERT_PENDING = insert(t.pending_acks)
+
+
 class SqlTx:
     """Write operations, valid only inside a function run by the store's writer."""
 
@@ -62,14 +80,7 @@ class SqlTx:
 
     # -- chains -----------------------------------------------------------------------------
     def chain_view(self, channel: str, author: str) -> ChainView:
-        rows = self._conn.execute(
-            select(
-                t.chain_heads.c.author,
-                t.chain_heads.c.seq,
-                t.chain_heads.c.event_id,
-                t.chain_heads.c.seen,
-            ).where(t.chain_heads.c.channel == channel)
-        ).all()
+        rows = self._conn.execute(_CHAIN_VIEW, {"channel": channel}).all()
         head = None
         heads: dict[str, int] = {}
         for row in rows:
@@ -93,30 +104,27 @@ class SqlTx:
     def insert_event(self, event: Event, head: ChainHead | None, stored_ms: int) -> int:
         """Store an event that passed ``check_append`` against ``head``; returns its position."""
         pos = self._conn.execute(
-            insert(t.events).values(
-                id=event.id,
-                channel=event.channel,
-                author=event.author,
-                seq=event.seq,
-                type=event.type,
-                ts=event.ts,
-                raw=event.signed_bytes(),
-                stored_ms=stored_ms,
-            )
+            _INSERT_EVENT,
+            {
+                "id": event.id,
+                "channel": event.channel,
+                "author": event.author,
+                "seq": event.seq,
+                "type": event.type,
+                "ts": event.ts,
+                "raw": event.signed_bytes(),
+                "stored_ms": stored_ms,
+            },
         ).inserted_primary_key
         assert pos is not None
         values = {"seq": event.seq, "event_id": event.id, "seen": json.dumps(dict(event.seen))}
         if head is None:
             self._conn.execute(
-                insert(t.chain_heads).values(channel=event.channel, author=event.author, **values)
+                _INSERT_HEAD, {"channel": event.channel, "author": event.author, **values}
             )
         else:
             self._conn.execute(
-                update(t.chain_heads)
-                .where(
-                    t.chain_heads.c.channel == event.channel, t.chain_heads.c.author == event.author
-                )
-                .values(**values)
+                _UPDATE_HEAD, {"b_channel": event.channel, "b_author": event.author, **values}
             )
         self._record_receipts(event, head)
         return int(pos[0])
@@ -233,13 +241,14 @@ class SqlTx:
         self, event_id: str, channel: str, deadline_ms: int, kind: str = "ack"
     ) -> None:
         self._conn.execute(
-            insert(t.pending_acks).values(
-                event_id=event_id,
-                kind=kind,
-                channel=channel,
-                deadline_ms=deadline_ms,
-                escalated=False,
-            )
+            _INSERT_PENDING,
+            {
+                "event_id": event_id,
+                "kind": kind,
+                "channel": channel,
+                "deadline_ms": deadline_ms,
+                "escalated": False,
+            },
         )
 
     def clear_pending_ack(self, event_id: str, resolved_ms: int, kind: str = "ack") -> None:
