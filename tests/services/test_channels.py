@@ -207,3 +207,33 @@ async def test_idempotency_key_returns_the_first_event(make_node):
                                                    lang="en", idempotency_key="k-1")
     assert (created1, created2) == (True, False)
     assert one.event.id == two.event.id
+
+
+async def test_a_forged_channel_opening_leaves_no_channel_behind(make_node):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    from tests.conftest import pin_all
+
+    await pin_all(us, ru)
+    forged = sign_event(
+        Ed25519Signer.generate(), channel="ch_forgedopening1", author="ru-genstaff", seq=1,
+        prev=None, seen={}, ts="2026-02-05T14:00:00.000Z", type="channel",
+        body={"name": "fake", "members": {"ru-genstaff": "party", "us-eucom": "party"},
+              "by": "admin"},
+    )
+    with pytest.raises(BadSignature):
+        await us.channels.ingest([forged])
+    assert us.store.get_channel("ch_forgedopening1") is None
+
+
+async def test_a_batch_stops_at_the_first_bad_event_and_keeps_the_ones_before(make_node):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    channel = await hotline(us, ru)
+    good = []
+    for n in range(3):
+        view, _ = await ru.channels.post_message(as_role(ru, Role.OPERATOR), channel,
+                                                 precedence="routine", text=f"m{n}", lang="ru")
+        good.append(view.event)
+    bad = await _forged(ru, channel, seq=good[-1].seq + 2, prev="0" * 64)
+    with pytest.raises(MissingDependency):
+        await us.channels.ingest([*good, bad])
+    assert [e.id for e in us.store.chain(channel, ru.party)][-3:] == [e.id for e in good]
