@@ -17,6 +17,8 @@ FORBIDDEN = {
     "api": {"parley.cli", "parley.store._sql", "sqlalchemy"},
     "forms": {"parley.store", "parley.services", "parley.api", "parley.cli",
               "sqlalchemy", "fastapi"},
+    "deconflict": {"parley.store", "parley.services", "parley.api", "parley.cli",
+                   "sqlalchemy", "fastapi"},
 }
 
 

@@ -67,72 +67,102 @@ def N_(message: str) -> str:
 _Field = tuple[str, str, str]
 
 _FORMS: dict[str, tuple[str, tuple[_Field, ...]]] = {
-    "military_activity/1": (N_("Notice of military activity"), (
-        ("activity", N_("Activity"), "activity"),
-        ("description", N_("Description"), "free"),
-        ("area", N_("Area"), "area"),
-        ("window", N_("Period"), "interval"),
-        ("forces", N_("Forces"), "forces"),
-        ("max_altitude", N_("Maximum altitude"), "quantity"),
-    )),
-    "missile_launch/1": (N_("Notice of missile launch"), (
-        ("missile_type", N_("Missile type"), "free"),
-        ("launch_area", N_("Launch area"), "area"),
-        ("impact_area", N_("Impact area"), "area"),
-        ("window", N_("Period"), "interval"),
-        # TRANSLATORS: label of the number of missiles to be launched
-        ("count", N_("Count"), "missiles"),
-        ("late", N_("Late notice"), "yes_no"),
-        ("late_reason", N_("Reason for late notice"), "free"),
-    )),
-    "declared_presence/1": (N_("Declaration of presence"), (
-        # TRANSLATORS: label of a list of ships, submarines, aircraft, convoys and units
-        ("units", N_("Units"), "units"),
-        ("area", N_("Area"), "area"),
-        ("window", N_("Period"), "interval"),
-    )),
-    "protected_site/1": (N_("Notice of protected site"), (
-        ("site_name", N_("Site name"), "free"),
-        ("category", N_("Category"), "site_category"),
-        ("location", N_("Location"), "area"),
-        ("agreement", N_("Agreement"), "free"),
-        ("window", N_("Period"), "interval"),
-    )),
-    "incident_report/1": (N_("Incident report"), (
-        ("kind", N_("Type of incident"), "incident_kind"),
-        ("occurred_at", N_("Occurred at"), "moment"),
-        ("location", N_("Location"), "area"),
-        ("description", N_("Description"), "free"),
-        ("casualties", N_("Casualties"), "casualties"),
-    )),
-    "violation_allegation/1": (N_("Allegation of violation"), (
-        ("agreement", N_("Agreement"), "free"),
-        ("occurred_at", N_("Occurred at"), "moment"),
-        ("description", N_("Description"), "free"),
-        ("location", N_("Location"), "area"),
-        ("evidence", N_("Evidence"), "free_list"),
-    )),
-    "request_for_explanation/1": (N_("Request for explanation"), (
-        ("subject", N_("Subject"), "free"),
-        ("questions", N_("Questions"), "free_list"),
-        ("regarding", N_("Regarding event"), "ident"),
-    )),
-    "reply/1": (N_("Reply"), (
-        ("in_reply_to", N_("In reply to"), "ident"),
-        # TRANSLATORS: label of the text of a reply
-        ("answer", N_("Answer"), "free"),
-    )),
-    "exchange_list/1": (N_("Exchange list"), (
-        # TRANSLATORS: label of the name of an exchange (of prisoners, of remains...)
-        ("exchange", N_("Exchange"), "free"),
-        ("persons", N_("Persons"), "persons"),
-        ("handover_place", N_("Place of handover"), "free"),
-        ("handover_at", N_("Time of handover"), "moment"),
-    )),
-    "free_text/1": (N_("Message"), (
-        ("text", N_("Text"), "free"),
-        ("lang", N_("Language"), "language"),
-    )),
+    "military_activity/1": (
+        N_("Notice of military activity"),
+        (
+            ("activity", N_("Activity"), "activity"),
+            ("description", N_("Description"), "free"),
+            ("area", N_("Area"), "area"),
+            ("window", N_("Period"), "interval"),
+            ("forces", N_("Forces"), "forces"),
+            ("max_altitude", N_("Maximum altitude"), "quantity"),
+        ),
+    ),
+    "missile_launch/1": (
+        N_("Notice of missile launch"),
+        (
+            ("missile_type", N_("Missile type"), "free"),
+            ("launch_area", N_("Launch area"), "area"),
+            ("impact_area", N_("Impact area"), "area"),
+            ("window", N_("Period"), "interval"),
+            # TRANSLATORS: label of the number of missiles to be launched
+            ("count", N_("Count"), "missiles"),
+            ("late", N_("Late notice"), "yes_no"),
+            ("late_reason", N_("Reason for late notice"), "free"),
+        ),
+    ),
+    "declared_presence/1": (
+        N_("Declaration of presence"),
+        (
+            # TRANSLATORS: label of a list of ships, submarines, aircraft, convoys and units
+            ("units", N_("Units"), "units"),
+            ("area", N_("Area"), "area"),
+            ("window", N_("Period"), "interval"),
+        ),
+    ),
+    "protected_site/1": (
+        N_("Notice of protected site"),
+        (
+            ("site_name", N_("Site name"), "free"),
+            ("category", N_("Category"), "site_category"),
+            ("location", N_("Location"), "area"),
+            ("agreement", N_("Agreement"), "free"),
+            ("window", N_("Period"), "interval"),
+        ),
+    ),
+    "incident_report/1": (
+        N_("Incident report"),
+        (
+            ("kind", N_("Type of incident"), "incident_kind"),
+            ("occurred_at", N_("Occurred at"), "moment"),
+            ("location", N_("Location"), "area"),
+            ("description", N_("Description"), "free"),
+            ("casualties", N_("Casualties"), "casualties"),
+        ),
+    ),
+    "violation_allegation/1": (
+        N_("Allegation of violation"),
+        (
+            ("agreement", N_("Agreement"), "free"),
+            ("occurred_at", N_("Occurred at"), "moment"),
+            ("description", N_("Description"), "free"),
+            ("location", N_("Location"), "area"),
+            ("evidence", N_("Evidence"), "free_list"),
+        ),
+    ),
+    "request_for_explanation/1": (
+        N_("Request for explanation"),
+        (
+            ("subject", N_("Subject"), "free"),
+            ("questions", N_("Questions"), "free_list"),
+            ("regarding", N_("Regarding event"), "ident"),
+        ),
+    ),
+    "reply/1": (
+        N_("Reply"),
+        (
+            ("in_reply_to", N_("In reply to"), "ident"),
+            # TRANSLATORS: label of the text of a reply
+            ("answer", N_("Answer"), "free"),
+        ),
+    ),
+    "exchange_list/1": (
+        N_("Exchange list"),
+        (
+            # TRANSLATORS: label of the name of an exchange (of prisoners, of remains...)
+            ("exchange", N_("Exchange"), "free"),
+            ("persons", N_("Persons"), "persons"),
+            ("handover_place", N_("Place of handover"), "free"),
+            ("handover_at", N_("Time of handover"), "moment"),
+        ),
+    ),
+    "free_text/1": (
+        N_("Message"),
+        (
+            ("text", N_("Text"), "free"),
+            ("lang", N_("Language"), "language"),
+        ),
+    ),
 }
 
 _ACTIVITIES = {
@@ -195,7 +225,8 @@ def render(form_id: str, data: Mapping[str, Any], locale: str) -> str:
         raise InvalidInput.for_field("form", f"unknown form {form_id!r}")
     if locale not in SUPPORTED_LOCALES:
         raise InvalidInput.for_field(
-            "lang", f"cannot render in {locale!r}; supported: {', '.join(SUPPORTED_LOCALES)}")
+            "lang", f"cannot render in {locale!r}; supported: {', '.join(SUPPORTED_LOCALES)}"
+        )
     return _Text(locale).form(*form, data)
 
 
@@ -267,8 +298,9 @@ class _Text:
         return self._ltr(format_decimal(value, locale=self.locale, decimal_quantization=False))
 
     def _degrees(self, value: float) -> str:
-        digits = format_decimal(abs(value), format="0.###", locale=self.locale,
-                                decimal_quantization=False)
+        digits = format_decimal(
+            abs(value), format="0.###", locale=self.locale, decimal_quantization=False
+        )
         return self._ltr(f"{digits}°")
 
     # -- plain values ---------------------------------------------------------------------------
@@ -355,8 +387,11 @@ class _Text:
             if ident is None:
                 lines.append(f"{name} ({category})")
             else:
-                lines.append(self.tr.gettext("{name} ({category}, ID {id})").format(
-                    name=name, category=category, id=self._free(ident)))
+                lines.append(
+                    self.tr.gettext("{name} ({category}, ID {id})").format(
+                        name=name, category=category, id=self._free(ident)
+                    )
+                )
         return lines
 
     def _free_list(self, value: Sequence[str]) -> list[str]:
@@ -409,7 +444,8 @@ class _Text:
     # -- places ---------------------------------------------------------------------------------
     def _position(self, lon: float, lat: float) -> str:
         return self.tr.gettext("{latitude}, {longitude}").format(
-            latitude=self._latitude(lat), longitude=self._longitude(lon))
+            latitude=self._latitude(lat), longitude=self._longitude(lon)
+        )
 
     def _latitude(self, lat: float) -> str:
         if lat < 0:
@@ -428,7 +464,8 @@ class _Text:
             label = _area_labels().get(name, {}).get(self.locale)
             if label:
                 return self.tr.gettext("{label} (gazetteer: {name})").format(
-                    label=label, name=self._ltr(name))
+                    label=label, name=self._ltr(name)
+                )
             return self.tr.gettext("gazetteer area {name}").format(name=self._ltr(name))
         if kind == "Point":
             lon, lat = area["coordinates"][:2]
@@ -437,15 +474,17 @@ class _Text:
             if radius is None:
                 return self.tr.gettext("point {position}").format(position=position)
             return self.tr.gettext("circle of radius {radius} around {position}").format(
-                radius=self._quantity({"value": radius, "unit": "km"}), position=position)
+                radius=self._quantity({"value": radius, "unit": "km"}), position=position
+            )
         if kind == "Polygon":
             return self._polygons([area["coordinates"]], multi=False)
         if kind == "MultiPolygon":
             return self._polygons(list(area["coordinates"]), multi=True)
         return self._ltr(str(kind))
 
-    def _polygons(self, polygons: Sequence[Sequence[Sequence[Sequence[float]]]],
-                  *, multi: bool) -> str:
+    def _polygons(
+        self, polygons: Sequence[Sequence[Sequence[Sequence[float]]]], *, multi: bool
+    ) -> str:
         """A polygon or multipolygon by its number of vertices and its bounding box."""
         rings = [ring for polygon in polygons for ring in polygon]
         # A closed ring repeats its first position at the end; that is not another vertex.
@@ -455,15 +494,21 @@ class _Text:
         lats = [position[1] for position in outline]
         tr = self.tr
         bounds = tr.gettext("latitude {south} to {north}, longitude {west} to {east}").format(
-            south=self._latitude(min(lats)), north=self._latitude(max(lats)),
-            west=self._longitude(min(lons)), east=self._longitude(max(lons)))
+            south=self._latitude(min(lats)),
+            north=self._latitude(max(lats)),
+            west=self._longitude(min(lons)),
+            east=self._longitude(max(lons)),
+        )
         counted = tr.ngettext("{count} vertex", "{count} vertices", vertices).format(
-            count=self._count(vertices))
+            count=self._count(vertices)
+        )
         if not multi:
             return tr.gettext("polygon ({vertices}), {bounds}").format(
-                vertices=counted, bounds=bounds)
+                vertices=counted, bounds=bounds
+            )
         parts = tr.ngettext("{count} polygon", "{count} polygons", len(polygons)).format(
-            count=self._count(len(polygons)))
+            count=self._count(len(polygons))
+        )
         return tr.gettext("{polygons} ({vertices}), {bounds}").format(
-            polygons=parts, vertices=counted, bounds=bounds)
-
+            polygons=parts, vertices=counted, bounds=bounds
+        )

@@ -17,7 +17,7 @@ from typing import Any
 
 from parley.clock import Clock
 from parley.errors import ParleyError
-from parley.protocol import Event, event_from_dict
+from parley.protocol import event_from_dict
 from parley.settings import Settings
 from parley.store import Store
 
@@ -127,26 +127,10 @@ class Replicator:
             events = [event_from_dict(raw) for raw in answer.get("events", [])]
             if not events:
                 return pulled
-            stored, raced = await self._ingest_pulled(events)
-            pulled += stored
-            if stored == 0 or raced:
+            outcome = await self._channels.ingest(events)
+            pulled += outcome.stored
+            if outcome.stored == 0:
                 return pulled
-
-    async def _ingest_pulled(self, events: list[Event]) -> tuple[int, bool]:
-        """Store pulled events in order, stopping at the first one already stored here.
-
-        A pull asks only for what this node lacked a moment ago, so a duplicate means that
-        another path is delivering the same events right now (the author's push, usually,
-        as both sides retry after a partition). Going on would verify and write each event
-        twice; what is left arrives by that path or in the next round.
-        """
-        stored = 0
-        for event in events:
-            outcome = await self._channels.ingest([event])
-            stored += outcome.stored
-            if outcome.duplicates:
-                return stored, True
-        return stored, False
 
     # -- the background task ---------------------------------------------------------------------
     async def run(self) -> None:

@@ -1,0 +1,731 @@
+#!/usr/bin/env python
+"""Deconfliction index: build time, memory and check latency at 1.1 million items.
+
+Builds, from a fixed seed, 1,000,000 protected-site points and 100,000 activity, launch and
+presence areas (geodesic circles and boxes, worldwide or ``--layout regional``), loads them
+into ``parley.deconflict.SpaceTimeIndex`` and measures:
+
+* bulk-load time and memory (process RSS, from /proc and getrusage: GEOS memory included);
+* the latency of checking one new notice (``overlaps_for``: a random circle or box and a
+  window) over 1,000 notices, p50/p90/p99/max;
+* the time to check 10,000 notices, one by one and in one ``overlaps_for_many`` batch;
+* baselines in the same run, on a sample of the notices, extrapolated to 10,000 and clearly
+  labelled: a naive Python loop over every item with shapely's ``intersects``, and a
+  vectorised brute force (``shapely.intersects`` over an array of all items);
+* incremental ``add`` cost (delta + rebuilds) and the latency with a full delta;
+* check latency against index size (1%, 10%, 50%, 100% of the data), plotted to a PNG;
+* PostGIS (``--postgis``, default on if ``/usr/lib/postgresql/*/bin/initdb`` and the postgis
+  extension are there): a throw-away PostgreSQL on 127.0.0.1, the same rows with a GiST
+  index, the same 1,000 + 10,000 notices as ``ST_Intersects`` queries over loopback.
+
+    .venv/bin/python bench/deconflict_bench.py                 # full run, ~3-4 minutes
+    .venv/bin/python bench/deconflict_bench.py --scale 0.1     # a tenth of the data
+    .venv/bin/python bench/deconflict_bench.py --no-postgis --layout regional
+
+Results: tables on the terminal, ``bench/results/deconflict_bench.json`` (or
+``deconflict_bench_<layout>.json`` for a non-default layout) and a PNG beside it (matplotlib
+if importable; otherwise only the JSON, and it says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import Geod
+
+from parley.deconflict import Item, Overlap, SpaceTimeIndex, normalize
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GEOD = Geod(ellps="WGS84")
+DAY = 86_400_000
+HOUR = 3_600_000
+EPOCH_2026 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
+YEAR = 365 * DAY
+PARTIES = ("us-eucom", "ru-genstaff", "ua-gs", "tr-tsk", "ae-mediator", "un-observer")
+NO_START, NO_END = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+CIRCLE_POINTS = 32
+REGION = (20.0, 40.0, 45.0, 56.0)  # --layout regional: lon 20-45 E, lat 40-56 N
+TARGETS = {"p99_ms": 5.0, "ten_thousand_s": 2.0, "build_s": 60.0, "memory_gib": 2.0}
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Data:
+    sites: list[Item]
+    areas: list[Item]
+    notices: list[Item]
+
+    def subset(self, fraction: float) -> list[Item]:
+        return self.sites[: round(len(self.sites) * fraction)] + self.areas[
+            : round(len(self.areas) * fraction)
+        ]
+
+
+def positions(rng: np.random.Generator, n: int, layout: str) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform on the sphere (worldwide) or in the region (regional)."""
+    if layout == "regional":
+        west, south, east, north = REGION
+    else:
+        west, south, east, north = -180.0, -90.0, 180.0, 90.0
+    lon = rng.uniform(west, east, n)
+    z = rng.uniform(math.sin(math.radians(south)), math.sin(math.radians(north)), n)
+    return lon, np.degrees(np.arcsin(z))
+
+
+def circles(lon: np.ndarray, lat: np.ndarray, radius_km: np.ndarray) -> np.ndarray:
+    """Geodesic circles (CIRCLE_POINTS vertices), vectorised; some cross 180° or a pole."""
+    n = len(lon)
+    azimuths = np.tile(np.linspace(0.0, 360.0, CIRCLE_POINTS, endpoint=False), n)
+    plon, plat, _ = GEOD.fwd(
+        np.repeat(lon, CIRCLE_POINTS),
+        np.repeat(lat, CIRCLE_POINTS),
+        azimuths,
+        np.repeat(radius_km * 1000.0, CIRCLE_POINTS),
+    )
+    rings = np.stack([plon, plat], axis=-1).reshape(n, CIRCLE_POINTS, 2)
+    rings = np.concatenate([rings, rings[:, :1]], axis=1)
+    return shapely.polygons(rings)
+
+
+def boxes(lon: np.ndarray, lat: np.ndarray, half_km: np.ndarray) -> np.ndarray:
+    """Lon/lat boxes about ``half_km`` each way (kept off the poles)."""
+    lat = np.clip(lat, -85, 85)
+    dlat = half_km / 110.6
+    dlon = half_km / (111.3 * np.cos(np.radians(lat)))
+    return shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+
+
+def log_uniform(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
+    return np.exp(rng.uniform(math.log(lo), math.log(hi), n))
+
+
+def windows(
+    rng: np.random.Generator, n: int, shortest_ms: float, longest_ms: float
+) -> tuple[np.ndarray, np.ndarray]:
+    start = EPOCH_2026 + rng.integers(0, YEAR, n)
+    return start, start + log_uniform(rng, shortest_ms, longest_ms, n).astype(np.int64)
+
+
+def make_data(n_sites: int, n_areas: int, n_notices: int, layout: str, seed: int) -> Data:
+    rng = np.random.default_rng(seed)
+    parties = np.array(PARTIES)
+
+    lon, lat = positions(rng, n_sites, layout)
+    points = shapely.points(np.column_stack([lon, lat]))
+    site_party = parties[rng.integers(0, len(PARTIES), n_sites)].tolist()
+    start, end = windows(rng, n_sites, 30 * DAY, 365 * DAY)
+    bounded = (rng.random(n_sites) < 0.3).tolist()  # 30% under an agreement with a window
+    sites = [
+        Item(f"site-{i:07d}", p, "protected_site", g, s if b else None, e if b else None)
+        for i, (g, p, s, e, b) in enumerate(
+            zip(points.tolist(), site_party, start.tolist(), end.tolist(), bounded, strict=True)
+        )
+    ]
+
+    lon, lat = positions(rng, n_areas, layout)
+    kind = rng.choice(["activity", "launch", "presence"], n_areas, p=[0.6, 0.1, 0.3])
+    radius = np.where(
+        kind == "presence", log_uniform(rng, 2, 30, n_areas), log_uniform(rng, 5, 100, n_areas)
+    )
+    round_ = rng.random(n_areas) < 0.75
+    shapes = np.where(round_, circles(lon, lat, radius), boxes(lon, lat, radius))
+    start, end = windows(rng, n_areas, HOUR, 14 * DAY)
+    area_party = parties[rng.integers(0, len(PARTIES), n_areas)].tolist()
+    areas = [
+        Item(f"area-{i:06d}", p, k, g, s, e)
+        for i, (g, p, k, s, e) in enumerate(
+            zip(shapes.tolist(), area_party, kind.tolist(), start.tolist(), end.tolist(),
+                strict=True)
+        )
+    ]
+
+    lon, lat = positions(rng, n_notices, layout)
+    size = log_uniform(rng, 10, 100, n_notices)
+    round_ = rng.random(n_notices) < 0.6
+    shapes = np.where(round_, circles(lon, lat, size), boxes(lon, lat, size))
+    kind = rng.choice(["activity", "launch"], n_notices, p=[0.85, 0.15])
+    start, end = windows(rng, n_notices, HOUR, 7 * DAY)
+    notice_party = parties[rng.integers(0, len(PARTIES), n_notices)].tolist()
+    notices = [
+        Item(f"notice-{i:05d}", p, k, g, s, e)
+        for i, (g, p, k, s, e) in enumerate(
+            zip(shapes.tolist(), notice_party, kind.tolist(), start.tolist(), end.tolist(),
+                strict=True)
+        )
+    ]
+    return Data(sites, areas, notices)
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(samples_s: Sequence[float], cpu_s: Sequence[float] = ()) -> dict[str, float]:
+    """Wall-clock percentiles; with ``cpu_s`` (this thread's CPU time per check) its p50/p99
+    too, which leave out the time the machine's other jobs took the core away."""
+    ms = np.asarray(samples_s) * 1000
+    out = {
+        "n": len(ms),
+        "p50_ms": round(float(np.percentile(ms, 50)), 4),
+        "p90_ms": round(float(np.percentile(ms, 90)), 4),
+        "p99_ms": round(float(np.percentile(ms, 99)), 4),
+        "max_ms": round(float(ms.max()), 4),
+        "mean_ms": round(float(ms.mean()), 4),
+    }
+    if len(cpu_s):
+        cpu = np.asarray(cpu_s) * 1000
+        out["cpu_p50_ms"] = round(float(np.percentile(cpu, 50)), 4)
+        out["cpu_p99_ms"] = round(float(np.percentile(cpu, 99)), 4)
+    return out
+
+
+def timed_checks(
+    check: Callable[[Item], Sequence[Any]], notices: Sequence[Item]
+) -> tuple[list[float], int, list[float]]:
+    """Wall and thread-CPU seconds of each check, and the overlaps found."""
+    samples, cpu, hits = [], [], 0
+    for notice in notices:
+        c0, t0 = time.thread_time(), time.perf_counter()
+        found = check(notice)
+        samples.append(time.perf_counter() - t0)
+        cpu.append(time.thread_time() - c0)
+        hits += len(found)
+    return samples, hits, cpu
+
+
+class Naive:
+    """The baselines: every item, every time (their geometries normalised once, untimed)."""
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        self.items = list(items)
+        self.geoms = [normalize(item.geometry) for item in self.items]
+        self.array = np.array(self.geoms, dtype=object)
+        self.start = np.array(
+            [NO_START if i.start_ms is None else i.start_ms for i in self.items], dtype=np.int64
+        )
+        self.end = np.array(
+            [NO_END if i.end_ms is None else i.end_ms for i in self.items], dtype=np.int64
+        )
+        self.party = np.array([i.party for i in self.items])
+
+    def loop(self, notice: Item) -> list[str]:
+        """A plain Python loop: window and party first (cheap), then shapely ``intersects``."""
+        shape = normalize(notice.geometry)
+        start = NO_START if notice.start_ms is None else notice.start_ms
+        end = NO_END if notice.end_ms is None else notice.end_ms
+        found = []
+        for item, geometry in zip(self.items, self.geoms, strict=True):
+            if item.party == notice.party:
+                continue
+            item_start = NO_START if item.start_ms is None else item.start_ms
+            item_end = NO_END if item.end_ms is None else item.end_ms
+            if item_start < end and start < item_end and shape.intersects(geometry):
+                found.append(item.key)
+        return found
+
+    def vectorised(self, notice: Item) -> list[str]:
+        """Brute force in C: numpy window/party filter, then ``shapely.intersects`` on arrays."""
+        shape = normalize(notice.geometry)
+        start = NO_START if notice.start_ms is None else notice.start_ms
+        end = NO_END if notice.end_ms is None else notice.end_ms
+        keep = np.flatnonzero(
+            (self.start < end) & (self.end > start) & (self.party != notice.party)
+        )
+        hit = keep[shapely.intersects(shape, self.array[keep])]
+        return [self.items[i].key for i in hit.tolist()]
+
+
+def other_key(overlap: Overlap, mine: str) -> str:
+    return overlap.b if overlap.a == mine else overlap.a
+
+
+# -- PostGIS -----------------------------------------------------------------------------------
+
+
+def postgres_bin() -> Path | None:
+    for initdb in sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True):
+        version = initdb.parent.parent.name
+        if Path(f"/usr/share/postgresql/{version}/extension/postgis.control").exists():
+            return initdb.parent
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def postgres(bin_dir: Path) -> Iterator[str]:
+    """A throw-away PostgreSQL on 127.0.0.1 (run as ``postgres`` when we are root); its DSN."""
+    folder = Path(tempfile.mkdtemp(prefix="deconflict-pg-"))
+    data, port = folder / "data", free_port()
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(folder, "postgres", "postgres")
+    run = [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data)]
+    started = False
+    try:
+        subprocess.run(
+            [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
+             "--auth=trust", "--no-sync", "-E", "UTF8"],
+            check=True, capture_output=True, timeout=120,
+        )
+        options = (
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB "
+            "-c maintenance_work_mem=512MB -c jit=off -c max_wal_size=4GB"
+        )
+        subprocess.run(
+            [*run, "-o", options, "-l", str(folder / "log"), "-w", "start"],
+            check=True, capture_output=True, timeout=120,
+        )
+        started = True
+        yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
+    finally:
+        if started:
+            subprocess.run([*run, "-m", "fast", "-w", "stop"], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+PG_CHECK = """
+WITH q AS (SELECT ST_GeomFromEWKB(%(g)s) AS g)
+SELECT i.key,
+       ST_Touches(i.geom, q.g) AS touching,
+       CASE WHEN ST_Dimension(i.geom) = 2 AND NOT ST_Touches(i.geom, q.g)
+            THEN ST_Area(ST_Intersection(i.geom, q.g)::geography) / 1e6 ELSE 0 END AS km2
+FROM items i, q
+WHERE ST_Intersects(i.geom, q.g)
+  AND i.party <> %(party)s AND i.start_ms < %(end)s AND i.end_ms > %(start)s
+"""
+
+
+def bench_postgis(
+    bin_dir: Path,
+    items: Sequence[Item],
+    notices: Sequence[Item],
+    many: Sequence[Item],
+    index: SpaceTimeIndex,
+) -> dict[str, Any]:
+    import psycopg
+
+    out: dict[str, Any] = {"postgis_bin": str(bin_dir)}
+    with postgres(bin_dir) as dsn, psycopg.connect(dsn, autocommit=True) as db:
+        db.execute("CREATE EXTENSION postgis")
+        out["versions"] = db.execute("SELECT version(), postgis_full_version()").fetchone()
+        db.execute(
+            "CREATE UNLOGGED TABLE items (key text PRIMARY KEY, party text NOT NULL, "
+            "kind text NOT NULL, geom geometry(Geometry, 4326) NOT NULL, "
+            "start_ms bigint NOT NULL, end_ms bigint NOT NULL)"
+        )
+        geoms = np.array([normalize(item.geometry) for item in items], dtype=object)
+        wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), include_srid=True)
+        t0 = time.perf_counter()
+        with db.cursor().copy(
+            "COPY items (key, party, kind, geom, start_ms, end_ms) FROM STDIN"
+        ) as copy:
+            for item, blob in zip(items, wkb.tolist(), strict=True):
+                copy.write_row((
+                    item.key, item.party, item.kind, blob.hex(),
+                    NO_START if item.start_ms is None else item.start_ms,
+                    NO_END if item.end_ms is None else item.end_ms,
+                ))
+        out["copy_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        db.execute("CREATE INDEX items_geom ON items USING gist (geom)")
+        db.execute("VACUUM ANALYZE items")
+        out["gist_index_s"] = round(time.perf_counter() - t0, 2)
+        out["load_s"] = round(out["copy_s"] + out["gist_index_s"], 2)
+        out["table_and_indexes_mib"] = round(
+            db.execute("SELECT pg_total_relation_size('items')").fetchone()[0] / 2**20, 1
+        )
+
+        def check(notice: Item) -> list[tuple[Any, ...]]:
+            shape = shapely.set_srid(normalize(notice.geometry), 4326)
+            return db.execute(PG_CHECK, {
+                "g": shapely.to_wkb(shape, include_srid=True),
+                "party": notice.party,
+                "start": NO_START if notice.start_ms is None else notice.start_ms,
+                "end": NO_END if notice.end_ms is None else notice.end_ms,
+            }).fetchall()
+
+        for notice in notices[:50]:  # warm-up: prepared statement, caches
+            check(notice)
+        samples, hits, _ = timed_checks(check, notices)  # the client's CPU: not the point
+        out["single"] = percentiles(samples) | {"hits": hits}
+        t0 = time.perf_counter()
+        _, hits, _ = timed_checks(check, many)
+        out["ten_thousand_s"] = round(time.perf_counter() - t0, 3)
+        out["ten_thousand_hits"] = hits
+        # Same answers as the index? Keys, over the 1,000 notices.
+        differ = 0
+        for notice in notices:
+            pg = {row[0] for row in check(notice)}
+            mine = {other_key(o, notice.key) for o in index.overlaps_for(notice)}
+            differ += pg != mine
+        out["notices_with_different_answers"] = differ
+    return out
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the data (1.0)")
+    parser.add_argument("--layout", choices=["worldwide", "regional"], default="worldwide")
+    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--naive-sample", type=int, default=5, help="notices for the loop")
+    parser.add_argument("--brute-sample", type=int, default=20, help="for vectorised brute")
+    parser.add_argument("--postgis", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
+                        help="gc.freeze() after loading, as a service would (default on)")
+    parser.add_argument("--output", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    n_sites, n_areas = round(1_000_000 * args.scale), round(100_000 * args.scale)
+    suffix = "" if args.layout == "worldwide" else f"_{args.layout}"
+    output = args.output or RESULTS / f"deconflict_bench{suffix}.json"
+    report: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "config": {
+            "sites": n_sites, "areas": n_areas, "layout": args.layout, "seed": args.seed,
+            "rebuild_threshold": 5000, "circle_points": CIRCLE_POINTS,
+            "gc_freeze": args.gc_freeze,
+        },
+        "targets": TARGETS,
+    }
+
+    say(f"generating {n_sites:,} sites + {n_areas:,} areas ({args.layout}) ...")
+    t0 = time.perf_counter()
+    data = make_data(n_sites, n_areas, 11_000, args.layout, args.seed)
+    items = data.sites + data.areas
+    notices, many = data.notices[:1000], data.notices[1000:11_000]
+    report["generate_s"] = round(time.perf_counter() - t0, 2)
+    gc.collect()
+    before = rss_mib()
+
+    say("bulk_load ...")
+    index = SpaceTimeIndex()
+    t0 = time.perf_counter()
+    index.bulk_load(items)
+    build_s = time.perf_counter() - t0
+    gc.collect()
+    # The items and their geometries are the caller's (a service holds them anyway); the
+    # index adds its arrays, its STRtree and normalised copies of the few that cross 180°.
+    report["build"] = {
+        "items": len(index),
+        "bulk_load_s": round(build_s, 3),
+        "rss_before_mib": round(before, 1),
+        "rss_after_mib": round(rss_mib(), 1),
+        "index_mib": round(rss_mib() - before, 1),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+    }
+    say(f"  {build_s:.2f} s, index +{rss_mib() - before:.0f} MiB, peak {peak_rss_mib():.0f} MiB")
+    if args.gc_freeze:
+        # A big, long-lived heap: keep it out of the cyclic GC's full collections (as a
+        # service would after loading); the GC stays on for everything allocated after this.
+        gc.freeze()
+
+    say("one notice at a time: 1,000 checks ...")
+    timed_checks(index.overlaps_for, data.notices[-50:])  # warm-up
+    samples, hits, cpu = timed_checks(index.overlaps_for, notices)
+    report["single"] = percentiles(samples, cpu) | {"hits": hits, "hits_per_notice": hits / 1000}
+    say(f"  {report['single']}")
+
+    say("10,000 notices ...")
+    t0 = time.perf_counter()
+    _, hits, _ = timed_checks(index.overlaps_for, many)
+    sequential = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    batched_hits = sum(map(len, index.overlaps_for_many(many)))
+    batched = time.perf_counter() - t0
+    report["ten_thousand"] = {
+        "sequential_s": round(sequential, 3),
+        "batched_s": round(batched, 3),
+        "hits": hits,
+        "same_hits": hits == batched_hits,
+    }
+    say(f"  one by one {sequential:.2f} s, batched {batched:.2f} s, {hits:,} overlaps")
+
+    say(f"baselines on samples ({args.naive_sample} loop, {args.brute_sample} vectorised) ...")
+    naive = Naive(items)
+    report["baselines"] = baselines(index, naive, notices, args.naive_sample, args.brute_sample)
+    del naive
+
+    say("incremental adds ...")
+    report["incremental"] = incremental(index, data, notices)
+
+    say("latency against index size ...")
+    report["sizes"] = sizes(data, notices, index, report)
+
+    use_postgis = args.postgis
+    bin_dir = postgres_bin()
+    if use_postgis is None:
+        use_postgis = bin_dir is not None
+    if use_postgis and bin_dir is not None:
+        say("PostGIS ...")
+        try:
+            report["postgis"] = bench_postgis(bin_dir, items, notices, many, index)
+        except Exception as exc:  # report it, keep the rest of the run
+            report["postgis"] = {"error": f"{type(exc).__name__}: {exc}"}
+    else:
+        report["postgis"] = {"skipped": "no PostgreSQL with PostGIS" if use_postgis else "off"}
+
+    report["met"] = {
+        "p99_ms": report["single"]["p99_ms"] < TARGETS["p99_ms"],
+        "ten_thousand_s": sequential < TARGETS["ten_thousand_s"],
+        "build_s": build_s < TARGETS["build_s"],
+        "memory_gib": report["build"]["peak_rss_mib"] / 1024 < TARGETS["memory_gib"],
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    report["plot"] = plot(report, output.with_suffix(".png"))
+    output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print_tables(report)
+    say(f"written {output}")
+    return 0
+
+
+def baselines(
+    index: SpaceTimeIndex, naive: Naive, notices: Sequence[Item], n_loop: int, n_brute: int
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, check, n in (("python_loop", naive.loop, n_loop), ("vectorised", naive.vectorised,
+                                                                   n_brute)):
+        sample = notices[:n]
+        samples, _, _ = timed_checks(check, sample)
+        mismatches = sum(
+            sorted(check(notice)) != [other_key(o, notice.key) for o in index.overlaps_for(notice)]
+            for notice in sample[: min(n, 5)]
+        )
+        mean = float(np.mean(samples))
+        out[name] = {
+            "sample_notices": n,
+            "mean_s_per_notice": round(mean, 4),
+            "extrapolated_ten_thousand_s": round(mean * 10_000, 1),
+            "measured_on": f"{n} notices, extrapolated to 10,000",
+            "answers_differ_from_index": mismatches,
+        }
+        say(f"  {name}: {mean * 1000:.1f} ms/notice (sample of {n}), differ: {mismatches}")
+    return out
+
+
+def incremental(index: SpaceTimeIndex, data: Data, notices: Sequence[Item]) -> dict[str, Any]:
+    """Add 10,000 new areas one by one (two rebuilds at the default threshold), remove them;
+    then the latency with a nearly full delta (4,999 items)."""
+    fresh = [
+        Item(f"new-{i:05d}", n.party, n.kind, n.geometry, n.start_ms, n.end_ms)
+        for i, n in enumerate(data.notices[1000:11_000])
+    ]
+    rebuilds, rebuild_s, add_s = 0, 0.0, []
+    for item in fresh:
+        before = index.delta_size
+        t0 = time.perf_counter()
+        index.add(item)
+        took = time.perf_counter() - t0
+        if index.delta_size < before:
+            rebuilds, rebuild_s = rebuilds + 1, rebuild_s + took
+        else:
+            add_s.append(took)
+    total = sum(add_s) + rebuild_s
+    t0 = time.perf_counter()
+    for item in fresh:
+        index.remove(item.key)
+    remove_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    index.rebuild()
+    compact_s = time.perf_counter() - t0
+    for item in fresh[:4999]:
+        index.add(item)
+    samples, _, cpu = timed_checks(index.overlaps_for, notices)
+    for item in fresh[:4999]:
+        index.remove(item.key)
+    index.rebuild()
+    out = {
+        "adds": len(fresh),
+        "total_s": round(total, 3),
+        "amortised_us_per_add": round(total / len(fresh) * 1e6, 1),
+        "delta_add_p50_us": round(float(np.percentile(add_s, 50)) * 1e6, 1),
+        "rebuilds": rebuilds,
+        "rebuild_s_each": round(rebuild_s / max(rebuilds, 1), 3),
+        "remove_us_each": round(remove_s / len(fresh) * 1e6, 2),
+        "compacting_rebuild_s": round(compact_s, 3),
+        "single_with_full_delta": percentiles(samples, cpu),
+    }
+    say(f"  {out}")
+    return out
+
+
+def sizes(
+    data: Data, notices: Sequence[Item], full: SpaceTimeIndex, report: dict[str, Any]
+) -> list[dict[str, Any]]:
+    rows = []
+    for fraction in (0.01, 0.1, 0.5, 1.0):
+        items = data.subset(fraction)
+        if fraction == 1.0:
+            index, build_s = full, report["build"]["bulk_load_s"]
+        else:
+            index = SpaceTimeIndex()
+            t0 = time.perf_counter()
+            index.bulk_load(items)
+            build_s = time.perf_counter() - t0
+        samples, hits, cpu = timed_checks(index.overlaps_for, notices[:500])
+        row = {"items": len(items), "bulk_load_s": round(build_s, 3)}
+        row |= {k: v for k, v in percentiles(samples, cpu).items() if k != "n"}
+        row["hits_per_notice"] = hits / 500
+        if fraction == 1.0:
+            row["vectorised_ms"] = report["baselines"]["vectorised"]["mean_s_per_notice"] * 1000
+            row["python_loop_ms"] = report["baselines"]["python_loop"]["mean_s_per_notice"] * 1000
+        else:
+            naive = Naive(items)
+            row["vectorised_ms"] = float(np.mean(timed_checks(naive.vectorised, notices[:5])[0]))
+            row["vectorised_ms"] *= 1000
+            row["python_loop_ms"] = float(np.mean(timed_checks(naive.loop, notices[:2])[0]))
+            row["python_loop_ms"] *= 1000
+            del naive
+        rows.append(row)
+        say(f"  {row}")
+        del index
+        gc.collect()
+    return rows
+
+
+def plot(report: dict[str, Any], path: Path) -> str:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed: no PNG; the data is in the JSON ('sizes')"
+    rows = report["sizes"]
+    x = [row["items"] for row in rows]
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
+    ax.plot(x, [r["p50_ms"] for r in rows], "o-", label="SpaceTimeIndex p50")
+    ax.plot(x, [r["p99_ms"] for r in rows], "o--", label="SpaceTimeIndex p99")
+    ax.plot(x, [r["cpu_p99_ms"] for r in rows], "o:", label="SpaceTimeIndex p99, CPU time")
+    ax.plot(x, [r["vectorised_ms"] for r in rows], "s-", label="brute force, vectorised (mean)")
+    ax.plot(x, [r["python_loop_ms"] for r in rows], "^-", label="naive Python loop (mean)")
+    pg = report.get("postgis", {}).get("single")
+    if pg:
+        ax.plot([x[-1]], [pg["p50_ms"]], "D", label="PostGIS GiST p50 (loopback)")
+        ax.plot([x[-1]], [pg["p99_ms"]], "d", label="PostGIS GiST p99 (loopback)")
+    ax.axhline(TARGETS["p99_ms"], color="grey", lw=0.8, ls=":", label="target p99 5 ms")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("items in the index (points + areas)")
+    ax.set_ylabel("check of one new notice (ms)")
+    layout = report["config"]["layout"]
+    ax.set_title(f"Deconfliction check latency against index size ({layout})")
+    ax.grid(True, which="both", lw=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return str(path.relative_to(RESULTS.parent.parent) if path.is_relative_to(
+        RESULTS.parent.parent) else path)
+
+
+def print_tables(report: dict[str, Any]) -> None:
+    b, s, t = report["build"], report["single"], report["ten_thousand"]
+    loop, vec = report["baselines"]["python_loop"], report["baselines"]["vectorised"]
+    pg = report["postgis"]
+    print()
+    print(f"{'what':<44} {'index':>12} {'py loop*':>12} {'vect.*':>10} {'PostGIS':>10}")
+    pg_single = pg.get("single", {})
+
+    def cell(value: Any, fmt: str = "{:,.2f}") -> str:
+        return "-" if value is None else fmt.format(value)
+
+    print(f"{'build (s)':<44} {b['bulk_load_s']:>12.2f} {'-':>12} {'-':>10} "
+          f"{cell(pg.get('load_s')):>10}")
+    print(f"{'one notice p50 (ms)':<44} {s['p50_ms']:>12.3f} "
+          f"{loop['mean_s_per_notice'] * 1000:>12.0f} {vec['mean_s_per_notice'] * 1000:>10.1f} "
+          f"{cell(pg_single.get('p50_ms'), '{:.3f}'):>10}")
+    print(f"{'one notice p99 (ms)':<44} {s['p99_ms']:>12.3f} {'':>12} {'':>10} "
+          f"{cell(pg_single.get('p99_ms'), '{:.3f}'):>10}")
+    print(f"{'one notice p99, thread CPU time (ms)':<44} {s['cpu_p99_ms']:>12.3f}")
+    print(f"{'10,000 notices one by one (s)':<44} {t['sequential_s']:>12.2f} "
+          f"{loop['extrapolated_ten_thousand_s']:>12,.0f} "
+          f"{vec['extrapolated_ten_thousand_s']:>10,.0f} "
+          f"{cell(pg.get('ten_thousand_s')):>10}")
+    print(f"{'10,000 notices batched (s)':<44} {t['batched_s']:>12.2f}")
+    print(f"{'peak RSS (MiB) / index alone (MiB)':<44} "
+          f"{b['peak_rss_mib']:>6.0f}/{b['index_mib']:<5.0f}")
+    print("* measured on a sample, extrapolated to 10,000 (no areas computed: they only find)")
+    ratio = loop["extrapolated_ten_thousand_s"] / max(t["sequential_s"], 1e-9)
+    print(f"speed-up over the naive loop: {ratio:,.0f}x; over vectorised brute force: "
+          f"{vec['extrapolated_ten_thousand_s'] / max(t['sequential_s'], 1e-9):,.0f}x")
+    if "ten_thousand_s" in pg:
+        print(f"speed-up over PostGIS (10,000 one by one): "
+              f"{pg['ten_thousand_s'] / max(t['sequential_s'], 1e-9):.1f}x")
+    print(f"targets met: {report['met']}")
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    git = ""
+    with suppress(OSError, subprocess.SubprocessError):
+        repo = Path(__file__).resolve().parent.parent
+        git = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "shapely": shapely.__version__,
+        "geos": shapely.geos_version_string,
+        "numpy": np.__version__,
+        "loadavg_at_start": os.getloadavg(),
+        "git": git,
+    }
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

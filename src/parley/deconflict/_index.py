@@ -1,0 +1,672 @@
+"""The spatio-temporal index: items, matches, overlaps and their severity."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely import STRtree, affinity
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from ._geo import (
+    geodesic_area_km2,
+    geodesic_distances_km,
+    needs_normalizing,
+    normalize,
+    normalize_unchecked,
+)
+
+__all__ = ["KINDS", "SEVERITIES", "Item", "Match", "Overlap", "SpaceTimeIndex", "severity"]
+
+KINDS: Final = ("activity", "launch", "presence", "protected_site")
+SEVERITIES: Final = ("critical", "high", "medium", "low")
+_AREA_KINDS: Final = frozenset({"activity", "launch"})
+_FIRST_MULTI: Final = 4  # type ids 4-7: MultiPoint, MultiLineString, MultiPolygon, Collection
+# Unbounded window ends: int64 sentinels, so the time filter is two numpy comparisons.
+_NO_START: Final = int(np.iinfo(np.int64).min)
+_NO_END: Final = int(np.iinfo(np.int64).max)
+_KM_PER_DEG_LAT: Final = 110.574  # the least, at the equator
+_KM_PER_DEG_LON: Final = 111.320  # at the equator
+_PREPARE_FROM: Final = 2  # prepare a query shape (in place) from this many candidates on
+_DELTA_LOOP_UP_TO: Final = 8  # probes checked against the delta's bounds one by one
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+GeomArray = npt.NDArray[np.object_]
+ItemArray = npt.NDArray[np.object_]  # of Item (None once removed)
+
+_NO_SHAPES: Final[GeomArray] = np.empty(0, dtype=object)
+_NO_INTS: Final[IntArray] = np.empty(0, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One area (or point) declared by a party for a time window.
+
+    ``key`` is unique in an index (an event id, or ``"<event_id>#launch_area"`` for one of a
+    launch's two areas); ``geometry`` is WGS84 lon/lat; the window is half-open
+    ``[start_ms, end_ms)`` in epoch milliseconds, ``None`` meaning unbounded on that side.
+    """
+
+    key: str
+    party: str
+    kind: str
+    geometry: BaseGeometry
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        _check_window(self.start_ms, self.end_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """How an indexed item meets a queried shape and window.
+
+    ``touching``: they meet only along boundaries (``area_km2`` is 0). ``distance_km`` is 0
+    when they meet, else the geodesic gap (only with ``margin_km``). The window is the
+    overlap of both windows, ``None`` where both are unbounded.
+    """
+
+    area_km2: float
+    distance_km: float
+    start_ms: int | None
+    end_ms: int | None
+    touching: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """A conflict between two items of different parties; ``a < b`` are their keys."""
+
+    a: str
+    b: str
+    area_km2: float
+    distance_km: float
+    start_ms: int | None
+    end_ms: int | None
+    severity: str
+
+
+def severity(kind_a: str, kind_b: str, *, touching: bool, distance_km: float = 0.0) -> str:
+    """The severity of two kinds of item meeting.
+
+    ``critical``: a protected site inside or overlapping an activity or launch area;
+    ``high``: a declared presence inside an activity or launch area; ``medium``: two activity
+    or launch areas overlapping; ``low``: touching only (or only near, with a margin), and
+    every other pair (presence/presence, presence/protected site, site/site).
+    """
+    if touching or distance_km > 0:
+        return "low"
+    kinds = {kind_a, kind_b}
+    areas = kinds & _AREA_KINDS
+    if kind_a in _AREA_KINDS and kind_b in _AREA_KINDS:
+        return "medium"
+    if areas and "protected_site" in kinds:
+        return "critical"
+    if areas and "presence" in kinds:
+        return "high"
+    return "low"
+
+
+_KIND_CODE: Final = {kind: i for i, kind in enumerate(KINDS)}
+_LOW: Final = SEVERITIES.index("low")
+# Severity code of each pair of kinds meeting with area (not touching, not only near).
+_SEVERITY_CODES: Final = np.array(
+    [[SEVERITIES.index(severity(a, b, touching=False)) for b in KINDS] for a in KINDS],
+    dtype=np.int64,
+)
+
+
+def _check_window(start_ms: int | None, end_ms: int | None) -> None:
+    for value in (start_ms, end_ms):
+        if value is not None and not _NO_START < value < _NO_END:
+            raise ValueError("a window end is out of range")
+    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+        raise ValueError(f"the window is empty: end {end_ms} is not after start {start_ms}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Hits:
+    """Met (query, slot) pairs, one per row."""
+
+    query: IntArray
+    slot: IntArray
+    area_km2: FloatArray
+    distance_km: FloatArray
+    start: IntArray
+    end: IntArray
+    touching: BoolArray
+
+    @classmethod
+    def none(cls) -> _Hits:
+        ints = np.empty(0, dtype=np.int64)
+        floats = np.empty(0, dtype=np.float64)
+        return cls(ints, ints, floats, floats, ints, ints, np.empty(0, dtype=np.bool_))
+
+
+def _grown(array: npt.NDArray[np.generic], need: int) -> npt.NDArray[np.generic]:
+    if need <= len(array):
+        return array
+    bigger = np.empty((max(need, 2 * len(array), 16), *array.shape[1:]), dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger
+
+
+class SpaceTimeIndex:
+    """Items in space (WGS84) and time, found by shape and window; pure, in memory.
+
+    A base STRtree holds most items (built vectorised by ``bulk_load`` or ``rebuild``); items
+    added one by one go to a small delta searched by bounding boxes, and the base is rebuilt
+    (O(n log n), with removed items compacted away) when the delta exceeds
+    ``rebuild_threshold`` or removed items outnumber both the threshold and the live items.
+    Geometry conventions (antimeridian, poles): ``parley.deconflict._geo``. Not thread-safe.
+    """
+
+    def __init__(self, *, rebuild_threshold: int = 5000) -> None:
+        if rebuild_threshold < 1:
+            raise ValueError("rebuild_threshold must be at least 1")
+        self._threshold = rebuild_threshold
+        # Per slot (an item's position; slots are compacted by a rebuild):
+        # Items in a numpy object array, not a list: the cyclic GC does not walk it.
+        self._items: ItemArray = np.empty(0, dtype=object)
+        self._geoms: GeomArray = np.empty(0, dtype=object)  # normalised geometry
+        self._start: IntArray = np.empty(0, dtype=np.int64)
+        self._end: IntArray = np.empty(0, dtype=np.int64)
+        self._party: IntArray = np.empty(0, dtype=np.int64)
+        self._kind: IntArray = np.empty(0, dtype=np.int64)  # index in KINDS
+        self._alive: BoolArray = np.empty(0, dtype=np.bool_)
+        self._size = 0
+        self._slots: dict[str, int] = {}
+        self._parties: dict[str, int] = {}
+        self._dead = 0
+        # The base tree over the parts of the geometries, and the slot of each part:
+        self._tree: STRtree | None = None
+        self._tree_slot: IntArray = np.empty(0, dtype=np.int64)
+        self._tree_parts_unique = True
+        self._multi: BoolArray = np.empty(0, dtype=np.bool_)
+        # The delta: slots added since the last rebuild and their bounds.
+        self._delta_slot: IntArray = np.empty(0, dtype=np.int64)
+        self._delta_bounds: FloatArray = np.empty((0, 4), dtype=np.float64)
+        self._delta_size = 0
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._slots
+
+    def get(self, key: str) -> Item | None:
+        slot = self._slots.get(key)
+        if slot is None:
+            return None
+        item: Item = self._items[slot]
+        return item
+
+    @property
+    def delta_size(self) -> int:
+        """Items added since the last rebuild (removed ones included until then)."""
+        return self._delta_size
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def add(self, item: Item) -> None:
+        """Index ``item``; ValueError if its key is already indexed."""
+        if item.key in self._slots:
+            raise ValueError(f"key {item.key!r} is already indexed")
+        geometry = normalize(item.geometry)
+        slot = self._append([item], np.array([geometry], dtype=object))
+        n = self._delta_size
+        self._delta_slot = _grown(self._delta_slot, n + 1)  # type: ignore[assignment]
+        self._delta_bounds = _grown(self._delta_bounds, n + 1)  # type: ignore[assignment]
+        self._delta_slot[n] = slot
+        self._delta_bounds[n] = shapely.bounds(geometry)
+        self._delta_size = n + 1
+        if self._delta_size > self._threshold:
+            self.rebuild()
+
+    def remove(self, key: str) -> None:
+        """Forget ``key`` (a tombstone until the next rebuild); KeyError if not indexed."""
+        slot = self._slots.pop(key)
+        self._alive[slot] = False
+        self._items[slot] = None
+        self._dead += 1
+        if self._dead > max(self._threshold, len(self._slots)):
+            self.rebuild()
+
+    def bulk_load(self, items: Iterable[Item]) -> None:
+        """Index many items at once, then rebuild the base tree; vectorised.
+
+        All or nothing: ValueError (duplicate key, bad geometry) leaves the index as it was.
+        """
+        batch = list(items)
+        n = len(batch)
+        if n == 0:
+            return
+        keys = {item.key: self._size + i for i, item in enumerate(batch)}
+        if len(keys) != n or not self._slots.keys().isdisjoint(keys):
+            raise ValueError("bulk_load: a key is repeated or already indexed")
+        geoms: GeomArray = np.fromiter((item.geometry for item in batch), dtype=object, count=n)
+        fix = needs_normalizing(shapely.bounds(geoms), shapely.get_type_id(geoms))
+        for i in np.flatnonzero(fix):
+            geoms[i] = normalize_unchecked(geoms[i])
+        self._append(batch, geoms, keys)
+        self.rebuild()
+
+    def _append(
+        self, batch: list[Item], geoms: GeomArray, keys: dict[str, int] | None = None
+    ) -> int:
+        """Store ``batch`` in new slots (not in any tree yet); the first new slot."""
+        n, first = len(batch), self._size
+        codes = self._parties
+        starts = np.fromiter(
+            (_NO_START if item.start_ms is None else item.start_ms for item in batch),
+            dtype=np.int64,
+            count=n,
+        )
+        ends = np.fromiter(
+            (_NO_END if item.end_ms is None else item.end_ms for item in batch),
+            dtype=np.int64,
+            count=n,
+        )
+        parties = np.fromiter(
+            (codes.setdefault(item.party, len(codes)) for item in batch), dtype=np.int64, count=n
+        )
+        kinds = np.fromiter((_KIND_CODE[item.kind] for item in batch), dtype=np.int64, count=n)
+        need = first + n
+        self._geoms = _grown(self._geoms, need)  # type: ignore[assignment]
+        self._start = _grown(self._start, need)  # type: ignore[assignment]
+        self._end = _grown(self._end, need)  # type: ignore[assignment]
+        self._party = _grown(self._party, need)  # type: ignore[assignment]
+        self._kind = _grown(self._kind, need)  # type: ignore[assignment]
+        self._alive = _grown(self._alive, need)  # type: ignore[assignment]
+        self._geoms[first:need] = geoms
+        self._start[first:need] = starts
+        self._end[first:need] = ends
+        self._party[first:need] = parties
+        self._kind[first:need] = kinds
+        self._alive[first:need] = True
+        self._items = _grown(self._items, need)  # type: ignore[assignment]
+        self._items[first:need] = batch
+        if keys is None:
+            keys = {item.key: first + i for i, item in enumerate(batch)}
+        self._slots.update(keys)
+        self._size = need
+        return first
+
+    def rebuild(self) -> None:
+        """Compact removed items away and rebuild the base tree over every item; O(n log n)."""
+        if self._dead:
+            live = np.flatnonzero(self._alive[: self._size])
+            self._items = self._items[live]
+            self._geoms = self._geoms[live]
+            self._start = self._start[live]
+            self._end = self._end[live]
+            self._party = self._party[live]
+            self._kind = self._kind[live]
+            self._alive = np.ones(len(live), dtype=np.bool_)
+            self._slots = {item.key: i for i, item in enumerate(self._items.tolist())}
+            self._size = len(live)
+            self._dead = 0
+        geoms = self._geoms[: self._size]
+        multi = shapely.get_type_id(geoms) >= _FIRST_MULTI
+        if multi.any():
+            single = np.flatnonzero(~multi)
+            parts, owner = shapely.get_parts(geoms[multi], return_index=True)
+            tree_geoms = np.concatenate([geoms[single], parts])
+            self._tree_slot = np.concatenate([single, np.flatnonzero(multi)[owner]])
+        else:
+            tree_geoms = geoms.copy()  # the tree must own its array: slots are reused
+            self._tree_slot = np.arange(self._size, dtype=np.int64)
+        self._tree = STRtree(tree_geoms) if self._size else None
+        self._tree_parts_unique = not multi.any()  # one tree entry per slot
+        self._multi = multi  # by slot: in the tree as several parts
+        self._delta_size = 0
+
+    # -- questions -----------------------------------------------------------------------------
+
+    def query(
+        self,
+        geometry: BaseGeometry,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        *,
+        exclude_party: str | None = None,
+        margin_km: float = 0.0,
+    ) -> list[tuple[Item, Match]]:
+        """Items meeting ``geometry`` in space and ``[start_ms, end_ms)`` in time, by key.
+
+        Meeting in space: intersecting (touching included), or with ``margin_km`` > 0 also
+        within that geodesic distance. Items of ``exclude_party`` are left out. ValueError for
+        an empty window or a bad geometry. The geometry may be prepared (``shapely.prepare``)
+        in place, which changes nothing but speed.
+        """
+        _check_window(start_ms, end_ms)
+        hits = self._search([normalize(geometry)], [(start_ms, end_ms, exclude_party)], margin_km)
+        found: list[tuple[Item, Match]] = []
+        for i, slot in enumerate(hits.slot.tolist()):
+            item = self._items[slot]
+            assert item is not None  # a live slot
+            found.append((item, _match(hits, i)))
+        found.sort(key=lambda pair: pair[0].key)
+        return found
+
+    def overlaps_for(self, item: Item, *, margin_km: float = 0.0) -> list[Overlap]:
+        """What ``item`` (indexed or not) conflicts with: other parties' items it meets.
+
+        Items of the same party never conflict. Ordered by the other item's key.
+        """
+        return self.overlaps_for_many([item], margin_km=margin_km)[0]
+
+    def overlaps_for_many(
+        self, items: Sequence[Item], *, margin_km: float = 0.0
+    ) -> list[list[Overlap]]:
+        """``overlaps_for`` of each of ``items``, in one vectorised pass over the index.
+
+        The items are checked against the index only, not against each other.
+        """
+        shapes = [normalize(item.geometry) for item in items]
+        windows = [(item.start_ms, item.end_ms, item.party) for item in items]
+        hits = self._search(shapes, windows, margin_km)
+        if not len(hits.slot):
+            return [[] for _ in items]
+        found: list[list[tuple[str, Overlap]]] = [[] for _ in items]
+        # Severities vectorised, then Python objects for the hits only.
+        mine = np.fromiter((_KIND_CODE[item.kind] for item in items), np.int64, len(items))
+        rank = _SEVERITY_CODES[mine[hits.query], self._kind[hits.slot]]
+        rank[hits.touching | (hits.distance_km > 0)] = _LOW
+        rows = zip(
+            hits.query.tolist(),
+            hits.slot.tolist(),
+            hits.area_km2.tolist(),
+            hits.distance_km.tolist(),
+            hits.start.tolist(),
+            hits.end.tolist(),
+            rank.tolist(),
+            strict=True,
+        )
+        for q, slot, area, distance, start, end, code in rows:
+            key, other = items[q].key, self._items[slot]
+            assert other is not None  # a live slot
+            if other.key == key:
+                continue
+            a, b = (key, other.key) if key < other.key else (other.key, key)
+            overlap = Overlap(
+                a,
+                b,
+                area,
+                distance,
+                None if start == _NO_START else start,
+                None if end == _NO_END else end,
+                SEVERITIES[code],
+            )
+            found[q].append((other.key, overlap))
+        result = []
+        for pairs in found:
+            pairs.sort(key=lambda pair: pair[0])
+            result.append([overlap for _, overlap in pairs])
+        return result
+
+    def _search(
+        self,
+        shapes: list[BaseGeometry],
+        windows: Sequence[tuple[int | None, int | None, str | None]],
+        margin_km: float,
+    ) -> _Hits:
+        """The (query, slot) pairs that meet: ``shapes`` normalised, windows checked."""
+        if not (math.isfinite(margin_km) and margin_km >= 0):
+            raise ValueError("margin_km must be a finite number ≥ 0")
+        n = len(shapes)
+        if n == 0 or self._size == 0:
+            return _Hits.none()
+        primary: GeomArray = np.empty(n, dtype=object)
+        primary[:] = shapes
+        q_start = np.fromiter(
+            (_NO_START if w[0] is None else w[0] for w in windows), dtype=np.int64, count=n
+        )
+        q_end = np.fromiter(
+            (_NO_END if w[1] is None else w[1] for w in windows), dtype=np.int64, count=n
+        )
+        codes = self._parties
+        q_party = np.fromiter(
+            (-1 if w[2] is None else codes.get(w[2], -1) for w in windows), dtype=np.int64, count=n
+        )
+        copies, copy_owner = _seam_copies(primary)
+        if n == 1 and not len(copies) and margin_km <= 0 and _single(shapes[0]):
+            # The common case, one notice of one part: fewer, cheaper steps.
+            slot = self._candidates_of(shapes[0])
+            keep = (
+                self._alive[slot]
+                & (self._start[slot] < q_end[0])
+                & (self._end[slot] > q_start[0])
+                & (self._party[slot] != q_party[0])
+            )
+            slot = slot[keep]
+            if not len(slot):
+                return _Hits.none()
+            q = np.zeros(len(slot), dtype=np.int64)
+        else:
+            if margin_km > 0:
+                probes, probe_owner = _margin_boxes(primary, margin_km)
+            else:
+                probes, probe_owner = _parts(
+                    np.concatenate([primary, copies]),
+                    np.concatenate([np.arange(n, dtype=np.int64), copy_owner]),
+                )
+            q, slot = self._candidates(probes, probe_owner)
+            keep = (
+                self._alive[slot]
+                & (self._start[slot] < q_end[q])
+                & (self._end[slot] > q_start[q])
+                & (self._party[slot] != q_party[q])
+            )
+            q, slot = q[keep], slot[keep]
+        geoms = self._geoms[slot]
+        # One notice: its shape broadcasts; several: one row per pair.
+        mine: BaseGeometry | GeomArray
+        if n == 1:
+            mine = shapes[0]
+            if len(slot) >= _PREPARE_FROM:
+                shapely.prepare(mine)
+        else:
+            busy = np.bincount(q, minlength=n) >= _PREPARE_FROM
+            if busy.any():
+                shapely.prepare(primary[busy])
+            mine = primary[q]
+        met = shapely.intersects(mine, geoms)
+        inner = np.zeros(len(q), dtype=np.bool_)
+        if met.any():
+            inner[met] = ~shapely.touches(_rows(mine, met), geoms[met])
+        for copy, owner in zip(copies.tolist(), copy_owner.tolist(), strict=True):
+            rows = np.flatnonzero(q == owner)
+            hit = shapely.intersects(copy, geoms[rows])
+            met[rows] |= hit
+            inner[rows[hit]] |= ~shapely.touches(copy, geoms[rows[hit]])
+        if len(copies):
+            # A shape cut at 180° has edges there that are no boundary: contact across them
+            # is not touching. Decide on copies welded across the seam.
+            seam = set(copy_owner.tolist())
+            for row in np.flatnonzero(met & ~inner).tolist():
+                if int(q[row]) in seam:
+                    a, b = _welded(primary[q[row]]), _welded(geoms[row])
+                    inner[row] = not shapely.touches(a, b)
+        distance = np.zeros(len(q), dtype=np.float64)
+        if margin_km > 0:
+            far = np.flatnonzero(~met)
+            distance[far] = geodesic_distances_km(_rows(mine, far), geoms[far])
+            keep = met | (distance <= margin_km)
+        elif met.all():
+            keep = None
+        elif met.any():
+            keep = met
+        else:
+            return _Hits.none()
+        if keep is not None:
+            q, slot, mine, geoms = q[keep], slot[keep], _rows(mine, keep), geoms[keep]
+            met, inner, distance = met[keep], inner[keep], distance[keep]
+
+        area = np.zeros(len(q), dtype=np.float64)
+        areal = inner & (shapely.get_dimensions(mine) == 2) & (shapely.get_dimensions(geoms) == 2)
+        both = np.flatnonzero(areal)
+        if len(both):
+            pieces = shapely.intersection(_rows(mine, both), geoms[both])
+            area[both] = [geodesic_area_km2(piece) for piece in pieces]
+        return _Hits(
+            query=q,
+            slot=slot,
+            area_km2=area,
+            distance_km=distance,
+            start=np.maximum(self._start[slot], q_start[q]),
+            end=np.minimum(self._end[slot], q_end[q]),
+            touching=met & ~inner,
+        )
+
+    def _candidates_of(self, probe: BaseGeometry) -> IntArray:
+        """``_candidates`` for one probe: the slots, each once."""
+        found: IntArray = _NO_INTS
+        if self._tree is not None:
+            one: GeomArray = np.empty(1, dtype=object)
+            one[0] = probe  # an array: cheaper in STRtree.query than a scalar
+            found = self._tree_slot[self._tree.query(one)[1]]
+        n = self._delta_size
+        if n:
+            x0, y0, x1, y1 = probe.bounds
+            bounds = self._delta_bounds[:n]
+            near = (
+                (bounds[:, 0] <= x1)
+                & (bounds[:, 2] >= x0)
+                & (bounds[:, 1] <= y1)
+                & (bounds[:, 3] >= y0)
+            )
+            found = np.concatenate([found, self._delta_slot[:n][near]])
+        elif self._tree_parts_unique or not self._multi[found].any():
+            return found  # no slot more than once
+        unique: IntArray = np.unique(found)
+        return unique
+
+    def _candidates(self, probes: GeomArray, owner: IntArray) -> tuple[IntArray, IntArray]:
+        """(query, slot) pairs, each once, whose bounding boxes meet (tombstones included)."""
+        queries: list[IntArray] = []
+        slots: list[IntArray] = []
+        if self._tree is not None:
+            found = self._tree.query(probes)
+            queries.append(owner[found[0]])
+            slots.append(self._tree_slot[found[1]])
+        n = self._delta_size
+        if n:
+            delta = self._delta_slot[:n]
+            if len(probes) > _DELTA_LOOP_UP_TO:  # many probes: a throw-away tree of the delta
+                found = STRtree(self._geoms[delta]).query(probes)
+                queries.append(owner[found[0]])
+                slots.append(delta[found[1]])
+            else:
+                bounds = self._delta_bounds[:n]
+                for probe, who in zip(probes.tolist(), owner.tolist(), strict=True):
+                    x0, y0, x1, y1 = probe.bounds
+                    near = delta[
+                        (bounds[:, 0] <= x1)
+                        & (bounds[:, 2] >= x0)
+                        & (bounds[:, 1] <= y1)
+                        & (bounds[:, 3] >= y0)
+                    ]
+                    queries.append(np.full(len(near), who, dtype=np.int64))
+                    slots.append(near)
+        pair = np.unique(np.concatenate(queries) * self._size + np.concatenate(slots))
+        return pair // self._size, pair % self._size
+
+
+def _match(hits: _Hits, i: int) -> Match:
+    start, end = int(hits.start[i]), int(hits.end[i])
+    return Match(
+        area_km2=float(hits.area_km2[i]),
+        distance_km=float(hits.distance_km[i]),
+        start_ms=None if start == _NO_START else start,
+        end_ms=None if end == _NO_END else end,
+        touching=bool(hits.touching[i]),
+    )
+
+
+def _rows(
+    shapes: BaseGeometry | GeomArray, which: BoolArray | IntArray
+) -> BaseGeometry | GeomArray:
+    """``shapes[which]``, or the one shape that stands for every row."""
+    return shapes[which] if isinstance(shapes, np.ndarray) else shapes
+
+
+def _welded(shape: BaseGeometry) -> BaseGeometry:
+    """``shape`` with its copies 360° east and west, merged: no edge left along ±180."""
+    east, west = affinity.translate(shape, 360.0), affinity.translate(shape, -360.0)
+    return shapely.union_all([west, shape, east])
+
+
+def _single(shape: BaseGeometry) -> bool:
+    return bool(shapely.get_type_id(shape) < _FIRST_MULTI)
+
+
+def _seam_copies(shapes: GeomArray) -> tuple[GeomArray, IntArray]:
+    """Copies of the shapes reaching ±180 moved by ∓360°, to meet items just across; owners."""
+    if len(shapes) == 1:
+        minx, _, maxx, _ = shapes[0].bounds
+        if minx > -180 and maxx < 180:
+            return _NO_SHAPES, _NO_INTS
+    bounds = shapely.bounds(shapes)
+    if not ((bounds[:, 2] >= 180) | (bounds[:, 0] <= -180)).any():
+        return _NO_SHAPES, _NO_INTS
+    copies: list[BaseGeometry] = []
+    owners: list[int] = []
+    for i in np.flatnonzero(bounds[:, 2] >= 180).tolist():
+        copies.append(affinity.translate(shapes[i], -360.0))
+        owners.append(i)
+    for i in np.flatnonzero(bounds[:, 0] <= -180).tolist():
+        copies.append(affinity.translate(shapes[i], 360.0))
+        owners.append(i)
+    array: GeomArray = np.empty(len(copies), dtype=object)
+    array[:] = copies
+    return array, np.array(owners, dtype=np.int64)
+
+
+def _parts(shapes: GeomArray, owner: IntArray) -> tuple[GeomArray, IntArray]:
+    """The single parts of ``shapes`` (one cut at the antimeridian has two far apart)."""
+    multi = shapely.get_type_id(shapes) >= _FIRST_MULTI
+    if not multi.any():
+        return shapes, owner
+    parts, index = shapely.get_parts(shapes[multi], return_index=True)
+    return (
+        np.concatenate([shapes[~multi], parts]),
+        np.concatenate([owner[~multi], owner[multi][index]]),
+    )
+
+
+def _margin_boxes(shapes: GeomArray, margin_km: float) -> tuple[GeomArray, IntArray]:
+    """Boxes holding every point within ``margin_km`` of each shape (generously); owners."""
+    boxes: list[BaseGeometry] = []
+    owners: list[int] = []
+    pad = 1.1  # safety: the ellipsoid, and geodesics bulging poleward
+    for i, (minx, miny, maxx, maxy) in enumerate(shapely.bounds(shapes).tolist()):
+        lat_lo = max(-90.0, miny - pad * margin_km / _KM_PER_DEG_LAT)
+        lat_hi = min(90.0, maxy + pad * margin_km / _KM_PER_DEG_LAT)
+        cos = math.cos(math.radians(max(abs(lat_lo), abs(lat_hi))))
+        dlon = 360.0 if cos < 1e-6 else pad * margin_km / (_KM_PER_DEG_LON * cos)
+        lo, hi = minx - dlon, maxx + dlon
+        if hi - lo >= 360:
+            mine = [box(-180, lat_lo, 180, lat_hi)]
+        else:
+            mine = [box(max(lo, -180.0), lat_lo, min(hi, 180.0), lat_hi)]
+            if lo <= -180:
+                mine.append(box(lo + 360.0, lat_lo, 180.0, lat_hi))
+            if hi >= 180:
+                mine.append(box(-180.0, lat_lo, hi - 360.0, lat_hi))
+        boxes.extend(mine)
+        owners.extend([i] * len(mine))
+    array: GeomArray = np.empty(len(boxes), dtype=object)
+    array[:] = boxes
+    return array, np.array(owners, dtype=np.int64)
