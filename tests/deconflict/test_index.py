@@ -301,7 +301,8 @@ def test_overlaps_for_many_agrees_with_one_by_one(where):
         for i, t in enumerate(rng.integers(0, 20 * H, 300))
     ]
     index = build(where, *items[:200])
-    checks = [*items[200:], Item("cut", "p0", "activity", box(175, -5, 185, 5))]
+    # More than one chunk (256), indexed items among them (never their own overlap).
+    checks = [*items[200:], *items[:200], Item("cut", "p0", "activity", box(175, -5, 185, 5))]
     assert index.overlaps_for_many(checks) == [index.overlaps_for(c) for c in checks]
     assert sum(map(len, index.overlaps_for_many(checks))) > 20
 

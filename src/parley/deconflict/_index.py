@@ -35,6 +35,7 @@ _KM_PER_DEG_LAT: Final = 110.574  # the least, at the equator
 _KM_PER_DEG_LON: Final = 111.320  # at the equator
 _PREPARE_FROM: Final = 2  # prepare a query shape (in place) from this many candidates on
 _DELTA_LOOP_UP_TO: Final = 8  # probes checked against the delta's bounds one by one
+_BATCH: Final = 256  # overlaps_for_many: notices per vectorised pass
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -372,49 +373,53 @@ class SpaceTimeIndex:
     ) -> list[list[Overlap]]:
         """``overlaps_for`` of each of ``items``, in one vectorised pass over the index.
 
-        The items are checked against the index only, not against each other.
+        The items are checked against the index only, not against each other. Done in
+        chunks of ``_BATCH`` items, which bounds the intermediate arrays.
         """
+        if len(items) > _BATCH:
+            return [
+                overlaps
+                for i in range(0, len(items), _BATCH)
+                for overlaps in self._overlaps_for_many(items[i : i + _BATCH], margin_km)
+            ]
+        return self._overlaps_for_many(items, margin_km)
+
+    def _overlaps_for_many(self, items: Sequence[Item], margin_km: float) -> list[list[Overlap]]:
         shapes = [normalize(item.geometry) for item in items]
         windows = [(item.start_ms, item.end_ms, item.party) for item in items]
         hits = self._search(shapes, windows, margin_km)
         if not len(hits.slot):
             return [[] for _ in items]
-        found: list[list[tuple[str, Overlap]]] = [[] for _ in items]
-        # Severities vectorised, then Python objects for the hits only.
+        # Severities vectorised, then Python objects for the hits only, in order.
         mine = np.fromiter((_KIND_CODE[item.kind] for item in items), np.int64, len(items))
         rank = _SEVERITY_CODES[mine[hits.query], self._kind[hits.slot]]
         rank[hits.touching | (hits.distance_km > 0)] = _LOW
-        rows = zip(
-            hits.query.tolist(),
-            hits.slot.tolist(),
-            hits.area_km2.tolist(),
-            hits.distance_km.tolist(),
-            hits.start.tolist(),
-            hits.end.tolist(),
-            rank.tolist(),
-            strict=True,
-        )
-        for q, slot, area, distance, start, end, code in rows:
-            key, other = items[q].key, self._items[slot]
-            assert other is not None  # a live slot
-            if other.key == key:
+        queries = hits.query.tolist()
+        others: list[str] = [other.key for other in self._items[hits.slot].tolist()]
+        if len(items) == 1:
+            order = sorted(range(len(others)), key=others.__getitem__)
+        else:
+            order = sorted(range(len(others)), key=lambda i: (queries[i], others[i]))
+        areas, distances = hits.area_km2.tolist(), hits.distance_km.tolist()
+        starts, ends, ranks = hits.start.tolist(), hits.end.tolist(), rank.tolist()
+        found: list[list[Overlap]] = [[] for _ in items]
+        for i in order:
+            q, key, other = queries[i], items[queries[i]].key, others[i]
+            if other == key:
                 continue
-            a, b = (key, other.key) if key < other.key else (other.key, key)
-            overlap = Overlap(
-                a,
-                b,
-                area,
-                distance,
-                None if start == _NO_START else start,
-                None if end == _NO_END else end,
-                SEVERITIES[code],
+            start, end = starts[i], ends[i]
+            found[q].append(
+                Overlap(
+                    key if key < other else other,
+                    other if key < other else key,
+                    areas[i],
+                    distances[i],
+                    None if start == _NO_START else start,
+                    None if end == _NO_END else end,
+                    SEVERITIES[ranks[i]],
+                )
             )
-            found[q].append((other.key, overlap))
-        result = []
-        for pairs in found:
-            pairs.sort(key=lambda pair: pair[0])
-            result.append([overlap for _, overlap in pairs])
-        return result
+        return found
 
     def _search(
         self,
