@@ -398,8 +398,14 @@ class SpaceTimeIndex:
         others: list[str] = [other.key for other in self._items[hits.slot].tolist()]
         if len(items) == 1:
             order = sorted(range(len(others)), key=others.__getitem__)
-        else:
-            order = sorted(range(len(others)), key=lambda i: (queries[i], others[i]))
+        else:  # by notice, then by the other key
+            order, at = [], 0
+            by_query = np.argsort(hits.query, kind="stable").tolist()
+            for count in np.bincount(hits.query, minlength=len(items)).tolist():
+                group = by_query[at : at + count]
+                group.sort(key=others.__getitem__)
+                order.extend(group)
+                at += count
         areas, distances = hits.area_km2.tolist(), hits.distance_km.tolist()
         starts, ends, ranks = hits.start.tolist(), hits.end.tolist(), rank.tolist()
         found: list[list[Overlap]] = [[] for _ in items]
@@ -585,7 +591,10 @@ class SpaceTimeIndex:
                     ]
                     queries.append(np.full(len(near), who, dtype=np.int64))
                     slots.append(near)
-        pair = np.unique(np.concatenate(queries) * self._size + np.concatenate(slots))
+        pair = np.concatenate(queries) * self._size + np.concatenate(slots)
+        pair.sort()  # then drop repeats: faster than np.unique's hashing on millions
+        if len(pair) > 1:
+            pair = pair[np.concatenate(([True], pair[1:] != pair[:-1]))]
         return pair // self._size, pair % self._size
 
 
