@@ -33,7 +33,6 @@ import os
 import shutil
 import signal
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,14 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # tests.support.faultproxy
 
 import httpx  # noqa: E402
-from node_bench import RawClient, machine, proc_cpu_s  # noqa: E402  (bench/ is sys.path[0])
+from node_bench import (  # noqa: E402  (bench/ is sys.path[0])
+    BenchError,
+    RawClient,
+    exit_on_sigterm,
+    machine,
+    percentiles,
+    proc_cpu_s,
+)
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from tests.support.faultproxy import FaultProxy  # noqa: E402
@@ -80,10 +86,6 @@ REQUEST_TIMEOUT_S = 60.0
 MAX_EVENTS = 1_000_000  # a bound on every posting loop
 
 console = Console(width=None if sys.stdout.isatty() else 130)
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 # -- the load generator (runs in its own process) ---------------------------------------------
@@ -224,24 +226,6 @@ def run_in_worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return uvloop.run(job)
 
 
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    if not seconds:
-        return {}
-    ordered = sorted(x * 1000 for x in seconds)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
-
-    return {
-        "p50": at(0.50),
-        "p90": at(0.90),
-        "p99": at(0.99),
-        "max": round(ordered[-1], 3),
-        "mean": round(statistics.fmean(ordered), 3),
-    }
-
-
-# -- the two nodes -----------------------------------------------------------------------------
 class Heads:
     """Reads a node's chain head of one author straight from its SQLite file, read-only.
 
@@ -843,12 +827,8 @@ def _div(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
 
-def _exit_on_sigterm(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds the context managers, which stop the nodes
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         sys.exit(main())
     except BenchError as exc:

@@ -337,7 +337,7 @@ async def _throughput(spec: dict[str, Any]) -> dict[str, Any]:
         "posts": posts,
         "seconds": round(elapsed, 3),
         "posts_per_s": round(posts / elapsed, 1),
-        "post_rtt_ms": _percentiles(latencies),
+        "post_rtt_ms": percentiles(latencies),
         "server_cpu_pct": round(100 * server_cpu / elapsed, 1),
         "client_cpu_pct": round(100 * client_cpu / elapsed, 1),
         # Everything else on the machine: other people's jobs make the figures noisy.
@@ -409,12 +409,12 @@ async def _latency(spec: dict[str, Any]) -> dict[str, Any]:
             await poster.close()
     return {
         "samples": len(delivery),
-        "delivery_ms": _percentiles(delivery),
-        "post_rtt_ms": _percentiles(rtt),
+        "delivery_ms": percentiles(delivery),
+        "post_rtt_ms": percentiles(rtt),
     }
 
 
-def _percentiles(seconds: list[float]) -> dict[str, float]:
+def percentiles(seconds: list[float]) -> dict[str, float]:
     if not seconds:
         return {}
     ordered = sorted(x * 1000 for x in seconds)
@@ -696,12 +696,12 @@ def main() -> int:
     return 0
 
 
-def _exit_on_sigterm(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds the context managers, which stop the servers
+def exit_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds the context managers, which stop the processes
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         sys.exit(main())
     except BenchError as exc:
