@@ -155,7 +155,7 @@ class ChannelService:
     ) -> tuple[EventView, bool]:
         """Sign and store a message; returns its view and whether it was new."""
         require(principal, Permission.POST)
-        record = self._writable(channel)
+        record = self.writable(channel)
         level = parse_precedence(precedence, "precedence")
         validate_text(text, "text", self._settings.max_text_bytes)
         validate_language_tag(lang, "lang")
@@ -189,7 +189,7 @@ class ChannelService:
     ) -> tuple[EventView, bool]:
         """Sign an ack for another party's event; acking twice returns the first ack."""
         require(principal, Permission.ACK)
-        record = self._writable(channel)
+        record = self.writable(channel)
         target = self._store.get_event(event_id)
         if target is None or target.event.channel != channel:
             raise NotFound(f"no event {event_id} in channel {channel}")
@@ -219,7 +219,7 @@ class ChannelService:
         record = self._channel(channel)
         if self._party not in record.invited:
             raise Conflict(f"{self._party} is already an active member of {channel}")
-        return await self._append_and_publish(record, "accept", {"by": principal.username})
+        return await self.append(record, "accept", {"by": principal.username})
 
     async def set_status(
         self, principal: Principal, channel: str, status: str, reason: str
@@ -233,13 +233,13 @@ class ChannelService:
             raise Conflict(f"{self._party} must accept {channel} before changing it")
         if record.status == status:
             raise Conflict(f"channel {channel} is already {status}")
-        return await self._append_and_publish(record, "channel_status", body)
+        return await self.append(record, "channel_status", body)
 
     async def append_system(self, channel: str, kind: str) -> EventView:
         """An event the node itself emits (receipt, link test), with an empty body."""
-        return await self._append_and_publish(self._channel(channel), kind, {})
+        return await self.append(self._channel(channel), kind, {})
 
-    async def _append_and_publish(
+    async def append(
         self,
         record: ChannelRecord,
         kind: str,
@@ -258,13 +258,8 @@ class ChannelService:
         stored = await self._store.write(apply)
         return self._publish(record, stored, own=True)
 
-    append = _append_and_publish
-
     def writable(self, channel: str) -> ChannelRecord:
         """The channel, if this node may send on it now; Conflict saying why not otherwise."""
-        return self._writable(channel)
-
-    def _writable(self, channel: str) -> ChannelRecord:
         record = self._channel(channel)
         if record.status != "active":
             raise Conflict(f"channel {channel} is {record.status}; nothing can be sent on it")
