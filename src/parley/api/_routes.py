@@ -280,7 +280,7 @@ async def set_language(node: NodeDep, principal: CurrentPrincipal, body: Languag
 @router.get("/links", tags=["links"])
 def list_links(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
     return [
-        {**link.__dict__, "urls": node.store.peer_urls(link.party)}
+        {**link.__dict__, "urls": node.links.peer_urls(principal, link.party)}
         for link in node.links.links(principal)
     ]
 

@@ -66,24 +66,14 @@ async def _messages(
 
 
 def _replay(node: Node, principal: Principal, after: int) -> list[tuple[dict[str, Any], int]]:
-    channels = [c.id for c in node.channels.list_channels(principal)]
     out: list[tuple[dict[str, Any], int]] = []
     while True:
-        batch = node.store.events_since(channels, after, _REPLAY_PAGE)
-        for stored in batch:
-            view = node.channels.event(principal, stored.event.channel, stored.event.id)
-            out.append(
-                (
-                    {
-                        "event": "event",
-                        "id": str(stored.pos),
-                        "data": json.dumps(view.to_json(), ensure_ascii=False),
-                    },
-                    stored.pos,
-                )
-            )
-            after = stored.pos
-        if len(batch) < _REPLAY_PAGE:
+        views = node.channels.events_after(principal, after, _REPLAY_PAGE)
+        for view in views:
+            data = json.dumps(view.to_json(), ensure_ascii=False)
+            out.append(({"event": "event", "id": str(view.pos), "data": data}, view.pos))
+            after = view.pos
+        if len(views) < _REPLAY_PAGE:
             return out
 
 

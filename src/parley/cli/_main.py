@@ -200,7 +200,7 @@ def peer_list(data: DataDir) -> None:
             link = links.get(p.party)
             state = "self" if p.is_self else (link.state if link else "unknown")
             rtt = f"{link.rtt_ms} ms" if link and link.rtt_ms is not None else ""
-            urls = " ".join(node.store.peer_urls(p.party))
+            urls = " ".join(node.links.peer_urls(console_principal(node), p.party))
             key = fingerprint(decode_public_key(p.public_key))
             out.append((p.party, p.name, key, state, rtt, urls))
         return out

@@ -90,6 +90,22 @@ class ChannelService:
         views = build_views(self._store, self._party, record, stored[:limit], self._clock.now())
         return views, (views[-1].pos if more else None)
 
+    def events_after(self, principal: Principal, after: int, limit: int) -> list[EventView]:
+        """Events of all this party's channels after a position, in local order (stream replay)."""
+        require(principal, Permission.READ)
+        records = {c.id: c for c in self._store.list_channels(self._party)}
+        stored = self._store.events_since(records, after, limit)
+        by_channel: dict[str, list[StoredEvent]] = {}
+        for item in stored:
+            by_channel.setdefault(item.event.channel, []).append(item)
+        now = self._clock.now()
+        views = {
+            view.pos: view
+            for channel, items in by_channel.items()
+            for view in build_views(self._store, self._party, records[channel], items, now)
+        }
+        return [views[item.pos] for item in stored]
+
     def event(self, principal: Principal, channel: str, event_id: str) -> EventView:
         record = self.get(principal, channel)
         stored = self._store.get_event(event_id)

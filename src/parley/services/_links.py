@@ -164,3 +164,7 @@ class LinkMonitor:
     def links(self, principal: Principal) -> list[LinkRecord]:
         require(principal, Permission.READ)
         return self._store.list_links()
+
+    def peer_urls(self, principal: Principal, party: str) -> list[str]:
+        require(principal, Permission.READ)
+        return self._store.peer_urls(party)
