@@ -15,12 +15,15 @@ __all__ = [
     "AuthenticationFailed",
     "BadSignature",
     "BrokenChain",
+    "BundleInvalid",
     "Conflict",
     "EquivocationDetected",
     "EventRejected",
     "FieldError",
     "Forbidden",
     "InvalidInput",
+    "InvalidNote",
+    "InvalidProof",
     "MissingDependency",
     "NotFound",
     "NotMember",
@@ -65,6 +68,22 @@ class PayloadTooLarge(InvalidInput):
     status = 413
     code = "payload-too-large"
     title = "Payload too large"
+
+
+class InvalidProof(ParleyError):
+    """A Merkle inclusion or consistency proof does not hold; the detail says which step failed."""
+
+    status = 422
+    code = "invalid-proof"
+    title = "Invalid proof"
+
+
+class InvalidNote(ParleyError):
+    """A signed note, checkpoint or cosignature is malformed or does not verify."""
+
+    status = 422
+    code = "invalid-note"
+    title = "Invalid note"
 
 
 class AuthenticationFailed(ParleyError):
@@ -141,3 +160,11 @@ class EquivocationDetected(EventRejected):
     status = 409
     code = "equivocation"
     title = "Equivocation"
+
+
+class BundleInvalid(ParleyError):
+    """An exported bundle failed an offline check; the detail names the first failure."""
+
+    status = 422
+    code = "invalid-bundle"
+    title = "Bundle does not verify"

@@ -62,6 +62,33 @@ class Settings:
     link_degraded_rtt_ms: int = _setting(
         2000, "Round trip of a link test above which the link shows as degraded, ms."
     )
+    deconfliction_rebuild_threshold: int = _setting(
+        5000, "Items added to the deconfliction index before its base tree is rebuilt."
+    )
+    deconfliction_site_poll_s: float = _setting(
+        5.0,
+        "How often a running node looks for protected sites imported since it started "
+        "('parley sites import') and indexes them, seconds.",
+    )
+    deconfliction_site_alert_cap: int = _setting(
+        50,
+        "Most deconfliction alerts one item raises against this node's imported protected "
+        "sites; past it, one summary alert counts the rest by category.",
+    )
+    log_batch: int = _setting(
+        1000, "Most events appended to the transparency log in one transaction."
+    )
+    log_delay_s: float = _setting(
+        0.2, "How long newly stored events gather before they are appended to the log, seconds."
+    )
+    checkpoint_interval_s: float = _setting(
+        60.0, "How often the node signs a checkpoint of its log if it grew, seconds."
+    )
+    witness_interval_s: float = _setting(
+        60.0,
+        "How often the node fetches each peer's checkpoint, checks it is consistent with the "
+        "last one it saw and cosigns it, seconds.",
+    )
     database_url: str = _setting(
         "", "SQLAlchemy URL of the store; empty means parley.db in the data folder."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from parley.errors import InvalidInput
 
@@ -52,3 +52,18 @@ def pull(node: NodeDep, signed: Signed) -> dict[str, Any]:
 @router.post("/events")
 async def push(node: NodeDep, signed: Signed) -> dict[str, Any]:
     return await node.federation.receive(signed.peer, signed.payload)
+
+
+@router.get("/checkpoint")
+def checkpoint(
+    node: NodeDep,
+    signed: Signed,
+    from_size: Annotated[int, Query(alias="from", ge=0)] = 0,
+) -> dict[str, Any]:
+    """The latest checkpoint for a witness, with a consistency proof from the size it saw."""
+    return node.transparency.serve_checkpoint(from_size)
+
+
+@router.post("/cosignature")
+async def cosignature(node: NodeDep, signed: Signed) -> dict[str, Any]:
+    return await node.transparency.receive_cosignature(signed.peer, signed.payload)

@@ -10,8 +10,13 @@ from parley.services import EventView, Node, Principal, alert_json
 
 from ._deps import CurrentPrincipal, CurrentToken, NodeDep
 from ._models import (
+    CancelIn,
     ChannelIn,
     ChannelStatusIn,
+    CheckpointOut,
+    ConsistencyProofOut,
+    DeconflictionCheckIn,
+    InclusionProofOut,
     LanguageIn,
     LoginIn,
     MessageIn,
@@ -244,11 +249,24 @@ async def send_notification(
     response: Response,
 ) -> dict[str, Any]:
     """201 with the signed event, or 202 with a draft where a second person must release it."""
-    sent = await node.notifications.send(principal, channel, body.form, body.data, body.precedence)
+    sent = await node.notifications.send(
+        principal, channel, body.form, body.data, body.precedence, body.supersedes
+    )
     if isinstance(sent, EventView):
         return present(node, principal, sent, None)
     response.status_code = 202
     return {"draft": sent.__dict__}
+
+
+@router.post(
+    "/channels/{channel}/notifications/{event_id}/cancel", status_code=201, tags=["events"]
+)
+async def cancel_notification(
+    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, body: CancelIn
+) -> dict[str, Any]:
+    """Withdraw a notification of this party with a signed cancellation."""
+    view = await node.notifications.cancel(principal, channel, event_id, body.reason)
+    return view.to_json()
 
 
 @router.get("/channels/{channel}/drafts", tags=["events"])
@@ -291,3 +309,66 @@ def list_alerts(
     node: NodeDep, principal: CurrentPrincipal, open_only: bool = False
 ) -> list[dict[str, Any]]:
     return [alert_json(a) for a in node.alerts.list_alerts(principal, open_only=open_only)]
+
+
+# -- the transparency log ------------------------------------------------------------------------
+@router.get("/log/checkpoint", response_model=CheckpointOut, tags=["log"])
+def latest_checkpoint(node: NodeDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """This node's latest signed checkpoint, with its witnesses' cosignatures."""
+    return node.transparency.latest(principal).to_json()
+
+
+@router.post("/log/checkpoints", status_code=201, response_model=CheckpointOut, tags=["log"])
+async def publish_checkpoint(
+    node: NodeDep, principal: CurrentPrincipal, response: Response
+) -> dict[str, Any]:
+    """Sign a checkpoint of the log now: 201 if it grew since the last one, else 200 and that."""
+    checkpoint, created = await node.transparency.publish(principal)
+    response.status_code = 201 if created else 200
+    return checkpoint.to_json()
+
+
+@router.get("/log/inclusion/{event_id}", response_model=InclusionProofOut, tags=["log"])
+def inclusion_proof(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    event_id: str,
+    size: Annotated[
+        int | None, Query(ge=0, description="tree size (default: the latest checkpoint's)")
+    ] = None,
+) -> dict[str, Any]:
+    return node.transparency.inclusion(principal, event_id, size).to_json()
+
+
+@router.get("/log/consistency", response_model=ConsistencyProofOut, tags=["log"])
+def consistency_proof(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    first: Annotated[int, Query(ge=0, description="size of the older tree")],
+    second: Annotated[int, Query(ge=0, description="size of the newer tree")],
+) -> dict[str, Any]:
+    return node.transparency.consistency(principal, first, second).to_json()
+
+
+# -- deconfliction -------------------------------------------------------------------------------
+@router.post("/deconfliction/check", tags=["deconfliction"])
+async def deconfliction_check(
+    node: NodeDep, principal: CurrentPrincipal, body: DeconflictionCheckIn
+) -> dict[str, Any]:
+    """What an area and window would meet, with overlap, window and severity; sends nothing."""
+    found = await node.deconfliction.check(
+        principal, body.area, body.window, margin_km=body.margin_km, kind=body.kind
+    )
+    return {"count": len(found), "items": found}
+
+
+@router.get("/deconfliction/alerts", tags=["deconfliction"])
+def deconfliction_alerts(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    include_all: Annotated[
+        bool, Query(alias="all", description="also the withdrawn alerts")
+    ] = False,
+) -> list[dict[str, Any]]:
+    """One alert per pair of items, active only unless all=true."""
+    return node.deconfliction.alerts(principal, include_withdrawn=include_all)

@@ -19,9 +19,10 @@ from rich.table import Table
 from parley.clock import format_ts
 
 from ._cluster import OPERATORS, LocalCluster
+from ._demo_record import check_record
 from ._main import app, console, err_console, run_or_exit
 
-__all__ = ["DEMO_SETTINGS", "play_scenario"]
+__all__ = ["DEMO_SETTINGS", "check_witnessing", "play_scenario"]
 
 # Seconds, not the production minutes: the demo shows link tests and anti-entropy at work.
 DEMO_SETTINGS = {
@@ -29,6 +30,8 @@ DEMO_SETTINGS = {
     "anti_entropy_interval_s": 1.0,
     "receipt_delay_s": 0.1,
     "retry_max_s": 2.0,
+    "checkpoint_interval_s": 1.0,
+    "witness_interval_s": 1.0,
 }
 
 
@@ -134,6 +137,85 @@ def check(cluster: LocalCluster, channels: dict[str, str], timeout_s: float = 30
     return ok
 
 
+def check_witnessing(cluster: LocalCluster, timeout_s: float = 30.0) -> bool:
+    """Every node's latest checkpoint carries the cosignatures of both other nodes."""
+    table = Table("node", "log entries", "root", "cosigned by")
+    latest: dict[str, dict[str, Any]] = {}
+    ok = True
+    for node in cluster.iter_nodes():
+        others = sorted(n.party for n in cluster.iter_nodes() if n is not node)
+        try:
+            cluster.wait_for(
+                partial(_cosigned, cluster, node.party, others, latest),
+                timeout_s,
+                f"{node.party}'s checkpoint to be cosigned by {' and '.join(others)}",
+            )
+        except TimeoutError as exc:
+            err_console.print(f"[red]{exc}[/]")
+            ok = False
+        checkpoint = latest.get(node.party)
+        if checkpoint is None:
+            continue
+        cosigners = ", ".join(c["witness"] for c in checkpoint["cosigners"]) or "nobody"
+        table.add_row(node.party, str(checkpoint["size"]), checkpoint["root"], cosigners)
+    console.print(table)
+    for party, checkpoint in latest.items():
+        console.print(f"[bold]{party}'s signed checkpoint (C2SP note, with cosignatures):[/]")
+        console.print(checkpoint["note"], markup=False, highlight=False)
+    return ok
+
+
+def _cosigned(
+    cluster: LocalCluster, party: str, witnesses: list[str], latest: dict[str, dict[str, Any]]
+) -> bool:
+    checkpoint: dict[str, Any] = cluster.call(party, "GET", "/log/checkpoint", "audit1")
+    latest[party] = checkpoint
+    return sorted(c["witness"] for c in checkpoint["cosigners"]) == witnesses
+
+
+def check_deconfliction(
+    cluster: LocalCluster,
+    parties: tuple[str, ...] = ("us-eucom", "ru-genstaff"),
+    timeout_s: float = 30.0,
+) -> bool:
+    """The exercise notice meets the declared US presence: both sides list the alert."""
+    table = Table("node", "severity", "area km²", "window (UTC)", "raised by")
+    ok = True
+    items = ""
+    for party in parties:
+        try:
+            cluster.wait_for(
+                partial(_lists_exercise_alert, cluster, party),
+                timeout_s,
+                f"{party} to list the deconfliction alert of the exercise",
+            )
+        except TimeoutError as exc:
+            err_console.print(f"[red]{exc}[/]")
+            ok = False
+            continue
+        alert = _exercise_alert(cluster, party)
+        assert alert is not None
+        sides = sorted((alert["a"], alert["b"]), key=lambda side: str(side["kind"]))
+        items = " meets ".join(f"the {side['kind']} of {side['party']}" for side in sides)
+        start, end = (alert["window"][e][:16].replace("T", " ") for e in ("start", "end"))
+        area = f"{alert['area_km2']:,.0f}"
+        table.add_row(party, alert["severity"], area, f"{start} to {end}", alert["raised_by"])
+    console.print(f"[bold]Deconfliction alert:[/] {items}")
+    console.print(table)
+    return ok
+
+
+def _exercise_alert(cluster: LocalCluster, party: str) -> dict[str, Any] | None:
+    for alert in cluster.call(party, "GET", "/deconfliction/alerts"):
+        if {alert["a"]["kind"], alert["b"]["kind"]} == {"activity", "presence"}:
+            return dict(alert)
+    return None
+
+
+def _lists_exercise_alert(cluster: LocalCluster, party: str) -> bool:
+    return _exercise_alert(cluster, party) is not None
+
+
 @app.command()
 @run_or_exit
 def demo(
@@ -157,7 +239,12 @@ def demo(
         channels = play_scenario(cluster)
         if check_only:
             show_notices(cluster, "us-eucom", channels["hotline"])
-            passed = check(cluster, channels)
+            # First: once both list the alert, neither sends another, and the journals can
+            # settle for the convergence check.
+            passed = check_deconfliction(cluster)
+            passed &= check(cluster, channels)
+            passed &= check_witnessing(cluster)
+            passed &= check_record(cluster, "us-eucom", channels["hotline"])
             console.print("[green]demo check passed[/]" if passed else "[red]demo check failed[/]")
             raise typer.Exit(0 if passed else 1)
         _show(cluster, root)
@@ -172,6 +259,10 @@ def _show(cluster: LocalCluster, root: Path) -> None:
         )
         for username, role in OPERATORS:
             console.print(f"  {role.value:<10} {username:<7} password {node.passwords[username]}")
+    console.print(
+        "\nA channel's record, checkable offline: parley export --data "
+        f"{root}/us-eucom --channel <id> --out hotline.jsonl; parley verify hotline.jsonl"
+    )
     console.print("\nPress Ctrl-C to stop the three nodes.")
 
 

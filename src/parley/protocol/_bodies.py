@@ -19,6 +19,7 @@ from ._event import validate_party_id
 __all__ = [
     "DEFAULT_ACK_DEADLINES",
     "MAX_TEXT_BYTES",
+    "SPLIT_VIEW_REASONS",
     "MemberRole",
     "Precedence",
     "parse_precedence",
@@ -31,6 +32,7 @@ __all__ = [
 MAX_TEXT_BYTES = 16 * 1024
 _OPERATOR_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+_HASH_B64_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 _FORM_RE = re.compile(r"^[a-z][a-z_]{1,40}/[1-9][0-9]{0,3}$")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -161,8 +163,17 @@ def _channel_status(body: Mapping[str, Any]) -> None:
 
 
 def _notification(body: Mapping[str, Any]) -> None:
-    """The envelope only: the form's data is checked against its schema by the services."""
-    _exact_keys(body, {"form", "data", "precedence", "by", "released_by", "deadline", "late"})
+    """The envelope only: the form's data is checked against its schema by the services.
+
+    ``supersedes``: an amendment replaces an earlier notification of the same author.
+    """
+    _exact_keys(
+        body,
+        {"form", "data", "precedence", "by", "released_by", "deadline", "late"},
+        frozenset({"supersedes"}),
+    )
+    if "supersedes" in body:
+        _event_id(body["supersedes"], "body.supersedes")
     if not isinstance(body["form"], str) or not _FORM_RE.match(body["form"]):
         raise InvalidInput.for_field("body.form", "must be a form id such as military_activity/1")
     if not isinstance(body["data"], dict):
@@ -190,6 +201,109 @@ def _empty(body: Mapping[str, Any]) -> None:
     _exact_keys(body, set())
 
 
+def _event_id(value: object, where: str) -> None:
+    if not isinstance(value, str) or not _HEX64_RE.match(value):
+        raise InvalidInput.for_field(where, "must be the hex id of an event")
+
+
+def _cancellation(body: Mapping[str, Any]) -> None:
+    """Withdraws a notification; only its author's cancellation has an effect."""
+    _exact_keys(body, {"event", "reason", "by"})
+    _event_id(body["event"], "body.event")
+    validate_text(body["reason"], "body.reason", limit=1000)
+    validate_operator_name(body["by"], "body.by")
+
+
+_ITEM_KINDS = frozenset({"activity", "launch", "presence", "protected_site"})
+_SEVERITIES = frozenset({"critical", "high", "medium", "low"})
+_ITEM_KEY_MAX = 160
+
+
+def _item_key(value: object, where: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= _ITEM_KEY_MAX or not value.isprintable():
+        raise InvalidInput.for_field(where, f"must be an item key of 1-{_ITEM_KEY_MAX} characters")
+    return value
+
+
+def _alert_item(item: object, where: str) -> None:
+    """One side of a deconfliction alert: a notified item, or a protected site of a node."""
+    if not isinstance(item, dict):
+        raise InvalidInput.for_field(where, "must be an object")
+    _exact_keys(item, {"key", "party", "kind"}, frozenset({"event", "site"}), where)
+    _item_key(item["key"], f"{where}.key")
+    validate_party_id(item["party"], f"{where}.party")
+    if item["kind"] not in _ITEM_KINDS:
+        raise InvalidInput.for_field(f"{where}.kind", f"must be one of {sorted(_ITEM_KINDS)}")
+    if "event" in item:
+        _event_id(item["event"], f"{where}.event")
+    if "site" in item and not isinstance(item["site"], dict):
+        raise InvalidInput.for_field(f"{where}.site", "must be an object")
+
+
+def _non_negative(value: object, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise InvalidInput.for_field(where, "must be a number >= 0")
+
+
+def _deconfliction_alert(body: Mapping[str, Any]) -> None:
+    """Two items of different parties meet in space and time; ``a.key < b.key``."""
+    _exact_keys(
+        body, {"a", "b", "area_km2", "distance_km", "window", "severity"}, frozenset({"summary"})
+    )
+    _alert_item(body["a"], "body.a")
+    _alert_item(body["b"], "body.b")
+    if not body["a"]["key"] < body["b"]["key"]:
+        raise InvalidInput.for_field("body.b.key", "must sort after body.a.key")
+    _non_negative(body["area_km2"], "body.area_km2")
+    _non_negative(body["distance_km"], "body.distance_km")
+    window = body["window"]
+    if not isinstance(window, dict):
+        raise InvalidInput.for_field("body.window", "must be an object")
+    _exact_keys(window, {"start", "end"}, where="body.window")
+    for end in ("start", "end"):
+        if window[end] is not None:
+            _timestamp(window[end], f"body.window.{end}")
+    if body["severity"] not in _SEVERITIES:
+        raise InvalidInput.for_field("body.severity", f"must be one of {sorted(_SEVERITIES)}")
+    if "summary" in body and not isinstance(body["summary"], dict):
+        raise InvalidInput.for_field("body.summary", "must be an object")
+
+
+def _deconfliction_withdrawn(body: Mapping[str, Any]) -> None:
+    """The overlap an alert named is gone (an item was cancelled or amended)."""
+    _exact_keys(body, {"alert", "a", "b", "reason"})
+    _event_id(body["alert"], "body.alert")
+    if not _item_key(body["a"], "body.a") < _item_key(body["b"], "body.b"):
+        raise InvalidInput.for_field("body.b", "must sort after body.a")
+    validate_text(body["reason"], "body.reason", limit=1000)
+
+
+SPLIT_VIEW_REASONS = ("fork", "inconsistent", "rollback")
+_NOTE_MAX_BYTES = 8 * 1024
+_PROOF_MAX = 128
+
+
+def _split_view(body: Mapping[str, Any]) -> None:
+    """Evidence that a party's log signed two contradicting checkpoints (a split view)."""
+    _exact_keys(body, {"party", "reason", "note_a", "note_b", "proof"})
+    validate_party_id(body["party"], "body.party")
+    if body["reason"] not in SPLIT_VIEW_REASONS:
+        raise InvalidInput.for_field(
+            "body.reason", f"must be one of {', '.join(SPLIT_VIEW_REASONS)}"
+        )
+    for name in ("note_a", "note_b"):
+        validate_text(body[name], f"body.{name}", limit=_NOTE_MAX_BYTES)
+    proof = body["proof"]
+    if not (
+        isinstance(proof, list)
+        and len(proof) <= _PROOF_MAX
+        and all(isinstance(h, str) and _HASH_B64_RE.match(h) for h in proof)
+    ):
+        raise InvalidInput.for_field(
+            "body.proof", f"must list at most {_PROOF_MAX} base64 SHA-256 hashes"
+        )
+
+
 _VALIDATORS = {
     "message": _message,
     "ack": _ack,
@@ -200,6 +314,10 @@ _VALIDATORS = {
     "translation": _translation,
     "receipt": _empty,
     "link_test": _empty,
+    "split_view": _split_view,
+    "cancellation": _cancellation,
+    "deconfliction_alert": _deconfliction_alert,
+    "deconfliction_withdrawn": _deconfliction_withdrawn,
 }
 
 
@@ -211,14 +329,17 @@ def validate_body(kind: str, body: Mapping[str, Any]) -> None:
 
 
 def _exact_keys(
-    body: Mapping[str, Any], expected: set[str], optional: frozenset[str] = frozenset()
+    body: Mapping[str, Any],
+    expected: set[str],
+    optional: frozenset[str] = frozenset(),
+    where: str = "body",
 ) -> None:
     missing = sorted(expected - set(body))
     if missing:
-        raise InvalidInput.for_field(f"body.{missing[0]}", "is required")
+        raise InvalidInput.for_field(f"{where}.{missing[0]}", "is required")
     extra = sorted(set(body) - expected - optional)
     if extra:
-        raise InvalidInput.for_field(f"body.{extra[0]}", "is not a field of this event type")
+        raise InvalidInput.for_field(f"{where}.{extra[0]}", "is not a field of this event type")
 
 
 def _timestamp(value: object, where: str) -> None:

@@ -4,11 +4,11 @@ import base64
 import hashlib
 from typing import Protocol
 
-from cryptography.exceptions import InvalidSignature
+import nacl.bindings
+import nacl.exceptions
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
-    Ed25519PublicKey,
 )
 
 from parley.errors import InvalidInput
@@ -44,6 +44,13 @@ class Ed25519Signer:
     @classmethod
     def generate(cls) -> Ed25519Signer:
         return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> Ed25519Signer:
+        """The key from its raw 32-byte RFC 8032 seed, as signed-note private keys carry it."""
+        if len(seed) != 32:
+            raise InvalidInput(f"an Ed25519 seed has 32 bytes, not {len(seed)}")
+        return cls(Ed25519PrivateKey.from_private_bytes(seed))
 
     @classmethod
     def from_pem(cls, pem: bytes) -> Ed25519Signer:
@@ -89,8 +96,12 @@ def fingerprint(raw: bytes) -> str:
 
 
 def verify_signature(public_key: bytes, data: bytes, signature: bytes) -> bool:
+    # libsodium rather than OpenSSL: the same RFC 8032 check (strict about non-canonical
+    # encodings and small-order keys), markedly faster for the many checks of a catch-up.
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
-    except (InvalidSignature, ValueError):
+        nacl.bindings.crypto_sign_open(signature + data, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError):
         return False
     return True

@@ -24,6 +24,7 @@ class Permission(StrEnum):
     MANAGE_OPERATORS = "manage_operators"
     MANAGE_PARTIES = "manage_parties"
     RELEASE = "release"  # the second person of a two-person release
+    PUBLISH_CHECKPOINT = "publish_checkpoint"  # sign the log's checkpoint now
 
 
 # Admins run the node but do not speak for the party; auditors only read.
@@ -36,6 +37,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ACK,
             Permission.VIEW_ALERTS,
             Permission.RELEASE,
+            Permission.PUBLISH_CHECKPOINT,
         }
     ),
     Role.ADMIN: frozenset(
@@ -45,6 +47,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_CHANNELS,
             Permission.MANAGE_OPERATORS,
             Permission.MANAGE_PARTIES,
+            Permission.PUBLISH_CHECKPOINT,
         }
     ),
     Role.AUDITOR: frozenset({Permission.READ, Permission.VIEW_ALERTS}),

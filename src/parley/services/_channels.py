@@ -46,6 +46,7 @@ __all__ = ["ChannelService", "IngestOutcome"]
 _IDEMPOTENCY_KEY_MAX = 128
 CHANNEL_CHANGES = frozenset({"channel", "accept", "channel_status"})
 _INGEST_CHUNK = 100
+Effect = Callable[[StoreTx, ChannelRecord, Event, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class ChannelService:
         self._bus = bus
         # Channel records change only through events this service stores (CHANNEL_CHANGES).
         self._cache: dict[str, ChannelRecord] = {}
+        self._effects: list[Effect] = []
+
+    def add_effect(self, effect: Effect) -> None:
+        """Another service's effects of each stored event, run in the storing transaction."""
+        self._effects.append(effect)
 
     # -- reading -------------------------------------------------------------------------------
     def list_channels(self, principal: Principal) -> list[ChannelRecord]:
@@ -497,6 +503,8 @@ class ChannelService:
             tx.set_member_status(event.channel, event.author, "active")
         elif event.type == "channel_status":
             tx.set_channel_status(event.channel, event.body["status"])
+        for effect in self._effects:
+            effect(tx, record, event, now)
 
     def _start_clocks(self, tx: StoreTx, event: Event) -> None:
         """An ack clock for what must be acknowledged; a reply clock for a request."""

@@ -29,15 +29,19 @@ from parley.settings import Settings
 from parley.store import PartyRecord, SqlStore, Store, StoreTx
 
 from ._auth import Permission, Principal, require
+from ._bundle import ExportSummary, export_bundle
 from ._bus import Bus
 from ._channels import ChannelService
 from ._deadlines import AlertService
+from ._deconflict import DeconflictionService
 from ._federation import FederationService
 from ._links import LinkMonitor
 from ._notify import NotificationService
 from ._operators import OperatorService
 from ._receipts import ReceiptSender
 from ._replicator import Replicator
+from ._sites import SiteService
+from ._transparency import TransparencyLog, Witness
 from ._transport import HttpPeerTransport, PeerTransport
 
 __all__ = ["CONFIG_FILE", "KEY_FILE", "Node", "NodeConfig", "init_node"]
@@ -146,8 +150,19 @@ class Node:
         self.receipts = ReceiptSender(
             store, self.channels, self.party, self.settings.receipt_delay_s
         )
+        self.deconfliction = DeconflictionService(
+            store, self.channels, self.party, self.clock, self.settings, self.bus
+        )
         for listener in (self.replicator.on_stored, self.links.on_stored, self.receipts.on_stored):
             self.bus.add_listener(listener)
+        self.bus.add_listener(self.deconfliction.on_stored)
+        self.sites = SiteService(store, self.party, self.clock)
+        self.transparency = TransparencyLog(store, signer, self.party, self.clock, self.settings)
+        self.witness = Witness(
+            store, self.channels, self.party, signer, self.clock, self.settings, self.transport
+        )
+        self.bus.add_listener(self.transparency.on_stored)
+        self.channels.add_effect(self.witness.raise_alarm)
 
     async def run(self) -> None:
         """The node's background work: escalation, replication, receipts, link tests."""
@@ -156,6 +171,9 @@ class Node:
             group.create_task(self.replicator.run())
             group.create_task(self.receipts.run())
             group.create_task(self.links.run())
+            group.create_task(self.deconfliction.run())  # loads the index, then follows
+            group.create_task(self.transparency.run())
+            group.create_task(self.witness.run())
 
     @classmethod
     def open(cls, data_dir: Path, clock: Clock | None = None) -> Node:
@@ -167,6 +185,12 @@ class Node:
             store.close()
             raise Conflict(f"the key in {data_dir / KEY_FILE} is not the key of {config.party}")
         return cls(config, store, signer, clock)
+
+    def export(self, channel: str, out: Path) -> ExportSummary:
+        """Write ``channel``'s record up to the latest checkpoint as a bundle to verify offline."""
+        return export_bundle(
+            self.store, self.transparency, self.signer, self.party, channel, out, self.clock
+        )
 
     def close(self) -> None:
         self.store.close()

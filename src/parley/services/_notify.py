@@ -40,16 +40,61 @@ class NotificationService:
         form: str,
         data: object,
         precedence: str = "routine",
+        supersedes: str | None = None,
     ) -> EventView | DraftRecord:
-        """Validate and send a notification, or keep it as a draft where two people must."""
+        """Validate and send a notification, or keep it as a draft where two people must.
+
+        ``supersedes``: the id of an earlier notification of this party on the channel that
+        this one amends (replaces).
+        """
         require(principal, Permission.POST)
         record = self._channels.writable(channel)
         level = parse_precedence(precedence, "precedence")
         checked = validate_form(form, data, now=self._clock.now())
+        if supersedes is not None:
+            self._own_notification(channel, supersedes, "supersedes")
+            if record.two_person:
+                raise InvalidInput.for_field(
+                    "supersedes", "drafts cannot amend yet: cancel the notice and send a new one"
+                )
         if record.two_person:
             return await self._draft(principal, record, checked, level)
         body = self._body(record, checked, level, principal.username, None)
+        if supersedes is not None:
+            body["supersedes"] = supersedes
         return await self._channels.append(record, "notification", body)
+
+    async def cancel(
+        self, principal: Principal, channel: str, event_id: str, reason: str
+    ) -> EventView:
+        """Withdraw a notification this party sent: a signed cancellation every member sees.
+
+        Once only: a second cancellation is a Conflict naming the first, and nothing is stored.
+        """
+        require(principal, Permission.POST)
+        record = self._channels.writable(channel)
+        self._own_notification(channel, event_id, "event")
+        validate_text(reason, "reason", limit=1000)
+        body = {"event": event_id, "reason": reason, "by": principal.username}
+
+        def first(tx: StoreTx, stored: StoredEvent) -> None:
+            # In the storing transaction, so two cancellations sent at once cannot both pass.
+            earlier = tx.cancellation_of(channel, stored.event.author, event_id)
+            if earlier != stored.event.id:
+                raise Conflict(f"notification {event_id} is already cancelled by {earlier}")
+
+        return await self._channels.append(record, "cancellation", body, first)
+
+    def _own_notification(self, channel: str, event_id: str, where: str) -> None:
+        """Only the author of a notification may cancel or amend it."""
+        target = self._store.get_event(event_id)
+        if target is None or target.event.channel != channel:
+            raise NotFound(f"no event {event_id} in channel {channel}")
+        if target.event.type != "notification":
+            raise InvalidInput.for_field(where, f"a {target.event.type} is not a notification")
+        me = self._store.self_party()
+        if me is None or target.event.author != me.party:
+            raise Forbidden(f"only {target.event.author}, its author, may cancel or amend it")
 
     async def _draft(
         self,

@@ -1,6 +1,14 @@
 """Storage: SQLAlchemy Core tables, Alembic migrations, one writer with group commit."""
 
+from ._deconflict import PairRecord, SiteRecord
 from ._engine import make_engine
+from ._log import (
+    CheckpointRecord,
+    CosignatureRecord,
+    LogEntry,
+    SplitViewRecord,
+    WitnessedRecord,
+)
 from ._migrate import upgrade
 from ._protocol import Store, StoreTx
 from ._records import (
@@ -25,19 +33,26 @@ __all__ = [
     "AlertRecord",
     "ChainView",
     "ChannelRecord",
+    "CheckpointRecord",
+    "CosignatureRecord",
     "DraftRecord",
     "GroupCommitWriter",
     "LinkRecord",
+    "LogEntry",
     "OperatorRecord",
+    "PairRecord",
     "PartyRecord",
     "PendingAck",
     "ReceiptRecord",
+    "SiteRecord",
+    "SplitViewRecord",
     "SqlStore",
     "SqlTx",
     "Store",
     "StoreTx",
     "StoredEvent",
     "TokenRecord",
+    "WitnessedRecord",
     "WriterStats",
     "make_engine",
     "upgrade",

@@ -7,6 +7,8 @@ from typing import Any, Protocol, TypeVar
 
 from parley.protocol import ChainHead, Event
 
+from ._deconflict import DeconflictionReads, DeconflictionTx
+from ._log import LogReads, LogTx
 from ._records import (
     AckRecord,
     AlertRecord,
@@ -28,7 +30,7 @@ __all__ = ["Store", "StoreTx"]
 T = TypeVar("T")
 
 
-class StoreTx(Protocol):
+class StoreTx(DeconflictionTx, LogTx, Protocol):
     """Writes inside one transaction of the single writer; reads here see that transaction."""
 
     def chain_view(self, channel: str, author: str) -> ChainView: ...
@@ -82,7 +84,7 @@ class StoreTx(Protocol):
     def remember_idempotency(self, username: str, key: str, event_id: str) -> None: ...
 
 
-class Store(Protocol):
+class Store(DeconflictionReads, LogReads, Protocol):
     @property
     def writer_stats(self) -> WriterStats: ...
     async def write(self, fn: Callable[[StoreTx], T]) -> T: ...

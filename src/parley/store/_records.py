@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,3 +136,20 @@ class ChainView:
 
     head: ChainHead | None
     channel_heads: dict[str, int]
+
+
+def event_from_raw(raw: bytes) -> Event:
+    """An event as stored (its signed bytes), already checked when it was stored."""
+    data = json.loads(raw)
+    return Event(
+        data["channel"],
+        data["author"],
+        data["seq"],
+        data["prev"],
+        data["seen"],
+        data["ts"],
+        data["type"],
+        data["body"],
+        data["sig"],
+        data["v"],
+    )

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -22,19 +23,27 @@ __all__ = [
     "alerts",
     "chain_heads",
     "channels",
+    "checkpoints",
+    "cosignatures",
+    "deconfliction_pairs",
     "drafts",
     "equivocations",
     "events",
     "idempotency_keys",
     "links",
+    "log_leaves",
+    "log_nodes",
     "members",
     "metadata",
     "operators",
     "parties",
     "peer_urls",
     "pending_acks",
+    "protected_sites",
     "receipts",
+    "split_views",
     "tokens",
+    "witnessed",
 ]
 
 metadata = MetaData()
@@ -228,4 +237,106 @@ idempotency_keys = Table(
     Column("username", String(64), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("event_id", String(64), nullable=False),
+)
+
+protected_sites = Table(
+    "protected_sites",
+    metadata,
+    # Imported from files (`parley sites import`), known to this node only; a site is indexed
+    # for the agreement's term [valid_from_ms, valid_until_ms), NULL meaning unbounded.
+    Column("id", _Serial, primary_key=True, autoincrement=True),
+    Column("party", String(63), nullable=False),
+    Column("agreement", String(200), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    # GeoJSON of a polygon site; NULL for a point (lon, lat), most sites
+    Column("geometry", Text, nullable=True),
+    Column("valid_from_ms", BigInteger, nullable=True),
+    Column("valid_until_ms", BigInteger, nullable=True),
+    Column("source", Text, nullable=False),
+    Column("imported_ms", BigInteger, nullable=False),
+)
+
+deconfliction_pairs = Table(
+    "deconfliction_pairs",
+    metadata,
+    # One row per pair of items (key_a < key_b) a stored deconfliction_alert named, whoever
+    # sent it: a second alert for the pair changes nothing. withdrawn_* set once withdrawn.
+    Column("key_a", String(160), primary_key=True),
+    Column("key_b", String(160), primary_key=True),
+    Column("alert_event", String(64), nullable=False),
+    Column("channel", String(80), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("withdrawn_event", String(64), nullable=True),
+    Column("withdrawn_ms", BigInteger, nullable=True),
+    Index("ix_deconfliction_pairs_key_b", "key_b"),
+)
+
+# -- the transparency log (RFC 9162 Merkle tree over every stored event) ----------------------
+log_leaves = Table(
+    "log_leaves",
+    metadata,
+    # Leaf idx of the log is the event; leaves are appended in local order (events.pos).
+    Column("idx", _Serial, primary_key=True, autoincrement=False),
+    Column("event_id", String(64), nullable=False, unique=True),
+)
+
+log_nodes = Table(
+    "log_nodes",
+    metadata,
+    # Every complete subtree: 2**level leaves from leaf idx * 2**level; level 0 = leaf hashes.
+    # Stored once, never changed, so a proof is one lookup of a few dozen rows.
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    # The signed note (C2SP tlog-checkpoint) this node published for each size.
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    # A peer's C2SP tlog-cosignature of a checkpoint, as its signature line.
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(63), primary_key=True),
+    Column("signature", Text, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+witnessed = Table(
+    "witnessed",
+    metadata,
+    # The last checkpoint of each peer this node verified as consistent with what it saw.
+    Column("party", String(63), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("witnessed_ms", BigInteger, nullable=False),
+)
+
+split_views = Table(
+    "split_views",
+    metadata,
+    # Evidence that a peer signed two checkpoints no single append-only log can have.
+    Column("id", _Serial, primary_key=True, autoincrement=True),
+    Column("party", String(63), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("note_a", Text, nullable=False),
+    Column("note_b", Text, nullable=False),
+    Column("proof", Text, nullable=False),
+    Column("detected_ms", BigInteger, nullable=False),
+    Index("ix_split_views_party", "party"),
 )

@@ -13,7 +13,9 @@ from parley.errors import Conflict
 from parley.protocol import ChainHead, Event
 
 from . import _schema as t
+from ._deconflict import SqlDeconflictionReads, SqlDeconflictionTx
 from ._engine import READ_ONLY, make_engine
+from ._log import SqlLogReads, SqlLogTx
 from ._migrate import upgrade
 from ._records import (
     AckRecord,
@@ -29,6 +31,7 @@ from ._records import (
     StoredEvent,
     TokenRecord,
 )
+from ._records import event_from_raw as _event_from_raw
 from ._writer import GroupCommitWriter, WriterStats
 
 __all__ = ["SqlStore", "SqlTx"]
@@ -36,22 +39,6 @@ __all__ = ["SqlStore", "SqlTx"]
 T = TypeVar("T")
 # The alert each kind of clock raises when it runs out.
 PENDING_ALERT_KINDS = {"ack": "overdue", "reply": "reply_overdue"}
-
-
-def _event_from_raw(raw: bytes) -> Event:
-    data = json.loads(raw)
-    return Event(
-        data["channel"],
-        data["author"],
-        data["seq"],
-        data["prev"],
-        data["seen"],
-        data["ts"],
-        data["type"],
-        data["body"],
-        data["sig"],
-        data["v"],
-    )
 
 
 # The writer's hot statements, built once: building and cache-keying a statement per write
@@ -72,7 +59,7 @@ _UPDATE_HEAD = (
 _INSERT_PENDING = insert(t.pending_acks)
 
 
-class SqlTx:
+class SqlTx(SqlDeconflictionTx, SqlLogTx):
     """Write operations, valid only inside a function run by the store's writer."""
 
     def __init__(self, conn: Connection) -> None:
@@ -394,7 +381,7 @@ class SqlTx:
         )
 
 
-class SqlStore:
+class SqlStore(SqlDeconflictionReads, SqlLogReads):
     """Reads run on pooled connections; every write goes through the one writer."""
 
     def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:

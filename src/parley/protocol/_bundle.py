@@ -1,0 +1,455 @@
+"""The exported record of a channel: a bundle anyone can check offline, and its checks.
+
+A bundle is JSON Lines. Line 1 is the header: the channel, the parties' public keys, the
+exporting node's signed checkpoint (with the witnesses' cosignatures), the Merkle nodes
+that complete the inclusion proof of the bundled events, and the exporter's signature over
+all of it and over the SHA-256 of the entry lines. Each further line is one entry,
+``{"index":<log index>,"event":<the event's canonical bytes, verbatim>}``, in log order.
+
+Keeping each event's logged bytes verbatim lets a verifier hash the leaf and recover the
+signed bytes without re-canonicalising a million events. Everything here is pure: the
+service layer reads the file and spreads ``check_entry`` over processes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from parley.errors import BundleInvalid, InvalidInput, InvalidNote, InvalidProof
+
+from ._canonical import canonical_bytes
+from ._keys import (
+    Signer,
+    decode_public_key,
+    encode_public_key,
+    fingerprint,
+    verify_signature,
+)
+from ._merkle import leaf_hash, verify_batch
+from ._note import ALG_COSIGNATURE, NoteVerifier, open_checkpoint
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BundleHeader",
+    "Entry",
+    "Sent",
+    "check_chains",
+    "check_checkpoint",
+    "check_entry",
+    "check_header",
+    "check_inclusion",
+    "check_signature",
+    "entry_line",
+    "header_line",
+    "key_fingerprints",
+    "read_entry",
+    "sent_items",
+]
+
+BUNDLE_FORMAT: Final = "parley-bundle/1"
+_ENTRY_RE: Final = re.compile(rb'\{"index":(0|[1-9][0-9]{0,18}),"event":')
+_SIG_MEMBER: Final = b',"sig":"'
+_SEQ_MEMBER: Final = b',"seq":'
+_AUTHOR_MEMBER: Final = b'{"author":"'
+_TYPE_RE: Final = re.compile(r"[a-z][a-z_]{0,31}")
+# Event types whose body the verdict reads; the rest only need their chain facts.
+_VERDICT_TYPES: Final = frozenset({"channel", "message", "notification", "ack", "translation"})
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the chain checks and the verdict need of one verified entry."""
+
+    line: int
+    index: int
+    id: str
+    leaf: bytes
+    author: str
+    seq: int
+    prev: str | None
+    seen: Mapping[str, int]
+    ts: str
+    type: str
+    body: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class BundleHeader:
+    channel: str
+    exported_by: str
+    exported_at: str
+    parties: Mapping[str, tuple[str, bytes]]  # party -> (name, public key)
+    checkpoint: str
+    proof: Mapping[tuple[int, int], bytes]
+    events: int
+    entries_sha256: str
+
+
+def entry_line(index: int, raw: bytes) -> bytes:
+    return b'{"index":%d,"event":%s}\n' % (index, raw)
+
+
+def _fail(reason: str) -> BundleInvalid:
+    return BundleInvalid(reason)
+
+
+# -- the header ------------------------------------------------------------------------------
+def header_line(
+    *,
+    channel: str,
+    exported_by: str,
+    exported_at: str,
+    parties: Mapping[str, tuple[str, bytes]],
+    checkpoint: str,
+    proof: Mapping[tuple[int, int], bytes],
+    lines: Sequence[bytes],
+    signer: Signer,
+) -> bytes:
+    """Line 1 of a bundle whose entry lines are ``lines``, signed by the exporting node."""
+    header: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "channel": channel,
+        "exported_by": exported_by,
+        "exported_at": exported_at,
+        "parties": {
+            party: {"name": name, "public_key": encode_public_key(key)}
+            for party, (name, key) in sorted(parties.items())
+        },
+        "checkpoint": checkpoint,
+        "proof": [
+            [level, index, base64.b64encode(node).decode("ascii")]
+            for (level, index), node in sorted(proof.items())
+        ],
+        "events": len(lines),
+        "entries_sha256": hashlib.sha256(b"".join(lines)).hexdigest(),
+    }
+    signature = signer.sign(canonical_bytes(header))
+    header["signature"] = base64.b64encode(signature).decode("ascii")
+    return json.dumps(header, ensure_ascii=False).encode() + b"\n"
+
+
+def check_header(line: bytes) -> BundleHeader:
+    """Parse and authenticate line 1: format, keys, the exporter's signature, the checkpoint."""
+    try:
+        raw = json.loads(line)
+    except ValueError as exc:
+        raise _fail(f"line 1 (header) is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise _fail("line 1 (header) is not a JSON object")
+    if raw.get("format") != BUNDLE_FORMAT:
+        raise _fail(f"header.format is {raw.get('format')!r}; this verifier reads {BUNDLE_FORMAT}")
+    parties = _header_parties(raw.get("parties"))
+    exporter = _header_str(raw, "exported_by")
+    if exporter not in parties:
+        raise _fail(f"header.parties has no key for the exporter {exporter}")
+    signature = _header_str(raw, "signature")
+    unsigned = {k: v for k, v in raw.items() if k != "signature"}
+    if not verify_signature(parties[exporter][1], canonical_bytes(unsigned), _b64(signature)):
+        raise _fail(
+            f"header.signature does not verify with the key of {exporter}: the header or the "
+            "list of entries was changed after export"
+        )
+    events = raw.get("events")
+    if not isinstance(events, int) or isinstance(events, bool) or events < 0:
+        raise _fail("header.events must be a count of entries")
+    return BundleHeader(
+        channel=_header_str(raw, "channel"),
+        exported_by=exporter,
+        exported_at=_header_str(raw, "exported_at"),
+        parties=parties,
+        checkpoint=_header_str(raw, "checkpoint"),
+        proof=_header_proof(raw.get("proof")),
+        events=events,
+        entries_sha256=_header_str(raw, "entries_sha256"),
+    )
+
+
+def _header_str(raw: Mapping[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value:
+        raise _fail(f"header.{name} is missing or not a string")
+    return value
+
+
+def _header_parties(value: object) -> dict[str, tuple[str, bytes]]:
+    if not isinstance(value, dict) or not value:
+        raise _fail("header.parties must map party ids to their name and public key")
+    parties: dict[str, tuple[str, bytes]] = {}
+    for party, info in value.items():
+        if not isinstance(info, dict) or not isinstance(info.get("name"), str):
+            raise _fail(f"header.parties.{party} needs a name and a public_key")
+        try:
+            parties[party] = (info["name"], decode_public_key(str(info.get("public_key"))))
+        except InvalidInput as exc:
+            raise _fail(f"header.parties.{party}.public_key: {exc.detail}") from exc
+    return parties
+
+
+def _header_proof(value: object) -> dict[tuple[int, int], bytes]:
+    if not isinstance(value, list):
+        raise _fail("header.proof must be a list of [level, index, hash] nodes")
+    nodes: dict[tuple[int, int], bytes] = {}
+    for number, node in enumerate(value):
+        if (
+            not isinstance(node, list)
+            or len(node) != 3
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in node[:2])
+            or not isinstance(node[2], str)
+        ):
+            raise _fail(f"header.proof[{number}] must be [level, index, base64 hash]")
+        nodes[(node[0], node[1])] = _b64(node[2])
+    return nodes
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise _fail(f"{text[:16]}… is not base64") from exc
+
+
+# -- the checkpoint --------------------------------------------------------------------------
+def check_checkpoint(header: BundleHeader) -> tuple[int, bytes, list[tuple[str, int]]]:
+    """The exporter's signed checkpoint and who cosigned it when: (size, root, cosigners).
+
+    A signature line that claims a witness's key but does not verify fails the bundle
+    (``open_note`` refuses it); lines of keys the bundle does not carry prove nothing here.
+    """
+    exporter = header.exported_by
+    witnesses = [
+        NoteVerifier.from_key(party, key, ALG_COSIGNATURE)
+        for party, (_, key) in header.parties.items()
+        if party != exporter
+    ]
+    try:
+        log = NoteVerifier.from_key(exporter, header.parties[exporter][1])
+        opened = open_checkpoint(header.checkpoint, exporter, log, witnesses)
+    except InvalidNote as exc:
+        raise _fail(f"checkpoint: {exc.detail}") from exc
+    cosigners = sorted(
+        (sig.name, int.from_bytes(sig.signature[:8], "big")) for sig in opened.cosignatures
+    )
+    checkpoint = opened.checkpoint
+    return checkpoint.size, checkpoint.root_hash, cosigners
+
+
+# -- one entry -------------------------------------------------------------------------------
+def check_entry(line_number: int, line: bytes, channel: str, keys: Mapping[str, bytes]) -> Entry:
+    """Parse one entry line and verify its author's signature."""
+    check_signature(line_number, line, keys)
+    return read_entry(line_number, line, channel)
+
+
+def read_entry(line_number: int, line: bytes, channel: str) -> Entry:
+    """Parse one entry line, everything but the signature (``check_signature`` does that)."""
+    where = f"line {line_number}"
+    index, raw = _split_line(where, line)
+    try:
+        event = json.loads(raw)
+    except ValueError as exc:
+        raise _fail(f"{where}: the event is not JSON ({exc})") from exc
+    author, seq = _event_identity(where, event)
+    where = f"{where} ({author}#{seq})"
+    if event.get("channel") != channel:
+        raise _fail(f"{where}: the event belongs to channel {event.get('channel')!r}")
+    kind, ts = event.get("type"), event.get("ts")
+    if not isinstance(kind, str) or not _TYPE_RE.fullmatch(kind) or not isinstance(ts, str):
+        raise _fail(f"{where}: type or ts is malformed")
+    prev, seen = event.get("prev"), event.get("seen")
+    if not (prev is None or isinstance(prev, str)) or not isinstance(seen, dict):
+        raise _fail(f"{where}: prev or seen is malformed")
+    return Entry(
+        line=line_number,
+        index=index,
+        id=hashlib.sha256(raw).hexdigest(),
+        leaf=leaf_hash(raw),
+        author=author,
+        seq=seq,
+        prev=prev,
+        seen=seen,
+        ts=ts,
+        type=kind,
+        body=event.get("body") if kind in _VERDICT_TYPES else None,
+    )
+
+
+def _split_line(where: str, line: bytes) -> tuple[int, bytes]:
+    match = _ENTRY_RE.match(line)
+    if match is None or not line.endswith(b"}\n"):
+        raise _fail(f'{where} is not an entry {{"index":N,"event":{{…}}}}')
+    return int(match.group(1)), line[match.end() : -2]
+
+
+def _event_identity(where: str, event: object) -> tuple[str, int]:
+    if not isinstance(event, dict):
+        raise _fail(f"{where}: the event is not a JSON object")
+    author, seq = event.get("author"), event.get("seq")
+    if not isinstance(author, str) or not isinstance(seq, int) or isinstance(seq, bool):
+        raise _fail(f"{where}: the event has no author or seq")
+    return author, seq
+
+
+def check_signature(line_number: int, line: bytes, keys: Mapping[str, bytes]) -> None:
+    """Verify the author's signature of one entry without parsing its JSON.
+
+    The author signed the canonical bytes without the ``sig`` member. In canonical bytes
+    ``author`` is the first member, ``seq`` comes right before ``sig``, and ``sig`` is the only
+    top-level member between ``seq`` and ``ts``; nothing after it can hold the quoted pattern,
+    so its last occurrence is the top-level one. Cheap enough to spread over processes.
+    """
+    where = f"line {line_number}"
+    _, raw = _split_line(where, line)
+    author_end = raw.find(b'"', len(_AUTHOR_MEMBER))
+    start = raw.rfind(_SIG_MEMBER)
+    end = raw.find(b'"', start + len(_SIG_MEMBER)) if start >= 0 else -1
+    seq_at = raw.rfind(_SEQ_MEMBER, 0, max(start, 0))
+    if not raw.startswith(_AUTHOR_MEMBER) or author_end < 0 or end < 0 or seq_at < 0:
+        raise _fail(f"{where}: the event has no author, seq or signature")
+    author = raw[len(_AUTHOR_MEMBER) : author_end].decode("utf-8", "replace")
+    where = (
+        f"{where} ({author}#{raw[seq_at + len(_SEQ_MEMBER) : start].decode('ascii', 'replace')})"
+    )
+    key = keys.get(author)
+    if key is None:
+        raise _fail(f"{where}: the bundle has no public key of {author}")
+    try:
+        signature = base64.b64decode(raw[start + len(_SIG_MEMBER) : end], validate=True)
+    except ValueError as exc:
+        raise _fail(f"{where}: sig is not base64") from exc
+    if not verify_signature(key, raw[:start] + raw[end + 1 :], signature):
+        raise _fail(
+            f"{where}: the signature does not verify with the key of {author} "
+            "(the event was altered, or signed by someone else)"
+        )
+
+
+# -- across entries --------------------------------------------------------------------------
+def check_chains(entries: Sequence[Entry]) -> dict[str, str]:
+    """Log order, one chain per author from #1, causal order; returns the channel's members.
+
+    Each check names the first entry that breaks it, so a removed, reordered or inserted
+    event is reported where it shows.
+    """
+    if not entries:
+        raise _fail("the bundle holds no events")
+    members = _opening(entries[0])
+    heads: dict[str, tuple[int, str]] = {}
+    last_index = -1
+    for entry in entries:
+        where = f"line {entry.line} ({entry.author}#{entry.seq})"
+        if entry.index <= last_index:
+            raise _fail(
+                f"{where}: log index {entry.index} after {last_index}; entries are out of log order"
+            )
+        last_index = entry.index
+        if entry.author not in members:
+            raise _fail(f"{where}: {entry.author} is not a member of the channel")
+        _check_link(where, entry, heads.get(entry.author))
+        for party, seq in entry.seen.items():
+            held = heads.get(party, (0, ""))[0]
+            if not isinstance(seq, int) or seq > held:
+                raise _fail(
+                    f"{where}: it had seen {party} up to #{seq}, but only #{held} comes "
+                    f"before it: an event of {party} is missing or out of order"
+                )
+        heads[entry.author] = (entry.seq, entry.id)
+    return members
+
+
+def _opening(first: Entry) -> dict[str, str]:
+    body = first.body or {}
+    members = body.get("members")
+    if first.type != "channel" or first.seq != 1 or not isinstance(members, dict):
+        raise _fail(
+            f"line {first.line}: the first entry must open the channel (a channel event #1), "
+            f"not {first.type} {first.author}#{first.seq}"
+        )
+    return {str(k): str(v) for k, v in members.items()}
+
+
+def _check_link(where: str, entry: Entry, head: tuple[int, str] | None) -> None:
+    expected_seq, expected_prev = (1, None) if head is None else (head[0] + 1, head[1])
+    if entry.seq > expected_seq:
+        gap = f"#{expected_seq}" + (f"-#{entry.seq - 1}" if entry.seq > expected_seq + 1 else "")
+        raise _fail(f"{where}: {entry.author}'s {gap} is missing or out of order")
+    if entry.seq < expected_seq:
+        raise _fail(
+            f"{where}: {entry.author}#{entry.seq} comes again or out of order "
+            f"(#{expected_seq} expected)"
+        )
+    if entry.prev != expected_prev:
+        raise _fail(
+            f"{where}: prev is {entry.prev}, but the previous event of {entry.author} "
+            f"in the bundle is {expected_prev}"
+        )
+
+
+def check_inclusion(
+    entries: Iterable[Entry], proof: Mapping[tuple[int, int], bytes], size: int, root: bytes
+) -> None:
+    """Every entry's leaf sits at its index in the tree the checkpoint signed."""
+    leaves: dict[int, bytes] = {}
+    for entry in entries:
+        if entry.index >= size:
+            raise _fail(
+                f"line {entry.line}: log index {entry.index} is beyond the checkpoint's size {size}"
+            )
+        leaves[entry.index] = entry.leaf
+    try:
+        verify_batch(size, leaves, proof, root)
+    except InvalidProof as exc:
+        raise _fail(
+            f"inclusion: {exc.detail}; an event was altered, removed or moved in the log"
+        ) from exc
+
+
+def key_fingerprints(header: BundleHeader) -> dict[str, str]:
+    return {party: fingerprint(key) for party, (_, key) in header.parties.items()}
+
+
+# -- what the record shows -------------------------------------------------------------------
+_SENT_TYPES: Final = frozenset({"message", "notification"})
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message or notification, when each member had it, and who acknowledged it when.
+
+    ``delivered``: member -> ts of that member's first event whose ``seen`` covers it (the
+    member's own signed word that it held the event); ``acked``: member -> (officer, ts).
+    """
+
+    entry: Entry
+    delivered: Mapping[str, str]
+    acked: Mapping[str, tuple[str, str]]
+
+
+def sent_items(entries: Sequence[Entry]) -> list[Sent]:
+    """Delivery and acknowledgement of everything sent, from the signed entries alone."""
+    by_author: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_author.setdefault(entry.author, []).append(entry)
+    delivered: dict[str, dict[str, str]] = {}
+    acked: dict[str, dict[str, tuple[str, str]]] = {}
+    covered: dict[tuple[str, str], int] = {}  # (member, author) -> seq already delivered
+    for entry in entries:
+        for author, seq in entry.seen.items():
+            chain = by_author.get(author, [])
+            start = covered.get((entry.author, author), 0)
+            for earlier in chain[start:seq]:
+                delivered.setdefault(earlier.id, {})[entry.author] = entry.ts
+            covered[(entry.author, author)] = max(start, seq)
+        if entry.type == "ack" and entry.body is not None:
+            target = str(entry.body.get("event"))
+            acked.setdefault(target, {})[entry.author] = (str(entry.body.get("by")), entry.ts)
+    return [
+        Sent(entry, delivered.get(entry.id, {}), acked.get(entry.id, {}))
+        for entry in entries
+        if entry.type in _SENT_TYPES
+    ]

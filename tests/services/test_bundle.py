@@ -1,0 +1,132 @@
+"""Exporting a channel's record from a node and checking it offline, then with the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from parley.cli import app
+from parley.errors import Conflict, NotFound
+from parley.services import Node, Role, verify_bundle
+from tests.conftest import as_role, pin_all
+from tests.services.test_replication import open_hotline, settle, trio  # noqa: F401
+from tests.services.test_transparency import peers  # noqa: F401
+
+pytestmark = pytest.mark.anyio
+US, RU, AE = "us-eucom", "ru-genstaff", "ae-mediator"
+
+
+async def scene(nodes: dict[str, Node]) -> tuple[str, str]:
+    """A mediated hotline: a flash notice from ru acknowledged by us, an answer from us."""
+    channel = await open_hotline(nodes, (RU, AE), {RU: "party", AE: "mediator"})
+    ru, us = nodes[RU], nodes[US]
+    notice, _ = await ru.channels.post_message(
+        as_role(ru, Role.OPERATOR, "ivanov"),
+        channel,
+        precedence="flash",
+        text="Exercise",
+        lang="en",
+    )
+    await settle(nodes)
+    await us.channels.acknowledge(as_role(us, Role.OPERATOR, "smith"), channel, notice.event.id)
+    await us.channels.post_message(
+        as_role(us, Role.OPERATOR, "smith"),
+        channel,
+        precedence="routine",
+        text="Noted",
+        lang="en",
+    )
+    await settle(nodes)
+    for node in nodes.values():
+        await node.transparency.publish_checkpoint()
+    for node in nodes.values():
+        await node.witness.witness_all()
+    return channel, notice.event.id
+
+
+async def test_an_exported_channel_verifies_with_cosignatures_delivery_and_acks(
+    peers,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    channel, notice = await scene(peers)
+    out = tmp_path / "hotline.jsonl"
+    peers[US].export(channel, out)
+    report = verify_bundle(out, workers=1)
+    assert [party for party, _ in report.cosigners] == [AE, RU]
+    assert report.members == {US: "party", RU: "party", AE: "mediator"}
+    assert len(report.entries) == peers[US].store.count_events(channel)
+    sent = {s.entry.id: s for s in report.sent}
+    assert set(sent[notice].delivered) == {US, AE}
+    assert sent[notice].acked[US][0] == "smith"
+
+
+async def test_events_after_the_checkpoint_are_left_out_and_counted(
+    peers,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    channel, _ = await scene(peers)
+    us = peers[US]
+    await us.channels.post_message(
+        as_role(us, Role.OPERATOR), channel, precedence="routine", text="later", lang="en"
+    )
+    await us.transparency.sequence()
+    summary = us.export(channel, tmp_path / "b")
+    assert summary.left_out == 1
+    report = verify_bundle(tmp_path / "b", workers=1)
+    assert len(report.entries) == summary.events == us.store.count_events(channel) - 1
+    assert "later" not in [s.entry.body["text"] for s in report.sent if s.entry.body]
+
+
+async def test_export_refuses_an_unknown_channel_and_a_node_without_checkpoint(
+    make_node, tmp_path: Path
+) -> None:
+    us, ru = make_node(US), make_node(RU)
+    await pin_all(us, ru)
+    with pytest.raises(NotFound):
+        us.export("ch_00000000000000000000", tmp_path / "b")
+    opened = await us.channels.create(as_role(us, Role.ADMIN), "hotline", {RU: "party"})
+    with pytest.raises(Conflict, match="no checkpoint"):
+        us.export(opened.event.channel, tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
+async def test_the_cli_exports_verifies_and_names_each_tampering(
+    peers,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    channel, _ = await scene(peers)
+    out = tmp_path / "hotline.jsonl"
+    runner = CliRunner()
+    data = str(tmp_path / US)
+    done = runner.invoke(app, ["export", "--data", data, "--channel", channel, "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "cosigned by ae-mediator, ru-genstaff" in done.output
+
+    verified = runner.invoke(app, ["verify", str(out), "--workers", "1"])
+    assert verified.exit_code == 0, verified.output
+    assert "VERDICT: VALID" in verified.output
+    assert "ru-genstaff (by ivanov) sent message (flash)" in verified.output
+    assert "acknowledged: us-eucom by smith at" in verified.output
+
+    lines = out.read_bytes().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if b'"text":"Exercise"' in line)
+    tampered = {
+        "byte": [*lines[:at], lines[at].replace(b"Exercise", b"Exercisf"), *lines[at + 1 :]],
+        "removed": [*lines[:at], *lines[at + 1 :]],
+        "reordered": [*lines[: at - 1], lines[at], lines[at - 1], *lines[at + 1 :]],
+    }
+    reasons = {}
+    for name, content in tampered.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(b"".join(content))
+        failed = runner.invoke(app, ["verify", str(path), "--workers", "1"])
+        assert failed.exit_code == 1, (name, failed.output)
+        reasons[name] = failed.output
+    assert reasons["byte"].startswith(f"VERDICT: INVALID: line {at + 1} (ru-genstaff#")
+    assert "the signature does not verify with the key of ru-genstaff" in reasons["byte"]
+    assert reasons["removed"].startswith(f"VERDICT: INVALID: line {at + 1} (")
+    assert "missing or out of order" in reasons["removed"]
+    assert "missing or out of order" in reasons["reordered"]
+    assert "missing" in runner.invoke(app, ["verify", str(tmp_path / "missing.jsonl")]).output
