@@ -17,13 +17,13 @@ into ``parley.deconflict.SpaceTimeIndex`` and measures:
 * PostGIS (``--postgis``, default on if ``/usr/lib/postgresql/*/bin/initdb`` and the postgis
   extension are there): a throw-away PostgreSQL on 127.0.0.1, the same rows with a GiST
   index, the same 1,000 + 10,000 notices as ``ST_Intersects`` queries over loopback;
-* build from the store (``--from-store``, default on): the same sites and areas written to a
-  node's SQLite store (the sites by the store's bulk import, the areas as signed
-  notifications of the six parties, see ``write_store``), then, in a fresh process,
-  ``Node.open`` and the deconfliction service's first pass (its start-up load, then its
-  re-check of every live notice): time and RSS, against ``bulk_load``.
+* build from the store (``--from-store``, default on for the worldwide layout): the same
+  sites and areas written to a node's SQLite store (the sites by the store's bulk import,
+  the areas as signed notifications of the six parties, see ``write_store``), then, in a
+  fresh process, ``Node.open`` and the deconfliction service's first pass (its start-up
+  load, then its re-check of every live notice): time and RSS, against ``bulk_load``.
 
-    .venv/bin/python bench/deconflict_bench.py                 # full run, ~3-4 minutes
+    .venv/bin/python bench/deconflict_bench.py                 # full run, ~4-5 minutes
     .venv/bin/python bench/deconflict_bench.py --scale 0.1     # a tenth of the data
     .venv/bin/python bench/deconflict_bench.py --no-postgis --layout regional
     .venv/bin/python bench/deconflict_bench.py --no-from-store     # skip the store build
@@ -601,8 +601,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--postgis", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
                         help="gc.freeze() after loading, as a service would (default on)")
-    parser.add_argument("--from-store", action=argparse.BooleanOptionalAction, default=True,
-                        help="also build the index through a node's store (default on)")
+    parser.add_argument("--from-store", action=argparse.BooleanOptionalAction, default=None,
+                        help="also build the index through a node's store (default: on for "
+                        "the worldwide layout; the regional one would re-check ~140 million "
+                        "overlaps at start)")
     parser.add_argument("--store-load", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -705,7 +707,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["postgis"] = {"skipped": "no PostgreSQL with PostGIS" if use_postgis else "off"}
 
     store: dict[str, Any] = {"skipped": "off"}
-    if args.from_store:
+    if args.from_store or (args.from_store is None and args.layout == "worldwide"):
         say("build from the store: writing a node's store ...")
         store = bench_from_store(data, build_s)
         say(f"  {store}")

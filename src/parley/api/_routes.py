@@ -264,7 +264,8 @@ async def send_notification(
 async def cancel_notification(
     node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, body: CancelIn
 ) -> dict[str, Any]:
-    """Withdraw a notification of this party with a signed cancellation."""
+    """Withdraw a notification of this party with a signed cancellation, once: a second one
+    is a 409 problem naming the first."""
     view = await node.notifications.cancel(principal, channel, event_id, body.reason)
     return view.to_json()
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -376,6 +377,11 @@ class DeconflictionService:
         return sent + await self._check(self._live())
 
     def _build(self) -> None:
+        with _without_gc():
+            self._build_index()
+        _log.info("deconfliction index loaded: %d items", len(self._index))
+
+    def _build_index(self) -> None:
         items: dict[str, Item] = {}
         after = 0
         while page := self._store.notice_events(tuple(_QUEUED), after, _EVENT_PAGE):
@@ -389,7 +395,6 @@ class DeconflictionService:
             after = page[-1].pos
         items.update((item.key, item) for item in self._imported_sites())
         self._index.bulk_load(items.values())
-        _log.info("deconfliction index loaded: %d items", len(self._index))
 
     # -- alerts ----------------------------------------------------------------------------------
     async def _check(self, items: Sequence[Item], *, meeting: set[str] | None = None) -> int:
@@ -684,6 +689,20 @@ def _query_area(area: object, window: object, now: datetime) -> tuple[BaseGeomet
         lon, lat = checked["area"]["coordinates"]
         return Point(lon, lat), start, end
     return area_geometry(checked["area"]), start, end
+
+
+@contextlib.contextmanager
+def _without_gc() -> Iterator[None]:
+    """The cyclic GC paused: a million new long-lived items would have it scan the growing
+    heap again and again, a quarter of the load's time. Garbage made meanwhile is collected
+    once it runs again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def _in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
