@@ -51,7 +51,7 @@ from parley.protocol import (
     sign_note,
     verify_inclusion,
 )
-from parley.services import TransparencyLog, verify_bundle
+from parley.services import Bus, NodeContext, TransparencyLog, verify_bundle
 from parley.settings import Settings
 from parley.store import SqlStore
 
@@ -231,7 +231,8 @@ def bench_proofs(size: int, workdir: Path, samples: int) -> dict[str, Any]:
     database = workdir / "log.db"
     filled, leaves = fill_log(database, size)
     store = SqlStore.open(f"sqlite:///{database}")
-    log = TransparencyLog(store, Ed25519Signer.generate(), "us-eucom", SystemClock(), Settings())
+    ctx = NodeContext(store, "us-eucom", SystemClock(), Settings(), Bus(), Ed25519Signer.generate())
+    log = TransparencyLog(ctx)
     rng = random.Random(7)
     picks = [rng.randrange(size) for _ in range(samples)]
     root = root_of(leaves)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,17 +162,23 @@ def _lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
+@contextlib.contextmanager
+def edited(path: Path) -> Iterator[list[bytes]]:
+    """The bundle's lines, to change in place; written back when the block ends."""
+    lines = _lines(path)
+    yield lines
+    path.write_bytes(b"".join(lines))
+
+
 def test_one_changed_byte_in_an_event_names_the_event_and_its_signature(bundle: Path) -> None:
-    lines = _lines(bundle)
-    lines[2] = lines[2].replace(b'"text":"Exercise"', b'"text":"Exercisf"')
-    bundle.write_bytes(b"".join(lines))
+    with edited(bundle) as lines:
+        lines[2] = lines[2].replace(b'"text":"Exercise"', b'"text":"Exercisf"')
     assert failure(bundle).startswith("line 3 (ru#1): the signature does not verify")
 
 
 def test_a_removed_event_names_the_gap_in_the_chain(bundle: Path) -> None:
-    lines = _lines(bundle)
-    del lines[4]  # us#2, the ack
-    bundle.write_bytes(b"".join(lines))
+    with edited(bundle) as lines:
+        del lines[4]  # us#2, the ack
     assert failure(bundle) == "line 5 (us#3): us's #2 is missing or out of order"
 
 
@@ -183,9 +191,8 @@ def test_a_removed_event_with_a_consistent_count_names_the_missing_event(tmp_pat
 
 
 def test_reordered_events_name_the_first_event_out_of_causal_order(bundle: Path) -> None:
-    lines = _lines(bundle)
-    lines[3], lines[4] = lines[4], lines[3]
-    bundle.write_bytes(b"".join(lines))
+    with edited(bundle) as lines:
+        lines[3], lines[4] = lines[4], lines[3]
     assert failure(bundle) == (
         "line 4 (us#2): it had seen ae up to #1, but only #0 comes before it: "
         "an event of ae is missing or out of order"
@@ -193,26 +200,23 @@ def test_reordered_events_name_the_first_event_out_of_causal_order(bundle: Path)
 
 
 def test_events_swapped_under_their_indices_break_the_chain(bundle: Path) -> None:
-    lines = _lines(bundle)
-    a, b = lines[3].split(b',"event":', 1), lines[5].split(b',"event":', 1)
-    lines[3], lines[5] = a[0] + b',"event":' + b[1], b[0] + b',"event":' + a[1]
-    bundle.write_bytes(b"".join(lines))
+    with edited(bundle) as lines:
+        a, b = lines[3].split(b',"event":', 1), lines[5].split(b',"event":', 1)
+        lines[3], lines[5] = a[0] + b',"event":' + b[1], b[0] + b',"event":' + a[1]
     assert failure(bundle) == "line 4 (us#3): us's #2 is missing or out of order"
 
 
 def test_a_moved_entry_index_fails_the_inclusion_proof(bundle: Path) -> None:
-    lines = _lines(bundle)
-    lines[6] = lines[6].replace(b'{"index":7,', b'{"index":8,')
-    bundle.write_bytes(b"".join(lines))
+    with edited(bundle) as lines:
+        lines[6] = lines[6].replace(b'{"index":7,', b'{"index":8,')
     assert failure(bundle).startswith("inclusion: ")
 
 
 def test_a_changed_checkpoint_fails_its_signature(bundle: Path) -> None:
-    lines = _lines(bundle)
-    header = json.loads(lines[0])
-    header["checkpoint"] = header["checkpoint"].replace("\n1", "\n2", 1)
-    lines[0] = json.dumps(header).encode() + b"\n"
-    bundle.write_bytes(b"".join(lines))
+    with edited(bundle) as lines:
+        header = json.loads(lines[0])
+        header["checkpoint"] = header["checkpoint"].replace("\n1", "\n2", 1)
+        lines[0] = json.dumps(header).encode() + b"\n"
     assert failure(bundle).startswith("header.signature does not verify with the key of us")
 
 

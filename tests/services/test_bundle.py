@@ -18,32 +18,28 @@ pytestmark = pytest.mark.anyio
 US, RU, AE = "us-eucom", "ru-genstaff", "ae-mediator"
 
 
+async def say(node: Node, operator: str, channel: str, precedence: str, text: str) -> str:
+    """Post a message as ``operator``; returns its event id."""
+    view, _ = await node.channels.post_message(
+        as_role(node, Role.OPERATOR, operator), channel, precedence=precedence, text=text, lang="en"
+    )
+    return view.event.id
+
+
 async def scene(nodes: dict[str, Node]) -> tuple[str, str]:
     """A mediated hotline: a flash notice from ru acknowledged by us, an answer from us."""
     channel = await open_hotline(nodes, (RU, AE), {RU: "party", AE: "mediator"})
     ru, us = nodes[RU], nodes[US]
-    notice, _ = await ru.channels.post_message(
-        as_role(ru, Role.OPERATOR, "ivanov"),
-        channel,
-        precedence="flash",
-        text="Exercise",
-        lang="en",
-    )
+    notice = await say(ru, "ivanov", channel, "flash", "Exercise")
     await settle(nodes)
-    await us.channels.acknowledge(as_role(us, Role.OPERATOR, "smith"), channel, notice.event.id)
-    await us.channels.post_message(
-        as_role(us, Role.OPERATOR, "smith"),
-        channel,
-        precedence="routine",
-        text="Noted",
-        lang="en",
-    )
+    await us.channels.acknowledge(as_role(us, Role.OPERATOR, "smith"), channel, notice)
+    await say(us, "smith", channel, "routine", "Noted")
     await settle(nodes)
     for node in nodes.values():
         await node.transparency.publish_checkpoint()
     for node in nodes.values():
         await node.witness.witness_all()
-    return channel, notice.event.id
+    return channel, notice
 
 
 async def test_an_exported_channel_verifies_with_cosignatures_delivery_and_acks(

@@ -31,8 +31,7 @@ async def trio(make_node, tmp_path):
         mounts = {f"http://{p}": httpx.ASGITransport(app=a) for p, a in apps.items() if p != party}
         client = httpx.AsyncClient(mounts=mounts)
         clients.append(client)
-        node.transport = HttpPeerTransport(node.store, node.signer, party, node.clock, 5.0,
-                                           client=client)
+        node.transport = HttpPeerTransport(node.ctx, 5.0, client=client)
         node.replicator._transport = node.transport
         for other in nodes.values():
             if other is not node:

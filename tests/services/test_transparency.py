@@ -124,7 +124,7 @@ async def test_concurrent_sequencing_appends_each_event_once(pair):
 async def test_a_stale_appender_is_refused_reloads_and_appends_nothing_twice(pair):
     us, _, channel = pair
     await us.transparency.sequence()
-    stale = TransparencyLog(us.store, us.signer, US, us.clock, us.settings)
+    stale = TransparencyLog(us.ctx)
     await stale.sequence()  # loads the log as it is now
     await post(us, channel, 3)
     await us.transparency.sequence()
@@ -286,8 +286,7 @@ async def witnessing(us: Node, fork: Node):
     """us-eucom's witness reaches ``fork`` where it expects ru-genstaff's node."""
     app = create_app(fork, run_background_tasks=False)
     async with httpx.AsyncClient(mounts={f"http://{RU}": httpx.ASGITransport(app=app)}) as client:
-        us.witness._transport = HttpPeerTransport(us.store, us.signer, US, us.clock, 5.0,
-                                                  client=client)
+        us.witness._transport = HttpPeerTransport(us.ctx, 5.0, client=client)
         try:
             yield
         finally:

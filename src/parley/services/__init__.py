@@ -4,6 +4,7 @@ from ._auth import ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
 from ._channels import ChannelService, IngestOutcome
+from ._context import NodeContext
 from ._deadlines import AlertService, alert_json
 from ._deconflict import DeconflictionService
 from ._federation import FederationService
@@ -48,6 +49,7 @@ __all__ = [
     "MemberDelivery",
     "Node",
     "NodeConfig",
+    "NodeContext",
     "NotificationService",
     "OperatorService",
     "PeerRefused",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from parley.clock import Clock, format_ts, parse_ts, to_ms
+from parley.clock import format_ts, parse_ts, to_ms
 from parley.errors import (
     Conflict,
     EquivocationDetected,
@@ -23,7 +23,6 @@ from parley.forms import validate_form
 from parley.protocol import (
     Event,
     MemberRole,
-    Signer,
     Verdict,
     check_append,
     decode_public_key,
@@ -34,11 +33,11 @@ from parley.protocol import (
     validate_party_id,
     validate_text,
 )
-from parley.settings import Settings
-from parley.store import AckRecord, ChannelRecord, Store, StoredEvent, StoreTx
+from parley.store import AckRecord, ChannelRecord, StoredEvent, StoreTx
 
 from ._auth import Permission, Principal, require
-from ._bus import Bus, BusItem
+from ._bus import BusItem
+from ._context import NodeContext
 from ._status import ACKABLE_TYPES, EventView, build_views, fresh_view
 
 __all__ = ["ChannelService", "IngestOutcome"]
@@ -56,15 +55,8 @@ class IngestOutcome:
 
 
 class ChannelService:
-    def __init__(
-        self, store: Store, signer: Signer, party: str, clock: Clock, settings: Settings, bus: Bus
-    ) -> None:
-        self._store = store
-        self._signer = signer
-        self._party = party
-        self._clock = clock
-        self._settings = settings
-        self._bus = bus
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
         # Channel records change only through events this service stores (CHANNEL_CHANGES).
         self._cache: dict[str, ChannelRecord] = {}
         self._effects: list[Effect] = []
@@ -76,7 +68,7 @@ class ChannelService:
     # -- reading -------------------------------------------------------------------------------
     def list_channels(self, principal: Principal) -> list[ChannelRecord]:
         require(principal, Permission.READ)
-        return self._store.list_channels(self._party)
+        return self._ctx.store.list_channels(self._ctx.party)
 
     def get(self, principal: Principal, channel: str) -> ChannelRecord:
         require(principal, Permission.READ)
@@ -91,42 +83,46 @@ class ChannelService:
             raise InvalidInput.for_field("limit", "must be between 1 and 1000")
         if after < 0:
             raise InvalidInput.for_field("after", "must be >= 0")
-        stored = self._store.list_events(channel, after=after, limit=limit + 1)
+        stored = self._ctx.store.list_events(channel, after=after, limit=limit + 1)
         more = len(stored) > limit
-        views = build_views(self._store, self._party, record, stored[:limit], self._clock.now())
+        views = build_views(
+            self._ctx.store, self._ctx.party, record, stored[:limit], self._ctx.clock.now()
+        )
         return views, (views[-1].pos if more else None)
 
     def events_after(self, principal: Principal, after: int, limit: int) -> list[EventView]:
         """Events of all this party's channels after a position, in local order (stream replay)."""
         require(principal, Permission.READ)
-        records = {c.id: c for c in self._store.list_channels(self._party)}
-        stored = self._store.events_since(records, after, limit)
+        records = {c.id: c for c in self._ctx.store.list_channels(self._ctx.party)}
+        stored = self._ctx.store.events_since(records, after, limit)
         by_channel: dict[str, list[StoredEvent]] = {}
         for item in stored:
             by_channel.setdefault(item.event.channel, []).append(item)
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         views = {
             view.pos: view
             for channel, items in by_channel.items()
-            for view in build_views(self._store, self._party, records[channel], items, now)
+            for view in build_views(self._ctx.store, self._ctx.party, records[channel], items, now)
         }
         return [views[item.pos] for item in stored]
 
     def event(self, principal: Principal, channel: str, event_id: str) -> EventView:
         record = self.get(principal, channel)
-        stored = self._store.get_event(event_id)
+        stored = self._ctx.store.get_event(event_id)
         if stored is None or stored.event.channel != channel:
             raise NotFound(f"no event {event_id} in channel {channel}")
-        return build_views(self._store, self._party, record, [stored], self._clock.now())[0]
+        return build_views(
+            self._ctx.store, self._ctx.party, record, [stored], self._ctx.clock.now()
+        )[0]
 
     def _channel(self, channel: str) -> ChannelRecord:
         record = self._cache.get(channel)
         if record is None:
-            record = self._store.get_channel(channel)
+            record = self._ctx.store.get_channel(channel)
             if record is not None:
                 self._cache[channel] = record
-        if record is None or self._party not in record.members:
-            raise NotFound(f"no channel {channel} of which {self._party} is a member")
+        if record is None or self._ctx.party not in record.members:
+            raise NotFound(f"no channel {channel} of which {self._ctx.party} is a member")
         return record
 
     # -- writing -------------------------------------------------------------------------------
@@ -141,7 +137,7 @@ class ChannelService:
     ) -> EventView:
         """Open a channel; its rules (two-person release, agreed deadlines) are in its event."""
         require(principal, Permission.MANAGE_CHANNELS)
-        roles = {self._party: MemberRole.PARTY.value, **dict(members)}
+        roles = {self._ctx.party: MemberRole.PARTY.value, **dict(members)}
         body: dict[str, Any] = {"name": name, "members": roles, "by": principal.username}
         if two_person:
             body["two_person"] = True
@@ -149,20 +145,23 @@ class ChannelService:
             body["deadlines"] = dict(deadlines)
         validate_body("channel", body)
         for party in roles:
-            if self._store.get_party(party) is None:
+            if self._ctx.store.get_party(party) is None:
                 raise UnknownParty.for_field(
                     f"members.{party}", "unknown party: pin its key with 'parley peer add' first"
                 )
         record = _channel_record(
-            "ch_" + secrets.token_hex(10), self._party, body, frozenset(roles) - {self._party}
+            "ch_" + secrets.token_hex(10),
+            self._ctx.party,
+            body,
+            frozenset(roles) - {self._ctx.party},
         )
-        now = self._clock.now()
+        now = self._ctx.clock.now()
 
         def apply(tx: StoreTx) -> StoredEvent:
             tx.insert_channel(record, to_ms(now))
             return self._append_own(tx, record, "channel", body, now)
 
-        stored = await self._store.write(apply)
+        stored = await self._ctx.store.write(apply)
         return self._publish(record, stored, own=True)
 
     async def post_message(
@@ -179,16 +178,16 @@ class ChannelService:
         require(principal, Permission.POST)
         record = self.writable(channel)
         level = parse_precedence(precedence, "precedence")
-        validate_text(text, "text", self._settings.max_text_bytes)
+        validate_text(text, "text", self._ctx.settings.max_text_bytes)
         validate_language_tag(lang, "lang")
         _check_idempotency_key(idempotency_key)
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         body = {
             "precedence": level.value,
             "text": text,
             "lang": lang,
             "by": principal.username,
-            "deadline": format_ts(now + self._settings.ack_deadline(level)),
+            "deadline": format_ts(now + self._ctx.settings.ack_deadline(level)),
         }
 
         def apply(tx: StoreTx) -> tuple[StoredEvent | str, bool]:
@@ -201,7 +200,7 @@ class ChannelService:
                 tx.remember_idempotency(principal.username, idempotency_key, stored.event.id)
             return stored, True
 
-        result, created = await self._store.write(apply)
+        result, created = await self._ctx.store.write(apply)
         if isinstance(result, str):
             return self.event(principal, channel, result), False
         return self._publish(record, result, own=True), created
@@ -212,25 +211,27 @@ class ChannelService:
         """Sign an ack for another party's event; acking twice returns the first ack."""
         require(principal, Permission.ACK)
         record = self.writable(channel)
-        target = self._store.get_event(event_id)
+        target = self._ctx.store.get_event(event_id)
         if target is None or target.event.channel != channel:
             raise NotFound(f"no event {event_id} in channel {channel}")
         if target.event.type not in ACKABLE_TYPES:
             raise InvalidInput.for_field(
                 "event", f"a {target.event.type} event is not acknowledged"
             )
-        if target.event.author == self._party:
-            raise Conflict(f"{self._party} cannot acknowledge its own event; the other side does")
-        now = self._clock.now()
+        if target.event.author == self._ctx.party:
+            raise Conflict(
+                f"{self._ctx.party} cannot acknowledge its own event; the other side does"
+            )
+        now = self._ctx.clock.now()
         body = {"event": event_id, "by": principal.username}
 
         def apply(tx: StoreTx) -> StoredEvent | str:
-            earlier = tx.acks_of(event_id).get(self._party)
+            earlier = tx.acks_of(event_id).get(self._ctx.party)
             if earlier is not None:
                 return earlier
             return self._append_own(tx, record, "ack", body, now)
 
-        result = await self._store.write(apply)
+        result = await self._ctx.store.write(apply)
         if isinstance(result, str):
             return self.event(principal, channel, result), False
         return self._publish(record, result, own=True), True
@@ -239,8 +240,8 @@ class ChannelService:
         """Accept an invitation: this party becomes an active member with a signed event."""
         require(principal, Permission.MANAGE_CHANNELS)
         record = self._channel(channel)
-        if self._party not in record.invited:
-            raise Conflict(f"{self._party} is already an active member of {channel}")
+        if self._ctx.party not in record.invited:
+            raise Conflict(f"{self._ctx.party} is already an active member of {channel}")
         return await self.append(record, "accept", {"by": principal.username})
 
     async def set_status(
@@ -251,8 +252,8 @@ class ChannelService:
         record = self._channel(channel)
         body = {"status": status, "reason": reason, "by": principal.username}
         validate_body("channel_status", body)
-        if not record.is_active_member(self._party):
-            raise Conflict(f"{self._party} must accept {channel} before changing it")
+        if not record.is_active_member(self._ctx.party):
+            raise Conflict(f"{self._ctx.party} must accept {channel} before changing it")
         if record.status == status:
             raise Conflict(f"channel {channel} is already {status}")
         return await self.append(record, "channel_status", body)
@@ -269,7 +270,7 @@ class ChannelService:
         after: Callable[[StoreTx, StoredEvent], None] | None = None,
     ) -> EventView:
         """Append an event of this node; ``after`` runs in the same transaction and may veto."""
-        now = self._clock.now()
+        now = self._ctx.clock.now()
 
         def apply(tx: StoreTx) -> StoredEvent:
             stored = self._append_own(tx, record, kind, body, now)
@@ -277,7 +278,7 @@ class ChannelService:
                 after(tx, stored)
             return stored
 
-        stored = await self._store.write(apply)
+        stored = await self._ctx.store.write(apply)
         return self._publish(record, stored, own=True)
 
     def writable(self, channel: str) -> ChannelRecord:
@@ -285,8 +286,8 @@ class ChannelService:
         record = self._channel(channel)
         if record.status != "active":
             raise Conflict(f"channel {channel} is {record.status}; nothing can be sent on it")
-        if not record.is_active_member(self._party):
-            raise Conflict(f"{self._party} has not accepted {channel} yet; an admin accepts it")
+        if not record.is_active_member(self._ctx.party):
+            raise Conflict(f"{self._ctx.party} has not accepted {channel} yet; an admin accepts it")
         return record
 
     def _append_own(
@@ -299,13 +300,13 @@ class ChannelService:
     ) -> StoredEvent:
         """Link a new event of this node into its chain; runs inside the writer."""
         channel = record.id
-        view = tx.chain_view(channel, self._party)
+        view = tx.chain_view(channel, self._ctx.party)
         head = view.head
-        seen = {p: s for p, s in view.channel_heads.items() if p != self._party}
+        seen = {p: s for p, s in view.channel_heads.items() if p != self._ctx.party}
         event = sign_event(
-            self._signer,
+            self._ctx.signer,
             channel=channel,
-            author=self._party,
+            author=self._ctx.party,
             seq=1 if head is None else head.seq + 1,
             prev=None if head is None else head.event_id,
             seen=seen,
@@ -313,7 +314,7 @@ class ChannelService:
             type=kind,
             body=body,
         )
-        stored_ms = to_ms(self._clock.now())
+        stored_ms = to_ms(self._ctx.clock.now())
         pos = tx.insert_event(event, head, stored_ms)
         self._apply_effects(tx, record, event, now)
         return StoredEvent(pos, event, stored_ms)
@@ -322,10 +323,12 @@ class ChannelService:
         if stored.event.type in CHANNEL_CHANGES:
             self._cache.pop(record.id, None)
         if own:
-            view = fresh_view(self._party, record, stored)
+            view = fresh_view(self._ctx.party, record, stored)
         else:
-            view = build_views(self._store, self._party, record, [stored], self._clock.now())[0]
-        self._bus.publish(BusItem("event", stored.pos, record.id, view.to_json()))
+            view = build_views(
+                self._ctx.store, self._ctx.party, record, [stored], self._ctx.clock.now()
+            )[0]
+        self._ctx.bus.publish(BusItem("event", stored.pos, record.id, view.to_json()))
         return view
 
     # -- other parties' events -------------------------------------------------------------------
@@ -358,11 +361,11 @@ class ChannelService:
 
     def _prepare(self, event: Event, record: ChannelRecord | None) -> tuple[ChannelRecord, bytes]:
         """Checks that need no transaction: membership, pinned key, body and form."""
-        if record is None or self._party not in record.members:
-            raise NotFound(f"no channel {event.channel} of which {self._party} is a member")
-        if event.author == self._party:
+        if record is None or self._ctx.party not in record.members:
+            raise NotFound(f"no channel {event.channel} of which {self._ctx.party} is a member")
+        if event.author == self._ctx.party:
             raise EventRejected(f"{event.author}#{event.seq}: this node is its only author")
-        author = self._store.get_party(event.author)
+        author = self._ctx.store.get_party(event.author)
         if author is None:
             raise UnknownParty(f"{event.author} has no pinned key on this node")
         validate_party_id(event.author)
@@ -380,7 +383,7 @@ class ChannelService:
     ) -> tuple[list[StoredEvent], ParleyError | None]:
         """Events of one channel in one transaction; returns what was stored and what stopped it."""
         first = events[0]
-        record = self._store.get_channel(first.channel)
+        record = self._ctx.store.get_channel(first.channel)
         opening = record is None and first.type == "channel" and first.seq == 1
         if opening:
             record = self._opened_channel(first)
@@ -397,7 +400,7 @@ class ChannelService:
             return [], error
         assert record is not None
         channel = record
-        now = self._clock.now()
+        now = self._ctx.clock.now()
 
         def apply(tx: StoreTx) -> tuple[list[StoredEvent], ParleyError | None]:
             stored: list[StoredEvent] = []
@@ -416,7 +419,7 @@ class ChannelService:
                     stored.append(appended)
             return stored, None
 
-        stored, stopped = await self._store.write(apply)
+        stored, stopped = await self._ctx.store.write(apply)
         for item in stored:
             self._publish(channel, item, own=False)
         return stored, stopped or error
@@ -459,9 +462,9 @@ class ChannelService:
         except InvalidInput as exc:
             raise EventRejected(f"{event.author}#1: {exc.detail}", errors=exc.errors) from exc
         members: dict[str, str] = dict(event.body["members"])
-        if self._party not in members or event.author not in members:
-            raise NotMember(f"{event.channel} does not list both {self._party} and its author")
-        unknown = sorted(p for p in members if self._store.get_party(p) is None)
+        if self._ctx.party not in members or event.author not in members:
+            raise NotMember(f"{event.channel} does not list both {self._ctx.party} and its author")
+        unknown = sorted(p for p in members if self._ctx.store.get_party(p) is None)
         if unknown:
             raise UnknownParty(f"{event.channel} lists {unknown[0]}, whose key is not pinned here")
         return _channel_record(
@@ -523,13 +526,13 @@ class ChannelService:
         target = tx.stored_raw(target_id)
         if target is None:
             return
-        if ack.author == self._party:
+        if ack.author == self._ctx.party:
             done = True  # an inbound message waits only for this party's ack
         else:
             needed = {
                 p
                 for p, role in record.members.items()
-                if role == MemberRole.PARTY.value and p != self._party
+                if role == MemberRole.PARTY.value and p != self._ctx.party
             }
             done = needed <= set(tx.acks_of(target_id))
         if done:

@@ -7,12 +7,13 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from parley.clock import Clock, format_ts, to_ms
+from parley.clock import format_ts, to_ms
 from parley.protocol import MemberRole, Precedence
-from parley.store import AlertRecord, PendingAck, Store, StoreTx
+from parley.store import AlertRecord, PendingAck, StoreTx
 
 from ._auth import Permission, Principal, require
-from ._bus import Bus, BusItem
+from ._bus import BusItem
+from ._context import NodeContext
 
 __all__ = ["AlertService", "alert_json"]
 
@@ -39,49 +40,46 @@ def alert_json(alert: AlertRecord) -> dict[str, object]:
 
 
 class AlertService:
-    def __init__(self, store: Store, clock: Clock, party: str, bus: Bus) -> None:
-        self._store = store
-        self._clock = clock
-        self._party = party
-        self._bus = bus
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
 
     def list_alerts(self, principal: Principal, *, open_only: bool = False) -> list[AlertRecord]:
         require(principal, Permission.VIEW_ALERTS)
-        return self._store.list_alerts(open_only=open_only)
+        return self._ctx.store.list_alerts(open_only=open_only)
 
     async def escalate_overdue(self) -> list[AlertRecord]:
         """Raise one alert for each message past its deadline; returns the new alerts."""
-        now_ms = to_ms(self._clock.now())
+        now_ms = to_ms(self._ctx.clock.now())
         raised = []
-        for pending in self._store.due_pending_acks(now_ms):
+        for pending in self._ctx.store.due_pending_acks(now_ms):
             alert_id = await self._escalate(pending, now_ms)
-            alert = self._store.get_alert(alert_id)
+            alert = self._ctx.store.get_alert(alert_id)
             assert alert is not None
             raised.append(alert)
-            self._bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
+            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
         return raised
 
     async def _escalate(self, pending: PendingAck, now_ms: int) -> int:
-        stored = self._store.get_event(pending.event_id)
-        channel = self._store.get_channel(pending.channel)
+        stored = self._ctx.store.get_event(pending.event_id)
+        channel = self._ctx.store.get_channel(pending.channel)
         assert stored is not None
         assert channel is not None
         event = stored.event
         precedence = Precedence(event.body["precedence"])
         if pending.kind == "reply":
             # Everyone on the channel is told, the mediator included: nobody answered.
-            direction = "outbound" if event.author == self._party else "inbound"
+            direction = "outbound" if event.author == self._ctx.party else "inbound"
             waiting_for = sorted(p for p in channel.members if p != event.author)
-        elif event.author == self._party:
-            acked = {a.party for a in self._store.acks_for([event.id]).get(event.id, [])}
+        elif event.author == self._ctx.party:
+            acked = {a.party for a in self._ctx.store.acks_for([event.id]).get(event.id, [])}
             direction = "outbound"
             waiting_for = sorted(
                 p
                 for p, role in channel.members.items()
-                if role == MemberRole.PARTY.value and p != self._party and p not in acked
+                if role == MemberRole.PARTY.value and p != self._ctx.party and p not in acked
             )
         else:
-            direction, waiting_for = "inbound", [self._party]
+            direction, waiting_for = "inbound", [self._ctx.party]
         detail = {
             "direction": direction,
             "precedence": precedence.value,
@@ -96,7 +94,7 @@ class AlertService:
         def apply(tx: StoreTx) -> int:
             return tx.escalate(pending, SEVERITY[precedence], detail, now_ms)
 
-        return await self._store.write(apply)
+        return await self._ctx.store.write(apply)
 
     async def run(self, interval_s: float) -> None:
         """The background task: look for overdue messages every ``interval_s`` seconds."""

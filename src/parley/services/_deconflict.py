@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
-from parley.clock import Clock, format_ts, parse_ts, to_ms
+from parley.clock import format_ts, parse_ts, to_ms
 from parley.deconflict import (
     KINDS,
     SEVERITIES,
@@ -52,12 +52,12 @@ from parley.deconflict import (
 from parley.errors import Conflict, FieldError, InvalidInput, ParleyError
 from parley.forms import area_geometry, validate_form
 from parley.protocol import Event
-from parley.settings import Settings
-from parley.store import ChannelRecord, PairRecord, SiteRecord, Store, StoredEvent, StoreTx
+from parley.store import ChannelRecord, PairRecord, SiteRecord, StoredEvent, StoreTx
 
 from ._auth import Permission, Principal, require
-from ._bus import Bus, BusItem
+from ._bus import BusItem
 from ._channels import ChannelService
+from ._context import NodeContext
 from ._deadlines import alert_json
 
 __all__ = ["DeconflictionService", "pair_json", "site_key"]
@@ -112,22 +112,10 @@ class _AlreadyDone(Conflict):
 
 
 class DeconflictionService:
-    def __init__(
-        self,
-        store: Store,
-        channels: ChannelService,
-        party: str,
-        clock: Clock,
-        settings: Settings,
-        bus: Bus,
-    ) -> None:
-        self._store = store
+    def __init__(self, ctx: NodeContext, channels: ChannelService) -> None:
+        self._ctx = ctx
         self._channels = channels
-        self._party = party
-        self._clock = clock
-        self._settings = settings
-        self._bus = bus
-        self._site_prefix = site_key(party, 0)[:-1]
+        self._site_prefix = site_key(ctx.party, 0)[:-1]
         self._lock = asyncio.Lock()  # one user of the index at a time: it is not thread-safe
         self._queue: list[_Notice] = []
         self._wake = asyncio.Event()
@@ -137,7 +125,7 @@ class DeconflictionService:
     def _reset(self) -> None:
         self._loaded = False
         self._index = SpaceTimeIndex(
-            rebuild_threshold=self._settings.deconfliction_rebuild_threshold
+            rebuild_threshold=self._ctx.settings.deconfliction_rebuild_threshold
         )
         self._owner: dict[str, tuple[str, str]] = {}  # notification id -> (author, channel)
         self._keys: dict[str, tuple[str, ...]] = {}  # notification id -> its items' keys
@@ -191,20 +179,22 @@ class DeconflictionService:
         are: an operator's console sees it at once. Nothing if it changed no alert (a second
         alert for a pair, a withdrawal of an alert already withdrawn)."""
         if event["type"] == "deconfliction_alert":
-            alert = self._store.deconfliction_alert(event_id)
+            alert = self._ctx.store.deconfliction_alert(event_id)
         else:
             body = event["body"]
             pair = next(
                 (
                     p
-                    for p in self._store.deconfliction_pairs(active_only=False, keys=[body["a"]])
+                    for p in self._ctx.store.deconfliction_pairs(
+                        active_only=False, keys=[body["a"]]
+                    )
                     if p.key_b == body["b"] and p.withdrawn_event == event_id
                 ),
                 None,
             )
-            alert = None if pair is None else self._store.deconfliction_alert(pair.alert_event)
+            alert = None if pair is None else self._ctx.store.deconfliction_alert(pair.alert_event)
         if alert is not None:
-            self._bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
+            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
 
     async def flush(self) -> int:
         """Load the index if not yet done, then take in what was stored since (notices, and
@@ -234,7 +224,7 @@ class DeconflictionService:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._wake.wait(), self._settings.deconfliction_site_poll_s
+                    self._wake.wait(), self._ctx.settings.deconfliction_site_poll_s
                 )
             self._wake.clear()
 
@@ -251,7 +241,7 @@ class DeconflictionService:
         if not added and not removed:
             return 0
         await _in_thread(self._update, added, removed)
-        sent = await self._withdraw(self._store.deconfliction_pairs(keys=removed))
+        sent = await self._withdraw(self._ctx.store.deconfliction_pairs(keys=removed))
         return sent + await self._check(added)
 
     def _update(self, added: Sequence[Item], removed: Sequence[str]) -> None:
@@ -298,7 +288,7 @@ class DeconflictionService:
 
     def _live(self) -> list[Item]:
         """The indexed items of notifications whose window is not over."""
-        now_ms = to_ms(self._clock.now())
+        now_ms = to_ms(self._ctx.clock.now())
         return [
             item
             for keys in self._keys.values()
@@ -309,7 +299,7 @@ class DeconflictionService:
 
     # -- sites imported while running ------------------------------------------------------------
     async def _take_in_sites(self) -> int:
-        if self._store.last_site_id() <= self._sites_after:
+        if self._ctx.store.last_site_id() <= self._sites_after:
             return 0
         sites = await _in_thread(self._index_new_sites)
         return await self._check_sites(sites)
@@ -317,7 +307,7 @@ class DeconflictionService:
     def _index_new_sites(self) -> list[Item]:
         """Into the delta, as any new item; a large import in one bulk load (one rebuild)."""
         sites = self._imported_sites()
-        if len(sites) > self._settings.deconfliction_rebuild_threshold:
+        if len(sites) > self._ctx.settings.deconfliction_rebuild_threshold:
             self._index.bulk_load(sites)
         else:
             for site in sites:
@@ -345,10 +335,10 @@ class DeconflictionService:
     def _imported_sites(self) -> list[Item]:
         """Sites stored since the last call, as items: by id, which imports commit in order."""
         items: list[Item] = []
-        while shapes := self._store.site_shapes(self._sites_after, _SITE_PAGE):
+        while shapes := self._ctx.store.site_shapes(self._sites_after, _SITE_PAGE):
             rows: list[SiteRow] = [
                 (
-                    site_key(self._party, sid),
+                    site_key(self._ctx.party, sid),
                     party,
                     lon,
                     lat,
@@ -370,7 +360,7 @@ class DeconflictionService:
         self._loaded = True
         stale = [
             pair
-            for pair in self._store.deconfliction_pairs()
+            for pair in self._ctx.store.deconfliction_pairs()
             if _event_of(pair.key_a) in self._gone or _event_of(pair.key_b) in self._gone
         ]
         sent = await self._withdraw(stale)
@@ -384,7 +374,7 @@ class DeconflictionService:
     def _build_index(self) -> None:
         items: dict[str, Item] = {}
         after = 0
-        while page := self._store.notice_events(tuple(_QUEUED), after, _EVENT_PAGE):
+        while page := self._ctx.store.notice_events(tuple(_QUEUED), after, _EVENT_PAGE):
             notices = [_Notice.of(stored) for stored in page]
             made = _made(notices)
             for notice in notices:
@@ -419,7 +409,7 @@ class DeconflictionService:
         others: list[tuple[Item, Overlap]] = []
         for overlap in overlaps:
             other = self._index.get(overlap.b if overlap.a == item.key else overlap.a)
-            if other is None or self._party not in (item.party, other.party):
+            if other is None or self._ctx.party not in (item.party, other.party):
                 continue
             if item.kind == other.kind == "protected_site":
                 continue  # sites do not move: two of them never conflict
@@ -428,9 +418,9 @@ class DeconflictionService:
             return 0
         known = {
             (p.key_a, p.key_b)
-            for p in self._store.deconfliction_pairs(active_only=False, keys=[item.key])
+            for p in self._ctx.store.deconfliction_pairs(active_only=False, keys=[item.key])
         }
-        cap = self._settings.deconfliction_site_alert_cap
+        cap = self._ctx.settings.deconfliction_site_alert_cap
         sites.sort(key=lambda pair: (_RANK[pair[1].severity], -pair[1].area_km2, pair[0].key))
         records = self._sites([other for other, _ in sites])
         sent = 0
@@ -447,7 +437,7 @@ class DeconflictionService:
 
     def _sites(self, items: Iterable[Item]) -> dict[str, SiteRecord]:
         ids = [int(item.key.rpartition(":")[2]) for item in items]
-        return {site_key(self._party, s.id): s for s in self._store.get_sites(ids)}
+        return {site_key(self._ctx.party, s.id): s for s in self._ctx.store.get_sites(ids)}
 
     def _side(self, item: Item, sites: Mapping[str, SiteRecord]) -> dict[str, Any]:
         side: dict[str, Any] = {"key": item.key, "party": item.party, "kind": item.kind}
@@ -486,7 +476,11 @@ class DeconflictionService:
         categories = Counter(records[other.key].category for other, _ in sites)
         mine: dict[str, Any] = {"key": item.key, "party": item.party, "kind": item.kind}
         mine["event"] = _event_of(item.key)
-        theirs = {"key": _summary_key(self._party), "party": self._party, "kind": "protected_site"}
+        theirs = {
+            "key": _summary_key(self._ctx.party),
+            "party": self._ctx.party,
+            "kind": "protected_site",
+        }
         a, b = (mine, theirs) if mine["key"] < theirs["key"] else (theirs, mine)
         return {
             "a": a,
@@ -497,7 +491,7 @@ class DeconflictionService:
             "severity": min((o.severity for _, o in sites), key=_RANK.__getitem__),
             "summary": {
                 "total": len(sites),
-                "alerted": self._settings.deconfliction_site_alert_cap,
+                "alerted": self._ctx.settings.deconfliction_site_alert_cap,
                 "by_category": dict(sorted(categories.items())),
             },
         }
@@ -521,7 +515,7 @@ class DeconflictionService:
         sent = 0
         for pair in pairs:
             detail = json.loads(pair.detail)
-            if pair.withdrawn_event is not None or detail.get("raised_by") != self._party:
+            if pair.withdrawn_event is not None or detail.get("raised_by") != self._ctx.party:
                 continue
             why = [
                 self._gone[e] for e in map(_event_of, (pair.key_a, pair.key_b)) if e in self._gone
@@ -563,13 +557,13 @@ class DeconflictionService:
 
     def _channel_for(self, parties: set[str], preferred: Iterable[str]) -> ChannelRecord | None:
         """An active channel where this node and both parties may send: ``preferred`` first."""
-        mine = [c.id for c in self._store.list_channels(self._party)]
+        mine = [c.id for c in self._ctx.store.list_channels(self._ctx.party)]
         for channel in dict.fromkeys([*preferred, *mine]):
-            record = self._store.get_channel(channel)
+            record = self._ctx.store.get_channel(channel)
             if (
                 record is not None
                 and record.status == "active"
-                and all(record.is_active_member(p) for p in parties | {self._party})
+                and all(record.is_active_member(p) for p in parties | {self._ctx.party})
             ):
                 return record
         return None
@@ -587,7 +581,7 @@ class DeconflictionService:
         """What an area and window would meet, with severities as if it were an item of
         ``kind``; nothing is sent."""
         require(principal, Permission.READ)
-        geometry, start_ms, end_ms = _query_area(area, window, self._clock.now())
+        geometry, start_ms, end_ms = _query_area(area, window, self._ctx.clock.now())
         if kind not in KINDS:
             raise InvalidInput.for_field("kind", f"must be one of {', '.join(KINDS)}")
         if not (isinstance(margin_km, int | float) and 0 <= margin_km <= 1000):
@@ -620,7 +614,8 @@ class DeconflictionService:
         """One alert per pair of items, as every node lists it; active only by default."""
         require(principal, Permission.READ)
         return [
-            pair_json(p) for p in self._store.deconfliction_pairs(active_only=not include_withdrawn)
+            pair_json(p)
+            for p in self._ctx.store.deconfliction_pairs(active_only=not include_withdrawn)
         ]
 
     def indexed(self) -> int:

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from parley.clock import Clock, to_ms
+from parley.clock import to_ms
 from parley.errors import AuthenticationFailed, Forbidden, InvalidInput, ParleyError
 from parley.protocol import (
     RequestSignature,
@@ -15,29 +15,19 @@ from parley.protocol import (
     validate_channel_id,
     verify_request,
 )
-from parley.settings import Settings
-from parley.store import ChannelRecord, Store
+from parley.store import ChannelRecord
 
 from ._channels import ChannelService
+from ._context import NodeContext
 
 __all__ = ["FederationService"]
 
 
 class FederationService:
-    def __init__(
-        self,
-        store: Store,
-        channels: ChannelService,
-        party: str,
-        clock: Clock,
-        settings: Settings,
-    ) -> None:
-        self._store = store
+    def __init__(self, ctx: NodeContext, channels: ChannelService) -> None:
+        self._ctx = ctx
         self._channels = channels
-        self._party = party
-        self._clock = clock
-        self._settings = settings
-        self._started_ms = to_ms(clock.now())
+        self._started_ms = to_ms(ctx.clock.now())
         self._nonces: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     def authenticate(
@@ -45,18 +35,18 @@ class FederationService:
     ) -> str:
         """The party that signed this request, or AuthenticationFailed saying why not."""
         signature = RequestSignature.from_headers(dict(headers))
-        peer = self._store.get_party(signature.sender)
+        peer = self._ctx.store.get_party(signature.sender)
         if peer is None or peer.is_self:
             raise AuthenticationFailed(f"{signature.sender} is not a pinned peer of this node")
-        now_ms = to_ms(self._clock.now())
-        window_ms = self._settings.federation_window_s * 1000
+        now_ms = to_ms(self._ctx.clock.now())
+        window_ms = self._ctx.settings.federation_window_s * 1000
         verify_request(
             signature,
             public_key=decode_public_key(peer.public_key),
             method=method,
             target=target,
             body=body,
-            receiver=self._party,
+            receiver=self._ctx.party,
             now_ms=now_ms,
             window_ms=window_ms,
             not_before_ms=self._started_ms - window_ms // 10,
@@ -73,16 +63,16 @@ class FederationService:
         self._nonces[key] = now_ms
 
     def _shared(self, peer: str, channel: str) -> ChannelRecord:
-        record = self._store.get_channel(channel)
-        if record is None or peer not in record.members or self._party not in record.members:
-            raise Forbidden(f"{peer} and {self._party} share no channel {channel}")
+        record = self._ctx.store.get_channel(channel)
+        if record is None or peer not in record.members or self._ctx.party not in record.members:
+            raise Forbidden(f"{peer} and {self._ctx.party} share no channel {channel}")
         return record
 
     def heads(self, peer: str) -> dict[str, dict[str, int]]:
         """Every channel shared with ``peer``, and the highest seq stored of each author."""
         return {
-            record.id: self._store.channel_heads(record.id)
-            for record in self._store.list_channels(self._party)
+            record.id: self._ctx.store.channel_heads(record.id)
+            for record in self._ctx.store.list_channels(self._ctx.party)
             if peer in record.members
         }
 
@@ -98,8 +88,8 @@ class FederationService:
             for k, v in heads.items()
         ):
             raise InvalidInput.for_field("heads", "must map party ids to sequence numbers")
-        events = self._store.events_missing_at(
-            channel, heads, exclude_author=peer, limit=self._settings.replication_batch
+        events = self._ctx.store.events_missing_at(
+            channel, heads, exclude_author=peer, limit=self._ctx.settings.replication_batch
         )
         return {"events": [e.to_dict() for e in events]}
 
@@ -112,16 +102,17 @@ class FederationService:
         raw_events = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(raw_events, list):
             raise InvalidInput.for_field("events", "must be a list of events")
-        if len(raw_events) > self._settings.replication_batch:
+        if len(raw_events) > self._ctx.settings.replication_batch:
             raise InvalidInput.for_field(
-                "events", f"{len(raw_events)} events; at most {self._settings.replication_batch}"
+                "events",
+                f"{len(raw_events)} events; at most {self._ctx.settings.replication_batch}",
             )
         stored = duplicates = 0
         touched: set[str] = set()
         for index, raw in enumerate(raw_events):
             try:
                 event = event_from_dict(raw)
-                if self._store.get_channel(event.channel) is not None:
+                if self._ctx.store.get_channel(event.channel) is not None:
                     self._shared(peer, event.channel)
                 outcome = await self._channels.ingest([event])
             except ParleyError as exc:
@@ -130,5 +121,5 @@ class FederationService:
             stored += outcome.stored
             duplicates += outcome.duplicates
             touched.add(event.channel)
-        heads = {channel: self._store.channel_heads(channel) for channel in sorted(touched)}
+        heads = {channel: self._ctx.store.channel_heads(channel) for channel in sorted(touched)}
         return {"stored": stored, "duplicates": duplicates, "heads": heads}

@@ -10,13 +10,13 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, replace
 
-from parley.clock import Clock, to_ms
-from parley.settings import Settings
-from parley.store import LinkRecord, Store
+from parley.clock import to_ms
+from parley.store import LinkRecord
 
 from ._auth import Permission, Principal, require
-from ._bus import Bus, BusItem
+from ._bus import BusItem
 from ._channels import ChannelService
+from ._context import NodeContext
 from ._deadlines import alert_json
 
 __all__ = ["LinkMonitor"]
@@ -30,45 +30,37 @@ class _PendingTest:
 
 
 class LinkMonitor:
-    def __init__(
-        self,
-        store: Store,
-        channels: ChannelService,
-        party: str,
-        clock: Clock,
-        settings: Settings,
-        bus: Bus,
-    ) -> None:
-        self._store = store
+    def __init__(self, ctx: NodeContext, channels: ChannelService) -> None:
+        self._ctx = ctx
         self._channels = channels
-        self._party = party
-        self._clock = clock
-        self._settings = settings
-        self._bus = bus
         self._pending: dict[str, _PendingTest] = {}
         self._recording: set[asyncio.Task[None]] = set()
 
     def _link(self, peer: str) -> LinkRecord:
-        return self._store.get_link(peer) or LinkRecord(peer, "unknown", None, None, None, 0, "")
+        return self._ctx.store.get_link(peer) or LinkRecord(
+            peer, "unknown", None, None, None, 0, ""
+        )
 
     async def _save(self, record: LinkRecord) -> None:
-        if self._store.get_link(record.party) != record:
-            await self._store.write(lambda tx: tx.save_link(record))
+        if self._ctx.store.get_link(record.party) != record:
+            await self._ctx.store.write(lambda tx: tx.save_link(record))
 
     async def contact_ok(self, peer: str) -> None:
         link = self._link(peer)
         if link.missed_tests:
             state = link.state  # only an answered link test clears missed tests
         else:
-            slow = (link.rtt_ms or 0) > self._settings.link_degraded_rtt_ms
+            slow = (link.rtt_ms or 0) > self._ctx.settings.link_degraded_rtt_ms
             state = "degraded" if slow else "up"
-        await self._save(replace(link, state=state, last_ok_ms=to_ms(self._clock.now()), detail=""))
+        await self._save(
+            replace(link, state=state, last_ok_ms=to_ms(self._ctx.clock.now()), detail="")
+        )
 
     async def contact_failed(self, peer: str, detail: str) -> None:
         link = self._link(peer)
-        now_ms = to_ms(self._clock.now())
+        now_ms = to_ms(self._ctx.clock.now())
         silent_ms = now_ms - (link.last_ok_ms or 0)
-        down = silent_ms > 3 * self._settings.anti_entropy_interval_s * 1000
+        down = silent_ms > 3 * self._ctx.settings.anti_entropy_interval_s * 1000
         await self._save(replace(link, state="down" if down else "degraded", detail=detail[:500]))
 
     def on_stored(self, item: BusItem) -> None:
@@ -79,7 +71,7 @@ class LinkMonitor:
         pending = self._pending.get(event.get("author", ""))
         if pending is None or event.get("channel") != pending.channel:
             return
-        if event.get("seen", {}).get(self._party, 0) >= pending.seq:
+        if event.get("seen", {}).get(self._ctx.party, 0) >= pending.seq:
             del self._pending[event["author"]]
             task = asyncio.get_running_loop().create_task(
                 self._test_passed(event["author"], pending)
@@ -93,8 +85,8 @@ class LinkMonitor:
             await asyncio.gather(*self._recording)
 
     async def _test_passed(self, peer: str, pending: _PendingTest) -> None:
-        rtt = to_ms(self._clock.now()) - pending.sent_ms
-        slow = rtt > self._settings.link_degraded_rtt_ms
+        rtt = to_ms(self._ctx.clock.now()) - pending.sent_ms
+        slow = rtt > self._ctx.settings.link_degraded_rtt_ms
         link = self._link(peer)
         await self._save(
             replace(
@@ -102,13 +94,13 @@ class LinkMonitor:
                 state="degraded" if slow else "up",
                 rtt_ms=rtt,
                 missed_tests=0,
-                last_ok_ms=to_ms(self._clock.now()),
+                last_ok_ms=to_ms(self._ctx.clock.now()),
             )
         )
 
     async def test_links(self) -> None:
         """Send one link test to each peer; a test still unanswered from last time is missed."""
-        for record in self._store.list_parties():
+        for record in self._ctx.store.list_parties():
             if record.is_self:
                 continue
             if record.party in self._pending:
@@ -118,16 +110,16 @@ class LinkMonitor:
                 continue
             view = await self._channels.append_system(channel, "link_test")
             self._pending[record.party] = _PendingTest(
-                channel, view.event.seq, to_ms(self._clock.now())
+                channel, view.event.seq, to_ms(self._ctx.clock.now())
             )
             link = self._link(record.party)
-            await self._save(replace(link, last_test_ms=to_ms(self._clock.now())))
+            await self._save(replace(link, last_test_ms=to_ms(self._ctx.clock.now())))
 
     def _test_channel(self, peer: str) -> str | None:
-        for record in self._store.list_channels(self._party):
+        for record in self._ctx.store.list_channels(self._ctx.party):
             if (
                 record.status == "active"
-                and record.is_active_member(self._party)
+                and record.is_active_member(self._ctx.party)
                 and record.is_active_member(peer)
             ):
                 return record.id
@@ -143,28 +135,28 @@ class LinkMonitor:
                 link, state=state, missed_tests=missed, detail=f"{missed} link test(s) unanswered"
             )
         )
-        now_ms = to_ms(self._clock.now())
+        now_ms = to_ms(self._ctx.clock.now())
         detail = {"peer": peer, "missed": missed, "test_seq": pending.seq}
 
-        alert_id = await self._store.write(
+        alert_id = await self._ctx.store.write(
             lambda tx: tx.insert_alert(
                 "link_test_missed", "high", pending.channel, None, detail, now_ms
             )
         )
-        alert = self._store.get_alert(alert_id)
+        alert = self._ctx.store.get_alert(alert_id)
         if alert is not None:
-            self._bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
+            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
 
     async def run(self) -> None:
         while True:
             with contextlib.suppress(Exception):
                 await self.test_links()
-            await asyncio.sleep(self._settings.link_test_interval_s)
+            await asyncio.sleep(self._ctx.settings.link_test_interval_s)
 
     def links(self, principal: Principal) -> list[LinkRecord]:
         require(principal, Permission.READ)
-        return self._store.list_links()
+        return self._ctx.store.list_links()
 
     def peer_urls(self, principal: Principal, party: str) -> list[str]:
         require(principal, Permission.READ)
-        return self._store.peer_urls(party)
+        return self._ctx.store.peer_urls(party)

@@ -7,7 +7,6 @@ import os
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +31,7 @@ from ._auth import Permission, Principal, require
 from ._bundle import ExportSummary, export_bundle
 from ._bus import Bus
 from ._channels import ChannelService
+from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService
 from ._federation import FederationService
@@ -123,44 +123,29 @@ class Node:
         self.clock: Clock = clock or SystemClock()
         self.settings = config.settings
         self.bus = Bus()
+        self.ctx = NodeContext(store, self.party, self.clock, self.settings, self.bus, signer)
         hasher = PasswordHasher(
             time_cost=self.settings.password_time_cost,
             memory_cost=self.settings.password_memory_kib,
         )
-        self.operators = OperatorService(
-            store, self.clock, self.party, timedelta(seconds=self.settings.token_ttl_s), hasher
-        )
-        self.channels = ChannelService(
-            store, signer, self.party, self.clock, self.settings, self.bus
-        )
-        self.alerts = AlertService(store, self.clock, self.party, self.bus)
-        self.notifications = NotificationService(store, self.channels, self.clock, self.settings)
-        self.federation = FederationService(
-            store, self.channels, self.party, self.clock, self.settings
-        )
+        self.operators = OperatorService(self.ctx, hasher)
+        self.channels = ChannelService(self.ctx)
+        self.alerts = AlertService(self.ctx)
+        self.notifications = NotificationService(self.ctx, self.channels)
+        self.federation = FederationService(self.ctx, self.channels)
         self.transport: PeerTransport = transport or HttpPeerTransport(
-            store, signer, self.party, self.clock, self.settings.peer_timeout_s
+            self.ctx, self.settings.peer_timeout_s
         )
-        self.links = LinkMonitor(
-            store, self.channels, self.party, self.clock, self.settings, self.bus
-        )
-        self.replicator = Replicator(
-            store, self.channels, self.party, self.clock, self.settings, self.transport, self.links
-        )
-        self.receipts = ReceiptSender(
-            store, self.channels, self.party, self.settings.receipt_delay_s
-        )
-        self.deconfliction = DeconflictionService(
-            store, self.channels, self.party, self.clock, self.settings, self.bus
-        )
+        self.links = LinkMonitor(self.ctx, self.channels)
+        self.replicator = Replicator(self.ctx, self.channels, self.transport, self.links)
+        self.receipts = ReceiptSender(self.ctx, self.channels)
+        self.deconfliction = DeconflictionService(self.ctx, self.channels)
         for listener in (self.replicator.on_stored, self.links.on_stored, self.receipts.on_stored):
             self.bus.add_listener(listener)
         self.bus.add_listener(self.deconfliction.on_stored)
-        self.sites = SiteService(store, self.party, self.clock)
-        self.transparency = TransparencyLog(store, signer, self.party, self.clock, self.settings)
-        self.witness = Witness(
-            store, self.channels, self.party, signer, self.clock, self.settings, self.transport
-        )
+        self.sites = SiteService(self.ctx)
+        self.transparency = TransparencyLog(self.ctx)
+        self.witness = Witness(self.ctx, self.channels, self.transport)
         self.bus.add_listener(self.transparency.on_stored)
         self.channels.add_effect(self.witness.raise_alarm)
 

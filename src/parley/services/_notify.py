@@ -6,28 +6,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from parley.clock import Clock, format_ts, to_ms
+from parley.clock import format_ts, to_ms
 from parley.errors import Conflict, Forbidden, InvalidInput, NotFound
 from parley.forms import CheckedForm, FormSpec, list_forms, render, validate_form
 from parley.protocol import Precedence, parse_precedence, validate_language_tag, validate_text
-from parley.settings import Settings
-from parley.store import ChannelRecord, DraftRecord, Store, StoredEvent, StoreTx
+from parley.store import ChannelRecord, DraftRecord, StoredEvent, StoreTx
 
 from ._auth import Permission, Principal, require
 from ._channels import ChannelService
+from ._context import NodeContext
 from ._status import EventView
 
 __all__ = ["NotificationService"]
 
 
 class NotificationService:
-    def __init__(
-        self, store: Store, channels: ChannelService, clock: Clock, settings: Settings
-    ) -> None:
-        self._store = store
+    def __init__(self, ctx: NodeContext, channels: ChannelService) -> None:
+        self._ctx = ctx
         self._channels = channels
-        self._clock = clock
-        self._settings = settings
 
     def forms(self, principal: Principal) -> list[FormSpec]:
         require(principal, Permission.READ)
@@ -50,7 +46,7 @@ class NotificationService:
         require(principal, Permission.POST)
         record = self._channels.writable(channel)
         level = parse_precedence(precedence, "precedence")
-        checked = validate_form(form, data, now=self._clock.now())
+        checked = validate_form(form, data, now=self._ctx.clock.now())
         if supersedes is not None:
             self._own_notification(channel, supersedes, "supersedes")
             if record.two_person:
@@ -87,12 +83,12 @@ class NotificationService:
 
     def _own_notification(self, channel: str, event_id: str, where: str) -> None:
         """Only the author of a notification may cancel or amend it."""
-        target = self._store.get_event(event_id)
+        target = self._ctx.store.get_event(event_id)
         if target is None or target.event.channel != channel:
             raise NotFound(f"no event {event_id} in channel {channel}")
         if target.event.type != "notification":
             raise InvalidInput.for_field(where, f"a {target.event.type} is not a notification")
-        me = self._store.self_party()
+        me = self._ctx.store.self_party()
         if me is None or target.event.author != me.party:
             raise Forbidden(f"only {target.event.author}, its author, may cancel or amend it")
 
@@ -103,25 +99,25 @@ class NotificationService:
         checked: CheckedForm,
         level: Precedence,
     ) -> DraftRecord:
-        now_ms = to_ms(self._clock.now())
-        draft_id = await self._store.write(
+        now_ms = to_ms(self._ctx.clock.now())
+        draft_id = await self._ctx.store.write(
             lambda tx: tx.insert_draft(
                 record.id, checked.spec.id, checked.data, level.value, principal.username, now_ms
             )
         )
-        draft = self._store.get_draft(draft_id)
+        draft = self._ctx.store.get_draft(draft_id)
         assert draft is not None
         return draft
 
     def drafts(self, principal: Principal, channel: str) -> list[DraftRecord]:
         require(principal, Permission.READ)
         self._channels.get(principal, channel)
-        return self._store.list_drafts(channel)
+        return self._ctx.store.list_drafts(channel)
 
     async def release(self, principal: Principal, draft_id: int) -> EventView:
         """A second person sends a draft; the event names both who drafted and who released."""
         require(principal, Permission.RELEASE)
-        draft = self._store.get_draft(draft_id)
+        draft = self._ctx.store.get_draft(draft_id)
         if draft is None:
             raise NotFound(f"no draft {draft_id}")
         if draft.released_by is not None:
@@ -130,7 +126,7 @@ class NotificationService:
             raise Forbidden("the operator who drafted a notification cannot also release it")
         record = self._channels.writable(draft.channel)
         # Checked again: a notice drafted yesterday may since have become late.
-        checked = validate_form(draft.form, draft.data, now=self._clock.now())
+        checked = validate_form(draft.form, draft.data, now=self._ctx.clock.now())
         body = self._body(
             record, checked, Precedence(draft.precedence), draft.drafted_by, principal.username
         )
@@ -165,14 +161,14 @@ class NotificationService:
         self, record: ChannelRecord, spec: FormSpec, level: Precedence
     ) -> datetime | None:
         """Agreed for the channel, else the form's rule, else by precedence (free text, reply)."""
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         agreed = record.deadlines.get(spec.name)
         if agreed is not None:
             return now + timedelta(seconds=agreed)
         if spec.ack_deadline is not None:
             return now + spec.ack_deadline
         if spec.name in ("free_text", "reply"):
-            return now + self._settings.ack_deadline(level)
+            return now + self._ctx.settings.ack_deadline(level)
         return None
 
     def rendered(self, view: EventView, lang: str) -> dict[str, str] | None:
@@ -190,12 +186,12 @@ class NotificationService:
         """A translation is a separate event linked to the original, which stays as it was."""
         require(principal, Permission.POST)
         record = self._channels.writable(channel)
-        original = self._store.get_event(event_id)
+        original = self._ctx.store.get_event(event_id)
         if original is None or original.event.channel != channel:
             raise NotFound(f"no event {event_id} in channel {channel}")
         if original.event.type not in ("message", "notification"):
             raise InvalidInput.for_field("event", f"a {original.event.type} has no text")
         validate_language_tag(lang, "lang")
-        validate_text(text, "text", self._settings.max_text_bytes)
+        validate_text(text, "text", self._ctx.settings.max_text_bytes)
         body = {"of": event_id, "lang": lang, "text": text, "by": principal.username}
         return await self._channels.append(record, "translation", body)

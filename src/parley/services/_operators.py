@@ -8,13 +8,14 @@ import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from parley.clock import Clock, to_ms
+from parley.clock import to_ms
 from parley.errors import AuthenticationFailed, InvalidInput, NotFound
 from parley.forms import SUPPORTED_LOCALES
 from parley.protocol import validate_operator_name
-from parley.store import OperatorRecord, Store, StoreTx, TokenRecord
+from parley.store import OperatorRecord, StoreTx, TokenRecord
 
 from ._auth import Permission, Principal, Role, require
+from ._context import NodeContext
 
 __all__ = ["IssuedToken", "OperatorService"]
 
@@ -34,18 +35,9 @@ def _token_hash(token: str) -> str:
 
 
 class OperatorService:
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        party: str,
-        token_ttl: timedelta,
-        hasher: PasswordHasher,
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._party = party
-        self._ttl = token_ttl
+    def __init__(self, ctx: NodeContext, hasher: PasswordHasher) -> None:
+        self._ctx = ctx
+        self._ttl = timedelta(seconds=ctx.settings.token_ttl_s)
         self._hasher = hasher
         # Verified against when the username is unknown, so timing does not tell who exists.
         self._dummy_hash = hasher.hash("parley-no-such-operator")
@@ -63,49 +55,49 @@ class OperatorService:
             )
         hashed = await anyio.to_thread.run_sync(self._hasher.hash, password)
         record = OperatorRecord(username, parsed_role.value, hashed, disabled=False)
-        now_ms = to_ms(self._clock.now())
-        await self._store.write(lambda tx: tx.insert_operator(record, now_ms))
+        now_ms = to_ms(self._ctx.clock.now())
+        await self._ctx.store.write(lambda tx: tx.insert_operator(record, now_ms))
         return record
 
     async def login(self, username: str, password: str) -> IssuedToken:
-        record = self._store.get_operator(username)
+        record = self._ctx.store.get_operator(username)
         stored_hash = self._dummy_hash if record is None else record.password_hash
         ok = await anyio.to_thread.run_sync(_verify, self._hasher, stored_hash, password)
         if record is None or not ok or record.disabled:
             raise AuthenticationFailed("wrong username or password, or the operator is disabled")
         token = secrets.token_urlsafe(32)
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         expires_ms = to_ms(now + self._ttl)
         issued = TokenRecord(_token_hash(token), username, expires_ms, revoked=False)
-        await self._store.write(lambda tx: tx.insert_token(issued, to_ms(now)))
+        await self._ctx.store.write(lambda tx: tx.insert_token(issued, to_ms(now)))
         return IssuedToken(token, username, Role(record.role), expires_ms)
 
     def authenticate(self, token: str) -> Principal:
-        session = self._store.get_session(_token_hash(token))
+        session = self._ctx.store.get_session(_token_hash(token))
         if session is None:
             raise AuthenticationFailed("unknown bearer token")
         record, operator = session
         if record.revoked:
             raise AuthenticationFailed("the bearer token was revoked")
-        if record.expires_ms <= to_ms(self._clock.now()):
+        if record.expires_ms <= to_ms(self._ctx.clock.now()):
             raise AuthenticationFailed("the bearer token has expired; log in again")
         if operator.disabled:
             raise AuthenticationFailed(f"operator {record.username} is disabled")
-        return Principal(operator.username, Role(operator.role), self._party, operator.lang)
+        return Principal(operator.username, Role(operator.role), self._ctx.party, operator.lang)
 
     async def set_language(self, principal: Principal, lang: str) -> None:
         """The language this operator reads rendered notifications in: ar, en, ru or uk."""
         if lang not in SUPPORTED_LOCALES:
             raise InvalidInput.for_field("lang", f"must be one of {', '.join(SUPPORTED_LOCALES)}")
-        await self._store.write(lambda tx: tx.set_operator_language(principal.username, lang))
+        await self._ctx.store.write(lambda tx: tx.set_operator_language(principal.username, lang))
 
     async def logout(self, token: str) -> None:
         digest = _token_hash(token)
-        await self._store.write(lambda tx: tx.revoke_tokens(token_hash=digest))
+        await self._ctx.store.write(lambda tx: tx.revoke_tokens(token_hash=digest))
 
     def list_operators(self, principal: Principal) -> list[OperatorRecord]:
         require(principal, Permission.MANAGE_OPERATORS)
-        return self._store.list_operators()
+        return self._ctx.store.list_operators()
 
     async def create(
         self, principal: Principal, username: str, role: str, password: str
@@ -122,7 +114,7 @@ class OperatorService:
                 raise NotFound(f"no operator named {username}")
             tx.revoke_tokens(username=username)
 
-        await self._store.write(apply)
+        await self._ctx.store.write(apply)
 
 
 def _verify(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from parley.store import Store
-
 from ._bus import BusItem
 from ._channels import ChannelService
+from ._context import NodeContext
 
 __all__ = ["ReceiptSender"]
 
@@ -20,17 +19,16 @@ _log = logging.getLogger(__name__)
 
 
 class ReceiptSender:
-    def __init__(self, store: Store, channels: ChannelService, party: str, delay_s: float) -> None:
-        self._store = store
+    def __init__(self, ctx: NodeContext, channels: ChannelService) -> None:
+        self._ctx = ctx
         self._channels = channels
-        self._party = party
-        self._delay_s = delay_s
+        self._delay_s = ctx.settings.receipt_delay_s
         self._owed: set[str] = set()
         self._wake = asyncio.Event()
 
     def on_stored(self, item: BusItem) -> None:
         event = item.payload.get("event", {}) if item.kind == "event" else {}
-        if event.get("author") not in (None, self._party) and event.get("type") != "receipt":
+        if event.get("author") not in (None, self._ctx.party) and event.get("type") != "receipt":
             self._owed.add(str(event["channel"]))
             self._wake.set()
 
@@ -39,10 +37,12 @@ class ReceiptSender:
         owed, self._owed = self._owed, set()
         sent = 0
         for channel in sorted(owed):
-            heads = self._store.channel_heads(channel)
-            mine = self._store.chain_after(channel, self._party, heads.get(self._party, 0) - 1, 1)
+            heads = self._ctx.store.channel_heads(channel)
+            mine = self._ctx.store.chain_after(
+                channel, self._ctx.party, heads.get(self._ctx.party, 0) - 1, 1
+            )
             seen = dict(mine[0].seen) if mine else {}
-            others = {p: s for p, s in heads.items() if p != self._party}
+            others = {p: s for p, s in heads.items() if p != self._ctx.party}
             if others != seen:
                 await self._channels.append_system(channel, "receipt")
                 sent += 1
@@ -60,4 +60,4 @@ class ReceiptSender:
                 self._owed.update(self._store_channels())
 
     def _store_channels(self) -> set[str]:
-        return {record.id for record in self._store.list_channels(self._party)}
+        return {record.id for record in self._ctx.store.list_channels(self._ctx.party)}

@@ -15,14 +15,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from parley.clock import Clock
 from parley.errors import ParleyError
 from parley.protocol import event_from_dict
-from parley.settings import Settings
-from parley.store import Store
 
 from ._bus import BusItem
 from ._channels import ChannelService
+from ._context import NodeContext
 from ._links import LinkMonitor
 from ._transport import PeerTransport
 
@@ -35,19 +33,13 @@ Heads = dict[str, dict[str, int]]  # channel -> author -> seq
 class Replicator:
     def __init__(
         self,
-        store: Store,
+        ctx: NodeContext,
         channels: ChannelService,
-        party: str,
-        clock: Clock,
-        settings: Settings,
         transport: PeerTransport,
         links: LinkMonitor,
     ) -> None:
-        self._store = store
+        self._ctx = ctx
         self._channels = channels
-        self._party = party
-        self._clock = clock
-        self._settings = settings
         self._transport = transport
         self._links = links
         self._peer_heads: dict[str, Heads] = {}
@@ -80,12 +72,12 @@ class Replicator:
         if heads is None:
             heads = await self._fetch_heads(peer)
         sent = 0
-        for record in self._store.list_channels(self._party):
+        for record in self._ctx.store.list_channels(self._ctx.party):
             if peer not in record.members:
                 continue
             while True:
-                batch = self._store.events_missing_at(
-                    record.id, heads.get(record.id, {}), peer, self._settings.replication_batch
+                batch = self._ctx.store.events_missing_at(
+                    record.id, heads.get(record.id, {}), peer, self._ctx.settings.replication_batch
                 )
                 if not batch:
                     break
@@ -114,11 +106,11 @@ class Replicator:
     async def _pull(self, peer: str, channel: str, theirs: Mapping[str, int]) -> int:
         pulled = 0
         while True:
-            ours = self._store.channel_heads(channel)
+            ours = self._ctx.store.channel_heads(channel)
             if all(
                 seq <= ours.get(author, 0)
                 for author, seq in theirs.items()
-                if author != self._party
+                if author != self._ctx.party
             ):
                 return pulled
             answer = await self._transport.call(
@@ -138,11 +130,11 @@ class Replicator:
         tasks: dict[str, asyncio.Task[None]] = {}
         try:
             while True:
-                for record in self._store.list_parties():
+                for record in self._ctx.store.list_parties():
                     if not record.is_self and record.party not in tasks:
                         self._wake[record.party] = asyncio.Event()
                         tasks[record.party] = asyncio.create_task(self._peer_loop(record.party))
-                await asyncio.sleep(self._settings.anti_entropy_interval_s)
+                await asyncio.sleep(self._ctx.settings.anti_entropy_interval_s)
         finally:
             for task in tasks.values():
                 task.cancel()
@@ -152,7 +144,7 @@ class Replicator:
 
     async def _peer_loop(self, peer: str) -> None:
         loop = asyncio.get_running_loop()
-        interval = self._settings.anti_entropy_interval_s
+        interval = self._ctx.settings.anti_entropy_interval_s
         retry = 0.0
         next_sync = loop.time()
         wake = self._wake[peer]
@@ -167,13 +159,13 @@ class Replicator:
             except ParleyError as exc:
                 self._peer_heads.pop(peer, None)
                 await self._links.contact_failed(peer, exc.detail)
-                retry = min(self._settings.retry_max_s, max(0.2, retry * 2))
+                retry = min(self._ctx.settings.retry_max_s, max(0.2, retry * 2))
                 await asyncio.sleep(retry)
                 continue
             except Exception:
                 _log.exception("replication with %s failed", peer)
                 self._peer_heads.pop(peer, None)
-                await asyncio.sleep(self._settings.retry_max_s)
+                await asyncio.sleep(self._ctx.settings.retry_max_s)
                 continue
             retry = 0.0
             await self._links.contact_ok(peer)

@@ -20,12 +20,13 @@ from typing import Any, Final
 import shapely
 from shapely.geometry import shape
 
-from parley.clock import Clock, parse_ts, to_ms
+from parley.clock import parse_ts, to_ms
 from parley.errors import FieldError, InvalidInput
 from parley.protocol import validate_party_id
-from parley.store import SiteRecord, Store, StoreTx
+from parley.store import SiteRecord, StoreTx
 
 from ._auth import Permission, Principal, require
+from ._context import NodeContext
 
 __all__ = ["CATEGORIES", "MORATORIUM_CATEGORIES", "ImportReport", "SiteService"]
 
@@ -78,10 +79,8 @@ class _Terms:
 
 
 class SiteService:
-    def __init__(self, store: Store, party: str, clock: Clock) -> None:
-        self._store = store
-        self._party = party
-        self._clock = clock
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
 
     def import_file(
         self,
@@ -104,7 +103,7 @@ class SiteService:
             raise InvalidInput.for_field("file", f"{path} is not a readable file")
         report = progress or (lambda done, total: None)
         tally = _Tally()
-        now_ms = to_ms(self._clock.now())
+        now_ms = to_ms(self._ctx.clock.now())
 
         def apply(tx: StoreTx) -> int:
             rows = _csv_rows(path, report) if suffix == ".csv" else _geojson_rows(path, report)
@@ -113,19 +112,19 @@ class SiteService:
                 raise _invalid(path, tally)  # rolls the whole file back
             return stored
 
-        imported = self._store.write_sync(apply)
+        imported = self._ctx.store.write_sync(apply)
         return ImportReport(path.name, imported, dict(sorted(tally.counts.items())))
 
     def counts(self, principal: Principal) -> list[tuple[str, str, int]]:
         """(agreement, category, sites) of every imported site."""
         require(principal, Permission.READ)
-        return self._store.site_counts()
+        return self._ctx.store.site_counts()
 
     def _terms(
         self, party: str | None, agreement: str, valid_from: str | None, valid_until: str | None
     ) -> _Terms:
-        owner = validate_party_id(party or self._party, "party")
-        if owner != self._party and self._store.get_party(owner) is None:
+        owner = validate_party_id(party or self._ctx.party, "party")
+        if owner != self._ctx.party and self._ctx.store.get_party(owner) is None:
             raise InvalidInput.for_field("party", f"unknown party {owner}: pin it first")
         if len(agreement) > _AGREEMENT_MAX or not agreement.isprintable():
             raise InvalidInput.for_field(

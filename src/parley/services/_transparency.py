@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from parley.clock import Clock, to_ms
+from parley.clock import to_ms
 from parley.errors import (
     Conflict,
     FieldError,
@@ -36,7 +36,6 @@ from parley.protocol import (
     Checkpoint,
     CompactRange,
     Event,
-    Signer,
     SplitView,
     TreeNode,
     build_proof,
@@ -54,12 +53,10 @@ from parley.protocol import (
     verify_cosignature,
     verify_split_view,
 )
-from parley.settings import Settings
 from parley.store import (
     ChannelRecord,
     CheckpointRecord,
     CosignatureRecord,
-    Store,
     StoreTx,
     WitnessedRecord,
 )
@@ -67,6 +64,7 @@ from parley.store import (
 from ._auth import Permission, Principal, require
 from ._bus import BusItem
 from ._channels import ChannelService
+from ._context import NodeContext
 from ._transport import PeerTransport
 
 __all__ = [
@@ -161,14 +159,8 @@ class SignedCheckpoint:
 class TransparencyLog:
     """This node's log: sequencing, proofs and signed checkpoints."""
 
-    def __init__(
-        self, store: Store, signer: Signer, party: str, clock: Clock, settings: Settings
-    ) -> None:
-        self._store = store
-        self._signer = signer
-        self._party = party
-        self._clock = clock
-        self._settings = settings
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
         # The right edge of the stored tree and the position of the last logged event;
         # None until loaded, and again after a failed append (the store is the truth).
         self._range: CompactRange | None = None
@@ -190,19 +182,21 @@ class TransparencyLog:
             while True:
                 count = await self._append_batch()
                 appended += count
-                if count < self._settings.log_batch:
+                if count < self._ctx.settings.log_batch:
                     return appended
 
     def _load(self) -> CompactRange:
-        size = self._store.log_size()
-        tree = CompactRange.from_nodes(size, self._store.log_nodes(CompactRange.needed_nodes(size)))
-        self._last_pos = self._store.last_logged_pos()
+        size = self._ctx.store.log_size()
+        tree = CompactRange.from_nodes(
+            size, self._ctx.store.log_nodes(CompactRange.needed_nodes(size))
+        )
+        self._last_pos = self._ctx.store.last_logged_pos()
         self._range = tree
         return tree
 
     async def _append_batch(self) -> int:
         tree = self._range or self._load()
-        entries = self._store.log_entries(self._last_pos, self._settings.log_batch)
+        entries = self._ctx.store.log_entries(self._last_pos, self._ctx.settings.log_batch)
         if not entries:
             return 0
         grown = tree.copy()
@@ -210,7 +204,7 @@ class TransparencyLog:
         nodes = [node for entry in entries for node in grown.append(leaf_hash(entry.raw))]
         ids = [entry.event_id for entry in entries]
         try:
-            await self._store.write(lambda tx: tx.append_log(size, ids, nodes))
+            await self._ctx.store.write(lambda tx: tx.append_log(size, ids, nodes))
         except BaseException:
             # Cancelled or failed, the write may still have committed: reload before the next.
             self._range = None
@@ -221,7 +215,7 @@ class TransparencyLog:
     # -- proofs ----------------------------------------------------------------------------------
     def _tree_size(self, size: int | None, field: str) -> int:
         if size is None:
-            latest = self._store.latest_checkpoint()
+            latest = self._ctx.store.latest_checkpoint()
             if latest is None:
                 raise _field_error(Conflict, field, "no checkpoint is published yet; give a size")
             return latest.size
@@ -234,7 +228,7 @@ class TransparencyLog:
         wanted: set[TreeNode] = set()
         for group in groups:
             wanted.update(group)
-        return self._store.log_nodes(wanted)
+        return self._ctx.store.log_nodes(wanted)
 
     def _tree_nodes(
         self, size: int, field: str, *groups: Iterable[TreeNode]
@@ -247,7 +241,7 @@ class TransparencyLog:
         edge = CompactRange.needed_nodes(size)
         nodes = self._nodes(edge, *groups)
         if not all(node in nodes for node in edge):
-            logged = self._store.log_size()
+            logged = self._ctx.store.log_size()
             raise _field_error(NotFound, field, f"{size} is beyond the log of {logged} entries")
         return nodes
 
@@ -261,13 +255,13 @@ class TransparencyLog:
 
     def inclusion_proof(self, event_id: str, size: int | None = None) -> InclusionProof:
         """Proof that an event is in the tree of ``size`` leaves (default: latest checkpoint)."""
-        with self._store.log_reader():
+        with self._ctx.store.log_reader():
             return self._inclusion_proof(event_id, size)
 
     def _inclusion_proof(self, event_id: str, size: int | None) -> InclusionProof:
-        index = self._store.log_index(event_id)
+        index = self._ctx.store.log_index(event_id)
         if index is None:
-            if len(event_id) != _EVENT_ID_LEN or self._store.get_event(event_id) is None:
+            if len(event_id) != _EVENT_ID_LEN or self._ctx.store.get_event(event_id) is None:
                 raise _field_error(NotFound, "event_id", f"no event {event_id} on this node")
             raise _field_error(
                 Conflict, "event_id", "the event is stored but not in the log yet; retry shortly"
@@ -292,7 +286,7 @@ class TransparencyLog:
 
     def consistency_proof(self, first: int, second: int) -> ConsistencyProof:
         """The proof that the tree of ``first`` leaves is a prefix of the one of ``second``."""
-        with self._store.log_reader():
+        with self._ctx.store.log_reader():
             return self._consistency_proof(first, second)
 
     def _consistency_proof(self, first: int, second: int) -> ConsistencyProof:
@@ -316,28 +310,32 @@ class TransparencyLog:
     def signed_checkpoint(self, size: int | None = None) -> SignedCheckpoint | None:
         """The checkpoint of ``size`` (default: the latest) with every cosignature it has."""
         record = (
-            self._store.latest_checkpoint() if size is None else self._store.checkpoint_at(size)
+            self._ctx.store.latest_checkpoint()
+            if size is None
+            else self._ctx.store.checkpoint_at(size)
         )
         if record is None:
             return None
-        cosignatures = self._store.cosignatures_of(record.size)
+        cosignatures = self._ctx.store.cosignatures_of(record.size)
         note = record.note + "".join(c.signature for c in cosignatures)
         return SignedCheckpoint(
-            self._party, record.size, record.root, note, cosignatures, record.created_ms
+            self._ctx.party, record.size, record.root, note, cosignatures, record.created_ms
         )
 
     async def publish_checkpoint(self) -> tuple[SignedCheckpoint, bool]:
         """Sign a checkpoint of the whole log if it grew; (the latest checkpoint, whether new)."""
         await self.sequence()
         async with self._publishing:
-            size = self._store.log_size()
+            size = self._ctx.store.log_size()
             latest = self.signed_checkpoint()
             if latest is not None and latest.size == size:
                 return latest, False
             root = self.root_at(size)
-            note = sign_note(Checkpoint(self._party, size, root).body(), self._party, self._signer)
-            record = CheckpointRecord(size, root, note, to_ms(self._clock.now()))
-            await self._store.write(lambda tx: tx.insert_checkpoint(record))
+            note = sign_note(
+                Checkpoint(self._ctx.party, size, root).body(), self._ctx.party, self._ctx.signer
+            )
+            record = CheckpointRecord(size, root, note, to_ms(self._ctx.clock.now()))
+            await self._ctx.store.write(lambda tx: tx.insert_checkpoint(record))
         published = self.signed_checkpoint(size)
         assert published is not None
         return published, True
@@ -370,7 +368,7 @@ class TransparencyLog:
         """
         if from_size < 0:
             raise InvalidInput.for_field("from", "must be >= 0")
-        latest = self._store.latest_checkpoint()
+        latest = self._ctx.store.latest_checkpoint()
         if latest is None:
             raise NotFound("no checkpoint is published yet")
         proof = (
@@ -380,16 +378,16 @@ class TransparencyLog:
             "note": latest.note,
             "size": latest.size,
             "proof": [_b64(p) for p in proof],
-            "cosigners": [c.witness for c in self._store.cosignatures_of(latest.size)],
+            "cosigners": [c.witness for c in self._ctx.store.cosignatures_of(latest.size)],
         }
 
     async def receive_cosignature(self, witness: str, payload: Any) -> dict[str, Any]:
         """Store ``witness``'s cosignature of one of this node's checkpoints, once verified."""
         size, line = _cosignature_request(payload)
-        record = self._store.checkpoint_at(size)
+        record = self._ctx.store.checkpoint_at(size)
         if record is None:
             raise _field_error(NotFound, "size", f"no checkpoint of size {size} was published")
-        peer = self._store.get_party(witness)
+        peer = self._ctx.store.get_party(witness)
         assert peer is not None  # the request was signed with its pinned key
         try:
             text, signatures = split_note(record.note + line)
@@ -403,7 +401,7 @@ class TransparencyLog:
         except InvalidNote as exc:
             raise _field_error(InvalidNote, "cosignature", exc.detail) from exc
         cosignature = CosignatureRecord(size, witness, format_signature_line(signature), timestamp)
-        stored = await self._store.write(lambda tx: tx.insert_cosignature(cosignature))
+        stored = await self._ctx.store.write(lambda tx: tx.insert_cosignature(cosignature))
         return {"size": size, "witness": witness, "timestamp": timestamp, "stored": stored}
 
     # -- the background task ---------------------------------------------------------------------
@@ -425,7 +423,7 @@ class TransparencyLog:
             await self._wake.wait()
             # Gather a burst into one batch: a write per stored event would cost the
             # writer a fifth of its posts under load.
-            await asyncio.sleep(self._settings.log_delay_s)
+            await asyncio.sleep(self._ctx.settings.log_delay_s)
 
     async def _publish_forever(self) -> None:
         while True:
@@ -433,7 +431,7 @@ class TransparencyLog:
                 await self.publish_checkpoint()
             except Exception:
                 _log.exception("publishing a checkpoint failed; retrying next interval")
-            await asyncio.sleep(self._settings.checkpoint_interval_s)
+            await asyncio.sleep(self._ctx.settings.checkpoint_interval_s)
 
 
 def _cosignature_request(payload: Any) -> tuple[int, str]:
@@ -470,21 +468,10 @@ class Witness:
     """Checks and cosigns the peers' checkpoints; reports and checks split views."""
 
     def __init__(
-        self,
-        store: Store,
-        channels: ChannelService,
-        party: str,
-        signer: Signer,
-        clock: Clock,
-        settings: Settings,
-        transport: PeerTransport,
+        self, ctx: NodeContext, channels: ChannelService, transport: PeerTransport
     ) -> None:
-        self._store = store
+        self._ctx = ctx
         self._channels = channels
-        self._party = party
-        self._signer = signer
-        self._clock = clock
-        self._settings = settings
         self._transport = transport
 
     async def witness(self, peer: str) -> str:
@@ -493,10 +480,10 @@ class Witness:
         Returns ``cosigned``, ``unchanged`` (already cosigned) or ``split_view``. A note that
         is not signed by the peer's pinned key raises InvalidNote: it proves nothing.
         """
-        record = self._store.get_party(peer)
+        record = self._ctx.store.get_party(peer)
         if record is None or record.is_self:
             raise NotFound(f"no pinned peer {peer}")
-        seen = self._store.get_witnessed(peer)
+        seen = self._ctx.store.get_witnessed(peer)
         answer = await self._transport.call(
             peer, "GET", f"/federation/v1/checkpoint?from={0 if seen is None else seen.size}"
         )
@@ -508,13 +495,13 @@ class Witness:
             assert seen is not None
             await self._report(peer, seen.note, note, proof, found)
             return "split_view"
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         if seen is None or new.size != seen.size:
             witnessed = WitnessedRecord(peer, new.size, new.root_hash, note, to_ms(now))
-            await self._store.write(lambda tx: tx.set_witnessed(witnessed))
-        if self._party in cosigners:
+            await self._ctx.store.write(lambda tx: tx.set_witnessed(witnessed))
+        if self._ctx.party in cosigners:
             return "unchanged"
-        signature = cosign(new.body(), self._party, self._signer, int(now.timestamp()))
+        signature = cosign(new.body(), self._ctx.party, self._ctx.signer, int(now.timestamp()))
         await self._transport.call(
             peer,
             "POST",
@@ -526,9 +513,9 @@ class Witness:
     async def witness_all(self) -> dict[str, str]:
         """Witness every pinned peer with a known URL; what happened with each."""
         outcomes: dict[str, str] = {}
-        for record in self._store.list_parties():
+        for record in self._ctx.store.list_parties():
             peer = record.party
-            if record.is_self or not self._store.peer_urls(peer):
+            if record.is_self or not self._ctx.store.peer_urls(peer):
                 continue
             try:
                 outcomes[peer] = await self.witness(peer)
@@ -543,7 +530,7 @@ class Witness:
                 await self.witness_all()
             except Exception:
                 _log.exception("witnessing failed; retrying next interval")
-            await asyncio.sleep(self._settings.witness_interval_s)
+            await asyncio.sleep(self._ctx.settings.witness_interval_s)
 
     async def _report(
         self, peer: str, note_a: str, note_b: str, proof: Sequence[bytes], found: SplitView
@@ -553,7 +540,8 @@ class Witness:
         Announced first, kept after: a crash in between announces twice, never not at all.
         """
         if any(
-            s.note_a == note_a and s.note_b == note_b for s in self._store.list_split_views(peer)
+            s.note_a == note_a and s.note_b == note_b
+            for s in self._ctx.store.list_split_views(peer)
         ):
             return
         _log.critical("split view of %s's log: %s", peer, found.explanation)
@@ -565,18 +553,18 @@ class Witness:
             "proof": [_b64(p) for p in proof],
         }
         announced = 0
-        for channel in self._store.list_channels(self._party):
+        for channel in self._ctx.store.list_channels(self._ctx.party):
             if peer in channel.members:
                 announced += await self._announce(channel, body)
-        now_ms = to_ms(self._clock.now())
-        detail = _alert_detail(peer, found, self._party)
+        now_ms = to_ms(self._ctx.clock.now())
+        detail = _alert_detail(peer, found, self._ctx.party)
 
         def keep(tx: StoreTx) -> None:
             tx.record_split_view(peer, found.reason, note_a, note_b, proof, now_ms)
             if not announced:  # no channel could carry it: the alarm stays on this node
                 tx.insert_alert("split_view", "critical", None, None, detail, now_ms)
 
-        await self._store.write(keep)
+        await self._ctx.store.write(keep)
 
     async def _announce(self, channel: ChannelRecord, body: Mapping[str, Any]) -> int:
         try:
@@ -596,7 +584,7 @@ class Witness:
             return
         body = event.body
         party = body["party"]
-        accused = self._store.get_party(party)
+        accused = self._ctx.store.get_party(party)
         try:
             if accused is None:
                 raise InvalidNote(f"{party} has no pinned key on this node")

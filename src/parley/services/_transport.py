@@ -8,10 +8,11 @@ from typing import Any, Protocol
 
 import httpx
 
-from parley.clock import Clock, to_ms
+from parley.clock import to_ms
 from parley.errors import ParleyError
-from parley.protocol import Signer, sign_request
-from parley.store import Store
+from parley.protocol import sign_request
+
+from ._context import NodeContext
 
 __all__ = ["HttpPeerTransport", "PeerRefused", "PeerTransport", "PeerUnreachable"]
 
@@ -46,23 +47,14 @@ class HttpPeerTransport:
     """Tries each of a peer's URLs in order (direct link first, then other paths)."""
 
     def __init__(
-        self,
-        store: Store,
-        signer: Signer,
-        party: str,
-        clock: Clock,
-        timeout_s: float,
-        client: httpx.AsyncClient | None = None,
+        self, ctx: NodeContext, timeout_s: float, client: httpx.AsyncClient | None = None
     ) -> None:
-        self._store = store
-        self._signer = signer
-        self._party = party
-        self._clock = clock
+        self._ctx = ctx
         # trust_env off: federation traffic never goes through a proxy from the environment.
         self._client = client or httpx.AsyncClient(timeout=timeout_s, trust_env=False)
 
     async def call(self, peer: str, method: str, path: str, payload: Any | None = None) -> Any:
-        urls = self._store.peer_urls(peer)
+        urls = self._ctx.store.peer_urls(peer)
         if not urls:
             raise PeerUnreachable(f"no URL is known for {peer}")
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
@@ -76,13 +68,13 @@ class HttpPeerTransport:
 
     async def _send(self, peer: str, base: str, method: str, path: str, body: bytes) -> Any:
         signature = sign_request(
-            self._signer,
+            self._ctx.signer,
             method=method,
             target=path,
             body=body,
-            sender=self._party,
+            sender=self._ctx.party,
             receiver=peer,
-            timestamp_ms=to_ms(self._clock.now()),
+            timestamp_ms=to_ms(self._ctx.clock.now()),
             nonce=secrets.token_hex(12),
         )
         headers = {**signature.headers(), "content-type": "application/json"}
