@@ -9,7 +9,6 @@ __all__ = ["READ_ONLY", "make_engine"]
 # Execution option of connections that only read (see ``SqlStore``): on SQLite they begin
 # DEFERRED rather than IMMEDIATE.
 READ_ONLY = "parley_read_only"
-_MMAP_BYTES = 2**31 - 2**16  # SQLite's default ceiling (SQLITE_MAX_MMAP_SIZE)
 
 
 def make_engine(url: str) -> Engine:
@@ -32,9 +31,6 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        # Reads through a memory map skip a copy per page: a proof probes a few dozen pages
-        # scattered over a log of millions of entries.
-        cursor.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
