@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from node_bench import percentiles  # bench/ is sys.path[0]
+
 from parley.clock import SystemClock
 from parley.protocol import (
     Checkpoint,
@@ -267,12 +269,6 @@ def bench_proofs(size: int, workdir: Path, samples: int) -> dict[str, Any]:
         "naive_inclusion_ms": percentiles(naive),
         "ratio": percentiles(naive)["p50"] / ours["p50"],
     }
-
-
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    ordered = sorted(seconds)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return {"p50": pick(0.5), "p99": pick(0.99), "max": ordered[-1] * 1000}
 
 
 def main() -> int:

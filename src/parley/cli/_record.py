@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from parley.errors import BundleInvalid
+from parley.errors import BundleInvalid, NotFound
 from parley.protocol import Sent, key_fingerprints
 from parley.services import BundleReport, Node, verify_bundle
 
-from ._main import DataDir, app, console, err_console, run_or_exit
+from ._main import DataDir, app, console, run_or_exit
 
 __all__: list[str] = []
 
@@ -53,8 +53,7 @@ def verify(
 ) -> None:
     """Check a bundle offline: signatures, chains, inclusion proofs, checkpoint, cosignatures."""
     if not bundle.is_file():
-        err_console.print(f"[bold red]Not found[/]: {bundle} is not a file")
-        raise typer.Exit(2)
+        raise NotFound(f"{bundle} is not a file")
     try:
         report = verify_bundle(bundle, workers=workers)
     except BundleInvalid as exc:

@@ -8,7 +8,7 @@ all of it and over the SHA-256 of the entry lines. Each further line is one entr
 
 Keeping each event's logged bytes verbatim lets a verifier hash the leaf and recover the
 signed bytes without re-canonicalising a million events. Everything here is pure: the
-service layer reads the file and spreads ``check_entry`` over processes.
+service layer reads the file and spreads ``check_signature`` over processes.
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ from ._transparency import TransparencyLog
 __all__ = ["BundleReport", "ExportSummary", "export_bundle", "verify_bundle"]
 
 _Chunk = tuple[int, list[bytes], Mapping[str, bytes]]
-_CHUNK: Final = 4096
-_PAGE: Final = 1000  # entries per task: large enough that pickling is cheap beside verifying
+_CHUNK: Final = 4096  # lines per task: large enough that pickling is cheap beside verifying
+_PAGE: Final = 1000  # events read from the store at a time when exporting
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
@@ -200,19 +200,12 @@ class SqlDeconflictionReads:
         """Events of the given types after position ``after``, in local order (index loading)."""
         c = t.events.c
         rows = self._rows(
-            select(c.pos, c.id, c.raw, c.stored_ms)
+            select(c.pos, c.raw, c.stored_ms)
             .where(c.type.in_(list(types)), c.pos > after)
             .order_by(c.pos)
             .limit(limit)
         )
-        # The stored id and bytes are the event's: re-canonicalising each event to hash it
-        # again took longer than making its geometry.
-        return [
-            StoredEvent(
-                r.pos, replace(event_from_raw(r.raw), _id=r.id, _signed=bytes(r.raw)), r.stored_ms
-            )
-            for r in rows
-        ]
+        return [StoredEvent(r.pos, event_from_raw(r.raw), r.stored_ms) for r in rows]
 
     def list_sites(self, after_id: int, limit: int) -> list[SiteRecord]:
         rows = self._rows(

@@ -139,7 +139,11 @@ class ChainView:
 
 
 def event_from_raw(raw: bytes) -> Event:
-    """An event as stored (its signed bytes), already checked when it was stored."""
+    """An event as stored (its signed bytes), already checked when it was stored.
+
+    The stored bytes are the event's canonical signed bytes, so the event keeps them:
+    re-canonicalising to hash or export it would cost more than reading it.
+    """
     data = json.loads(raw)
     return Event(
         data["channel"],
@@ -152,4 +156,5 @@ def event_from_raw(raw: bytes) -> Event:
         data["body"],
         data["sig"],
         data["v"],
+        _signed=bytes(raw),
     )
