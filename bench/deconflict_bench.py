@@ -93,9 +93,10 @@ class Data:
     area_centres: list[list[float]]  # [lon, lat] of each area's centre
 
     def subset(self, fraction: float) -> list[Item]:
-        return self.sites[: round(len(self.sites) * fraction)] + self.areas[
-            : round(len(self.areas) * fraction)
-        ]
+        return (
+            self.sites[: round(len(self.sites) * fraction)]
+            + self.areas[: round(len(self.areas) * fraction)]
+        )
 
 
 def positions(rng: np.random.Generator, n: int, layout: str) -> tuple[np.ndarray, np.ndarray]:
@@ -171,8 +172,14 @@ def make_data(n_sites: int, n_areas: int, n_notices: int, layout: str, seed: int
     areas = [
         Item(f"area-{i:06d}", p, k, g, s, e)
         for i, (g, p, k, s, e) in enumerate(
-            zip(shapes.tolist(), area_party, kind.tolist(), start.tolist(), end.tolist(),
-                strict=True)
+            zip(
+                shapes.tolist(),
+                area_party,
+                kind.tolist(),
+                start.tolist(),
+                end.tolist(),
+                strict=True,
+            )
         )
     ]
     area_forms = form_areas(lon, lat, radius, round_, shapes)
@@ -188,8 +195,14 @@ def make_data(n_sites: int, n_areas: int, n_notices: int, layout: str, seed: int
     notices = [
         Item(f"notice-{i:05d}", p, k, g, s, e)
         for i, (g, p, k, s, e) in enumerate(
-            zip(shapes.tolist(), notice_party, kind.tolist(), start.tolist(), end.tolist(),
-                strict=True)
+            zip(
+                shapes.tolist(),
+                notice_party,
+                kind.tolist(),
+                start.tolist(),
+                end.tolist(),
+                strict=True,
+            )
         )
     ]
     return Data(sites, areas, notices, area_forms, area_centres)
@@ -335,9 +348,21 @@ def postgres(bin_dir: Path) -> Iterator[str]:
     started = False
     try:
         subprocess.run(
-            [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
-             "--auth=trust", "--no-sync", "-E", "UTF8"],
-            check=True, capture_output=True, timeout=120,
+            [
+                *as_postgres,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         options = (
             f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
@@ -346,7 +371,9 @@ def postgres(bin_dir: Path) -> Iterator[str]:
         )
         subprocess.run(
             [*run, "-o", options, "-l", str(folder / "log"), "-w", "start"],
-            check=True, capture_output=True, timeout=120,
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         started = True
         yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
@@ -393,11 +420,16 @@ def bench_postgis(
             "COPY items (key, party, kind, geom, start_ms, end_ms) FROM STDIN"
         ) as copy:
             for item, blob in zip(items, wkb.tolist(), strict=True):
-                copy.write_row((
-                    item.key, item.party, item.kind, blob.hex(),
-                    NO_START if item.start_ms is None else item.start_ms,
-                    NO_END if item.end_ms is None else item.end_ms,
-                ))
+                copy.write_row(
+                    (
+                        item.key,
+                        item.party,
+                        item.kind,
+                        blob.hex(),
+                        NO_START if item.start_ms is None else item.start_ms,
+                        NO_END if item.end_ms is None else item.end_ms,
+                    )
+                )
         out["copy_s"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
         db.execute("CREATE INDEX items_geom ON items USING gist (geom)")
@@ -410,12 +442,15 @@ def bench_postgis(
 
         def check(notice: Item) -> list[tuple[Any, ...]]:
             shape = shapely.set_srid(normalize(notice.geometry), 4326)
-            return db.execute(PG_CHECK, {
-                "g": shapely.to_wkb(shape, include_srid=True),
-                "party": notice.party,
-                "start": NO_START if notice.start_ms is None else notice.start_ms,
-                "end": NO_END if notice.end_ms is None else notice.end_ms,
-            }).fetchall()
+            return db.execute(
+                PG_CHECK,
+                {
+                    "g": shapely.to_wkb(shape, include_srid=True),
+                    "party": notice.party,
+                    "start": NO_START if notice.start_ms is None else notice.start_ms,
+                    "end": NO_END if notice.end_ms is None else notice.end_ms,
+                },
+            ).fetchall()
 
         for notice in notices[:50]:  # warm-up: prepared statement, caches
             check(notice)
@@ -442,22 +477,35 @@ def bench_postgis(
 # notice meeting one of its items, and find them all there after a restart).
 STORE_NODE = "un-registry"
 STORE_NOW = datetime(2025, 12, 31, tzinfo=UTC)  # before every window: every notice is live
-FORMS = {"activity": "military_activity/1", "launch": "missile_launch/1",
-         "presence": "declared_presence/1"}
+FORMS = {
+    "activity": "military_activity/1",
+    "launch": "missile_launch/1",
+    "presence": "declared_presence/1",
+}
 INGEST_SAMPLE = 500  # events of each party received through the full checks of ingest
 
 
 def notice_data(kind: str, area: dict[str, Any], centre: list[float], item: Item) -> dict:
-    window = {"start": format_ts(datetime.fromtimestamp(item.start_ms / 1000, UTC)),
-              "end": format_ts(datetime.fromtimestamp(item.end_ms / 1000, UTC))}
+    window = {
+        "start": format_ts(datetime.fromtimestamp(item.start_ms / 1000, UTC)),
+        "end": format_ts(datetime.fromtimestamp(item.end_ms / 1000, UTC)),
+    }
     if kind == "activity":
-        return {"activity": "naval_exercise", "description": "Exercise", "area": area,
-                "window": window}
+        return {
+            "activity": "naval_exercise",
+            "description": "Exercise",
+            "area": area,
+            "window": window,
+        }
     if kind == "presence":
         return {"units": [{"kind": "ship", "count": 2}], "area": area, "window": window}
     launch_site = {"type": "Point", "coordinates": centre, "radius_km": 5}
-    return {"missile_type": "test", "launch_area": launch_site, "impact_area": area,
-            "window": window}
+    return {
+        "missile_type": "test",
+        "launch_area": launch_site,
+        "impact_area": area,
+        "window": window,
+    }
 
 
 def party_chain(signer: Ed25519Signer, party: str, data: Data, ts: str) -> list[Event]:
@@ -467,26 +515,54 @@ def party_chain(signer: Ed25519Signer, party: str, data: Data, ts: str) -> list[
 
     def append(kind: str, body: dict[str, Any]) -> None:
         prev = events[-1].id if events else None
-        events.append(sign_event(signer, channel=channel, author=party, seq=len(events) + 1,
-                                 prev=prev, seen={}, ts=ts, type=kind, body=body))
+        events.append(
+            sign_event(
+                signer,
+                channel=channel,
+                author=party,
+                seq=len(events) + 1,
+                prev=prev,
+                seen={},
+                ts=ts,
+                type=kind,
+                body=body,
+            )
+        )
 
     members = {party: "party", STORE_NODE: "party"}
     append("channel", {"name": f"bench {party}", "members": members, "by": "bench"})
     for item, area, centre in zip(data.areas, data.area_forms, data.area_centres, strict=True):
         if item.party == party:
-            append("notification", {
-                "form": FORMS[item.kind], "data": notice_data(item.kind, area, centre, item),
-                "precedence": "routine", "by": "bench", "released_by": None, "deadline": None,
-                "late": False,
-            })
+            append(
+                "notification",
+                {
+                    "form": FORMS[item.kind],
+                    "data": notice_data(item.kind, area, centre, item),
+                    "precedence": "routine",
+                    "by": "bench",
+                    "released_by": None,
+                    "deadline": None,
+                    "late": False,
+                },
+            )
     return events
 
 
 def site_records(sites: Sequence[Item]) -> Iterator[SiteRecord]:
     coordinates = shapely.get_coordinates(np.array([s.geometry for s in sites], dtype=object))
     for i, (site, (lon, lat)) in enumerate(zip(sites, coordinates.tolist(), strict=True)):
-        yield SiteRecord(0, site.party, "bench", f"Site {i}", MORATORIUM_CATEGORIES[i % 6],
-                         lon, lat, None, site.start_ms, site.end_ms)
+        yield SiteRecord(
+            0,
+            site.party,
+            "bench",
+            f"Site {i}",
+            MORATORIUM_CATEGORIES[i % 6],
+            lon,
+            lat,
+            None,
+            site.start_ms,
+            site.end_ms,
+        )
 
 
 async def write_store(folder: Path, data: Data) -> dict[str, Any]:
@@ -576,7 +652,10 @@ def bench_from_store(data: Data, bulk_load_s: float) -> dict[str, Any]:
         say(f"  written: {out}")
         run = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--store-load", str(folder / "node")],
-            capture_output=True, text=True, timeout=3600, check=False,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
         )
         if run.returncode != 0:
             return out | {"error": run.stderr.strip()[-2000:]}
@@ -599,12 +678,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--naive-sample", type=int, default=5, help="notices for the loop")
     parser.add_argument("--brute-sample", type=int, default=20, help="for vectorised brute")
     parser.add_argument("--postgis", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
-                        help="gc.freeze() after loading, as a service would (default on)")
-    parser.add_argument("--from-store", action=argparse.BooleanOptionalAction, default=None,
-                        help="also build the index through a node's store (default: on for "
-                        "the worldwide layout; the regional one would re-check ~140 million "
-                        "overlaps at start)")
+    parser.add_argument(
+        "--gc-freeze",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="gc.freeze() after loading, as a service would (default on)",
+    )
+    parser.add_argument(
+        "--from-store",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also build the index through a node's store (default: on for "
+        "the worldwide layout; the regional one would re-check ~140 million "
+        "overlaps at start)",
+    )
     parser.add_argument("--store-load", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -619,8 +706,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "config": {
-            "sites": n_sites, "areas": n_areas, "layout": args.layout, "seed": args.seed,
-            "rebuild_threshold": 5000, "circle_points": CIRCLE_POINTS,
+            "sites": n_sites,
+            "areas": n_areas,
+            "layout": args.layout,
+            "seed": args.seed,
+            "rebuild_threshold": 5000,
+            "circle_points": CIRCLE_POINTS,
             "gc_freeze": args.gc_freeze,
         },
         "targets": TARGETS,
@@ -735,8 +826,10 @@ def baselines(
     index: SpaceTimeIndex, naive: Naive, notices: Sequence[Item], n_loop: int, n_brute: int
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, check, n in (("python_loop", naive.loop, n_loop), ("vectorised", naive.vectorised,
-                                                                   n_brute)):
+    for name, check, n in (
+        ("python_loop", naive.loop, n_loop),
+        ("vectorised", naive.vectorised, n_brute),
+    ):
         sample = notices[:n]
         samples, _, _ = timed_checks(check, sample)
         mismatches = sum(
@@ -867,8 +960,11 @@ def plot(report: dict[str, Any], path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-    return str(path.relative_to(RESULTS.parent.parent) if path.is_relative_to(
-        RESULTS.parent.parent) else path)
+    return str(
+        path.relative_to(RESULTS.parent.parent)
+        if path.is_relative_to(RESULTS.parent.parent)
+        else path
+    )
 
 
 def print_tables(report: dict[str, Any]) -> None:
@@ -882,39 +978,59 @@ def print_tables(report: dict[str, Any]) -> None:
     def cell(value: Any, fmt: str = "{:,.2f}") -> str:
         return "-" if value is None else fmt.format(value)
 
-    print(f"{'build (s)':<44} {b['bulk_load_s']:>12.2f} {'-':>12} {'-':>10} "
-          f"{cell(pg.get('load_s')):>10}")
-    print(f"{'one notice p50 (ms)':<44} {s['p50_ms']:>12.3f} "
-          f"{loop['mean_s_per_notice'] * 1000:>12.0f} {vec['mean_s_per_notice'] * 1000:>10.1f} "
-          f"{cell(pg_single.get('p50_ms'), '{:.3f}'):>10}")
-    print(f"{'one notice p99 (ms)':<44} {s['p99_ms']:>12.3f} {'':>12} {'':>10} "
-          f"{cell(pg_single.get('p99_ms'), '{:.3f}'):>10}")
+    print(
+        f"{'build (s)':<44} {b['bulk_load_s']:>12.2f} {'-':>12} {'-':>10} "
+        f"{cell(pg.get('load_s')):>10}"
+    )
+    print(
+        f"{'one notice p50 (ms)':<44} {s['p50_ms']:>12.3f} "
+        f"{loop['mean_s_per_notice'] * 1000:>12.0f} {vec['mean_s_per_notice'] * 1000:>10.1f} "
+        f"{cell(pg_single.get('p50_ms'), '{:.3f}'):>10}"
+    )
+    print(
+        f"{'one notice p99 (ms)':<44} {s['p99_ms']:>12.3f} {'':>12} {'':>10} "
+        f"{cell(pg_single.get('p99_ms'), '{:.3f}'):>10}"
+    )
     print(f"{'one notice p99, thread CPU time (ms)':<44} {s['cpu_p99_ms']:>12.3f}")
-    print(f"{'10,000 notices one by one (s)':<44} {t['sequential_s']:>12.2f} "
-          f"{loop['extrapolated_ten_thousand_s']:>12,.0f} "
-          f"{vec['extrapolated_ten_thousand_s']:>10,.0f} "
-          f"{cell(pg.get('ten_thousand_s')):>10}")
+    print(
+        f"{'10,000 notices one by one (s)':<44} {t['sequential_s']:>12.2f} "
+        f"{loop['extrapolated_ten_thousand_s']:>12,.0f} "
+        f"{vec['extrapolated_ten_thousand_s']:>10,.0f} "
+        f"{cell(pg.get('ten_thousand_s')):>10}"
+    )
     print(f"{'10,000 notices one by one, thread CPU (s)':<44} {t['sequential_cpu_s']:>12.2f}")
     print(f"{'10,000 notices batched (s)':<44} {t['batched_s']:>12.2f}")
-    print(f"{'peak RSS (MiB) / index alone (MiB)':<44} "
-          f"{b['peak_rss_mib']:>6.0f}/{b['index_mib']:<5.0f}")
+    print(
+        f"{'peak RSS (MiB) / index alone (MiB)':<44} "
+        f"{b['peak_rss_mib']:>6.0f}/{b['index_mib']:<5.0f}"
+    )
     store = report.get("from_store", {})
     if "first_pass_s" in store:
-        print(f"{'build from the store: index ready (s)':<44} {store['index_ready_s']:>12.2f}"
-              f"   {store['index_ready_to_bulk_load']:.1f}x bulk_load")
-        print(f"{'  first pass, live notices re-checked (s)':<44} {store['first_pass_s']:>12.2f}"
-              f"   {store['first_pass_to_bulk_load']:.1f}x bulk_load")
-        print(f"{'  node process RSS after / peak (MiB)':<44} "
-              f"{store['rss_after_mib']:>6.0f}/{store['peak_rss_mib']:<5.0f}")
+        print(
+            f"{'build from the store: index ready (s)':<44} {store['index_ready_s']:>12.2f}"
+            f"   {store['index_ready_to_bulk_load']:.1f}x bulk_load"
+        )
+        print(
+            f"{'  first pass, live notices re-checked (s)':<44} {store['first_pass_s']:>12.2f}"
+            f"   {store['first_pass_to_bulk_load']:.1f}x bulk_load"
+        )
+        print(
+            f"{'  node process RSS after / peak (MiB)':<44} "
+            f"{store['rss_after_mib']:>6.0f}/{store['peak_rss_mib']:<5.0f}"
+        )
     elif "error" in store:
         print(f"build from the store failed: {store['error']}")
     print("* measured on a sample, extrapolated to 10,000 (no areas computed: they only find)")
     ratio = loop["extrapolated_ten_thousand_s"] / max(t["sequential_s"], 1e-9)
-    print(f"speed-up over the naive loop: {ratio:,.0f}x; over vectorised brute force: "
-          f"{vec['extrapolated_ten_thousand_s'] / max(t['sequential_s'], 1e-9):,.0f}x")
+    print(
+        f"speed-up over the naive loop: {ratio:,.0f}x; over vectorised brute force: "
+        f"{vec['extrapolated_ten_thousand_s'] / max(t['sequential_s'], 1e-9):,.0f}x"
+    )
     if "ten_thousand_s" in pg:
-        print(f"speed-up over PostGIS (10,000 one by one): "
-              f"{pg['ten_thousand_s'] / max(t['sequential_s'], 1e-9):.1f}x")
+        print(
+            f"speed-up over PostGIS (10,000 one by one): "
+            f"{pg['ten_thousand_s'] / max(t['sequential_s'], 1e-9):.1f}x"
+        )
     print(f"targets met: {report['met']}")
 
 
@@ -930,11 +1046,17 @@ def machine() -> dict[str, Any]:
         repo = Path(__file__).resolve().parent.parent
         git = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         changes = subprocess.run(
             ["git", "-C", str(repo), "status", "--porcelain"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         git += "+dirty" if changes else ""
     return {

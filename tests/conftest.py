@@ -40,8 +40,9 @@ def make_node(tmp_path: Path, clock: ManualClock) -> Iterator[NodeFactory]:
     opened: list[Node] = []
 
     def factory(party: str, **settings: object) -> Node:
-        init_node(tmp_path / party, party, NAMES.get(party, party),
-                  settings={**FAST_HASH, **settings})
+        init_node(
+            tmp_path / party, party, NAMES.get(party, party), settings={**FAST_HASH, **settings}
+        )
         node = Node.open(tmp_path / party, clock=clock)
         opened.append(node)
         return node
@@ -56,8 +57,7 @@ async def pin_all(*nodes: Node) -> None:
         for other in nodes:
             if other is not node:
                 name = NAMES.get(other.party, other.party)
-                await node.pin_party(as_role(node, Role.ADMIN), other.party, name,
-                                     other.public_key)
+                await node.pin_party(as_role(node, Role.ADMIN), other.party, name, other.public_key)
 
 
 def as_role(node: Node, role: Role, username: str | None = None) -> Principal:
@@ -86,8 +86,11 @@ def served(make_node, clock) -> Iterator[tuple[Node, str]]:
 
     anyio.run(setup)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(node), host="127.0.0.1", port=port,
-                                          log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(node), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -97,5 +100,3 @@ def served(make_node, clock) -> Iterator[tuple[Node, str]]:
     yield node, f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-
-

@@ -40,11 +40,13 @@ class Upstream:
         self._lock = threading.Lock()
         self._seen: list[Seen] = []
         self.url = ""
-        self.app = Starlette(routes=[
-            Route("/gzip", self.gzipped),
-            Route("/stream", self.stream),
-            Route("/{path:path}", self.echo, methods=METHODS),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/gzip", self.gzipped),
+                Route("/stream", self.stream),
+                Route("/{path:path}", self.echo, methods=METHODS),
+            ]
+        )
 
     @property
     def seen(self) -> list[Seen]:
@@ -58,18 +60,26 @@ class Upstream:
     async def echo(self, request: Request) -> Response:
         body = await request.body()
         with self._lock:
-            self._seen.append(Seen(request.method, request.url.path, request.url.query, body,
-                                   dict(request.headers)))
+            self._seen.append(
+                Seen(
+                    request.method, request.url.path, request.url.query, body, dict(request.headers)
+                )
+            )
             number = len(self._seen)
         return JSONResponse(
-            {"method": request.method, "path": request.url.path, "query": request.url.query,
-             "body": body.decode("latin-1"), "number": number},
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": request.url.query,
+                "body": body.decode("latin-1"),
+                "number": number,
+            },
             status_code=int(request.query_params.get("status", "200")),
-            headers={"x-upstream": "echo", "set-cookie": "a=1"})
+            headers={"x-upstream": "echo", "set-cookie": "a=1"},
+        )
 
     async def gzipped(self, request: Request) -> Response:
-        return Response(GZIPPED, media_type="text/plain",
-                        headers={"content-encoding": "gzip"})
+        return Response(GZIPPED, media_type="text/plain", headers={"content-encoding": "gzip"})
 
     async def stream(self, request: Request) -> Response:
         async def events() -> AsyncIterator[bytes]:
@@ -87,8 +97,11 @@ def upstream_server() -> Iterator[Upstream]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     upstream.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(upstream.app, log_level="warning", lifespan="off",
-                                           loop="asyncio", http="h11", ws="none"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            upstream.app, log_level="warning", lifespan="off", loop="asyncio", http="h11", ws="none"
+        )
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -120,15 +133,22 @@ def client(proxy: FaultProxy) -> Iterator[httpx.Client]:
 
 
 def test_pass_through_keeps_method_path_query_headers_body_and_status(upstream, proxy, client):
-    answer = client.put("/federation/v1/events?after=a%2Fb&status=201", content=b"\x00\xffhi",
-                        headers={"x-parley-sig": "abc", "content-type": "application/json"})
+    answer = client.put(
+        "/federation/v1/events?after=a%2Fb&status=201",
+        content=b"\x00\xffhi",
+        headers={"x-parley-sig": "abc", "content-type": "application/json"},
+    )
     assert answer.status_code == 201
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["x-upstream"] == "echo"
     assert answer.headers["set-cookie"] == "a=1"
-    assert answer.json() == {"method": "PUT", "path": "/federation/v1/events",
-                             "query": "after=a%2Fb&status=201", "body": "\x00\xffhi",
-                             "number": 1}
+    assert answer.json() == {
+        "method": "PUT",
+        "path": "/federation/v1/events",
+        "query": "after=a%2Fb&status=201",
+        "body": "\x00\xffhi",
+        "number": 1,
+    }
     [seen] = upstream.seen
     assert seen.body == b"\x00\xffhi"
     assert seen.headers["x-parley-sig"] == "abc"
@@ -174,7 +194,8 @@ def test_delay_holds_each_request_at_least_the_delay(upstream, proxy, client):
 
 
 def test_duplicate_sends_the_request_upstream_twice_and_returns_the_first_answer(
-        upstream, proxy, client):
+    upstream, proxy, client
+):
     proxy.set_policy(FaultPolicy(duplicate=1.0))
     answer = client.post("/federation/v1/events", content=b"once")
     assert answer.status_code == 200
@@ -201,8 +222,9 @@ def test_truncate_forwards_a_strictly_shorter_prefix_of_the_body(upstream, proxy
 def test_reorder_lets_a_later_request_reach_upstream_first(upstream, proxy):
     proxy.set_policy(FaultPolicy(reorder=1.0, max_hold_s=5.0))
     with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(httpx.post, f"{proxy.url}/first", content=b"1", timeout=10,
-                            trust_env=False)
+        first = pool.submit(
+            httpx.post, f"{proxy.url}/first", content=b"1", timeout=10, trust_env=False
+        )
         assert proxy.wait_held(1, timeout=5)
         proxy.set_policy(FaultPolicy())
         started = time.monotonic()
@@ -264,8 +286,9 @@ def test_upstream_down_answers_502(upstream):
 def test_absolute_form_target_is_refused_so_the_proxy_is_no_forward_proxy(upstream, proxy):
     host, port = proxy.url.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as conn:
-        conn.sendall(b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n"
-                     b"Connection: close\r\n\r\n")
+        conn.sendall(
+            b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"
+        )
         reply = b""
         for _ in range(100):
             chunk = conn.recv(4096)
@@ -276,11 +299,19 @@ def test_absolute_form_target_is_refused_so_the_proxy_is_no_forward_proxy(upstre
     assert upstream.seen == []
 
 
-@pytest.mark.parametrize("upstream_url", [
-    "http://10.0.0.1:8000", "http://example.com", "http://0.0.0.0:8000",
-    "http://127.0.0.2:8000", "https://127.0.0.1:8000", "ftp://127.0.0.1/",
-    "http://user:pw@127.0.0.1:8000", "not a url",
-])
+@pytest.mark.parametrize(
+    "upstream_url",
+    [
+        "http://10.0.0.1:8000",
+        "http://example.com",
+        "http://0.0.0.0:8000",
+        "http://127.0.0.2:8000",
+        "https://127.0.0.1:8000",
+        "ftp://127.0.0.1/",
+        "http://user:pw@127.0.0.1:8000",
+        "not a url",
+    ],
+)
 def test_non_loopback_or_odd_upstream_is_refused(upstream_url):
     with pytest.raises(ValueError, match="upstream"):
         FaultProxy(upstream_url)
@@ -292,10 +323,18 @@ def test_proxy_listens_on_loopback_only(host):
         FaultProxy("http://127.0.0.1:8000", host=host)
 
 
-@pytest.mark.parametrize("policy", [
-    {"drop": 1.5}, {"duplicate": -0.1}, {"reorder": float("nan")}, {"truncate": 2},
-    {"delay_s": (0.5, 0.1)}, {"delay_s": (-1.0, 0.0)}, {"max_hold_s": 0},
-])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"drop": 1.5},
+        {"duplicate": -0.1},
+        {"reorder": float("nan")},
+        {"truncate": 2},
+        {"delay_s": (0.5, 0.1)},
+        {"delay_s": (-1.0, 0.0)},
+        {"max_hold_s": 0},
+    ],
+)
 def test_policy_refuses_out_of_range_values(policy):
     with pytest.raises(ValueError, match="must"):
         FaultPolicy(**policy)
@@ -304,8 +343,10 @@ def test_policy_refuses_out_of_range_values(policy):
 def test_same_seed_gives_the_same_faults(upstream):
     outcomes = []
     for _ in range(2):
-        with FaultProxy(upstream.url, policy=FaultPolicy(drop=0.5, seed=42)) as proxy, \
-                httpx.Client(base_url=proxy.url, timeout=5, trust_env=False) as client:
+        with (
+            FaultProxy(upstream.url, policy=FaultPolicy(drop=0.5, seed=42)) as proxy,
+            httpx.Client(base_url=proxy.url, timeout=5, trust_env=False) as client,
+        ):
             outcomes.append([client.get("/x").status_code for _ in range(12)])
     assert outcomes[0] == outcomes[1]
     assert {200, 502} == set(outcomes[0])

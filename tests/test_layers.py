@@ -10,15 +10,35 @@ import pytest
 SRC = Path(__file__).parent.parent / "src" / "parley"
 # What each layer must never import. The shared modules (errors, clock, settings) are open to all.
 FORBIDDEN = {
-    "protocol": {"parley.store", "parley.services", "parley.api", "parley.cli",
-                 "sqlalchemy", "fastapi", "httpx", "parley.settings"},
+    "protocol": {
+        "parley.store",
+        "parley.services",
+        "parley.api",
+        "parley.cli",
+        "sqlalchemy",
+        "fastapi",
+        "httpx",
+        "parley.settings",
+    },
     "store": {"parley.services", "parley.api", "parley.cli", "fastapi"},
     "services": {"parley.api", "parley.cli", "fastapi", "sqlalchemy"},
     "api": {"parley.cli", "parley.store._sql", "sqlalchemy"},
-    "forms": {"parley.store", "parley.services", "parley.api", "parley.cli",
-              "sqlalchemy", "fastapi"},
-    "deconflict": {"parley.store", "parley.services", "parley.api", "parley.cli",
-                   "sqlalchemy", "fastapi"},
+    "forms": {
+        "parley.store",
+        "parley.services",
+        "parley.api",
+        "parley.cli",
+        "sqlalchemy",
+        "fastapi",
+    },
+    "deconflict": {
+        "parley.store",
+        "parley.services",
+        "parley.api",
+        "parley.cli",
+        "sqlalchemy",
+        "fastapi",
+    },
 }
 
 

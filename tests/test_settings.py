@@ -13,8 +13,9 @@ DOCS = Path(__file__).parent.parent / "docs" / "settings.md"
 
 @pytest.mark.parametrize(("name", "kind", "default", "help_text"), describe_settings())
 def test_every_setting_is_documented_with_its_default(name, kind, default, help_text):
-    rows = [line for line in DOCS.read_text("utf-8").splitlines()
-            if line.startswith(f"| `{name}` |")]
+    rows = [
+        line for line in DOCS.read_text("utf-8").splitlines() if line.startswith(f"| `{name}` |")
+    ]
     assert len(rows) == 1, f"docs/settings.md has no row for {name}"
     shown = repr(default) if kind == "str" else str(default)
     assert f"| {kind} | `{shown}` |" in rows[0]
@@ -24,8 +25,12 @@ def test_every_setting_is_documented_with_its_default(name, kind, default, help_
 def test_default_deadlines_follow_the_design():
     defaults = Settings()
     minutes = {p: defaults.ack_deadline(p).total_seconds() / 60 for p in Precedence}
-    assert minutes == {Precedence.FLASH: 10, Precedence.IMMEDIATE: 60,
-                       Precedence.PRIORITY: 360, Precedence.ROUTINE: 1440}
+    assert minutes == {
+        Precedence.FLASH: 10,
+        Precedence.IMMEDIATE: 60,
+        Precedence.PRIORITY: 360,
+        Precedence.ROUTINE: 1440,
+    }
 
 
 def test_unknown_setting_is_named():

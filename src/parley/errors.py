@@ -29,6 +29,8 @@ __all__ = [
     "NotMember",
     "ParleyError",
     "PayloadTooLarge",
+    "PeerRefused",
+    "PeerUnreachable",
     "SeqOutOfOrder",
     "StoreUnavailable",
     "UnknownParty",
@@ -160,6 +162,24 @@ class EquivocationDetected(EventRejected):
     status = 409
     code = "equivocation"
     title = "Equivocation"
+
+
+class PeerUnreachable(ParleyError):
+    status = 502
+    code = "peer-unreachable"
+    title = "Peer unreachable"
+
+
+class PeerRefused(ParleyError):
+    """The peer answered, and said no: its problem detail is kept for the log and the link."""
+
+    status = 502
+    code = "peer-refused"
+    title = "Peer refused the request"
+
+    def __init__(self, detail: str, peer_status: int) -> None:
+        super().__init__(detail)
+        self.peer_status = peer_status
 
 
 class BundleInvalid(ParleyError):

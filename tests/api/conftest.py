@@ -9,8 +9,12 @@ from parley.api import PROBLEM_TYPE_BASE, create_app
 from parley.services import Role
 from tests.conftest import PASSWORD, as_role, pin_all
 
-USERS = {"admin": Role.ADMIN, "duty1": Role.OPERATOR, "watch1": Role.SUPERVISOR,
-         "audit1": Role.AUDITOR}
+USERS = {
+    "admin": Role.ADMIN,
+    "duty1": Role.OPERATOR,
+    "watch1": Role.SUPERVISOR,
+    "audit1": Role.AUDITOR,
+}
 
 
 class Api:
@@ -24,8 +28,9 @@ class Api:
 
     async def post_message(self, username: str = "duty1", **fields):
         body = {"precedence": "immediate", "text": "Line check", "lang": "en", **fields}
-        return await self.client.post(f"/api/v1/channels/{self.channel}/messages", json=body,
-                                      headers=self.auth(username))
+        return await self.client.post(
+            f"/api/v1/channels/{self.channel}/messages", json=body, headers=self.auth(username)
+        )
 
 
 @pytest.fixture
@@ -38,12 +43,16 @@ async def api(make_node):
     async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
         harness = Api(node, peer, client)
         for username in USERS:
-            response = await client.post("/api/v1/auth/token",
-                                         json={"username": username, "password": PASSWORD})
+            response = await client.post(
+                "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+            )
             assert response.status_code == 201, response.text
             harness.tokens[username] = response.json()["token"]
-        created = await client.post("/api/v1/channels", headers=harness.auth("admin"),
-                                    json={"name": "hotline", "members": {"ru-genstaff": "party"}})
+        created = await client.post(
+            "/api/v1/channels",
+            headers=harness.auth("admin"),
+            json={"name": "hotline", "members": {"ru-genstaff": "party"}},
+        )
         assert created.status_code == 201, created.text
         harness.channel = created.json()["id"]
         await peer.channels.ingest(node.store.chain(harness.channel, node.party))

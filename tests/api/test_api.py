@@ -11,9 +11,10 @@ from tests.api.conftest import PASSWORD, USERS, Api, assert_problem
 from tests.conftest import as_role
 
 pytestmark = pytest.mark.anyio
+
+
 async def test_error_shape_is_rfc9457_problem_details(api):
-    response = await api.client.get("/api/v1/channels/ch_nosuchchannel1",
-                                    headers=api.auth("duty1"))
+    response = await api.client.get("/api/v1/channels/ch_nosuchchannel1", headers=api.auth("duty1"))
     body = assert_problem(response, 404)
     assert body == {
         "type": "https://parley.dev/problems/not-found",
@@ -32,11 +33,19 @@ async def test_post_is_201_and_the_message_is_listed_with_its_status(api):
     posted = response.json()
     assert posted["status"] == "sent"
     assert posted["event"]["body"]["by"] == "duty1"
-    assert posted["members"] == [{"party": "ru-genstaff", "role": "party", "delivered_at": None,
-                                  "acknowledged_at": None, "acknowledged_by": None}]
+    assert posted["members"] == [
+        {
+            "party": "ru-genstaff",
+            "role": "party",
+            "delivered_at": None,
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+        }
+    ]
 
-    listed = await api.client.get(f"/api/v1/channels/{api.channel}/events",
-                                  headers=api.auth("audit1"))
+    listed = await api.client.get(
+        f"/api/v1/channels/{api.channel}/events", headers=api.auth("audit1")
+    )
     assert listed.status_code == 200
     items = listed.json()["items"]
     assert [i["event"]["type"] for i in items] == ["channel", "accept", "message"]
@@ -48,8 +57,11 @@ async def test_events_are_paged_by_position(api):
         assert (await api.post_message(text=f"m{n}")).status_code == 201
     url = f"/api/v1/channels/{api.channel}/events"
     first = (await api.client.get(url, params={"limit": 3}, headers=api.auth("duty1"))).json()
-    rest = (await api.client.get(url, params={"after": first["next_after"], "limit": 3},
-                                 headers=api.auth("duty1"))).json()
+    rest = (
+        await api.client.get(
+            url, params={"after": first["next_after"], "limit": 3}, headers=api.auth("duty1")
+        )
+    ).json()
     texts = [i["event"]["body"].get("text") for i in first["items"] + rest["items"]]
     assert texts == [None, None, "m0", "m1", "m2", "m3"]  # channel, accept, messages
     assert rest["next_after"] is None
@@ -86,15 +98,18 @@ async def test_bad_message_is_refused_naming_the_field_and_nothing_is_written(
 
 
 async def test_missing_field_is_named(api):
-    response = await api.client.post(f"/api/v1/channels/{api.channel}/messages",
-                                     json={"precedence": "flash", "lang": "en"},
-                                     headers=api.auth("duty1"))
+    response = await api.client.post(
+        f"/api/v1/channels/{api.channel}/messages",
+        json={"precedence": "flash", "lang": "en"},
+        headers=api.auth("duty1"),
+    )
     assert_problem(response, 422, "text")
 
 
 async def test_malformed_json_is_a_400(api):
     response = await api.client.post(
-        f"/api/v1/channels/{api.channel}/messages", content=b'{"precedence": "flash",',
+        f"/api/v1/channels/{api.channel}/messages",
+        content=b'{"precedence": "flash",',
         headers={**api.auth("duty1"), "content-type": "application/json"},
     )
     assert_problem(response, 400, "body")
@@ -103,7 +118,8 @@ async def test_malformed_json_is_a_400(api):
 async def test_oversized_request_body_is_refused_before_parsing(api):
     huge = json.dumps({"precedence": "flash", "text": "x" * 300_000, "lang": "en"})
     response = await api.client.post(
-        f"/api/v1/channels/{api.channel}/messages", content=huge,
+        f"/api/v1/channels/{api.channel}/messages",
+        content=huge,
         headers={**api.auth("duty1"), "content-type": "application/json"},
     )
     assert_problem(response, 413)
@@ -123,8 +139,9 @@ async def test_missing_token_is_401_with_a_bearer_challenge(api):
 
 
 async def test_garbage_token_is_401(api):
-    response = await api.client.get("/api/v1/channels",
-                                     headers={"Authorization": "Bearer nonsense"})
+    response = await api.client.get(
+        "/api/v1/channels", headers={"Authorization": "Bearer nonsense"}
+    )
     assert "unknown bearer token" in assert_problem(response, 401)["detail"]
 
 
@@ -135,8 +152,9 @@ async def test_expired_token_is_401(api, clock):
 
 
 async def test_logged_out_token_is_revoked(api):
-    assert (await api.client.delete("/api/v1/auth/token", headers=api.auth("duty1"))
-            ).status_code == 204
+    assert (
+        await api.client.delete("/api/v1/auth/token", headers=api.auth("duty1"))
+    ).status_code == 204
     response = await api.client.get("/api/v1/channels", headers=api.auth("duty1"))
     assert "revoked" in assert_problem(response, 401)["detail"]
 
@@ -148,8 +166,9 @@ async def test_disabled_operator_loses_its_tokens(api):
 
 
 async def test_wrong_password_is_401_and_names_nobody(api):
-    response = await api.client.post("/api/v1/auth/token",
-                                     json={"username": "duty1", "password": "wrong password"})
+    response = await api.client.post(
+        "/api/v1/auth/token", json={"username": "duty1", "password": "wrong password"}
+    )
     assert "wrong username or password" in assert_problem(response, 401)["detail"]
 
 
@@ -159,11 +178,15 @@ async def test_peer_acknowledgement_is_shown_to_the_sender(api):
 
     peer = api.peer
     await peer.channels.ingest([event_from_dict(posted["event"])])
-    ack, _ = await peer.channels.acknowledge(as_role(peer, Role.OPERATOR, "officer2"),
-                                             api.channel, posted["id"])
+    ack, _ = await peer.channels.acknowledge(
+        as_role(peer, Role.OPERATOR, "officer2"), api.channel, posted["id"]
+    )
     await api.node.channels.ingest([ack.event])
-    shown = (await api.client.get(f"/api/v1/channels/{api.channel}/events/{posted['id']}",
-                                  headers=api.auth("duty1"))).json()
+    shown = (
+        await api.client.get(
+            f"/api/v1/channels/{api.channel}/events/{posted['id']}", headers=api.auth("duty1")
+        )
+    ).json()
     assert shown["status"] == "acknowledged"
     assert shown["members"][0]["acknowledged_by"] == "officer2"
 
@@ -204,33 +227,45 @@ async def _call(api: Api, action: str, username: str) -> httpx.Response:
         return await api.post_message(username)
     if action == "ack":
         incoming, _ = await api.peer.channels.post_message(
-            _principal(api.peer, Role.OPERATOR), ch, precedence="routine", text="x", lang="ru")
+            _principal(api.peer, Role.OPERATOR), ch, precedence="routine", text="x", lang="ru"
+        )
         await api.node.channels.ingest([incoming.event])
         return await c.post(f"/api/v1/channels/{ch}/events/{incoming.event.id}/ack", headers=h)
     if action == "alerts":
         return await c.get("/api/v1/alerts", headers=h)
     if action == "create channel":
-        return await c.post("/api/v1/channels", headers=h,
-                            json={"name": "second", "members": {"ru-genstaff": "party"}})
+        return await c.post(
+            "/api/v1/channels",
+            headers=h,
+            json={"name": "second", "members": {"ru-genstaff": "party"}},
+        )
     if action == "list operators":
         return await c.get("/api/v1/operators", headers=h)
     if action == "create operator":
-        return await c.post("/api/v1/operators", headers=h,
-                            json={"username": f"new-{username}", "role": "operator",
-                                  "password": PASSWORD})
+        return await c.post(
+            "/api/v1/operators",
+            headers=h,
+            json={"username": f"new-{username}", "role": "operator", "password": PASSWORD},
+        )
     if action == "pin party":
         from parley.protocol import Ed25519Signer, encode_public_key
 
         key = encode_public_key(Ed25519Signer.generate().public_key)
-        return await c.post("/api/v1/parties", headers=h,
-                            json={"party": f"p-{username}", "name": "Another", "key": key})
+        return await c.post(
+            "/api/v1/parties",
+            headers=h,
+            json={"party": f"p-{username}", "name": "Another", "key": key},
+        )
     if action == "list parties":
         return await c.get("/api/v1/parties", headers=h)
     if action == "list forms":
         return await c.get("/api/v1/forms", headers=h)
     if action == "send notification":
-        return await c.post(f"/api/v1/channels/{ch}/notifications", headers=h, json={
-            "form": "free_text/1", "data": {"text": "Line check", "lang": "en"}})
+        return await c.post(
+            f"/api/v1/channels/{ch}/notifications",
+            headers=h,
+            json={"form": "free_text/1", "data": {"text": "Line check", "lang": "en"}},
+        )
     if action == "release draft":
         return await c.post(f"/api/v1/drafts/{await _draft(api)}/release", headers=h)
     if action == "links":
@@ -241,15 +276,20 @@ async def _call(api: Api, action: str, username: str) -> httpx.Response:
 
 async def _draft(api: Api) -> int:
     """A draft on a two-person channel, written by an operator who is not under test."""
-    created = await api.client.post("/api/v1/channels", headers=api.auth("admin"), json={
-        "name": "two-person", "members": {"ru-genstaff": "party"}, "two_person": True})
+    created = await api.client.post(
+        "/api/v1/channels",
+        headers=api.auth("admin"),
+        json={"name": "two-person", "members": {"ru-genstaff": "party"}, "two_person": True},
+    )
     await api.node.operators.add("drafter", Role.OPERATOR.value, PASSWORD)
-    login = await api.client.post("/api/v1/auth/token",
-                                  json={"username": "drafter", "password": PASSWORD})
+    login = await api.client.post(
+        "/api/v1/auth/token", json={"username": "drafter", "password": PASSWORD}
+    )
     drafted = await api.client.post(
         f"/api/v1/channels/{created.json()['id']}/notifications",
         headers={"Authorization": f"Bearer {login.json()['token']}"},
-        json={"form": "free_text/1", "data": {"text": "x", "lang": "en"}})
+        json={"form": "free_text/1", "data": {"text": "x", "lang": "en"}},
+    )
     return int(drafted.json()["draft"]["id"])
 
 

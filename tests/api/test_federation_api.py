@@ -22,22 +22,43 @@ class Peer:
     def __init__(self, us: Node, ru: Node, client: httpx.AsyncClient) -> None:
         self.us, self.ru, self.client = us, ru, client
 
-    async def send(self, method: str, path: str, payload=None, *, body: bytes | None = None,
-                   signer=None, sender="ru-genstaff", receiver="us-eucom", nonce=None,
-                   timestamp_ms=None):
-        raw = body if body is not None else (b"" if payload is None else
-                                             json.dumps(payload).encode())
+    async def send(
+        self,
+        method: str,
+        path: str,
+        payload=None,
+        *,
+        body: bytes | None = None,
+        signer=None,
+        sender="ru-genstaff",
+        receiver="us-eucom",
+        nonce=None,
+        timestamp_ms=None,
+    ):
+        raw = (
+            body if body is not None else (b"" if payload is None else json.dumps(payload).encode())
+        )
         signature = sign_request(
-            signer or self.ru.signer, method=method, target=path, body=raw, sender=sender,
-            receiver=receiver, timestamp_ms=timestamp_ms or to_ms(self.us.clock.now()),
+            signer or self.ru.signer,
+            method=method,
+            target=path,
+            body=raw,
+            sender=sender,
+            receiver=receiver,
+            timestamp_ms=timestamp_ms or to_ms(self.us.clock.now()),
             nonce=nonce or secrets.token_hex(12),
         )
-        return await self.client.request(method, path, content=raw, headers={
-            **signature.headers(), "content-type": "application/json"})
+        return await self.client.request(
+            method,
+            path,
+            content=raw,
+            headers={**signature.headers(), "content-type": "application/json"},
+        )
 
     async def push(self, *events, **kwargs):
-        return await self.send("POST", "/federation/v1/events",
-                               {"events": [e.to_dict() for e in events]}, **kwargs)
+        return await self.send(
+            "POST", "/federation/v1/events", {"events": [e.to_dict() for e in events]}, **kwargs
+        )
 
 
 @pytest.fixture
@@ -49,8 +70,9 @@ async def peer(make_node):
     transport = httpx.ASGITransport(app=create_app(us, run_background_tasks=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://us") as client:
         harness = Peer(us, ru, client)
-        opened = await us.channels.create(as_role(us, Role.ADMIN), "hotline",
-                                          {"ru-genstaff": "party"})
+        opened = await us.channels.create(
+            as_role(us, Role.ADMIN), "hotline", {"ru-genstaff": "party"}
+        )
         harness.channel = opened.event.channel
         await ru.channels.ingest([opened.event])
         yield harness
@@ -59,9 +81,16 @@ async def peer(make_node):
 async def ru_event(peer: Peer, **overrides):
     """The next event of ru-genstaff's chain, signed with its key unless told otherwise."""
     chain = peer.ru.store.chain(peer.channel, "ru-genstaff")
-    fields = {"channel": peer.channel, "author": "ru-genstaff", "seq": len(chain) + 1,
-              "prev": chain[-1].id if chain else None, "seen": {"us-eucom": 1},
-              "ts": "2026-02-05T14:00:01.000Z", "type": "accept", "body": {"by": "admin"}}
+    fields = {
+        "channel": peer.channel,
+        "author": "ru-genstaff",
+        "seq": len(chain) + 1,
+        "prev": chain[-1].id if chain else None,
+        "seen": {"us-eucom": 1},
+        "ts": "2026-02-05T14:00:01.000Z",
+        "type": "accept",
+        "body": {"by": "admin"},
+    }
     fields.update(overrides)
     return sign_event(fields.pop("signer", peer.ru.signer), **fields)
 
@@ -87,8 +116,9 @@ async def test_heads_list_only_channels_shared_with_the_peer(peer):
 
 
 async def test_pull_returns_what_the_peer_lacks_in_causal_order(peer):
-    response = await peer.send("POST", "/federation/v1/pull",
-                               {"channel": peer.channel, "heads": {}})
+    response = await peer.send(
+        "POST", "/federation/v1/pull", {"channel": peer.channel, "heads": {}}
+    )
     events = response.json()["events"]
     assert [(e["author"], e["seq"]) for e in events] == [("us-eucom", 1)]
 
@@ -99,8 +129,9 @@ async def test_unsigned_request_is_refused(peer):
 
 
 async def test_request_from_an_unknown_party_is_refused(peer):
-    response = await peer.send("GET", "/federation/v1/heads", sender="ua-nsdc",
-                               signer=Ed25519Signer.generate())
+    response = await peer.send(
+        "GET", "/federation/v1/heads", sender="ua-nsdc", signer=Ed25519Signer.generate()
+    )
     assert_refused(response, 401, "unauthenticated", "ua-nsdc is not a pinned peer")
 
 
@@ -111,12 +142,19 @@ async def test_request_signed_with_another_key_is_refused(peer):
 
 async def test_request_with_a_changed_body_is_refused(peer):
     event = await ru_event(peer)
-    signature = sign_request(peer.ru.signer, method="POST", target="/federation/v1/events",
-                             body=b"{}", sender="ru-genstaff", receiver="us-eucom",
-                             timestamp_ms=to_ms(peer.us.clock.now()), nonce="0123456789abcdef")
-    response = await peer.client.post("/federation/v1/events",
-                                      json={"events": [event.to_dict()]},
-                                      headers=signature.headers())
+    signature = sign_request(
+        peer.ru.signer,
+        method="POST",
+        target="/federation/v1/events",
+        body=b"{}",
+        sender="ru-genstaff",
+        receiver="us-eucom",
+        timestamp_ms=to_ms(peer.us.clock.now()),
+        nonce="0123456789abcdef",
+    )
+    response = await peer.client.post(
+        "/federation/v1/events", json={"events": [event.to_dict()]}, headers=signature.headers()
+    )
     assert_refused(response, 401, "unauthenticated", "does not verify")
     assert peer.us.store.count_events() == 1
 
@@ -154,8 +192,7 @@ async def test_out_of_order_seq_is_refused_and_not_stored(peer):
 async def test_wrong_prev_is_refused_and_not_stored(peer):
     first = await ru_event(peer)
     assert (await peer.push(first)).status_code == 200
-    response = await peer.push(await ru_event(peer, seq=2, prev="b" * 64,
-                                              type="receipt", body={}))
+    response = await peer.push(await ru_event(peer, seq=2, prev="b" * 64, type="receipt", body={}))
     assert_refused(response, 422, "broken-chain", "does not match")
     assert peer.us.store.count_events() == 2
 
@@ -196,6 +233,7 @@ async def test_malformed_event_names_its_field(peer):
 
 
 async def test_pull_of_a_channel_not_shared_is_forbidden(peer):
-    response = await peer.send("POST", "/federation/v1/pull",
-                               {"channel": "ch_notsharedwithyou", "heads": {}})
+    response = await peer.send(
+        "POST", "/federation/v1/pull", {"channel": "ch_notsharedwithyou", "heads": {}}
+    )
     assert_refused(response, 403, "forbidden", "share no channel")

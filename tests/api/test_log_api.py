@@ -63,8 +63,9 @@ async def test_an_inclusion_proof_verifies_against_the_published_checkpoint(api)
     assert b64(proof["leaf_hash"]) == leaf_hash(raw)
     path = [b64(p) for p in proof["proof"]]
     verify_inclusion(leaf_hash(raw), 2, 3, path, b64(checkpoint["root"]))
-    earlier = await api.client.get(f"{LOG}/inclusion/{proof['event_id']}", params={"size": 2},
-                                   headers=api.auth("audit1"))
+    earlier = await api.client.get(
+        f"{LOG}/inclusion/{proof['event_id']}", params={"size": 2}, headers=api.auth("audit1")
+    )
     assert_problem(earlier, 409, "size")
 
 
@@ -92,8 +93,9 @@ async def test_a_consistency_proof_links_two_checkpoints(api):
     await api.post_message()
     new = (await published(api)).json()
 
-    response = await api.client.get(f"{LOG}/consistency", params={"first": 2, "second": 4},
-                                    headers=api.auth("audit1"))
+    response = await api.client.get(
+        f"{LOG}/consistency", params={"first": 2, "second": 4}, headers=api.auth("audit1")
+    )
 
     assert response.status_code == 200, response.text
     proof = response.json()
@@ -101,13 +103,16 @@ async def test_a_consistency_proof_links_two_checkpoints(api):
     verify_consistency(2, 4, [b64(p) for p in proof["proof"]], b64(old["root"]), b64(new["root"]))
 
 
-@pytest.mark.parametrize(("params", "status", "field"), [
-    ({"first": 3, "second": 2}, 422, "first"),
-    ({"first": 1, "second": 9}, 404, "second"),
-    ({"first": -1, "second": 2}, 422, "first"),
-    ({"second": 2}, 422, "first"),
-    ({"first": 1, "second": "two"}, 422, "second"),
-])
+@pytest.mark.parametrize(
+    ("params", "status", "field"),
+    [
+        ({"first": 3, "second": 2}, 422, "first"),
+        ({"first": 1, "second": 9}, 404, "second"),
+        ({"first": -1, "second": 2}, 422, "first"),
+        ({"second": 2}, 422, "first"),
+        ({"first": 1, "second": "two"}, 422, "second"),
+    ],
+)
 async def test_a_consistency_proof_request_names_the_wrong_field(api, params, status, field):
     await published(api)
     response = await api.client.get(f"{LOG}/consistency", params=params, headers=api.auth("duty1"))
@@ -135,8 +140,12 @@ async def test_a_peer_fetches_the_checkpoint_and_its_cosignature_is_published_wi
     line = ru_cosignature(api, 3)
     stored = await ru.send("POST", "/federation/v1/cosignature", {"size": 3, "cosignature": line})
     assert stored.status_code == 200, stored.text
-    assert stored.json() == {"size": 3, "witness": "ru-genstaff", "timestamp": 1770300000,
-                             "stored": True}
+    assert stored.json() == {
+        "size": 3,
+        "witness": "ru-genstaff",
+        "timestamp": 1770300000,
+        "stored": True,
+    }
     latest = (await api.client.get(f"{LOG}/checkpoint", headers=api.auth("audit1"))).json()
     assert latest["cosigners"] == [{"witness": "ru-genstaff", "timestamp": 1770300000}]
     assert latest["note"] == new["note"] + line
@@ -148,12 +157,24 @@ async def test_a_cosignature_is_refused_unless_the_sender_signed_that_checkpoint
     ru = Peer(api.node, api.peer, api.client)
     await published(api)
     cases = [
-        ({"size": 2, "cosignature": ru_cosignature(api, 2, Ed25519Signer.generate())}, 422,
-         "invalid-note", "not ru-genstaff (key"),
-        ({"size": 2, "cosignature": ru_cosignature(api, 2, name="ae-mediator")}, 422,
-         "invalid-note", "is by ae-mediator"),
-        ({"size": 2, "cosignature": ru_cosignature(api, 2, body=f"us-eucom\n2\n{ZERO}\n")},
-         422, "invalid-note", "does not verify"),
+        (
+            {"size": 2, "cosignature": ru_cosignature(api, 2, Ed25519Signer.generate())},
+            422,
+            "invalid-note",
+            "not ru-genstaff (key",
+        ),
+        (
+            {"size": 2, "cosignature": ru_cosignature(api, 2, name="ae-mediator")},
+            422,
+            "invalid-note",
+            "is by ae-mediator",
+        ),
+        (
+            {"size": 2, "cosignature": ru_cosignature(api, 2, body=f"us-eucom\n2\n{ZERO}\n")},
+            422,
+            "invalid-note",
+            "does not verify",
+        ),
         ({"size": 7, "cosignature": ru_cosignature(api, 2)}, 404, "not-found", "size: no"),
         ({"size": "2", "cosignature": ru_cosignature(api, 2)}, 422, "invalid-input", "size"),
         ({"size": 2, "cosignature": "— ru-genstaff !!!\n"}, 422, "invalid-input", "cosignature"),
@@ -161,8 +182,9 @@ async def test_a_cosignature_is_refused_unless_the_sender_signed_that_checkpoint
         ([], 422, "invalid-input", "body"),
     ]
     for payload, status, code, text in cases:
-        assert_refused(await ru.send("POST", "/federation/v1/cosignature", payload), status, code,
-                       text)
+        assert_refused(
+            await ru.send("POST", "/federation/v1/cosignature", payload), status, code, text
+        )
     assert api.node.store.cosignatures_of(2) == []
     unsigned = await api.client.get("/federation/v1/checkpoint")
     assert_refused(unsigned, 401, "unauthenticated", "unsigned")

@@ -12,8 +12,9 @@ from tests.conftest import PASSWORD
 
 
 def login(client: httpx.Client, username: str) -> dict[str, str]:
-    token = client.post("/api/v1/auth/token",
-                        json={"username": username, "password": PASSWORD}).json()["token"]
+    token = client.post(
+        "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+    ).json()["token"]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -32,8 +33,11 @@ def test_posted_message_reaches_the_stream(served):
         with connect_sse(client, "GET", "/api/v1/stream", headers=headers) as source:
             events = source.iter_sse()
             assert next_data(events, "ready") == {"after": None}
-            posted = client.post(f"/api/v1/channels/{channel_id}/messages", headers=headers,
-                                 json={"precedence": "flash", "text": "خط ساخن", "lang": "ar"})
+            posted = client.post(
+                f"/api/v1/channels/{channel_id}/messages",
+                headers=headers,
+                json={"precedence": "flash", "text": "خط ساخن", "lang": "ar"},
+            )
             assert posted.status_code == 201
             received = next_data(events, "event")
     assert received["id"] == posted.json()["id"]
@@ -45,11 +49,20 @@ def test_reconnecting_with_last_event_id_replays_what_was_missed(served):
     with httpx.Client(base_url=url, timeout=10) as client:
         channel_id = open_channel(client)
         headers = login(client, "duty1")
-        ids = [client.post(f"/api/v1/channels/{channel_id}/messages", headers=headers,
-                           json={"precedence": "routine", "text": f"m{n}", "lang": "en"}
-                           ).json() for n in range(3)]
-        with connect_sse(client, "GET", "/api/v1/stream",
-                         headers={**headers, "Last-Event-ID": str(ids[0]["pos"])}) as source:
+        ids = [
+            client.post(
+                f"/api/v1/channels/{channel_id}/messages",
+                headers=headers,
+                json={"precedence": "routine", "text": f"m{n}", "lang": "en"},
+            ).json()
+            for n in range(3)
+        ]
+        with connect_sse(
+            client,
+            "GET",
+            "/api/v1/stream",
+            headers={**headers, "Last-Event-ID": str(ids[0]["pos"])},
+        ) as source:
             events = source.iter_sse()
             replayed = [next_data(events, "event")["id"] for _ in range(2)]
     assert replayed == [ids[1]["id"], ids[2]["id"]]
@@ -60,8 +73,11 @@ def test_supervisor_stream_carries_the_overdue_alert(served, clock):
     with httpx.Client(base_url=url, timeout=10) as client:
         channel_id = open_channel(client)
         duty, watch = login(client, "duty1"), login(client, "watch1")
-        posted = client.post(f"/api/v1/channels/{channel_id}/messages", headers=duty,
-                             json={"precedence": "flash", "text": "x", "lang": "en"}).json()
+        posted = client.post(
+            f"/api/v1/channels/{channel_id}/messages",
+            headers=duty,
+            json={"precedence": "flash", "text": "x", "lang": "en"},
+        ).json()
         with connect_sse(client, "GET", "/api/v1/stream", headers=watch) as source:
             events = source.iter_sse()
             next_data(events, "ready")
@@ -81,7 +97,10 @@ def test_stream_refuses_a_malformed_last_event_id(served):
 
 
 def open_channel(client: httpx.Client) -> str:
-    created = client.post("/api/v1/channels", headers=login(client, "admin"),
-                          json={"name": "hotline", "members": {"ru-genstaff": "party"}})
+    created = client.post(
+        "/api/v1/channels",
+        headers=login(client, "admin"),
+        json={"name": "hotline", "members": {"ru-genstaff": "party"}},
+    )
     assert created.status_code == 201, created.text
     return str(created.json()["id"])

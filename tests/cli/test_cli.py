@@ -393,8 +393,20 @@ def test_peer_add_pins_the_key_and_prints_its_fingerprint(node_dir: Path, peer_d
 
 def test_peer_list_shows_every_party_with_its_fingerprint(node_dir: Path, peer_dir: Path) -> None:
     key = public_key_of(peer_dir)
-    invoke("peer", "add", "--data", str(node_dir), "--party", "ru-genstaff", "--key", key,
-           "--url", "http://127.0.0.1:8702", "--url", "http://127.0.0.1:8703/")
+    invoke(
+        "peer",
+        "add",
+        "--data",
+        str(node_dir),
+        "--party",
+        "ru-genstaff",
+        "--key",
+        key,
+        "--url",
+        "http://127.0.0.1:8702",
+        "--url",
+        "http://127.0.0.1:8703/",
+    )
 
     code, out, _ = invoke("peer", "list", "--data", str(node_dir))
 
@@ -402,15 +414,28 @@ def test_peer_list_shows_every_party_with_its_fingerprint(node_dir: Path, peer_d
     rows = {cells[0]: cells[1:] for cells in table_rows(out)}
     own = fingerprint(base64.b64decode(public_key_of(node_dir)))
     assert rows["ru-genstaff"] == [
-        "ru-genstaff", fingerprint(base64.b64decode(key)), "unknown", "",
+        "ru-genstaff",
+        fingerprint(base64.b64decode(key)),
+        "unknown",
+        "",
         "http://127.0.0.1:8702 http://127.0.0.1:8703",
     ]
     assert rows["us-eucom"] == ["US European Command", own, "self", "", ""]
 
 
 def test_peer_add_refuses_a_url_that_is_not_http(node_dir: Path, peer_dir: Path) -> None:
-    code, _, err = invoke("peer", "add", "--data", str(node_dir), "--party", "ru-genstaff",
-                          "--key", public_key_of(peer_dir), "--url", "ftp://127.0.0.1/")
+    code, _, err = invoke(
+        "peer",
+        "add",
+        "--data",
+        str(node_dir),
+        "--party",
+        "ru-genstaff",
+        "--key",
+        public_key_of(peer_dir),
+        "--url",
+        "ftp://127.0.0.1/",
+    )
     assert code == 2
     assert "urls[0]" in err
 
@@ -480,7 +505,10 @@ DEMO_LINE = re.compile(r"^\s*(operator|supervisor|admin|auditor)\s+(\S+)\s+passw
 def test_demo_check_plays_the_scenario_on_three_processes_and_exits_zero(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "parley", "demo", "--check", "--data", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=180, env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "COLUMNS": "200"},
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -497,9 +525,19 @@ def test_demo_check_plays_the_scenario_on_three_processes_and_exits_zero(tmp_pat
 def test_demo_serves_until_stopped_and_its_printed_passwords_log_in(tmp_path: Path) -> None:
     base = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "parley", "demo", "--data", str(tmp_path / "demo"),
-         "--port", str(base)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "parley",
+            "demo",
+            "--data",
+            str(tmp_path / "demo"),
+            "--port",
+            str(base),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "COLUMNS": "200"},
     )
     try:
@@ -516,8 +554,12 @@ def test_demo_serves_until_stopped_and_its_printed_passwords_log_in(tmp_path: Pa
         printed = [m for m in map(DEMO_LINE.match, out.splitlines()) if m]
         assert len(printed) == 12  # four operators on each of three nodes
         duty = next(m for m in printed if m[2] == "duty1")
-        response = httpx.post(f"http://127.0.0.1:{base}/api/v1/auth/token", trust_env=False,
-                              json={"username": "duty1", "password": duty[3]}, timeout=10)
+        response = httpx.post(
+            f"http://127.0.0.1:{base}/api/v1/auth/token",
+            trust_env=False,
+            json={"username": "duty1", "password": duty[3]},
+            timeout=10,
+        )
         assert response.status_code == 201
     finally:
         process.terminate()

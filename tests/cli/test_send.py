@@ -16,18 +16,35 @@ from tests.services.test_notify import EXERCISE
 
 def _setup(url: str, tmp_path: Path) -> tuple[str, Path]:
     with httpx.Client(base_url=url, trust_env=False, timeout=10) as client:
-        token = client.post("/api/v1/auth/token",
-                            json={"username": "admin", "password": PASSWORD}).json()["token"]
-        created = client.post("/api/v1/channels", headers={"Authorization": f"Bearer {token}"},
-                              json={"name": "hotline", "members": {"ru-genstaff": "party"}})
+        token = client.post(
+            "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
+        ).json()["token"]
+        created = client.post(
+            "/api/v1/channels",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"name": "hotline", "members": {"ru-genstaff": "party"}},
+        )
     secret = tmp_path / "password"
     secret.write_text(PASSWORD + "\n", "utf-8")
     return created.json()["id"], secret
 
 
 def send(url: str, channel: str, secret: Path, *args: str):
-    return CliRunner().invoke(app, ["send", "--node", url, "--username", "duty1", "--channel",
-                                    channel, "--password-file", str(secret), *args])
+    return CliRunner().invoke(
+        app,
+        [
+            "send",
+            "--node",
+            url,
+            "--username",
+            "duty1",
+            "--channel",
+            channel,
+            "--password-file",
+            str(secret),
+            *args,
+        ],
+    )
 
 
 def test_send_a_form_from_a_file_prints_the_event_and_its_rendering(served, tmp_path):
@@ -35,8 +52,17 @@ def test_send_a_form_from_a_file_prints_the_event_and_its_rendering(served, tmp_
     channel, secret = _setup(url, tmp_path)
     notice = tmp_path / "notice.json"
     notice.write_text(json.dumps(EXERCISE), "utf-8")
-    result = send(url, channel, secret, "--form", "military_activity/1", "--file", str(notice),
-                  "--precedence", "immediate")
+    result = send(
+        url,
+        channel,
+        secret,
+        "--form",
+        "military_activity/1",
+        "--file",
+        str(notice),
+        "--precedence",
+        "immediate",
+    )
     assert result.exit_code == 0, result.output
     assert "Sent notification" in result.output
     assert "2026-02-06T14:00:00.000Z" in result.output  # the 24-hour acknowledgement deadline

@@ -26,7 +26,7 @@ GOOD_CSV = (
     "34.6,47.5,Nuclear power plant,nuclear_plant\n"
     "33.4,47.9,Dam,dam\n"
     "\n"
-    "36.2,49.9,\"Hospital No. 1, Kharkiv\",hospital\n"
+    '36.2,49.9,"Hospital No. 1, Kharkiv",hospital\n'
 )
 
 
@@ -46,16 +46,25 @@ def test_a_csv_of_every_moratorium_category_is_imported_and_listed(data, tmp_pat
     file = tmp_path / "moratorium.csv"
     file.write_text(GOOD_CSV, "utf-8")
 
-    code, out, err = import_sites(data, file, "--agreement", "energy moratorium 2025",
-                                  "--valid-from", "2025-03-18T00:00:00Z",
-                                  "--valid-until", "2025-04-17T00:00:00Z")
+    code, out, err = import_sites(
+        data,
+        file,
+        "--agreement",
+        "energy moratorium 2025",
+        "--valid-from",
+        "2025-03-18T00:00:00Z",
+        "--valid-until",
+        "2025-04-17T00:00:00Z",
+    )
 
     assert code == 0, err
     assert "Imported 7 sites from moratorium.csv" in out
     code, out, _ = invoke("sites", "list", "--data", str(data))
     rows = table_rows(out)
     assert {row[1].removesuffix(" (moratorium)") for row in rows} == {
-        *MORATORIUM_CATEGORIES, "hospital"}
+        *MORATORIUM_CATEGORIES,
+        "hospital",
+    }
     assert all(row[0] == "energy moratorium 2025" and row[2] == "1" for row in rows)
     assert "7 sites" in out
     node = Node.open(data)
@@ -70,12 +79,30 @@ def test_a_csv_of_every_moratorium_category_is_imported_and_listed(data, tmp_pat
 def test_a_geojson_of_points_and_polygons_is_imported(data, tmp_path):
     square = [[[33.0, 47.0], [33.1, 47.0], [33.1, 47.1], [33.0, 47.1], [33.0, 47.0]]]
     file = tmp_path / "sites.geojson"
-    file.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [30.5, 50.45]},
-         "properties": {"name": "School 12", "category": "school"}},
-        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": square},
-         "properties": {"name": "Reservoir dam", "category": "dam", "note": "ignored"}},
-    ]}), "utf-8")
+    file.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": [30.5, 50.45]},
+                        "properties": {"name": "School 12", "category": "school"},
+                    },
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Polygon", "coordinates": square},
+                        "properties": {
+                            "name": "Reservoir dam",
+                            "category": "dam",
+                            "note": "ignored",
+                        },
+                    },
+                ],
+            }
+        ),
+        "utf-8",
+    )
 
     code, _, err = import_sites(data, file)
 
@@ -113,16 +140,36 @@ def test_bad_csv_rows_are_each_named_by_line_and_nothing_is_imported(data, tmp_p
 def test_bad_geojson_features_are_named_by_index_and_nothing_is_imported(data, tmp_path):
     file = tmp_path / "bad.geojson"
     bowtie = [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]
-    file.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [30.5, 50.45]},
-         "properties": {"name": "Hospital", "category": "hospital"}},
-        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": bowtie},
-         "properties": {"name": "Plant", "category": "power_plant"}},
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
-         "properties": {"name": "Line", "category": "pipeline"}},
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]},
-         "properties": {"category": "dam"}},
-    ]}), "utf-8")
+    file.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": [30.5, 50.45]},
+                        "properties": {"name": "Hospital", "category": "hospital"},
+                    },
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Polygon", "coordinates": bowtie},
+                        "properties": {"name": "Plant", "category": "power_plant"},
+                    },
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+                        "properties": {"name": "Line", "category": "pipeline"},
+                    },
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": [1, 2]},
+                        "properties": {"category": "dam"},
+                    },
+                ],
+            }
+        ),
+        "utf-8",
+    )
 
     code, _, err = import_sites(data, file)
 
@@ -134,10 +181,13 @@ def test_bad_geojson_features_are_named_by_index_and_nothing_is_imported(data, t
     assert stored(data) == []
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("x,y,name,category\n1,2,a,dam\n", "line 1 must be the header lon,lat,name,category"),
-    ("", "bad.csv is empty"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("x,y,name,category\n1,2,a,dam\n", "line 1 must be the header lon,lat,name,category"),
+        ("", "bad.csv is empty"),
+    ],
+)
 def test_a_csv_without_its_header_is_refused(data, tmp_path, content, message):
     file = tmp_path / "bad.csv"
     file.write_text(content, "utf-8")
@@ -149,7 +199,8 @@ def test_a_csv_without_its_header_is_refused(data, tmp_path, content, message):
 def test_a_term_ending_before_it_starts_is_refused(data, tmp_path):
     file = tmp_path / "ok.csv"
     file.write_text(GOOD_CSV, "utf-8")
-    code, _, err = import_sites(data, file, "--valid-from", "2025-04-17T00:00:00Z",
-                                "--valid-until", "2025-03-18T00:00:00Z")
+    code, _, err = import_sites(
+        data, file, "--valid-from", "2025-04-17T00:00:00Z", "--valid-until", "2025-03-18T00:00:00Z"
+    )
     assert code == 2
     assert "valid_until: must be after valid_from" in err

@@ -58,7 +58,10 @@ def test_overlapping_areas_report_the_geodesic_area_of_the_intersection(where):
     assert match.area_km2 == pytest.approx(geodesic_area_km2(box(1, 1, 2, 2)))
     assert match.area_km2 == pytest.approx(12_300, rel=1e-2)
     assert (match.touching, match.distance_km, match.start_ms, match.end_ms) == (
-        False, 0.0, None, None,
+        False,
+        0.0,
+        None,
+        None,
     )
 
 
@@ -270,10 +273,24 @@ def test_overlaps_for_a_new_item_names_other_parties_items_only(where):
     )
     new = Item("firing", "red", "activity", box(0, 0, 1, 1), H, 5 * H)
     assert index.overlaps_for(new) == [
-        Overlap("drill", "firing", pytest.approx(geodesic_area_km2(box(0.9, 0.9, 1, 1))), 0.0,
-                2 * H, 4 * H, "medium"),
-        Overlap("firing", "ships", pytest.approx(geodesic_area_km2(box(0.2, 0.2, 0.4, 0.4))),
-                0.0, H, 5 * H, "high"),
+        Overlap(
+            "drill",
+            "firing",
+            pytest.approx(geodesic_area_km2(box(0.9, 0.9, 1, 1))),
+            0.0,
+            2 * H,
+            4 * H,
+            "medium",
+        ),
+        Overlap(
+            "firing",
+            "ships",
+            pytest.approx(geodesic_area_km2(box(0.2, 0.2, 0.4, 0.4))),
+            0.0,
+            H,
+            5 * H,
+            "high",
+        ),
         Overlap("firing", "site", 0.0, 0.0, H, 5 * H, "critical"),
     ]
     # Of another party, and a protected site of each: both critical.
@@ -295,9 +312,14 @@ def test_overlaps_for_an_indexed_item_does_not_name_itself(where):
 def test_overlaps_for_many_agrees_with_one_by_one(where):
     rng = np.random.default_rng(3)
     items = [
-        Item(f"i{i}", f"p{i % 3}", ("activity", "presence", "protected_site")[i % 3],
-             shapely.buffer(Point(*rng.uniform(-5, 5, 2)), float(rng.uniform(0.1, 1))),
-             int(t), int(t) + 3 * H)
+        Item(
+            f"i{i}",
+            f"p{i % 3}",
+            ("activity", "presence", "protected_site")[i % 3],
+            shapely.buffer(Point(*rng.uniform(-5, 5, 2)), float(rng.uniform(0.1, 1))),
+            int(t),
+            int(t) + 3 * H,
+        )
         for i, t in enumerate(rng.integers(0, 20 * H, 300))
     ]
     index = build(where, *items[:200])
@@ -333,8 +355,12 @@ def test_duplicate_keys_are_refused_and_bulk_load_is_all_or_nothing():
     with pytest.raises(ValueError, match="repeated"):
         index.bulk_load([Item("b", "red", "activity", box(0, 0, 1, 1))] * 2)
     with pytest.raises(ValueError, match="latitude"):
-        index.bulk_load([Item("c", "red", "activity", box(0, 0, 1, 1)),
-                         Item("d", "red", "activity", Point(0, 95))])
+        index.bulk_load(
+            [
+                Item("c", "red", "activity", box(0, 0, 1, 1)),
+                Item("d", "red", "activity", Point(0, 95)),
+            ]
+        )
     assert len(index) == 1
     assert keys(index.query(box(0, 0, 1, 1))) == ["a"]
 

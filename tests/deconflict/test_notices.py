@@ -31,8 +31,11 @@ def test_a_launch_is_two_items_one_per_area():
 
 
 def test_a_protected_site_without_a_window_is_open_ended_and_other_forms_have_no_item():
-    site = {"site_name": "Dam", "category": "dam",
-            "location": {"type": "Point", "coordinates": [33.4, 47.9], "radius_km": 2}}
+    site = {
+        "site_name": "Dam",
+        "category": "dam",
+        "location": {"type": "Point", "coordinates": [33.4, 47.9], "radius_km": 2},
+    }
     [item] = notice_items(E, "us-eucom", "protected_site/1", site)
     assert (item.kind, item.start_ms, item.end_ms) == ("protected_site", None, None)
     assert notice_items(E, "us-eucom", "free_text/1", {"text": "x", "lang": "en"}) == []
@@ -40,10 +43,12 @@ def test_a_protected_site_without_a_window_is_open_ended_and_other_forms_have_no
 
 def test_imported_sites_are_their_points_or_their_polygons():
     square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
-    point, polygon = site_items([
-        ("site:us-eucom:1", "us-eucom", 30.5, 50.4, None, 1, 2),
-        ("site:us-eucom:2", "us-eucom", 0.5, 0.5, square, None, None),
-    ])
+    point, polygon = site_items(
+        [
+            ("site:us-eucom:1", "us-eucom", 30.5, 50.4, None, 1, 2),
+            ("site:us-eucom:2", "us-eucom", 0.5, 0.5, square, None, None),
+        ]
+    )
     assert (point.key, point.kind, point.party) == ("site:us-eucom:1", "protected_site", "us-eucom")
     assert (point.geometry.x, point.geometry.y, point.start_ms, point.end_ms) == (30.5, 50.4, 1, 2)
     assert polygon.geometry.area == 1.0
@@ -56,8 +61,9 @@ def presence(area: dict) -> dict:
 
 def same_shape(made, area: dict) -> bool:
     """Exactly the shape the forms make of the area: the same coordinates, in order."""
-    return np.array_equal(shapely.get_coordinates(made),
-                          shapely.get_coordinates(area_geometry(area)))
+    return np.array_equal(
+        shapely.get_coordinates(made), shapely.get_coordinates(area_geometry(area))
+    )
 
 
 @given(lon=st.floats(-180, 180), lat=st.floats(-89.99, 89.99), radius_km=st.floats(0.01, 3000))

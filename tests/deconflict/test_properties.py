@@ -43,8 +43,14 @@ def windows(draw: st.DrawFn) -> tuple[int | None, int | None]:
 @st.composite
 def items(draw: st.DrawFn, key: str) -> Item:
     start, end = draw(windows())
-    return Item(key, draw(st.sampled_from(PARTIES)), draw(st.sampled_from(KINDS)),
-                draw(shapes()), start, end)
+    return Item(
+        key,
+        draw(st.sampled_from(PARTIES)),
+        draw(st.sampled_from(KINDS)),
+        draw(shapes()),
+        start,
+        end,
+    )
 
 
 @dataclass
@@ -158,14 +164,20 @@ def test_moving_everything_onto_the_antimeridian_changes_nothing(scenario, shape
 
     plain, _ = load(scenario, 4)
     shifted = Scenario(
-        [Item(i.key, i.party, i.kind, moved(i.geometry), i.start_ms, i.end_ms)
-         for i in scenario.bulk],
-        [Item(i.key, i.party, i.kind, moved(i.geometry), i.start_ms, i.end_ms)
-         for i in scenario.added],
+        [
+            Item(i.key, i.party, i.kind, moved(i.geometry), i.start_ms, i.end_ms)
+            for i in scenario.bulk
+        ],
+        [
+            Item(i.key, i.party, i.kind, moved(i.geometry), i.start_ms, i.end_ms)
+            for i in scenario.added
+        ],
         scenario.removed,
     )
     across, _ = load(shifted, 4)
     # Cutting an edge at 180° adds a vertex there: a geodesic area moves by ~1e-5.
-    want = {key: (touching, pytest.approx(area, rel=1e-3))
-            for key, (touching, area) in answers(plain, shape).items()}
+    want = {
+        key: (touching, pytest.approx(area, rel=1e-3))
+        for key, (touching, area) in answers(plain, shape).items()
+    }
     assert answers(across, moved(shape)) == want

@@ -43,8 +43,9 @@ def test_messages_posted_on_both_sides_of_a_partition_arrive_exactly_once_after_
     with network(tmp_path, (US, RU), proxied=hotline) as net:
         cluster = net.cluster
         channel = cluster.open_channel(US, "hotline", {RU: "party"})
-        posters = {party: Poster(cluster, party, channel, count=30, pause_s=0.03)
-                   for party in (US, RU)}
+        posters = {
+            party: Poster(cluster, party, channel, count=30, pause_s=0.03) for party in (US, RU)
+        }
         with posters[US], posters[RU]:
             # The cable is cut in the middle of the exchange, pushes in flight included.
             cluster.wait_for(

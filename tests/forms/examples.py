@@ -24,7 +24,7 @@ EVENT_ID = "3f" * 32
 MILITARY_ACTIVITY: dict[str, Any] = {
     "activity": "naval_exercise",
     "description": "Naval exercise of the Russian Navy in the eastern Mediterranean; "
-                   "ships of other navies are asked to keep clear of the area.",
+    "ships of other navies are asked to keep clear of the area.",
     "area": EXERCISE_BOX,
     "window": {"start": "2024-11-28T06:00:00.000Z", "end": "2024-12-03T18:00:00.000Z"},
     "forces": {"ships": 10, "aircraft": 4, "personnel": 1000},
@@ -33,8 +33,10 @@ MILITARY_ACTIVITY: dict[str, Any] = {
 MISSILE_LAUNCH: dict[str, Any] = {
     "missile_type": "Intermediate-range ballistic missile (test)",
     "launch_area": {"type": "Point", "coordinates": [45.8, 48.6], "radius_km": 10},
-    "impact_area": {"type": "Polygon", "coordinates": [[[70.0, 46.0], [72.0, 46.0], [72.0, 47.0],
-                                                        [70.0, 47.0], [70.0, 46.0]]]},
+    "impact_area": {
+        "type": "Polygon",
+        "coordinates": [[[70.0, 46.0], [72.0, 46.0], [72.0, 47.0], [70.0, 47.0], [70.0, 46.0]]],
+    },
     "window": {"start": "2026-02-07T03:00:00.000Z", "end": "2026-02-07T09:00:00.000Z"},
     "count": 1,
 }
@@ -58,25 +60,32 @@ INCIDENT_REPORT: dict[str, Any] = {
     "occurred_at": "2026-02-04T02:30:00.000Z",
     "location": {"type": "Point", "coordinates": [30.52, 50.45], "radius_km": 15},
     "description": "A heat plant in Kyiv was damaged; more than 1,100 buildings are "
-                   "without heating.",
+    "without heating.",
     "casualties": 0,
 }
 VIOLATION_ALLEGATION: dict[str, Any] = {
     "agreement": "Moratorium on strikes on energy infrastructure",
     "occurred_at": "2026-02-04T01:00:00.000Z",
     "description": "183 attack drones and 2 ballistic missiles were launched; energy "
-                   "infrastructure in Kharkiv was damaged.",
-    "location": {"type": "MultiPolygon", "coordinates": [
-        [[[36.0, 49.8], [36.5, 49.8], [36.5, 50.2], [36.0, 50.2], [36.0, 49.8]]],
-        [[[30.2, 50.3], [30.8, 50.3], [30.8, 50.6], [30.2, 50.6], [30.2, 50.3]]],
-    ]},
-    "evidence": ["156 of 183 drones intercepted (air force statement)",
-                 "photographs of the damaged heat plant"],
+    "infrastructure in Kharkiv was damaged.",
+    "location": {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [[[36.0, 49.8], [36.5, 49.8], [36.5, 50.2], [36.0, 50.2], [36.0, 49.8]]],
+            [[[30.2, 50.3], [30.8, 50.3], [30.8, 50.6], [30.2, 50.6], [30.2, 50.3]]],
+        ],
+    },
+    "evidence": [
+        "156 of 183 drones intercepted (air force statement)",
+        "photographs of the damaged heat plant",
+    ],
 }
 REQUEST_FOR_EXPLANATION: dict[str, Any] = {
     "subject": "Exercise area close to declared US presence",
-    "questions": ["How many ships take part in the exercise?",
-                  "Will live firing take place, and where?"],
+    "questions": [
+        "How many ships take part in the exercise?",
+        "Will live firing take place, and where?",
+    ],
     "regarding": EVENT_ID,
 }
 REPLY: dict[str, Any] = {
@@ -85,8 +94,14 @@ REPLY: dict[str, Any] = {
 }
 EXCHANGE_LIST: dict[str, Any] = {
     "exchange": "Exchange of 157 for 157, mediated by the United Arab Emirates",
-    "persons": [{"name": f"Person {i:03d}", "category": "military" if i % 3 else "civilian",
-                 "id": f"UA-{i:05d}"} for i in range(1, 158)],
+    "persons": [
+        {
+            "name": f"Person {i:03d}",
+            "category": "military" if i % 3 else "civilian",
+            "id": f"UA-{i:05d}",
+        }
+        for i in range(1, 158)
+    ],
     "handover_place": "Abu Dhabi",
     "handover_at": "2026-02-05T12:00:00.000Z",
 }
@@ -99,9 +114,11 @@ FREE_TEXT_UK: dict[str, Any] = {"text": "Підтверджуємо отрима
 # (form id, data, now): every form has at least one.
 VALID: list[tuple[str, dict[str, Any], datetime]] = [
     ("military_activity/1", MILITARY_ACTIVITY, NOTICE_NOW),
-    ("military_activity/1", {**MILITARY_ACTIVITY, "area": {"type": "NamedArea",
-                                                           "name": "eastern_mediterranean"}},
-     NOTICE_NOW),
+    (
+        "military_activity/1",
+        {**MILITARY_ACTIVITY, "area": {"type": "NamedArea", "name": "eastern_mediterranean"}},
+        NOTICE_NOW,
+    ),
     ("missile_launch/1", MISSILE_LAUNCH, ABU_DHABI_NOW),
     ("declared_presence/1", DECLARED_PRESENCE, NOTICE_NOW),
     ("protected_site/1", PROTECTED_SITE, datetime(2025, 3, 18, 20, 0, tzinfo=UTC)),

@@ -15,8 +15,14 @@ from parley.forms import GAZETTEER, GazetteerArea, area_geometry
 
 from .examples import DECLARED_PRESENCE, EXERCISE_BOX, VIOLATION_ALLEGATION
 
-REQUIRED_AREAS = {"eastern_mediterranean", "black_sea", "sea_of_azov", "baltic_sea",
-                  "persian_gulf", "red_sea"}
+REQUIRED_AREAS = {
+    "eastern_mediterranean",
+    "black_sea",
+    "sea_of_azov",
+    "baltic_sea",
+    "persian_gulf",
+    "red_sea",
+}
 GEOD = Geod(ellps="WGS84")
 
 
@@ -31,8 +37,7 @@ def test_gazetteer_has_the_required_areas_with_labels_in_four_locales():
 
 
 def test_gazetteer_says_its_outlines_are_approximate():
-    raw = json.loads(resources.files("parley.forms").joinpath("gazetteer.json")
-                     .read_text("utf-8"))
+    raw = json.loads(resources.files("parley.forms").joinpath("gazetteer.json").read_text("utf-8"))
     assert "approximate" in raw["about"].lower()
 
 

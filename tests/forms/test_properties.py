@@ -29,8 +29,10 @@ def boxes(draw: st.DrawFn) -> dict[str, Any]:
     east = draw(st.integers(west + 1, min(west + 40_000, 180_000))) / 1000
     north = draw(st.integers(south + 1, min(south + 40_000, 90_000))) / 1000
     w, s = west / 1000, south / 1000
-    return {"type": "Polygon", "coordinates": [[[w, s], [east, s], [east, north], [w, north],
-                                                [w, s]]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [[[w, s], [east, s], [east, north], [w, north], [w, s]]],
+    }
 
 
 @st.composite
@@ -41,9 +43,14 @@ def circles(draw: st.DrawFn) -> dict[str, Any]:
     return {"type": "Point", "coordinates": [lon, lat], "radius_km": radius}
 
 
-areas = st.one_of(boxes(), circles(), st.builds(
-    lambda name: {"type": "NamedArea", "name": name},
-    st.sampled_from(["eastern_mediterranean", "black_sea", "baltic_sea", "red_sea"])))
+areas = st.one_of(
+    boxes(),
+    circles(),
+    st.builds(
+        lambda name: {"type": "NamedArea", "name": name},
+        st.sampled_from(["eastern_mediterranean", "black_sea", "baltic_sea", "red_sea"]),
+    ),
+)
 
 
 @st.composite
@@ -56,19 +63,26 @@ def windows(draw: st.DrawFn, *, lead: timedelta = timedelta(0)) -> dict[str, str
 @st.composite
 def military_activities(draw: st.DrawFn) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "activity": draw(st.sampled_from(["naval_exercise", "air_exercise", "land_exercise",
-                                          "missile_firing", "other"])),
+        "activity": draw(
+            st.sampled_from(
+                ["naval_exercise", "air_exercise", "land_exercise", "missile_firing", "other"]
+            )
+        ),
         "description": draw(plain_text(500)),
         "area": draw(areas),
         "window": draw(windows()),
     }
     if draw(st.booleans()):
-        data["forces"] = draw(st.fixed_dictionaries(
-            {}, optional={k: st.integers(0, 10**7) for k in ("ships", "aircraft", "personnel")}
-        ).filter(bool))
+        data["forces"] = draw(
+            st.fixed_dictionaries(
+                {}, optional={k: st.integers(0, 10**7) for k in ("ships", "aircraft", "personnel")}
+            ).filter(bool)
+        )
     if draw(st.booleans()):
-        data["max_altitude"] = {"value": draw(st.floats(0, 30_000, allow_nan=False)),
-                                "unit": draw(st.sampled_from(["m", "ft", "km"]))}
+        data["max_altitude"] = {
+            "value": draw(st.floats(0, 30_000, allow_nan=False)),
+            "unit": draw(st.sampled_from(["m", "ft", "km"])),
+        }
     return data
 
 
@@ -111,7 +125,10 @@ def test_generated_missile_launches_validate_and_are_late_only_when_early(data):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.fixed_dictionaries({"text": plain_text(2000),
-                              "lang": st.sampled_from(["ar", "en", "ru", "uk", "en-US"])}))
+@given(
+    st.fixed_dictionaries(
+        {"text": plain_text(2000), "lang": st.sampled_from(["ar", "en", "ru", "uk", "en-US"])}
+    )
+)
 def test_generated_free_text_validates_and_round_trips(data):
     assert round_trips("free_text/1", data) is False

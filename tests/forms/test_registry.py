@@ -39,8 +39,9 @@ def test_form_spec_carries_the_contract_rules(form_id):
     assert isinstance(spec, FormSpec)
     name, version = form_id.split("/")
     assert (spec.id, spec.name, spec.version) == (form_id, name, int(version))
-    assert (spec.ack_deadline, spec.min_lead, spec.area_fields, spec.prior_notice) == \
-        CONTRACT[form_id]
+    assert (spec.ack_deadline, spec.min_lead, spec.area_fields, spec.prior_notice) == CONTRACT[
+        form_id
+    ]
 
 
 @pytest.mark.parametrize("form_id", sorted(CONTRACT))
@@ -56,8 +57,11 @@ def test_each_schema_is_a_valid_draft_2020_12_schema_with_its_id(form_id):
 @pytest.mark.parametrize("form_id", sorted(CONTRACT))
 def test_area_fields_are_the_fields_typed_area(form_id):
     spec = get_form(form_id)
-    typed_area = tuple(name for name, sub in spec.schema["properties"].items()
-                       if sub.get("$ref", "").endswith("#/$defs/Area"))
+    typed_area = tuple(
+        name
+        for name, sub in spec.schema["properties"].items()
+        if sub.get("$ref", "").endswith("#/$defs/Area")
+    )
     assert typed_area == spec.area_fields
 
 

@@ -50,7 +50,7 @@ EVENT_ID = "5a" * 32
 EXERCISE_NOTICE: dict[str, Any] = {
     "activity": "naval_exercise",
     "description": "Exercise of the Russian Navy's Mediterranean task force, with live firing. "
-                   "Notified to avoid incidents with US and NATO ships nearby.",
+    "Notified to avoid incidents with US and NATO ships nearby.",
     "area": EXERCISE_BOX,
     "window": {"start": "2024-11-28T06:00:00.000Z", "end": "2024-12-02T18:00:00.000Z"},
     "forces": {"ships": 12, "aircraft": 2, "personnel": 1500},
@@ -59,8 +59,10 @@ EXERCISE_NOTICE: dict[str, Any] = {
 MISSILE_NOTICE: dict[str, Any] = {
     "missile_type": "Intermediate-range ballistic missile (test launch)",
     "launch_area": {"type": "Point", "coordinates": [45.8, 48.6], "radius_km": 10},
-    "impact_area": {"type": "Polygon", "coordinates": [[[70.0, 46.0], [72.5, 46.0], [72.5, 47.25],
-                                                        [70.0, 47.25], [70.0, 46.0]]]},
+    "impact_area": {
+        "type": "Polygon",
+        "coordinates": [[[70.0, 46.0], [72.5, 46.0], [72.5, 47.25], [70.0, 47.25], [70.0, 46.0]]],
+    },
     "window": {"start": "2024-12-05T03:00:00.000Z", "end": "2024-12-05T09:30:00.000Z"},
     "count": 2,
     "late": True,
@@ -100,10 +102,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "agreement": "Moratorium on strikes on energy infrastructure",
         "occurred_at": "2026-02-04T01:00:00.000Z",
         "description": "Strikes damaged energy infrastructure in Kharkiv.",
-        "location": {"type": "MultiPolygon", "coordinates": [
-            [[[36.0, 49.8], [36.5, 49.8], [36.5, 50.2], [36.0, 50.2], [36.0, 49.8]]],
-            [[[30.2, 50.3], [30.8, 50.3], [30.8, 50.6], [30.2, 50.6], [30.2, 50.3]]],
-        ]},
+        "location": {
+            "type": "MultiPolygon",
+            "coordinates": [
+                [[[36.0, 49.8], [36.5, 49.8], [36.5, 50.2], [36.0, 50.2], [36.0, 49.8]]],
+                [[[30.2, 50.3], [30.8, 50.3], [30.8, 50.6], [30.2, 50.6], [30.2, 50.3]]],
+            ],
+        },
         "evidence": ["Statement of the air force", "Photographs of the damaged plant"],
     },
     "request_for_explanation/1": {
@@ -140,6 +145,7 @@ def messages(catalog: Catalog) -> Iterator[Any]:
 
 def translations(catalog: Catalog) -> dict[tuple[str | None, Any], Any]:
     """(context, id) -> string, plurals as tuples (``read_mo`` gives lists)."""
+
     def frozen(value: Any) -> Any:
         return tuple(value) if isinstance(value, list | tuple) else value
 
@@ -168,6 +174,7 @@ def with_field(form_id: str, key: str, value: Any) -> dict[str, Any]:
 
 # -- catalogues -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_every_message_is_translated_and_none_is_fuzzy(locale: str) -> None:
     catalog = catalogue(locale)
@@ -186,8 +193,12 @@ def test_every_message_is_translated_and_none_is_fuzzy(locale: str) -> None:
 def test_catalogues_hold_exactly_the_messages_the_code_uses() -> None:
     with (REPO / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
-    used = {(context, message) for _, _, message, _, context
-            in extract_from_dir(REPO / "src/parley/forms", method_map, options_map)}
+    used = {
+        (context, message)
+        for _, _, message, _, context in extract_from_dir(
+            REPO / "src/parley/forms", method_map, options_map
+        )
+    }
     with (LOCALE_DIR / "messages.pot").open("rb") as pot:
         template = read_po(pot)
     assert {(m.context, m.id) for m in messages(template)} == used, "run `make i18n`"
@@ -202,8 +213,7 @@ def test_compiled_catalogue_is_up_to_date_with_its_po_file(locale: str) -> None:
     with (LOCALE_DIR / locale / "LC_MESSAGES" / "parley.mo").open("rb") as mo:
         compiled = read_mo(mo)
     assert translations(compiled) == translations(source), "run `make i18n`"
-    assert (compiled.num_plurals, compiled.plural_expr) == (source.num_plurals,
-                                                            source.plural_expr)
+    assert (compiled.num_plurals, compiled.plural_expr) == (source.num_plurals, source.plural_expr)
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
@@ -244,6 +254,7 @@ def test_no_english_is_left_in_translated_catalogues(locale: str) -> None:
 
 # -- snapshots --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 @pytest.mark.parametrize("name", sorted(SNAPSHOT_CASES))
 def test_scenario_notice_renders_as_its_snapshot(name: str, locale: str) -> None:
@@ -276,6 +287,7 @@ def test_left_to_right_renderings_carry_no_bidi_controls(locale: str) -> None:
 
 # -- every form, every locale ----------------------------------------------------------------
 
+
 def test_every_registered_form_has_an_example_here() -> None:
     from parley.forms import list_forms
 
@@ -290,7 +302,8 @@ def test_every_form_renders_every_field_in_every_locale(form_id: str, locale: st
     lines = text.split("\n")
     title, fields = _render._FORMS[form_id]
     assert lines[0].removeprefix(RLI).removesuffix(PDI) == (
-        _render._translations(locale).gettext(title))
+        _render._translations(locale).gettext(title)
+    )
     if locale != "en":
         assert lines[0] != title
     bare = [line.removeprefix(RLI).removesuffix(PDI) for line in lines]
@@ -310,22 +323,45 @@ def test_only_fields_present_are_shown(locale: str) -> None:
 
 
 CONTRACT_ENUMS = [
-    ("military_activity/1", "activity", "Activity",
-     ["naval_exercise", "air_exercise", "land_exercise", "missile_firing", "other"]),
-    ("protected_site/1", "category", "Category",
-     ["refinery", "pipeline", "power_plant", "substation", "nuclear_plant", "dam", "hospital",
-      "other"]),
-    ("incident_report/1", "kind", "Type of incident",
-     ["unsafe_approach", "collision", "airspace_violation", "weapons_fire", "other"]),
+    (
+        "military_activity/1",
+        "activity",
+        "Activity",
+        ["naval_exercise", "air_exercise", "land_exercise", "missile_firing", "other"],
+    ),
+    (
+        "protected_site/1",
+        "category",
+        "Category",
+        [
+            "refinery",
+            "pipeline",
+            "power_plant",
+            "substation",
+            "nuclear_plant",
+            "dam",
+            "hospital",
+            "other",
+        ],
+    ),
+    (
+        "incident_report/1",
+        "kind",
+        "Type of incident",
+        ["unsafe_approach", "collision", "airspace_violation", "weapons_fire", "other"],
+    ),
 ]
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 @pytest.mark.parametrize(("form_id", "key", "label", "values"), CONTRACT_ENUMS)
-def test_every_enum_value_is_shown_translated(form_id: str, key: str, label: str,
-                                              values: list[str], locale: str) -> None:
-    shown = {field_line(render(form_id, with_field(form_id, key, v), locale), locale, label)
-             for v in values}
+def test_every_enum_value_is_shown_translated(
+    form_id: str, key: str, label: str, values: list[str], locale: str
+) -> None:
+    shown = {
+        field_line(render(form_id, with_field(form_id, key, v), locale), locale, label)
+        for v in values
+    }
     assert len(shown) == len(values), "two values are shown alike"
     for value in values:
         assert value not in shown
@@ -347,19 +383,33 @@ def test_every_unit_kind_is_shown_translated(kind: str, locale: str) -> None:
     assert kind not in text
 
 
-@pytest.mark.parametrize(("n", "expected"), [
-    (1, "1 корабль"), (2, "2 корабля"), (5, "5 кораблей"), (11, "11 кораблей"),
-    (21, "21 корабль"), (24, "24 корабля"),
-])
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (1, "1 корабль"),
+        (2, "2 корабля"),
+        (5, "5 кораблей"),
+        (11, "11 кораблей"),
+        (21, "21 корабль"),
+        (24, "24 корабля"),
+    ],
+)
 def test_russian_counts_take_the_right_plural_form(n: int, expected: str) -> None:
     data = with_field("military_activity/1", "forces", {"ships": n})
     assert field_line(render("military_activity/1", data, "ru"), "ru", "Forces") == expected
 
 
-@pytest.mark.parametrize(("n", "expected"), [
-    (0, "لا سفن"), (1, "سفينة واحدة"), (2, "سفينتان"), (3, f"{LRI}3{PDI} سفن"),
-    (11, f"{LRI}11{PDI} سفينة"), (100, f"{LRI}100{PDI} سفينة"),
-])
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (0, "لا سفن"),
+        (1, "سفينة واحدة"),
+        (2, "سفينتان"),
+        (3, f"{LRI}3{PDI} سفن"),
+        (11, f"{LRI}11{PDI} سفينة"),
+        (100, f"{LRI}100{PDI} سفينة"),
+    ],
+)
 def test_arabic_counts_take_the_right_plural_form(n: int, expected: str) -> None:
     data = with_field("military_activity/1", "forces", {"ships": n})
     assert field_line(render("military_activity/1", data, "ar"), "ar", "Forces") == expected
@@ -382,12 +432,19 @@ def test_free_text_is_shown_exactly_as_given(free: str, locale: str) -> None:
         ("military_activity/1", with_field("military_activity/1", "description", free)),
         ("free_text/1", {"text": free, "lang": "ar"}),
         ("reply/1", with_field("reply/1", "answer", free)),
-        ("declared_presence/1", with_field("declared_presence/1", "units",
-                                           [{"kind": "ship", "name": free, "count": 1}])),
-        ("exchange_list/1", with_field("exchange_list/1", "persons",
-                                       [{"name": free, "category": "civilian", "id": free}])),
-        ("request_for_explanation/1", with_field("request_for_explanation/1", "questions",
-                                                 [free])),
+        (
+            "declared_presence/1",
+            with_field(
+                "declared_presence/1", "units", [{"kind": "ship", "name": free, "count": 1}]
+            ),
+        ),
+        (
+            "exchange_list/1",
+            with_field(
+                "exchange_list/1", "persons", [{"name": free, "category": "civilian", "id": free}]
+            ),
+        ),
+        ("request_for_explanation/1", with_field("request_for_explanation/1", "questions", [free])),
     ]
     for form_id, data in cases:
         assert free in render(form_id, data, locale), form_id
@@ -395,34 +452,40 @@ def test_free_text_is_shown_exactly_as_given(free: str, locale: str) -> None:
 
 def test_arabic_free_text_passes_through_an_english_rendering() -> None:
     free = FREE_TEXTS[0]
-    text = render("military_activity/1", with_field("military_activity/1", "description", free),
-                  "en")
+    text = render(
+        "military_activity/1", with_field("military_activity/1", "description", free), "en"
+    )
     assert f"\nDescription: {free}\n" in text
 
 
 def test_polygon_is_described_by_vertex_count_and_bounding_box() -> None:
     text = render("military_activity/1", EXERCISE_NOTICE, "en")
     assert field_line(text, "en", "Area") == (
-        "polygon (4 vertices), latitude 32.5° N to 35.5° N, longitude 31° E to 35° E")
-    southern = {"type": "Polygon", "coordinates": [[[-70.25, -33.5], [-70.0, -33.5],
-                                                    [-70.0, -33.0], [-70.25, -33.5]]]}
-    text = render("military_activity/1", with_field("military_activity/1", "area", southern),
-                  "en")
+        "polygon (4 vertices), latitude 32.5° N to 35.5° N, longitude 31° E to 35° E"
+    )
+    southern = {
+        "type": "Polygon",
+        "coordinates": [[[-70.25, -33.5], [-70.0, -33.5], [-70.0, -33.0], [-70.25, -33.5]]],
+    }
+    text = render("military_activity/1", with_field("military_activity/1", "area", southern), "en")
     assert field_line(text, "en", "Area") == (
-        "polygon (3 vertices), latitude 33.5° S to 33° S, longitude 70.25° W to 70° W")
+        "polygon (3 vertices), latitude 33.5° S to 33° S, longitude 70.25° W to 70° W"
+    )
 
 
 def test_multipolygon_counts_its_polygons_and_vertices() -> None:
     text = render("violation_allegation/1", EXAMPLES["violation_allegation/1"], "uk")
     assert field_line(text, "uk", "Location") == (
         "2 багатокутники (8 вершин), широта від 49,8° пн. ш. до 50,6° пн. ш., "
-        "довгота від 30,2° сх. д. до 36,5° сх. д.")  # noqa: RUF001
+        "довгота від 30,2° сх. д. до 36,5° сх. д."
+    )
 
 
 def test_point_is_shown_with_its_radius() -> None:
     text = render("incident_report/1", EXAMPLES["incident_report/1"], "ru")
     assert field_line(text, "ru", "Location") == (
-        "круг радиусом 2,5 км с центром в точке 34° с. ш., 33,1° в. д.")  # noqa: RUF001
+        "круг радиусом 2,5 км с центром в точке 34° с. ш., 33,1° в. д."
+    )
 
 
 def test_named_area_is_shown_by_its_label_in_the_locale(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -430,12 +493,15 @@ def test_named_area_is_shown_by_its_label_in_the_locale(monkeypatch: pytest.Monk
     monkeypatch.setattr(_render, "_area_labels", lambda: labels)
     data = with_field("military_activity/1", "area", {"type": "NamedArea", "name": "test_sea"})
     assert field_line(render("military_activity/1", data, "en"), "en", "Area") == (
-        "Test Sea (gazetteer: test_sea)")
+        "Test Sea (gazetteer: test_sea)"
+    )
     assert field_line(render("military_activity/1", data, "ar"), "ar", "Area") == (
-        f"بحر الاختبار (المعجم الجغرافي: {LRI}test_sea{PDI})")
+        f"بحر الاختبار (المعجم الجغرافي: {LRI}test_sea{PDI})"
+    )
     # No Ukrainian label: the gazetteer name stands in.
     assert field_line(render("military_activity/1", data, "uk"), "uk", "Area") == (
-        "район із довідника: test_sea")
+        "район із довідника: test_sea"
+    )
 
 
 @pytest.mark.skipif(not _render.GAZETTEER_FILE.exists(), reason="no gazetteer.json yet")
@@ -464,6 +530,7 @@ def test_language_of_free_text_is_named_in_the_locale() -> None:
 
 
 # -- refusals ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("locale", ["fr", "en-US", "AR", ""])
 def test_unsupported_locale_is_refused_as_invalid_lang(locale: str) -> None:

@@ -17,17 +17,41 @@ RU = Ed25519Signer.generate()
 MEMBERS = {"us-eucom", "ru-genstaff"}
 
 
-def event(seq: int, prev: str | None, seen: dict[str, int] | None = None, text: str = "x",
-          signer: Ed25519Signer = RU, author: str = "ru-genstaff") -> Event:
-    return sign_event(signer, channel="ch_hotline0001", author=author, seq=seq, prev=prev,
-                      seen=seen or {}, ts="2026-02-05T14:00:00.000Z", type="message",
-                      body={"text": text})
+def event(
+    seq: int,
+    prev: str | None,
+    seen: dict[str, int] | None = None,
+    text: str = "x",
+    signer: Ed25519Signer = RU,
+    author: str = "ru-genstaff",
+) -> Event:
+    return sign_event(
+        signer,
+        channel="ch_hotline0001",
+        author=author,
+        seq=seq,
+        prev=prev,
+        seen=seen or {},
+        ts="2026-02-05T14:00:00.000Z",
+        type="message",
+        body={"text": text},
+    )
 
 
-def check(e: Event, head: ChainHead | None = None, stored: str | None = None,
-          heads: dict[str, int] | None = None) -> Verdict:
-    return check_append(e, public_key=RU.public_key, members=MEMBERS, head=head,
-                        stored_id_at_seq=stored, channel_heads=heads or {})
+def check(
+    e: Event,
+    head: ChainHead | None = None,
+    stored: str | None = None,
+    heads: dict[str, int] | None = None,
+) -> Verdict:
+    return check_append(
+        e,
+        public_key=RU.public_key,
+        members=MEMBERS,
+        head=head,
+        stored_id_at_seq=stored,
+        channel_heads=heads or {},
+    )
 
 
 def head_of(e: Event) -> ChainHead:
@@ -85,8 +109,7 @@ def test_seen_beyond_what_is_stored_is_a_missing_dependency() -> None:
 def test_seen_going_backwards_breaks_the_chain() -> None:
     first = event(1, None, seen={"us-eucom": 3})
     with pytest.raises(BrokenChain, match="cumulative"):
-        check(event(2, first.id, seen={"us-eucom": 2}), head=head_of(first),
-              heads={"us-eucom": 3})
+        check(event(2, first.id, seen={"us-eucom": 2}), head=head_of(first), heads={"us-eucom": 3})
 
 
 def test_seen_dropping_a_party_it_listed_breaks_the_chain() -> None:

@@ -19,13 +19,17 @@ from parley.protocol import (
 SIGNER = Ed25519Signer.generate()
 party_ids = st.from_regex(r"[a-z][a-z0-9-]{1,20}", fullmatch=True)
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**53) + 1, 2**53 - 1), st.text(max_size=40),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53) + 1, 2**53 - 1),
+    st.text(max_size=40),
     st.floats(allow_nan=False, allow_infinity=False, width=64),
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -35,12 +39,16 @@ def events(draw: st.DrawFn) -> Event:
     author = draw(party_ids)
     seq = draw(st.integers(1, 10**9))
     prev = None if seq == 1 else draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True))
-    others = draw(st.dictionaries(party_ids.filter(lambda p: p != author), st.integers(0, 10**9),
-                                  max_size=4))
+    others = draw(
+        st.dictionaries(party_ids.filter(lambda p: p != author), st.integers(0, 10**9), max_size=4)
+    )
     return sign_event(
         SIGNER,
         channel="ch_" + draw(st.from_regex(r"[A-Za-z0-9]{8,20}", fullmatch=True)),
-        author=author, seq=seq, prev=prev, seen=others,
+        author=author,
+        seq=seq,
+        prev=prev,
+        seen=others,
         ts="2026-02-05T14:02:11.123Z",
         type=draw(st.sampled_from(["message", "ack", "receipt", "link_test"])),
         body=draw(st.dictionaries(st.text(max_size=10), json_values, max_size=5)),
@@ -83,23 +91,48 @@ def test_canonical_bytes_follow_rfc8785_key_order_and_number_form() -> None:
 def test_event_id_is_sha256_of_canonical_bytes_with_signature() -> None:
     import hashlib
 
-    event = sign_event(SIGNER, channel="ch_abcdefgh12", author="us-eucom", seq=1, prev=None,
-                       seen={}, ts="2026-02-05T14:02:11.123Z", type="message", body={})
+    event = sign_event(
+        SIGNER,
+        channel="ch_abcdefgh12",
+        author="us-eucom",
+        seq=1,
+        prev=None,
+        seen={},
+        ts="2026-02-05T14:02:11.123Z",
+        type="message",
+        body={},
+    )
     assert event.id == hashlib.sha256(canonical_bytes(event.to_dict())).hexdigest()
 
 
 def test_signature_by_another_key_is_a_bad_signature() -> None:
-    event = sign_event(Ed25519Signer.generate(), channel="ch_abcdefgh12", author="ru-genstaff",
-                       seq=1, prev=None, seen={}, ts="2026-02-05T14:02:11.123Z", type="message",
-                       body={})
+    event = sign_event(
+        Ed25519Signer.generate(),
+        channel="ch_abcdefgh12",
+        author="ru-genstaff",
+        seq=1,
+        prev=None,
+        seen={},
+        ts="2026-02-05T14:02:11.123Z",
+        type="message",
+        body={},
+    )
     with pytest.raises(BadSignature, match="pinned key of ru-genstaff"):
         event.verify(SIGNER.public_key)
 
 
 def _valid_wire() -> dict[str, object]:
-    return sign_event(SIGNER, channel="ch_abcdefgh12", author="us-eucom", seq=2, prev="a" * 64,
-                      seen={"ru-genstaff": 3}, ts="2026-02-05T14:02:11.123Z", type="message",
-                      body={}).to_dict()
+    return sign_event(
+        SIGNER,
+        channel="ch_abcdefgh12",
+        author="us-eucom",
+        seq=2,
+        prev="a" * 64,
+        seen={"ru-genstaff": 3},
+        ts="2026-02-05T14:02:11.123Z",
+        type="message",
+        body={},
+    ).to_dict()
 
 
 @pytest.mark.parametrize(
@@ -123,8 +156,9 @@ def _valid_wire() -> dict[str, object]:
         ({"extra": 1}, "event.extra"),
     ],
 )
-def test_malformed_event_is_rejected_naming_the_field(change: dict[str, object],
-                                                      field: str) -> None:
+def test_malformed_event_is_rejected_naming_the_field(
+    change: dict[str, object], field: str
+) -> None:
     wire = {**_valid_wire(), **change}
     with pytest.raises(EventRejected) as caught:
         event_from_dict(wire)
@@ -149,5 +183,6 @@ def test_signature_is_over_canonical_bytes_without_sig() -> None:
     unsigned = {k: v for k, v in event.to_dict().items() if k != "sig"}
     from parley.protocol import verify_signature
 
-    assert verify_signature(SIGNER.public_key, canonical_bytes(unsigned),
-                            base64.b64decode(event.sig))
+    assert verify_signature(
+        SIGNER.public_key, canonical_bytes(unsigned), base64.b64decode(event.sig)
+    )

@@ -162,8 +162,9 @@ def test_inclusion_proof_does_not_hold_at_another_index(
     size: int, seed: bytes, data: st.DataObject
 ) -> None:
     tree = Tree(size, seed)
-    index, other = data.draw(st.lists(st.integers(0, size - 1), min_size=2, max_size=2,
-                                      unique=True))
+    index, other = data.draw(
+        st.lists(st.integers(0, size - 1), min_size=2, max_size=2, unique=True)
+    )
     proof = build_proof(inclusion_ranges(index, size), tree.nodes)
     with pytest.raises(InvalidProof):
         verify_inclusion(tree.leaves[index], other, size, proof, root_of(tree.leaves))
@@ -175,8 +176,11 @@ def test_any_flipped_bit_breaks_a_consistency_proof(
 ) -> None:
     tree = Tree(size, seed)
     old = data.draw(st.integers(1, size - 1))
-    hashes = [root_of(tree.leaves[:old]), root_of(tree.leaves),
-              *build_proof(consistency_ranges(old, size), tree.nodes)]
+    hashes = [
+        root_of(tree.leaves[:old]),
+        root_of(tree.leaves),
+        *build_proof(consistency_ranges(old, size), tree.nodes),
+    ]
     target = data.draw(st.integers(0, len(hashes) - 1))
     hashes[target] = flip(hashes[target], data.draw(st.integers(0, 255)))
     with pytest.raises(InvalidProof):
@@ -234,8 +238,9 @@ def test_batch_of_leaves_verifies_with_the_nodes_batch_nodes_names(
     tree = Tree(size, seed)
     indices = data.draw(st.sets(st.integers(0, size - 1)))
     needed = batch_nodes(size, indices)
-    verify_batch(size, {i: tree.leaves[i] for i in indices}, tree.fetch(needed),
-                 root_of(tree.leaves))
+    verify_batch(
+        size, {i: tree.leaves[i] for i in indices}, tree.fetch(needed), root_of(tree.leaves)
+    )
 
 
 @given(sizes, seeds, st.data())

@@ -44,8 +44,11 @@ note_chars = st.characters(codec="utf-8", exclude_characters=[chr(c) for c in ra
 )
 texts = st.text(note_chars, max_size=200).map(lambda t: t + "\n")
 names = st.from_regex(r"[a-z0-9./_-]{1,40}", fullmatch=True)
-lines = st.text(st.characters(codec="utf-8", exclude_characters=[chr(c) for c in range(32)]),
-                min_size=1, max_size=40)
+lines = st.text(
+    st.characters(codec="utf-8", exclude_characters=[chr(c) for c in range(32)]),
+    min_size=1,
+    max_size=40,
+)
 checkpoints = st.builds(
     Checkpoint,
     origin=lines,
@@ -169,8 +172,10 @@ def test_checkpoint_body_format() -> None:
     [
         ("log\n007\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", "leading zeros"),
         ("log\n+7\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", "leading zeros"),
-        ("log\n18446744073709551616\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
-         "out of range"),
+        (
+            "log\n18446744073709551616\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
+            "out of range",
+        ),
         ("log\n7\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n", "31 bytes, 32 expected"),
         ("log\n7\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9=\n", "not canonical base64"),
         ("log\n7\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "end in a newline"),

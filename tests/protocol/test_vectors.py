@@ -117,9 +117,15 @@ def verdict(check: Any) -> tuple[bool, str]:
 def test_inclusion(case: dict[str, Any]) -> None:
     if case["leaf"] is not None:
         assert leaf_hash(bytes.fromhex(case["leaf"])).hex() == case["leaf_hash"]
-    valid, reason = verdict(lambda: verify_inclusion(
-        bytes.fromhex(case["leaf_hash"]), case["index"], case["size"],
-        unhex(case["proof"]), bytes.fromhex(case["root"])))
+    valid, reason = verdict(
+        lambda: verify_inclusion(
+            bytes.fromhex(case["leaf_hash"]),
+            case["index"],
+            case["size"],
+            unhex(case["proof"]),
+            bytes.fromhex(case["root"]),
+        )
+    )
     assert valid == case["valid"], reason
 
 
@@ -129,9 +135,15 @@ SHORT_EQUAL_ROOTS = "consistency/additional/sizes-are-equal-one-and-proof-is-emp
 
 @pytest.mark.parametrize("case", cases(MERKLE["consistency"]))
 def test_consistency(case: dict[str, Any]) -> None:
-    valid, reason = verdict(lambda: verify_consistency(
-        case["size1"], case["size2"], unhex(case["proof"]),
-        bytes.fromhex(case["root1"]), bytes.fromhex(case["root2"])))
+    valid, reason = verdict(
+        lambda: verify_consistency(
+            case["size1"],
+            case["size2"],
+            unhex(case["proof"]),
+            bytes.fromhex(case["root1"]),
+            bytes.fromhex(case["root2"]),
+        )
+    )
     if case["name"] == SHORT_EQUAL_ROOTS:
         assert (valid, reason) == (False, "root1 is 12 bytes, 32 expected")
     else:
@@ -149,7 +161,11 @@ def test_vkey(case: dict[str, Any]) -> None:
         return
     verifier = parse_vkey(case["vkey"])
     assert (verifier.name, verifier.key_id.hex(), verifier.alg, verifier.public_key.hex()) == (
-        case["name"], case["key_id"], case["alg"], case["public_key"])
+        case["name"],
+        case["key_id"],
+        case["alg"],
+        case["public_key"],
+    )
 
 
 def names(sigs: Any) -> list[str]:
@@ -200,7 +216,10 @@ def test_checkpoint_body(case: dict[str, Any]) -> None:
         return
     checkpoint = parse_checkpoint(case["body"], case.get("expected_origin"))
     assert (checkpoint.origin, checkpoint.size, checkpoint.root_hash.hex()) == (
-        case["origin"], case["size"], case["root_hex"])
+        case["origin"],
+        case["size"],
+        case["root_hex"],
+    )
     assert checkpoint.body() == case["body"]
 
 
@@ -235,6 +254,7 @@ def test_checkpoint_examples_parse(case: dict[str, Any]) -> None:
     text, sigs = split_note(case["note"])
     assert text == case["text"]
     assert [(s.name, s.key_id.hex(), len(s.signature)) for s in sigs] == [
-        (s["name"], s["key_id"], s["sig_len"]) for s in case["signatures"]]
+        (s["name"], s["key_id"], s["sig_len"]) for s in case["signatures"]
+    ]
     checkpoint = parse_checkpoint(text, case["origin"])
     assert (checkpoint.size, checkpoint.root_hash.hex()) == (case["size"], case["root_hex"])

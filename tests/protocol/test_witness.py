@@ -51,9 +51,13 @@ def note(leaves: list[bytes], signer: Ed25519Signer = RU_KEY, origin: str = RU) 
 
 def evidence(leaves_a, leaves_b, reason, *, signer=RU_KEY, served=None) -> dict:
     served = proof(leaves_b, len(leaves_a)) if served is None else served
-    return {"party": RU, "reason": reason, "note_a": note(leaves_a, signer),
-            "note_b": note(leaves_b, signer),
-            "proof": [base64.b64encode(p).decode() for p in served]}
+    return {
+        "party": RU,
+        "reason": reason,
+        "note_a": note(leaves_a, signer),
+        "note_b": note(leaves_b, signer),
+        "proof": [base64.b64encode(p).decode() for p in served],
+    }
 
 
 LOGS = st.lists(st.binary(min_size=1, max_size=8), min_size=2, max_size=40, unique=True)

@@ -58,15 +58,19 @@ async def test_acknowledgement_flows_back_to_the_sender(make_node, clock):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
     sent, _ = await us.channels.post_message(
-        as_role(us, Role.OPERATOR, "duty1"), channel, precedence="immediate", text="Notice",
+        as_role(us, Role.OPERATOR, "duty1"),
+        channel,
+        precedence="immediate",
+        text="Notice",
         lang="en",
     )
     assert sent.status == "sent"
 
     await ru.channels.ingest([sent.event])
     clock.advance(timedelta(minutes=3))
-    ack, created = await ru.channels.acknowledge(as_role(ru, Role.OPERATOR, "officer2"),
-                                                 channel, sent.event.id)
+    ack, created = await ru.channels.acknowledge(
+        as_role(ru, Role.OPERATOR, "officer2"), channel, sent.event.id
+    )
     await us.channels.ingest([ack.event])
 
     view = us.channels.event(as_role(us, Role.AUDITOR), channel, sent.event.id)
@@ -86,8 +90,9 @@ async def test_acknowledging_twice_returns_the_first_ack(make_node):
     )
     await ru.channels.ingest([sent.event])
     first, _ = await ru.channels.acknowledge(as_role(ru, Role.OPERATOR), channel, sent.event.id)
-    again, created = await ru.channels.acknowledge(as_role(ru, Role.SUPERVISOR), channel,
-                                                   sent.event.id)
+    again, created = await ru.channels.acknowledge(
+        as_role(ru, Role.SUPERVISOR), channel, sent.event.id
+    )
     assert not created
     assert again.event.id == first.event.id
 
@@ -128,8 +133,9 @@ async def test_roles_without_post_permission_are_refused(make_node):
     channel = await hotline(us, ru)
     for role in (Role.ADMIN, Role.AUDITOR):
         with pytest.raises(Forbidden):
-            await us.channels.post_message(as_role(us, role), channel, precedence="routine",
-                                           text="x", lang="en")
+            await us.channels.post_message(
+                as_role(us, role), channel, precedence="routine", text="x", lang="en"
+            )
 
 
 async def test_channel_with_unpinned_party_is_refused(make_node):
@@ -148,12 +154,20 @@ async def test_unknown_channel_is_not_found(make_node):
 async def _forged(ru: Node, channel: str, **overrides):
     head = ru.store.chain(channel, ru.party)
     fields = {
-        "channel": channel, "author": ru.party, "seq": len(head) + 1,
-        "prev": head[-1].id if head else None, "seen": dict(head[-1].seen) if head else {},
+        "channel": channel,
+        "author": ru.party,
+        "seq": len(head) + 1,
+        "prev": head[-1].id if head else None,
+        "seen": dict(head[-1].seen) if head else {},
         "ts": "2026-02-05T14:00:01.000Z",
         "type": "message",
-        "body": {"precedence": "routine", "text": "x", "lang": "ru", "by": "duty1",
-                 "deadline": "2026-02-06T14:00:01.000Z"},
+        "body": {
+            "precedence": "routine",
+            "text": "x",
+            "lang": "ru",
+            "by": "duty1",
+            "deadline": "2026-02-06T14:00:01.000Z",
+        },
     }
     fields.update(overrides)
     signer = fields.pop("signer", ru.signer)
@@ -201,10 +215,12 @@ async def test_idempotency_key_returns_the_first_event(make_node):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
     duty = as_role(us, Role.OPERATOR)
-    one, created1 = await us.channels.post_message(duty, channel, precedence="routine", text="a",
-                                                   lang="en", idempotency_key="k-1")
-    two, created2 = await us.channels.post_message(duty, channel, precedence="routine", text="a",
-                                                   lang="en", idempotency_key="k-1")
+    one, created1 = await us.channels.post_message(
+        duty, channel, precedence="routine", text="a", lang="en", idempotency_key="k-1"
+    )
+    two, created2 = await us.channels.post_message(
+        duty, channel, precedence="routine", text="a", lang="en", idempotency_key="k-1"
+    )
     assert (created1, created2) == (True, False)
     assert one.event.id == two.event.id
 
@@ -215,10 +231,19 @@ async def test_a_forged_channel_opening_leaves_no_channel_behind(make_node):
 
     await pin_all(us, ru)
     forged = sign_event(
-        Ed25519Signer.generate(), channel="ch_forgedopening1", author="ru-genstaff", seq=1,
-        prev=None, seen={}, ts="2026-02-05T14:00:00.000Z", type="channel",
-        body={"name": "fake", "members": {"ru-genstaff": "party", "us-eucom": "party"},
-              "by": "admin"},
+        Ed25519Signer.generate(),
+        channel="ch_forgedopening1",
+        author="ru-genstaff",
+        seq=1,
+        prev=None,
+        seen={},
+        ts="2026-02-05T14:00:00.000Z",
+        type="channel",
+        body={
+            "name": "fake",
+            "members": {"ru-genstaff": "party", "us-eucom": "party"},
+            "by": "admin",
+        },
     )
     with pytest.raises(BadSignature):
         await us.channels.ingest([forged])
@@ -230,8 +255,9 @@ async def test_a_batch_stops_at_the_first_bad_event_and_keeps_the_ones_before(ma
     channel = await hotline(us, ru)
     good = []
     for n in range(3):
-        view, _ = await ru.channels.post_message(as_role(ru, Role.OPERATOR), channel,
-                                                 precedence="routine", text=f"m{n}", lang="ru")
+        view, _ = await ru.channels.post_message(
+            as_role(ru, Role.OPERATOR), channel, precedence="routine", text=f"m{n}", lang="ru"
+        )
         good.append(view.event)
     bad = await _forged(ru, channel, seq=good[-1].seq + 2, prev="0" * 64)
     with pytest.raises(MissingDependency):

@@ -17,7 +17,10 @@ async def test_unacknowledged_flash_message_escalates_after_ten_minutes(make_nod
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
     sent, _ = await us.channels.post_message(
-        as_role(us, Role.OPERATOR, "duty1"), channel, precedence="flash", text="Launch notice",
+        as_role(us, Role.OPERATOR, "duty1"),
+        channel,
+        precedence="flash",
+        text="Launch notice",
         lang="en",
     )
     clock.advance(timedelta(minutes=9, seconds=59))
@@ -37,8 +40,9 @@ async def test_unacknowledged_flash_message_escalates_after_ten_minutes(make_nod
 async def test_an_overdue_message_escalates_only_once(make_node, clock):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    await us.channels.post_message(as_role(us, Role.OPERATOR), channel, precedence="immediate",
-                                   text="x", lang="en")
+    await us.channels.post_message(
+        as_role(us, Role.OPERATOR), channel, precedence="immediate", text="x", lang="en"
+    )
     clock.advance(timedelta(hours=2))
     assert len(await us.alerts.escalate_overdue()) == 1
     clock.advance(timedelta(hours=2))
@@ -48,8 +52,9 @@ async def test_an_overdue_message_escalates_only_once(make_node, clock):
 async def test_received_message_left_unacknowledged_escalates_inbound(make_node, clock):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    sent, _ = await ru.channels.post_message(as_role(ru, Role.OPERATOR), channel,
-                                             precedence="priority", text="Уведомление", lang="ru")
+    sent, _ = await ru.channels.post_message(
+        as_role(ru, Role.OPERATOR), channel, precedence="priority", text="Уведомление", lang="ru"
+    )
     await us.channels.ingest([sent.event])
     clock.advance(timedelta(hours=6))
     (alert,) = await us.alerts.escalate_overdue()
@@ -60,8 +65,9 @@ async def test_received_message_left_unacknowledged_escalates_inbound(make_node,
 async def test_acknowledgement_in_time_prevents_escalation(make_node, clock):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    sent, _ = await ru.channels.post_message(as_role(ru, Role.OPERATOR), channel,
-                                             precedence="flash", text="x", lang="ar")
+    sent, _ = await ru.channels.post_message(
+        as_role(ru, Role.OPERATOR), channel, precedence="flash", text="x", lang="ar"
+    )
     await us.channels.ingest([sent.event])
     clock.advance(timedelta(minutes=5))
     await us.channels.acknowledge(as_role(us, Role.OPERATOR), channel, sent.event.id)
@@ -72,8 +78,9 @@ async def test_acknowledgement_in_time_prevents_escalation(make_node, clock):
 async def test_late_acknowledgement_resolves_the_alert(make_node, clock):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    sent, _ = await us.channels.post_message(as_role(us, Role.OPERATOR), channel,
-                                             precedence="flash", text="x", lang="en")
+    sent, _ = await us.channels.post_message(
+        as_role(us, Role.OPERATOR), channel, precedence="flash", text="x", lang="en"
+    )
     await ru.channels.ingest([sent.event])
     clock.advance(timedelta(minutes=11))
     (alert,) = await us.alerts.escalate_overdue()
@@ -90,8 +97,9 @@ async def test_configured_deadline_overrides_the_default(make_node, clock):
     us = make_node("us-eucom", deadline_flash_s=60)
     ru = make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    sent, _ = await us.channels.post_message(as_role(us, Role.OPERATOR), channel,
-                                             precedence="flash", text="x", lang="en")
+    sent, _ = await us.channels.post_message(
+        as_role(us, Role.OPERATOR), channel, precedence="flash", text="x", lang="en"
+    )
     assert sent.event.body["deadline"] == "2026-02-05T14:01:00.000Z"
 
 

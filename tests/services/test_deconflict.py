@@ -177,8 +177,9 @@ async def test_an_amendment_still_overlapping_replaces_the_alert(nodes):
     channel = await open_hotline(nodes)
     activity, declared = await alerted(nodes, channel)
 
-    amended = await notify(ru, channel, "military_activity/1", exercise(end_h=48),
-                           supersedes=activity)
+    amended = await notify(
+        ru, channel, "military_activity/1", exercise(end_h=48), supersedes=activity
+    )
     await converge(nodes)
 
     for node in (us, ru):
@@ -304,8 +305,10 @@ async def test_a_notice_over_many_protected_sites_sends_capped_alerts_and_one_su
     us, ru = nodes["us-eucom"], nodes["ru-genstaff"]
     channel = await open_hotline(nodes)
     sites = tmp_path / "grid.csv"
-    rows = [f"{32 + i % 10 * 0.2},{33 + i // 10 * 0.2},Site {i},{MORATORIUM_CATEGORIES[i % 6]}"
-            for i in range(60)]
+    rows = [
+        f"{32 + i % 10 * 0.2},{33 + i // 10 * 0.2},Site {i},{MORATORIUM_CATEGORIES[i % 6]}"
+        for i in range(60)
+    ]
     sites.write_text("lon,lat,name,category\n" + "\n".join(rows) + "\n", "utf-8")
     us.sites.import_file(as_role(us, Role.ADMIN), sites, agreement="energy moratorium")
     await notify(ru, channel, "military_activity/1", exercise())
@@ -316,9 +319,16 @@ async def test_a_notice_over_many_protected_sites_sends_capped_alerts_and_one_su
     assert len(alerts) == 51
     assert len(summaries) == 1
     assert summaries[0]["summary"] == {
-        "total": 60, "alerted": 50,
-        "by_category": {"dam": 10, "nuclear_plant": 10, "pipeline": 10, "power_plant": 10,
-                        "refinery": 10, "substation": 10},
+        "total": 60,
+        "alerted": 50,
+        "by_category": {
+            "dam": 10,
+            "nuclear_plant": 10,
+            "pipeline": 10,
+            "power_plant": 10,
+            "refinery": 10,
+            "substation": 10,
+        },
     }
     site = next(a for a in alerts if not a["summary"])
     side = site["a"] if site["a"]["kind"] == "protected_site" else site["b"]
@@ -333,8 +343,9 @@ async def test_sites_are_indexed_for_the_term_of_their_agreement(nodes, tmp_path
     channel = await open_hotline(nodes)
     sites = tmp_path / "one.csv"
     sites.write_text("lon,lat,name,category\n32.5,33.5,Plant,power_plant\n", "utf-8")
-    us.sites.import_file(as_role(us, Role.ADMIN), sites,
-                         valid_until=format_ts(START + timedelta(hours=24)))
+    us.sites.import_file(
+        as_role(us, Role.ADMIN), sites, valid_until=format_ts(START + timedelta(hours=24))
+    )
     await notify(ru, channel, "military_activity/1", exercise(start_h=24))
     await converge(nodes)
 
@@ -345,7 +356,8 @@ async def test_the_check_refuses_a_bad_area_naming_the_field(make_node):
     node = make_node("us-eucom")
     with pytest.raises(InvalidInput) as caught:
         await node.deconfliction.check(
-            as_role(node, Role.OPERATOR), {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]},
+            as_role(node, Role.OPERATOR),
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]},
             window(1, 2),
         )
     assert caught.value.errors[0].field == "area.coordinates.0"
@@ -372,8 +384,10 @@ def write_sites(path: Path, rows: list[tuple[float, float, str, str]]) -> Path:
 
 def grid(n: int) -> list[tuple[float, float, str, str]]:
     """``n`` sites 0.2° apart south of Cyprus, inside the exercise area."""
-    return [(32 + i % 10 * 0.2, 33 + i // 10 * 0.2, f"Site {i}", MORATORIUM_CATEGORIES[i % 6])
-            for i in range(n)]
+    return [
+        (32 + i % 10 * 0.2, 33 + i // 10 * 0.2, f"Site {i}", MORATORIUM_CATEGORIES[i % 6])
+        for i in range(n)
+    ]
 
 
 def import_while_running(data: Path, sites: Path) -> None:
@@ -391,8 +405,10 @@ async def test_sites_imported_while_the_node_runs_alert_at_its_next_poll(nodes, 
     await converge(nodes)
     indexed = us.deconfliction.indexed()
 
-    import_while_running(tmp_path / "us-eucom", write_sites(
-        tmp_path / "plant.csv", [(32.5, 33.5, "Power plant", "power_plant")]))
+    import_while_running(
+        tmp_path / "us-eucom",
+        write_sites(tmp_path / "plant.csv", [(32.5, 33.5, "Power plant", "power_plant")]),
+    )
     assert await us.deconfliction.flush() == 1  # one poll
     await converge(nodes)
 
@@ -446,12 +462,14 @@ async def test_an_alert_and_its_withdrawal_reach_the_live_stream_of_both_nodes(n
     channel = await open_hotline(nodes)
     with us.bus.subscribe() as us_stream, ru.bus.subscribe() as ru_stream:
         activity, _ = await alerted(nodes, channel)
-        raised = {party: alerts_in(stream)
-                  for party, stream in (("us", us_stream), ("ru", ru_stream))}
+        raised = {
+            party: alerts_in(stream) for party, stream in (("us", us_stream), ("ru", ru_stream))
+        }
         await ru.notifications.cancel(as_role(ru, Role.OPERATOR), channel, activity, "off")
         await converge(nodes)
-        resolved = {party: alerts_in(stream)
-                    for party, stream in (("us", us_stream), ("ru", ru_stream))}
+        resolved = {
+            party: alerts_in(stream) for party, stream in (("us", us_stream), ("ru", ru_stream))
+        }
 
     [event] = events_of(us, channel, "deconfliction_alert")
     for party in ("us", "ru"):

@@ -24,8 +24,10 @@ EXERCISE = {
 LAUNCH = {
     "missile_type": "test launch",
     "launch_area": {"type": "Point", "coordinates": [45.0, 48.5], "radius_km": 10},
-    "impact_area": {"type": "Polygon", "coordinates": [[[60, 47], [62, 47], [62, 48],
-                                                        [60, 48], [60, 47]]]},
+    "impact_area": {
+        "type": "Polygon",
+        "coordinates": [[[60, 47], [62, 47], [62, 48], [60, 48], [60, 47]]],
+    },
     "window": {"start": "2026-02-07T02:00:00.000Z", "end": "2026-02-07T04:00:00.000Z"},
 }
 
@@ -33,8 +35,9 @@ LAUNCH = {
 async def test_exercise_notice_reaches_the_other_party_with_its_24_hour_deadline(make_node):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    sent = await ru.notifications.send(as_role(ru, Role.OPERATOR, "duty1"), channel,
-                                       "military_activity/1", EXERCISE, "immediate")
+    sent = await ru.notifications.send(
+        as_role(ru, Role.OPERATOR, "duty1"), channel, "military_activity/1", EXERCISE, "immediate"
+    )
     assert sent.event.body["form"] == "military_activity/1"
     assert sent.event.body["deadline"] == "2026-02-06T14:00:00.000Z"
     assert sent.event.body["late"] is False
@@ -51,8 +54,10 @@ async def test_exercise_notice_reaches_the_other_party_with_its_24_hour_deadline
 async def test_launch_notice_less_than_24_hours_ahead_is_refused_unless_marked_late(make_node):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    soon = {**LAUNCH, "window": {"start": "2026-02-06T02:00:00.000Z",
-                                 "end": "2026-02-06T03:00:00.000Z"}}
+    soon = {
+        **LAUNCH,
+        "window": {"start": "2026-02-06T02:00:00.000Z", "end": "2026-02-06T03:00:00.000Z"},
+    }
     before = ru.store.count_events()
     with pytest.raises(InvalidInput) as caught:
         await ru.notifications.send(as_role(ru, Role.OPERATOR), channel, "missile_launch/1", soon)
@@ -60,8 +65,9 @@ async def test_launch_notice_less_than_24_hours_ahead_is_refused_unless_marked_l
     assert ru.store.count_events() == before
 
     late = {**soon, "late": True, "late_reason": "short-notice test"}
-    sent = await ru.notifications.send(as_role(ru, Role.OPERATOR), channel,
-                                       "missile_launch/1", late, "flash")
+    sent = await ru.notifications.send(
+        as_role(ru, Role.OPERATOR), channel, "missile_launch/1", late, "flash"
+    )
     assert sent.event.body["late"] is True
     await us.channels.ingest([sent.event])
     received = us.channels.event(as_role(us, Role.OPERATOR), channel, sent.event.id)
@@ -71,12 +77,13 @@ async def test_launch_notice_less_than_24_hours_ahead_is_refused_unless_marked_l
 async def test_invalid_form_names_the_field_and_sends_nothing(make_node):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    bad = {**EXERCISE, "window": {"start": "2026-02-09T06:00:00.000Z",
-                                  "end": "2026-02-08T06:00:00.000Z"}}
+    bad = {
+        **EXERCISE,
+        "window": {"start": "2026-02-09T06:00:00.000Z", "end": "2026-02-08T06:00:00.000Z"},
+    }
     before = ru.store.count_events()
     with pytest.raises(InvalidInput) as caught:
-        await ru.notifications.send(as_role(ru, Role.OPERATOR), channel,
-                                    "military_activity/1", bad)
+        await ru.notifications.send(as_role(ru, Role.OPERATOR), channel, "military_activity/1", bad)
     assert [e.field for e in caught.value.errors] == ["data.window.end"]
     assert ru.store.count_events() == before
 
@@ -94,11 +101,23 @@ async def test_received_notification_with_invalid_data_is_rejected(make_node):
     channel = await hotline(us, ru)
     head = ru.store.chain(channel, ru.party)[-1]
     forged = sign_event(
-        ru.signer, channel=channel, author=ru.party, seq=head.seq + 1, prev=head.id,
-        seen=dict(head.seen), ts="2026-02-05T14:00:00.000Z", type="notification",
-        body={"form": "military_activity/1", "data": {**EXERCISE, "activity": "parade"},
-              "precedence": "routine", "by": "duty1", "released_by": None,
-              "deadline": None, "late": False},
+        ru.signer,
+        channel=channel,
+        author=ru.party,
+        seq=head.seq + 1,
+        prev=head.id,
+        seen=dict(head.seen),
+        ts="2026-02-05T14:00:00.000Z",
+        type="notification",
+        body={
+            "form": "military_activity/1",
+            "data": {**EXERCISE, "activity": "parade"},
+            "precedence": "routine",
+            "by": "duty1",
+            "released_by": None,
+            "deadline": None,
+            "late": False,
+        },
     )
     with pytest.raises(EventRejected) as caught:
         await us.channels.ingest([forged])
@@ -107,8 +126,9 @@ async def test_received_notification_with_invalid_data_is_rejected(make_node):
 
 async def _two_person_channel(us: Node, ru: Node) -> str:
     channel = await hotline(us, ru)
-    opened = await us.channels.create(as_role(us, Role.ADMIN), "released notices",
-                                      {"ru-genstaff": "party"}, two_person=True)
+    opened = await us.channels.create(
+        as_role(us, Role.ADMIN), "released notices", {"ru-genstaff": "party"}, two_person=True
+    )
     await ru.channels.ingest([opened.event])
     accepted = await ru.channels.accept(as_role(ru, Role.ADMIN), opened.event.channel)
     await us.channels.ingest([accepted.event])
@@ -120,8 +140,9 @@ async def test_two_person_channel_holds_a_draft_until_a_supervisor_releases_it(m
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await _two_person_channel(us, ru)
     before = us.store.count_events(channel)
-    draft = await us.notifications.send(as_role(us, Role.OPERATOR, "duty1"), channel,
-                                        "military_activity/1", EXERCISE)
+    draft = await us.notifications.send(
+        as_role(us, Role.OPERATOR, "duty1"), channel, "military_activity/1", EXERCISE
+    )
     assert isinstance(draft, DraftRecord)
     assert us.store.count_events(channel) == before
 
@@ -135,8 +156,9 @@ async def test_two_person_channel_holds_a_draft_until_a_supervisor_releases_it(m
 async def test_the_drafter_cannot_release_its_own_draft(make_node):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await _two_person_channel(us, ru)
-    draft = await us.notifications.send(as_role(us, Role.SUPERVISOR, "watch1"), channel,
-                                        "military_activity/1", EXERCISE)
+    draft = await us.notifications.send(
+        as_role(us, Role.SUPERVISOR, "watch1"), channel, "military_activity/1", EXERCISE
+    )
     with pytest.raises(Forbidden, match="cannot also release"):
         await us.notifications.release(as_role(us, Role.SUPERVISOR, "watch1"), draft.id)
     with pytest.raises(Forbidden):
@@ -149,8 +171,9 @@ REQUEST = {"subject": "Unannounced activity near Kharkiv", "questions": ["What w
 async def test_unanswered_request_for_explanation_escalates_after_48_hours(make_node, clock):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    request = await us.notifications.send(as_role(us, Role.OPERATOR), channel,
-                                          "request_for_explanation/1", REQUEST, "priority")
+    request = await us.notifications.send(
+        as_role(us, Role.OPERATOR), channel, "request_for_explanation/1", REQUEST, "priority"
+    )
     await ru.channels.ingest([request.event])
     clock.advance(timedelta(hours=47, minutes=59))
     assert await ru.alerts.escalate_overdue() == []
@@ -164,13 +187,18 @@ async def test_unanswered_request_for_explanation_escalates_after_48_hours(make_
 async def test_reply_stops_the_clock_on_both_sides(make_node, clock):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    request = await us.notifications.send(as_role(us, Role.OPERATOR), channel,
-                                          "request_for_explanation/1", REQUEST, "priority")
+    request = await us.notifications.send(
+        as_role(us, Role.OPERATOR), channel, "request_for_explanation/1", REQUEST, "priority"
+    )
     await ru.channels.ingest([request.event])
     clock.advance(timedelta(hours=20))
     reply = await ru.notifications.send(
-        as_role(ru, Role.OPERATOR), channel, "reply/1",
-        {"in_reply_to": request.event.id, "answer": "A scheduled training flight."}, "priority")
+        as_role(ru, Role.OPERATOR),
+        channel,
+        "reply/1",
+        {"in_reply_to": request.event.id, "answer": "A scheduled training flight."},
+        "priority",
+    )
     await us.channels.ingest([reply.event])
     clock.advance(timedelta(hours=30))
     for node in (us, ru):
@@ -181,14 +209,19 @@ async def test_reply_stops_the_clock_on_both_sides(make_node, clock):
 async def test_translation_is_a_separate_event_linked_to_the_untouched_original(make_node):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     channel = await hotline(us, ru)
-    original, _ = await ru.channels.post_message(as_role(ru, Role.OPERATOR), channel,
-                                                 precedence="routine",
-                                                 text="Проверка связи", lang="ru")
+    original, _ = await ru.channels.post_message(
+        as_role(ru, Role.OPERATOR), channel, precedence="routine", text="Проверка связи", lang="ru"
+    )
     await us.channels.ingest([original.event])
-    translation = await us.notifications.translate(as_role(us, Role.OPERATOR), channel,
-                                                   original.event.id, "en", "Line check")
-    assert translation.event.body == {"of": original.event.id, "lang": "en",
-                                      "text": "Line check", "by": "operator"}
+    translation = await us.notifications.translate(
+        as_role(us, Role.OPERATOR), channel, original.event.id, "en", "Line check"
+    )
+    assert translation.event.body == {
+        "of": original.event.id,
+        "lang": "en",
+        "text": "Line check",
+        "by": "operator",
+    }
     kept = us.channels.event(as_role(us, Role.OPERATOR), channel, original.event.id)
     assert kept.event == original.event
 
@@ -196,9 +229,13 @@ async def test_translation_is_a_separate_event_linked_to_the_untouched_original(
 async def test_agreed_channel_deadline_overrides_the_form_default(make_node):
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     await hotline(us, ru)
-    opened = await us.channels.create(as_role(us, Role.ADMIN), "fast",
-                                      {"ru-genstaff": "party"},
-                                      deadlines={"military_activity": 3600})
-    sent = await us.notifications.send(as_role(us, Role.OPERATOR), opened.event.channel,
-                                       "military_activity/1", EXERCISE)
+    opened = await us.channels.create(
+        as_role(us, Role.ADMIN),
+        "fast",
+        {"ru-genstaff": "party"},
+        deadlines={"military_activity": 3600},
+    )
+    sent = await us.notifications.send(
+        as_role(us, Role.OPERATOR), opened.event.channel, "military_activity/1", EXERCISE
+    )
     assert sent.event.body["deadline"] == "2026-02-05T15:00:00.000Z"

@@ -35,9 +35,13 @@ async def trio(make_node, tmp_path):
         node.replicator._transport = node.transport
         for other in nodes.values():
             if other is not node:
-                await node.pin_party(as_role(node, Role.ADMIN), other.party,
-                                     NAMES[other.party], other.public_key,
-                                     [f"http://{other.party}"])
+                await node.pin_party(
+                    as_role(node, Role.ADMIN),
+                    other.party,
+                    NAMES[other.party],
+                    other.public_key,
+                    [f"http://{other.party}"],
+                )
     yield nodes
     for client in clients:
         await client.aclose()
@@ -68,8 +72,9 @@ async def open_hotline(nodes, members=("ru-genstaff",), roles=None) -> str:
 async def test_push_delivers_a_message_and_the_receipt_shows_delivery(trio, clock):
     us, ru = trio["us-eucom"], trio["ru-genstaff"]
     channel = await open_hotline(trio)
-    sent, _ = await us.channels.post_message(as_role(us, Role.OPERATOR), channel,
-                                             precedence="flash", text="x", lang="en")
+    sent, _ = await us.channels.post_message(
+        as_role(us, Role.OPERATOR), channel, precedence="flash", text="x", lang="en"
+    )
     pushed = await us.replicator.push("ru-genstaff")
     assert pushed == 1
     assert ru.store.get_event(sent.event.id) is not None
@@ -94,13 +99,17 @@ async def test_journals_converge_and_each_event_is_stored_once(trio):
     us, ru = trio["us-eucom"], trio["ru-genstaff"]
     channel = await open_hotline(trio)
     for n in range(5):
-        await us.channels.post_message(as_role(us, Role.OPERATOR), channel,
-                                       precedence="routine", text=f"us {n}", lang="en")
-        await ru.channels.post_message(as_role(ru, Role.OPERATOR), channel,
-                                       precedence="routine", text=f"ru {n}", lang="ru")
+        await us.channels.post_message(
+            as_role(us, Role.OPERATOR), channel, precedence="routine", text=f"us {n}", lang="en"
+        )
+        await ru.channels.post_message(
+            as_role(ru, Role.OPERATOR), channel, precedence="routine", text=f"ru {n}", lang="ru"
+        )
     await settle(trio)
-    ids = {p: [s.event.id for s in trio[p].store.list_events(channel, limit=1000)]
-           for p in ("us-eucom", "ru-genstaff")}
+    ids = {
+        p: [s.event.id for s in trio[p].store.list_events(channel, limit=1000)]
+        for p in ("us-eucom", "ru-genstaff")
+    }
     assert sorted(ids["us-eucom"]) == sorted(ids["ru-genstaff"])
     assert len(set(ids["us-eucom"])) == len(ids["us-eucom"])
 
@@ -111,9 +120,9 @@ async def test_events_reach_a_party_through_the_mediator_when_the_direct_link_is
     dead = ["http://127.0.0.1:9"]  # nothing listens on the discard port
     await us.set_peer_urls(as_role(us, Role.ADMIN), "ru-genstaff", dead)
     await ru.set_peer_urls(as_role(ru, Role.ADMIN), "us-eucom", dead)
-    sent, _ = await us.channels.post_message(as_role(us, Role.OPERATOR), channel,
-                                             precedence="immediate", text="via Abu Dhabi",
-                                             lang="en")
+    sent, _ = await us.channels.post_message(
+        as_role(us, Role.OPERATOR), channel, precedence="immediate", text="via Abu Dhabi", lang="en"
+    )
     ae = trio["ae-mediator"]
     await us.replicator.sync("ae-mediator")
     await ae.replicator.sync("ru-genstaff")
@@ -148,33 +157,43 @@ async def test_unanswered_link_tests_degrade_then_bring_the_link_down_with_an_al
     await us.links.test_links()
     link = us.store.get_link("ru-genstaff")
     assert (link.state, link.missed_tests) == ("down", 2)
-    alerts = [a for a in us.alerts.list_alerts(as_role(us, Role.SUPERVISOR))
-              if a.kind == "link_test_missed"]
+    alerts = [
+        a
+        for a in us.alerts.list_alerts(as_role(us, Role.SUPERVISOR))
+        if a.kind == "link_test_missed"
+    ]
     assert [json.loads(a.detail)["peer"] for a in alerts] == ["ru-genstaff", "ru-genstaff"]
 
 
 async def test_suspension_reaches_every_member_and_stops_messages_until_resumed(trio):
     us, ru = trio["us-eucom"], trio["ru-genstaff"]
     channel = await open_hotline(trio)
-    await us.channels.set_status(as_role(us, Role.ADMIN), channel, "suspended",
-                                 "military channels suspended, autumn 2021")
+    await us.channels.set_status(
+        as_role(us, Role.ADMIN), channel, "suspended", "military channels suspended, autumn 2021"
+    )
     await settle(trio)
     assert ru.store.get_channel(channel).status == "suspended"
     with pytest.raises(Conflict, match="suspended"):
-        await ru.channels.post_message(as_role(ru, Role.OPERATOR), channel,
-                                       precedence="routine", text="x", lang="ru")
-    await ru.channels.set_status(as_role(ru, Role.ADMIN), channel, "active",
-                                 "dialogue restored in Abu Dhabi, 2026-02-05")
+        await ru.channels.post_message(
+            as_role(ru, Role.OPERATOR), channel, precedence="routine", text="x", lang="ru"
+        )
+    await ru.channels.set_status(
+        as_role(ru, Role.ADMIN), channel, "active", "dialogue restored in Abu Dhabi, 2026-02-05"
+    )
     await settle(trio)
     assert us.store.get_channel(channel).status == "active"
 
 
 async def test_invited_party_cannot_send_before_its_admin_accepts(trio):
     us, ru = trio["us-eucom"], trio["ru-genstaff"]
-    opened = await us.channels.create(as_role(us, Role.ADMIN), "hotline",
-                                      {"ru-genstaff": "party"})
+    opened = await us.channels.create(as_role(us, Role.ADMIN), "hotline", {"ru-genstaff": "party"})
     await settle(trio)
     with pytest.raises(Conflict, match="has not accepted"):
-        await ru.channels.post_message(as_role(ru, Role.OPERATOR), opened.event.channel,
-                                       precedence="routine", text="x", lang="ru")
+        await ru.channels.post_message(
+            as_role(ru, Role.OPERATOR),
+            opened.event.channel,
+            precedence="routine",
+            text="x",
+            lang="ru",
+        )
     assert us.store.get_channel(opened.event.channel).invited == frozenset({"ru-genstaff"})

@@ -86,8 +86,9 @@ async def test_every_stored_event_is_logged_in_local_order_and_the_root_is_their
     assert appended == len(leaves) == 11  # channel, accept, 9 messages; batches of 4
     assert us.store.log_size() == 11
     assert us.transparency.root_at(11) == root_of(leaves)
-    assert [us.transparency.root_at(n) for n in range(12)] == [root_of(leaves[:n])
-                                                               for n in range(12)]
+    assert [us.transparency.root_at(n) for n in range(12)] == [
+        root_of(leaves[:n]) for n in range(12)
+    ]
     assert await us.transparency.sequence() == 0
 
 
@@ -240,8 +241,9 @@ async def test_every_node_cosigns_the_others_checkpoints_and_the_note_carries_th
         others = sorted(set(peers) - {party})
         assert [c.witness for c in published.cosignatures] == others
         witnesses = [parse_vkey(cosignature_vkey(p, peers[p].signer.public_key)) for p in others]
-        opened = open_checkpoint(published.note, party, log_verifier(party, node.signer.public_key),
-                                 witnesses)
+        opened = open_checkpoint(
+            published.note, party, log_verifier(party, node.signer.public_key), witnesses
+        )
         assert [s.name for s in opened.cosignatures] == others
         assert peers[others[0]].store.get_witnessed(party).size == published.size
     assert set((await peers[US].witness.witness_all()).values()) == {"unchanged"}
@@ -311,7 +313,8 @@ async def test_a_rewritten_log_is_kept_as_evidence_and_alerts_every_node_even_th
     (evidence,) = us.store.list_split_views(RU)
     assert (evidence.reason, evidence.note_a) == (reason, seen.note)
     assert open_log_checkpoint(evidence.note_b, RU, ru.signer.public_key).checkpoint.size == (
-        seen.size + extra)
+        seen.size + extra
+    )
     assert us.store.get_witnessed(RU) == seen  # the last consistent checkpoint stays
     await settle(peers)
     for node in (us, ru, ae):
@@ -335,8 +338,11 @@ async def test_an_accusation_the_accused_did_not_sign_raises_no_critical_alert(p
         await settle(peers)
         for node in (us, ru, ae):
             assert not [a for a in node.store.list_alerts() if a.kind == "split_view"]
-            unproven = [json.loads(a.detail) for a in node.store.list_alerts()
-                        if a.kind == "split_view_unproven"]
+            unproven = [
+                json.loads(a.detail)
+                for a in node.store.list_alerts()
+                if a.kind == "split_view_unproven"
+            ]
             assert why in unproven[-1]["detail"]
 
 

@@ -140,8 +140,17 @@ def _stop(bindir: Path, data: Path, owner: str | None, process: subprocess.Popen
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             subprocess.run(
                 _as_db_owner(
-                    [str(bindir / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w",
-                     "-t", str(int(_STOP_TIMEOUT_S))],
+                    [
+                        str(bindir / "pg_ctl"),
+                        "stop",
+                        "-D",
+                        str(data),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "-t",
+                        str(int(_STOP_TIMEOUT_S)),
+                    ],
                     owner,
                 ),
                 check=False,
@@ -182,8 +191,20 @@ def postgres_server() -> Iterator[PostgresServer]:
             os.chown(root, account.pw_uid, account.pw_gid)
         initdb = subprocess.run(
             _as_db_owner(
-                [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                 "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"],
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
                 owner,
             ),
             check=False,
@@ -203,14 +224,21 @@ def postgres_server() -> Iterator[PostgresServer]:
                 _as_db_owner(
                     [
                         str(bindir / "postgres"),
-                        "-D", str(data),
-                        "-p", str(server.port),
-                        "-c", "listen_addresses=127.0.0.1",
-                        "-c", f"unix_socket_directories={root}",
+                        "-D",
+                        str(data),
+                        "-p",
+                        str(server.port),
+                        "-c",
+                        "listen_addresses=127.0.0.1",
+                        "-c",
+                        f"unix_socket_directories={root}",
                         # A throwaway server: durability across a power cut is not tested here.
-                        "-c", "fsync=off",
-                        "-c", "full_page_writes=off",
-                        "-c", "max_connections=200",
+                        "-c",
+                        "fsync=off",
+                        "-c",
+                        "full_page_writes=off",
+                        "-c",
+                        "max_connections=200",
                     ],
                     owner,
                 ),

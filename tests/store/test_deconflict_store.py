@@ -13,13 +13,32 @@ SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0
 
 
 def site(n: int, category: str = "dam", geometry=None) -> SiteRecord:
-    return SiteRecord(0, "us-eucom", "moratorium", f"Site {n}", category, 30.0 + n / 1000,
-                      47.5, geometry, 1_000, None)
+    return SiteRecord(
+        0,
+        "us-eucom",
+        "moratorium",
+        f"Site {n}",
+        category,
+        30.0 + n / 1000,
+        47.5,
+        geometry,
+        1_000,
+        None,
+    )
 
 
 def pair(a: str, b: str, alert: str, created_ms: int = 5) -> PairRecord:
-    return PairRecord(a, b, alert, "ch_hotline0001", "high",
-                      json.dumps({"a": {"key": a}, "b": {"key": b}}), created_ms, None, None)
+    return PairRecord(
+        a,
+        b,
+        alert,
+        "ch_hotline0001",
+        "high",
+        json.dumps({"a": {"key": a}, "b": {"key": b}}),
+        created_ms,
+        None,
+        None,
+    )
 
 
 def test_sites_are_stored_in_batches_and_read_back_in_pages(store: SqlStore) -> None:
@@ -32,8 +51,11 @@ def test_sites_are_stored_in_batches_and_read_back_in_pages(store: SqlStore) -> 
     assert (first[0].valid_from_ms, first[0].valid_until_ms) == (1_000, None)
     last = store.list_sites(first[-1].id + 24_990, 10)
     assert [s.geometry for s in last] == [SQUARE]
-    assert store.site_counts() == [("moratorium", "dam", 16_666), ("moratorium", "refinery", 8_334),
-                                   ("moratorium", "school", 1)]
+    assert store.site_counts() == [
+        ("moratorium", "dam", 16_666),
+        ("moratorium", "refinery", 8_334),
+        ("moratorium", "school", 1),
+    ]
     assert [s.name for s in store.get_sites([last[0].id, first[2].id])] == ["Site 2", "Site 25000"]
 
 

@@ -159,8 +159,10 @@ async def test_stored_id_at_finds_the_event_at_a_seq_and_nothing_past_the_head(
     second = await _append(channels, HOTLINE, US, at=2)
 
     found = await channels.write(
-        lambda tx: [tx.stored_id_at(HOTLINE, US, seq) for seq in (1, 2, 3)]
-        + [tx.stored_id_at(HOTLINE, RU, 1), tx.stored_id_at(SIDELINE, US, 1)]
+        lambda tx: (
+            [tx.stored_id_at(HOTLINE, US, seq) for seq in (1, 2, 3)]
+            + [tx.stored_id_at(HOTLINE, RU, 1), tx.stored_id_at(SIDELINE, US, 1)]
+        )
     )
 
     assert found == [first.event.id, second.event.id, None, None, None]
@@ -192,8 +194,15 @@ async def test_the_database_refuses_a_second_event_at_one_chain_position(
 ) -> None:
     first = await _append(channels, HOTLINE, US, at=1)
     rival = sign_event(
-        SIGNERS[US], channel=HOTLINE, author=US, seq=1, prev=None, seen={}, ts=_ts(9),
-        type="message", body={"text": "a different first event"},
+        SIGNERS[US],
+        channel=HOTLINE,
+        author=US,
+        seq=1,
+        prev=None,
+        seen={},
+        ts=_ts(9),
+        type="message",
+        body={"text": "a different first event"},
     )
 
     with pytest.raises(IntegrityError):
@@ -294,8 +303,15 @@ async def test_receipts_are_kept_per_member_and_author(channels: SqlStore) -> No
 async def test_an_equivocation_keeps_both_signed_versions_as_proof(channels: SqlStore) -> None:
     stored = await _append(channels, HOTLINE, RU, at=1)
     rival = sign_event(
-        SIGNERS[RU], channel=HOTLINE, author=RU, seq=1, prev=None, seen={}, ts=_ts(2),
-        type="message", body={"text": "not what was said"},
+        SIGNERS[RU],
+        channel=HOTLINE,
+        author=RU,
+        seq=1,
+        prev=None,
+        seen={},
+        ts=_ts(2),
+        type="message",
+        body={"text": "not what was said"},
     )
 
     def record(tx: SqlTx) -> None:
@@ -368,7 +384,9 @@ async def test_due_pending_acks_are_the_overdue_unescalated_ones_by_deadline(
         PendingAck(_event_id(3), SIDELINE, START_MS + 2_000),
     ]
     assert [p.event_id for p in channels.due_pending_acks(START_MS + 5_000)] == [
-        _event_id(2), _event_id(3), _event_id(1),
+        _event_id(2),
+        _event_id(3),
+        _event_id(1),
     ]
     assert len(channels.due_pending_acks(START_MS + 10_000, limit=2)) == 2
 
@@ -388,7 +406,10 @@ async def test_escalating_a_pending_ack_opens_an_alert_and_it_is_no_longer_due(
     alert = channels.get_alert(alert_id)
     assert alert is not None
     assert (alert.kind, alert.severity, alert.channel, alert.event_id) == (
-        "overdue", "critical", HOTLINE, pending.event_id,
+        "overdue",
+        "critical",
+        HOTLINE,
+        pending.event_id,
     )
     assert json.loads(alert.detail) == detail
     assert (alert.created_ms, alert.resolved_ms) == (START_MS + 2_000, None)
@@ -524,9 +545,10 @@ async def test_an_operator_name_is_taken_once_and_can_be_disabled(operators: Sql
 
     assert (disabled, missing) == (True, False)
     assert operators.get_operator("duty1") == OPERATORS[0]
-    assert operators.list_operators() == [OPERATORS[0], OperatorRecord(
-        "duty2", "operator", "$argon2id$two", True
-    )]
+    assert operators.list_operators() == [
+        OPERATORS[0],
+        OperatorRecord("duty2", "operator", "$argon2id$two", True),
+    ]
 
 
 # -- idempotency -----------------------------------------------------------------------------

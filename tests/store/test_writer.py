@@ -297,9 +297,7 @@ async def test_reads_do_not_wait_for_an_open_write_transaction_and_see_only_comm
             assert entered, "the writer did not start the holding write"
             # Bounded: a read that queued behind the write lock would wait for busy_timeout.
             with anyio.fail_after(10):
-                during = await anyio.to_thread.run_sync(
-                    store.list_parties, abandon_on_cancel=True
-                )
+                during = await anyio.to_thread.run_sync(store.list_parties, abandon_on_cancel=True)
         finally:
             hold.release.set()
 
@@ -307,8 +305,9 @@ async def test_reads_do_not_wait_for_an_open_write_transaction_and_see_only_comm
     assert store.list_parties() == [pending, committed]
 
 
-async def _abandon(store: SqlStore, fn: Callable[[SqlTx], Any], *, when: threading.Event | None
-                   ) -> None:
+async def _abandon(
+    store: SqlStore, fn: Callable[[SqlTx], Any], *, when: threading.Event | None
+) -> None:
     """Start ``fn`` through ``store.write`` and cancel the caller (once ``when`` is set)."""
     scope = anyio.CancelScope()
     gave_up = anyio.Event()

@@ -83,10 +83,19 @@ READ_CHUNK = 64 * 1024
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 
-_HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
-    b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
-})
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
 _NOT_FORWARDED = _HOP_BY_HOP | {b"host", b"content-length", b"expect"}
 
 Headers = list[tuple[bytes, bytes]]
@@ -182,23 +191,33 @@ def _check_upstream(upstream: str) -> str:
 
 def _forwarded_request_headers(raw: Headers) -> Headers:
     named_by_connection = _connection_tokens(raw)
-    return [(name, value) for name, value in raw
-            if name not in _NOT_FORWARDED and name not in named_by_connection]
+    return [
+        (name, value)
+        for name, value in raw
+        if name not in _NOT_FORWARDED and name not in named_by_connection
+    ]
 
 
 def _relayed_response_headers(raw: Headers, content_length: int | None) -> Headers:
     named_by_connection = _connection_tokens(raw)
-    headers = [(name, value) for name, value in raw
-               if name not in _HOP_BY_HOP and name != b"content-length"
-               and name not in named_by_connection]
+    headers = [
+        (name, value)
+        for name, value in raw
+        if name not in _HOP_BY_HOP and name != b"content-length" and name not in named_by_connection
+    ]
     if content_length is not None:
         headers.append((b"content-length", str(content_length).encode()))
     return headers
 
 
 def _connection_tokens(raw: Headers) -> frozenset[bytes]:
-    return frozenset(token.strip() for name, value in raw if name == b"connection"
-                     for token in value.lower().split(b",") if token.strip())
+    return frozenset(
+        token.strip()
+        for name, value in raw
+        if name == b"connection"
+        for token in value.lower().split(b",")
+        if token.strip()
+    )
 
 
 def _declared_length(raw: Headers) -> int | None:
@@ -213,11 +232,19 @@ def _declared_length(raw: Headers) -> int | None:
 class FaultProxy:
     """A proxy from :attr:`url` to ``upstream`` that injects faults according to a policy."""
 
-    def __init__(self, upstream: str, *, host: str = "127.0.0.1", port: int = 0,
-                 policy: FaultPolicy | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        policy: FaultPolicy | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         if host not in LISTEN_HOSTS:
-            raise ValueError(f"the proxy listens on loopback only {sorted(LISTEN_HOSTS)}, "
-                             f"not {host!r}")
+            raise ValueError(
+                f"the proxy listens on loopback only {sorted(LISTEN_HOSTS)}, not {host!r}"
+            )
         if not 0 <= port <= 65535:
             raise ValueError(f"invalid port {port}")
         if not 0.0 < timeout <= 600.0:
@@ -289,9 +316,12 @@ class FaultProxy:
     @property
     def stats(self) -> ProxyStats:
         with self._lock:
-            return ProxyStats(requests=self._requests, forwarded=self._forwarded,
-                              upstream_errors=self._upstream_errors,
-                              faults=MappingProxyType(dict(self._faults)))
+            return ProxyStats(
+                requests=self._requests,
+                forwarded=self._forwarded,
+                upstream_errors=self._upstream_errors,
+                faults=MappingProxyType(dict(self._faults)),
+            )
 
     def wait_held(self, count: int = 1, timeout: float = 5.0) -> bool:
         """Block until at least ``count`` requests are held for reordering; False on timeout."""
@@ -304,8 +334,9 @@ class FaultProxy:
             if self._thread is not None:
                 raise RuntimeError("a FaultProxy can be started only once")
             ready = threading.Event()
-            self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True,
-                                            name=f"faultproxy->{self._upstream}")
+            self._thread = threading.Thread(
+                target=self._run, args=(ready,), daemon=True, name=f"faultproxy->{self._upstream}"
+            )
         self._thread.start()
         if not ready.wait(START_TIMEOUT_S):
             self.stop()
@@ -331,8 +362,12 @@ class FaultProxy:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:
@@ -341,8 +376,9 @@ class FaultProxy:
 
     # -- counters -----------------------------------------------------------------------------
 
-    def _count(self, *faults: Fault, requests: int = 0, forwarded: int = 0,
-               upstream_errors: int = 0) -> None:
+    def _count(
+        self, *faults: Fault, requests: int = 0, forwarded: int = 0, upstream_errors: int = 0
+    ) -> None:
         with self._lock:
             for fault in faults:
                 self._faults[fault] += 1
@@ -363,8 +399,14 @@ class FaultProxy:
             delay = rng.uniform(*policy.delay_s)
             reorder = rng.random() < policy.reorder
             duplicate = rng.random() < policy.duplicate
-        return _Plan(drop=drop, truncate_at=cut, delay_s=delay, reorder=reorder,
-                     duplicate=duplicate, max_hold_s=policy.max_hold_s)
+        return _Plan(
+            drop=drop,
+            truncate_at=cut,
+            delay_s=delay,
+            reorder=reorder,
+            duplicate=duplicate,
+            max_hold_s=policy.max_hold_s,
+        )
 
     # -- event loop thread --------------------------------------------------------------------
 
@@ -384,12 +426,14 @@ class FaultProxy:
 
     async def _serve(self, ready: threading.Event) -> None:
         stopping = asyncio.Event()
-        async with httpx.AsyncClient(timeout=self._timeout, trust_env=False,
-                                     follow_redirects=False) as client:
+        async with httpx.AsyncClient(
+            timeout=self._timeout, trust_env=False, follow_redirects=False
+        ) as client:
             self._client = client
             try:
-                server = await asyncio.start_server(self._on_connection, self._host, self._port,
-                                                    limit=MAX_HEADER_BYTES)
+                server = await asyncio.start_server(
+                    self._on_connection, self._host, self._port, limit=MAX_HEADER_BYTES
+                )
             except OSError as exc:
                 self._startup_error = exc
                 return
@@ -412,7 +456,8 @@ class FaultProxy:
             return
         try:
             future = asyncio.run_coroutine_threadsafe(
-                self._cancel_connections(only_if_partitioned=True), loop)
+                self._cancel_connections(only_if_partitioned=True), loop
+            )
         except RuntimeError:  # the loop has just finished
             return
         if threading.current_thread() is not self._thread:
@@ -430,11 +475,13 @@ class FaultProxy:
             for task in tasks:
                 task.cancel()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
-                                       STOP_TIMEOUT_S)
+                await asyncio.wait_for(
+                    asyncio.gather(*tasks, return_exceptions=True), STOP_TIMEOUT_S
+                )
 
-    async def _on_connection(self, reader: asyncio.StreamReader,
-                             writer: asyncio.StreamWriter) -> None:
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
@@ -455,8 +502,9 @@ class FaultProxy:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
             self._tasks.discard(task)
 
-    async def _serve_connection(self, reader: asyncio.StreamReader,
-                                writer: asyncio.StreamWriter) -> None:
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         if self._partitioned():
             self._count(Fault.PARTITION)
             return
@@ -480,8 +528,9 @@ class FaultProxy:
                 return
             conn.start_next_cycle()
 
-    async def _read_request(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> _Incoming | None:
+    async def _read_request(
+        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> _Incoming | None:
         request: h11.Request | None = None
         body = bytearray()
         # Each read brings at least one byte (or ends the connection) and each Data event
@@ -492,8 +541,9 @@ class FaultProxy:
                 event = conn.next_event()
                 if event is h11.NEED_DATA:
                     if conn.they_are_waiting_for_100_continue:
-                        await self._send(conn, writer,
-                                         h11.InformationalResponse(status_code=100, headers=[]))
+                        await self._send(
+                            conn, writer, h11.InformationalResponse(status_code=100, headers=[])
+                        )
                     conn.receive_data(await reader.read(READ_CHUNK))
                 elif isinstance(event, h11.Request):
                     request = event
@@ -507,8 +557,9 @@ class FaultProxy:
                     return None
         return None
 
-    async def _handle(self, conn: h11.Connection, writer: asyncio.StreamWriter,
-                      incoming: _Incoming) -> None:
+    async def _handle(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, incoming: _Incoming
+    ) -> None:
         request, body = incoming.request, incoming.body
         self._count(requests=1)
         target = request.target.decode("latin-1")
@@ -523,7 +574,7 @@ class FaultProxy:
             return
         applied: list[Fault] = []
         if plan.truncate_at is not None:
-            body = body[:plan.truncate_at]
+            body = body[: plan.truncate_at]
             applied.append(Fault.TRUNCATE)
         if plan.delay_s > 0:
             applied.append(Fault.DELAY)
@@ -583,25 +634,33 @@ class FaultProxy:
         finally:
             self._release_held_before(sequence)
 
-    async def _forward(self, conn: h11.Connection, writer: asyncio.StreamWriter, sequence: int,
-                       build: _Build) -> None:
+    async def _forward(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, sequence: int, build: _Build
+    ) -> None:
         response = await self._open_upstream(sequence, build)
         if response is None:
             await self._reply(conn, writer, 502, b"upstream unreachable\n", b"upstream-error")
             return
         try:
             raw = list(response.headers.raw)
-            await self._send(conn, writer, h11.Response(
-                status_code=response.status_code, reason=response.reason_phrase.encode("latin-1"),
-                headers=_relayed_response_headers(raw, _declared_length(raw))))
+            await self._send(
+                conn,
+                writer,
+                h11.Response(
+                    status_code=response.status_code,
+                    reason=response.reason_phrase.encode("latin-1"),
+                    headers=_relayed_response_headers(raw, _declared_length(raw)),
+                ),
+            )
             async for chunk in response.aiter_raw():
                 await self._send(conn, writer, h11.Data(data=chunk))
             await self._send(conn, writer, h11.EndOfMessage())
         finally:
             await response.aclose()
 
-    async def _forward_twice(self, conn: h11.Connection, writer: asyncio.StreamWriter,
-                             sequence: int, build: _Build) -> None:
+    async def _forward_twice(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, sequence: int, build: _Build
+    ) -> None:
         response = await self._open_upstream(sequence, build)
         if response is None:
             await self._reply(conn, writer, 502, b"upstream unreachable\n", b"upstream-error")
@@ -618,22 +677,41 @@ class FaultProxy:
             finally:
                 await duplicate.aclose()
         content = b"".join(chunks)
-        await self._send(conn, writer, h11.Response(
-            status_code=response.status_code, reason=response.reason_phrase.encode("latin-1"),
-            headers=_relayed_response_headers(list(response.headers.raw), len(content))))
+        await self._send(
+            conn,
+            writer,
+            h11.Response(
+                status_code=response.status_code,
+                reason=response.reason_phrase.encode("latin-1"),
+                headers=_relayed_response_headers(list(response.headers.raw), len(content)),
+            ),
+        )
         await self._send(conn, writer, h11.Data(data=content))
         await self._send(conn, writer, h11.EndOfMessage())
 
-    async def _reply(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
-                     body: bytes, fault: bytes) -> None:
+    async def _reply(
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        status: int,
+        body: bytes,
+        fault: bytes,
+    ) -> None:
         if conn.our_state not in {h11.IDLE, h11.SEND_RESPONSE}:
             return  # a response has already started: closing the connection is all that's left
-        headers = [(b"content-type", b"text/plain; charset=utf-8"),
-                   (b"content-length", str(len(body)).encode())]
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         if fault:
             headers.append((b"x-fault", fault))
-        await self._send(conn, writer, h11.Response(
-            status_code=status, headers=headers, reason=HTTPStatus(status).phrase.encode()))
+        await self._send(
+            conn,
+            writer,
+            h11.Response(
+                status_code=status, headers=headers, reason=HTTPStatus(status).phrase.encode()
+            ),
+        )
         await self._send(conn, writer, h11.Data(data=body))
         await self._send(conn, writer, h11.EndOfMessage())
 
@@ -643,4 +721,3 @@ class FaultProxy:
         if data:
             writer.write(data)
             await writer.drain()
-

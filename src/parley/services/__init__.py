@@ -22,7 +22,7 @@ from ._transparency import (
     TransparencyLog,
     Witness,
 )
-from ._transport import HttpPeerTransport, PeerRefused, PeerTransport, PeerUnreachable
+from ._transport import HttpPeerTransport, PeerTransport
 
 __all__ = [
     "CATEGORIES",
@@ -52,9 +52,7 @@ __all__ = [
     "NodeContext",
     "NotificationService",
     "OperatorService",
-    "PeerRefused",
     "PeerTransport",
-    "PeerUnreachable",
     "Permission",
     "Principal",
     "Replicator",

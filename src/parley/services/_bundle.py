@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -32,6 +31,7 @@ from parley.protocol import (
 )
 from parley.store import Store
 
+from ._threads import collector_paused
 from ._transparency import TransparencyLog
 
 __all__ = ["BundleReport", "ExportSummary", "export_bundle", "verify_bundle"]
@@ -128,13 +128,8 @@ def verify_bundle(path: Path, *, workers: int | None = None) -> BundleReport:
         lines = handle.readlines()
     # The checks that name an event come first; the counts and the digest catch the rest.
     # The cyclic collector would walk the million new entries again and again: it pauses.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         entries = _check_entries(header, lines, workers or os.cpu_count() or 1)
-    finally:
-        if collecting:
-            gc.enable()
     members = check_chains(entries)
     check_inclusion(entries, header.proof, size, root)
     if len(lines) != header.events:

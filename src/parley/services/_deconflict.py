@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -59,6 +58,7 @@ from ._bus import BusItem
 from ._channels import ChannelService
 from ._context import NodeContext
 from ._deadlines import alert_json
+from ._threads import collector_paused, to_thread
 
 __all__ = ["DeconflictionService", "pair_json", "site_key"]
 
@@ -240,7 +240,7 @@ class DeconflictionService:
         removed = sorted(key for key in gone if key in self._index)
         if not added and not removed:
             return 0
-        await _in_thread(self._update, added, removed)
+        await to_thread(self._update, added, removed)
         sent = await self._withdraw(self._ctx.store.deconfliction_pairs(keys=removed))
         return sent + await self._check(added)
 
@@ -301,7 +301,7 @@ class DeconflictionService:
     async def _take_in_sites(self) -> int:
         if self._ctx.store.last_site_id() <= self._sites_after:
             return 0
-        sites = await _in_thread(self._index_new_sites)
+        sites = await to_thread(self._index_new_sites)
         return await self._check_sites(sites)
 
     def _index_new_sites(self) -> list[Item]:
@@ -324,7 +324,7 @@ class DeconflictionService:
         new = {site.key for site in sites}
         if len(sites) >= len(live):  # start from the smaller side
             return await self._check(live, meeting=new)
-        found = await _in_thread(self._index.overlaps_for_many, sites)
+        found = await to_thread(self._index.overlaps_for_many, sites)
         met = {
             o.a if o.b == site.key else o.b
             for site, hits in zip(sites, found, strict=True)
@@ -356,7 +356,7 @@ class DeconflictionService:
     async def _load(self) -> int:
         """Build the index from the store, then send what the stored pairs lack."""
         self._queue.clear()  # the store holds all of it, and more
-        await _in_thread(self._build)
+        await to_thread(self._build)
         self._loaded = True
         stale = [
             pair
@@ -367,7 +367,7 @@ class DeconflictionService:
         return sent + await self._check(self._live())
 
     def _build(self) -> None:
-        with _without_gc():
+        with collector_paused():
             self._build_index()
         _log.info("deconfliction index loaded: %d items", len(self._index))
 
@@ -392,7 +392,7 @@ class DeconflictionService:
         these keys (the rest were checked before)."""
         if not items:
             return 0
-        found = await _in_thread(self._index.overlaps_for_many, items)
+        found = await to_thread(self._index.overlaps_for_many, items)
         sent = 0
         for item, overlaps in zip(items, found, strict=True):
             if overlaps and (meeting is None or any({o.a, o.b} & meeting for o in overlaps)):
@@ -589,7 +589,7 @@ class DeconflictionService:
         async with self._lock:
             if not self._loaded:
                 await self._load()
-            found = await _in_thread(
+            found = await to_thread(
                 self._index.query, geometry, start_ms, end_ms, margin_km=float(margin_km)
             )
             sites = self._sites(i for i, _ in found if i.key.startswith(self._site_prefix))
@@ -684,22 +684,3 @@ def _query_area(area: object, window: object, now: datetime) -> tuple[BaseGeomet
         lon, lat = checked["area"]["coordinates"]
         return Point(lon, lat), start, end
     return area_geometry(checked["area"]), start, end
-
-
-@contextlib.contextmanager
-def _without_gc() -> Iterator[None]:
-    """The cyclic GC paused: a million new long-lived items would have it scan the growing
-    heap again and again, a quarter of the load's time. Garbage made meanwhile is collected
-    once it runs again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-async def _in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Geometry work off the event loop; the caller holds the lock, so one thread at a time."""
-    return await asyncio.to_thread(fn, *args, **kwargs)

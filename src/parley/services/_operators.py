@@ -4,7 +4,6 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -16,6 +15,7 @@ from parley.store import OperatorRecord, StoreTx, TokenRecord
 
 from ._auth import Permission, Principal, Role, require
 from ._context import NodeContext
+from ._threads import to_thread
 
 __all__ = ["IssuedToken", "OperatorService"]
 
@@ -53,7 +53,7 @@ class OperatorService:
             raise InvalidInput.for_field(
                 "password", f"must have at least {MIN_PASSWORD_LENGTH} characters"
             )
-        hashed = await anyio.to_thread.run_sync(self._hasher.hash, password)
+        hashed = await to_thread(self._hasher.hash, password)
         record = OperatorRecord(username, parsed_role.value, hashed, disabled=False)
         now_ms = to_ms(self._ctx.clock.now())
         await self._ctx.store.write(lambda tx: tx.insert_operator(record, now_ms))
@@ -62,7 +62,7 @@ class OperatorService:
     async def login(self, username: str, password: str) -> IssuedToken:
         record = self._ctx.store.get_operator(username)
         stored_hash = self._dummy_hash if record is None else record.password_hash
-        ok = await anyio.to_thread.run_sync(_verify, self._hasher, stored_hash, password)
+        ok = await to_thread(_verify, self._hasher, stored_hash, password)
         if record is None or not ok or record.disabled:
             raise AuthenticationFailed("wrong username or password, or the operator is disabled")
         token = secrets.token_urlsafe(32)

@@ -9,30 +9,12 @@ from typing import Any, Protocol
 import httpx
 
 from parley.clock import to_ms
-from parley.errors import ParleyError
+from parley.errors import PeerRefused, PeerUnreachable
 from parley.protocol import sign_request
 
 from ._context import NodeContext
 
-__all__ = ["HttpPeerTransport", "PeerRefused", "PeerTransport", "PeerUnreachable"]
-
-
-class PeerUnreachable(ParleyError):
-    status = 502
-    code = "peer-unreachable"
-    title = "Peer unreachable"
-
-
-class PeerRefused(ParleyError):
-    """The peer answered, and said no: its problem detail is kept for the log and the link."""
-
-    status = 502
-    code = "peer-refused"
-    title = "Peer refused the request"
-
-    def __init__(self, detail: str, peer_status: int) -> None:
-        super().__init__(detail)
-        self.peer_status = peer_status
+__all__ = ["HttpPeerTransport", "PeerTransport"]
 
 
 class PeerTransport(Protocol):
