@@ -5,9 +5,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import anyio
 import pytest
@@ -24,7 +25,11 @@ NAMES = {
     "ae-mediator": "United Arab Emirates (mediator)",
 }
 
-NodeFactory = Callable[[str], Node]
+
+class NodeFactory(Protocol):
+    def __call__(self, party: str, **settings: object) -> Node: ...
+
+
 # Cheap password hashing: the tests log in hundreds of times; the defaults stay strong.
 FAST_HASH = {"password_time_cost": 1, "password_memory_kib": 64}
 
@@ -47,7 +52,7 @@ def make_node(tmp_path: Path, clock: ManualClock) -> Iterator[NodeFactory]:
         opened.append(node)
         return node
 
-    yield factory  # type: ignore[misc]
+    yield factory
     for node in opened:
         node.close()
 
@@ -74,7 +79,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(make_node, clock) -> Iterator[tuple[Node, str]]:
+def served(make_node: NodeFactory, clock: ManualClock) -> Iterator[tuple[Node, str]]:
     node = make_node("us-eucom", escalation_interval_s=0.05)
     peer = make_node("ru-genstaff")
 

@@ -54,7 +54,7 @@ def imports_of(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_layer_imports_only_inward(layer):
+def test_layer_imports_only_inward(layer: str) -> None:
     offending = []
     for path in (SRC / layer).rglob("*.py"):
         for name in imports_of(path):

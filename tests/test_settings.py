@@ -12,7 +12,9 @@ DOCS = Path(__file__).parent.parent / "docs" / "settings.md"
 
 
 @pytest.mark.parametrize(("name", "kind", "default", "help_text"), describe_settings())
-def test_every_setting_is_documented_with_its_default(name, kind, default, help_text):
+def test_every_setting_is_documented_with_its_default(
+    name: str, kind: str, default: object, help_text: str
+) -> None:
     rows = [
         line for line in DOCS.read_text("utf-8").splitlines() if line.startswith(f"| `{name}` |")
     ]
@@ -22,7 +24,7 @@ def test_every_setting_is_documented_with_its_default(name, kind, default, help_
     assert help_text.strip()
 
 
-def test_default_deadlines_follow_the_design():
+def test_default_deadlines_follow_the_design() -> None:
     defaults = Settings()
     minutes = {p: defaults.ack_deadline(p).total_seconds() / 60 for p in Precedence}
     assert minutes == {
@@ -33,15 +35,15 @@ def test_default_deadlines_follow_the_design():
     }
 
 
-def test_unknown_setting_is_named():
+def test_unknown_setting_is_named() -> None:
     with pytest.raises(InvalidInput, match=r"settings\.deadline_flash"):
         Settings.from_mapping({"deadline_flash": 5})
 
 
-def test_wrong_type_is_named():
+def test_wrong_type_is_named() -> None:
     with pytest.raises(InvalidInput, match=r"settings\.token_ttl_s: must be of type int"):
         Settings.from_mapping({"token_ttl_s": "soon"})
 
 
-def test_integer_is_accepted_for_a_float_setting():
+def test_integer_is_accepted_for_a_float_setting() -> None:
     assert Settings.from_mapping({"escalation_interval_s": 2}).escalation_interval_s == 2.0

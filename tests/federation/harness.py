@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,7 +148,9 @@ class Poster:
         self._client.close()
 
 
-def all_present(cluster: LocalCluster, channel: str, parties: Iterable[str], ids: set[str]):
+def all_present(
+    cluster: LocalCluster, channel: str, parties: Iterable[str], ids: set[str]
+) -> Callable[[], bool]:
     """A predicate: every id in ``ids`` is stored on each of ``parties``."""
 
     def check() -> bool:
@@ -157,7 +159,9 @@ def all_present(cluster: LocalCluster, channel: str, parties: Iterable[str], ids
     return check
 
 
-def converged_with(cluster: LocalCluster, channel: str, parties: list[str], ids: set[str]):
+def converged_with(
+    cluster: LocalCluster, channel: str, parties: list[str], ids: set[str]
+) -> Callable[[], bool]:
     """A predicate: the journals of ``parties`` are identical and hold every id in ``ids``."""
 
     def check() -> bool:

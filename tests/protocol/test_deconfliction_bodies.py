@@ -24,7 +24,7 @@ ALERT = {
     "window": {"start": "2026-02-06T06:00:00.000Z", "end": None},
     "severity": "medium",
 }
-NOTIFICATION = {
+NOTIFICATION: dict[str, object] = {
     "form": "military_activity/1",
     "data": {},
     "precedence": "routine",
@@ -46,7 +46,7 @@ NOTIFICATION = {
         ("deconfliction_withdrawn", {"alert": A, "a": A, "b": B, "reason": "cancelled: x"}),
     ],
 )
-def test_valid_bodies_pass(kind, body):
+def test_valid_bodies_pass(kind: str, body: dict[str, object]) -> None:
     validate_body(kind, body)
 
 
@@ -73,7 +73,7 @@ def test_valid_bodies_pass(kind, body):
         ("deconfliction_withdrawn", {"alert": "1", "a": A, "b": B, "reason": "x"}, "body.alert"),
     ],
 )
-def test_bad_bodies_name_the_field(kind, body, field):
+def test_bad_bodies_name_the_field(kind: str, body: dict[str, object], field: str) -> None:
     with pytest.raises(ParleyError) as caught:
         validate_body(kind, body)
     assert caught.value.errors[0].field == field

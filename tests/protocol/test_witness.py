@@ -49,7 +49,14 @@ def note(leaves: list[bytes], signer: Ed25519Signer = RU_KEY, origin: str = RU) 
     return sign_note(checkpoint(leaves, origin).body(), origin, signer)
 
 
-def evidence(leaves_a, leaves_b, reason, *, signer=RU_KEY, served=None) -> dict:
+def evidence(
+    leaves_a: list[bytes],
+    leaves_b: list[bytes],
+    reason: str,
+    *,
+    signer: Ed25519Signer = RU_KEY,
+    served: list[bytes] | None = None,
+) -> dict[str, object]:
     served = proof(leaves_b, len(leaves_a)) if served is None else served
     return {
         "party": RU,
@@ -64,7 +71,7 @@ LOGS = st.lists(st.binary(min_size=1, max_size=8), min_size=2, max_size=40, uniq
 
 
 @given(LOGS, st.data())
-def test_a_grown_log_with_its_proof_is_consistent(leaves, data):
+def test_a_grown_log_with_its_proof_is_consistent(leaves: list[bytes], data: st.DataObject) -> None:
     first = data.draw(st.integers(0, len(leaves)))
     seen = checkpoint(leaves[:first])
 
@@ -72,12 +79,14 @@ def test_a_grown_log_with_its_proof_is_consistent(leaves, data):
 
 
 @given(LOGS)
-def test_the_first_checkpoint_seen_is_trusted(leaves):
+def test_the_first_checkpoint_seen_is_trusted(leaves: list[bytes]) -> None:
     assert judge_checkpoint(None, checkpoint(leaves), []) is None
 
 
 @given(LOGS, st.data())
-def test_another_leaf_anywhere_in_the_seen_prefix_is_caught(leaves, data):
+def test_another_leaf_anywhere_in_the_seen_prefix_is_caught(
+    leaves: list[bytes], data: st.DataObject
+) -> None:
     first = data.draw(st.integers(1, len(leaves)))
     changed = data.draw(st.integers(0, first - 1))
     forked = [*leaves[:changed], b"rewritten", *leaves[changed + 1 :]]
@@ -91,7 +100,9 @@ def test_another_leaf_anywhere_in_the_seen_prefix_is_caught(leaves, data):
 
 
 @given(LOGS, st.data())
-def test_a_smaller_checkpoint_than_seen_is_a_rollback(leaves, data):
+def test_a_smaller_checkpoint_than_seen_is_a_rollback(
+    leaves: list[bytes], data: st.DataObject
+) -> None:
     smaller = data.draw(st.integers(0, len(leaves) - 1))
 
     found = judge_checkpoint(checkpoint(leaves), checkpoint(leaves[:smaller]), [])
@@ -100,7 +111,7 @@ def test_a_smaller_checkpoint_than_seen_is_a_rollback(leaves, data):
     assert found.reason == "rollback"
 
 
-def test_a_bad_proof_of_an_honest_log_is_inconsistent():
+def test_a_bad_proof_of_an_honest_log_is_inconsistent() -> None:
     leaves = [b"a", b"b", b"c", b"d", b"e"]
     honest = proof(leaves, 3)
     altered = [honest[0][:-1] + bytes([honest[0][-1] ^ 1]), *honest[1:]]
@@ -112,7 +123,7 @@ def test_a_bad_proof_of_an_honest_log_is_inconsistent():
     assert "no consistency from size 3 to 5" in found.explanation
 
 
-def test_split_view_evidence_signed_by_the_accused_holds():
+def test_split_view_evidence_signed_by_the_accused_holds() -> None:
     leaves = [b"a", b"b", b"c", b"d"]
     forked = [b"a", b"B", b"c", b"d", b"e"]
 
@@ -123,14 +134,14 @@ def test_split_view_evidence_signed_by_the_accused_holds():
     assert same_size.reason == "fork"
 
 
-def test_notes_signed_by_another_key_are_no_evidence_against_the_accused():
+def test_notes_signed_by_another_key_are_no_evidence_against_the_accused() -> None:
     forged = evidence([b"a", b"b"], [b"a", b"x"], "fork", signer=Ed25519Signer.generate())
 
     with pytest.raises(InvalidNote, match="no verifiable signatures"):
         verify_split_view(forged, RU_KEY.public_key)
 
 
-def test_a_note_of_another_origin_is_no_evidence():
+def test_a_note_of_another_origin_is_no_evidence() -> None:
     body = evidence([b"a", b"b"], [b"a", b"x"], "fork")
     body["note_b"] = note([b"a", b"x"], origin="us-eucom")
 
@@ -138,7 +149,7 @@ def test_a_note_of_another_origin_is_no_evidence():
         verify_split_view(body, RU_KEY.public_key)
 
 
-def test_consistent_checkpoints_are_no_evidence_whatever_the_claim():
+def test_consistent_checkpoints_are_no_evidence_whatever_the_claim() -> None:
     leaves = [b"a", b"b", b"c"]
 
     with pytest.raises(InvalidProof, match="consistent: no split view"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -16,7 +17,9 @@ class _Stop(Exception):
     """Ends a test's run() from the injected sleep."""
 
 
-def _failing(times: int, error: Exception | None = None) -> tuple[list[int], object]:
+def _failing(
+    times: int, error: Exception | None = None
+) -> tuple[list[int], Callable[[], Awaitable[None]]]:
     calls: list[int] = []
 
     async def step() -> None:
@@ -27,7 +30,7 @@ def _failing(times: int, error: Exception | None = None) -> tuple[list[int], obj
     return calls, step
 
 
-def _recording_sleep(delays: list[float], stop_after: int):
+def _recording_sleep(delays: list[float], stop_after: int) -> Callable[[float], Awaitable[None]]:
     async def sleep(seconds: float) -> None:
         delays.append(seconds)
         if len(delays) >= stop_after:
@@ -41,7 +44,7 @@ def test_failures_back_off_doubling_capped_and_jittered() -> None:
     _, step = _failing(times=100)
     duty = Duty(
         "t",
-        step,  # type: ignore[arg-type]
+        step,
         every_s=1.0,
         backoff_s=0.5,
         backoff_max_s=3.0,
@@ -58,7 +61,7 @@ def test_failures_back_off_doubling_capped_and_jittered() -> None:
 
 def test_stats_count_passes_failures_and_the_start_of_a_streak() -> None:
     _, step = _failing(times=2)
-    duty = Duty("escalation", step, every_s=1.0)  # type: ignore[arg-type]
+    duty = Duty("escalation", step, every_s=1.0)
 
     async def three_passes() -> list[bool]:
         return [await duty.run_once() for _ in range(3)]
@@ -74,7 +77,7 @@ def test_a_streak_of_failures_is_logged_once_with_its_traceback_and_its_end_once
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, step = _failing(times=3)
-    duty = Duty("witnessing", step, every_s=1.0)  # type: ignore[arg-type]
+    duty = Duty("witnessing", step, every_s=1.0)
 
     async def passes() -> None:
         for _ in range(4):
@@ -95,7 +98,7 @@ def test_an_expected_failure_is_one_warning_line_without_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, step = _failing(times=1, error=PeerUnreachable("ru-genstaff unreachable"))
-    duty = Duty("replication", step, every_s=1.0, expected=(PeerUnreachable,))  # type: ignore[arg-type]
+    duty = Duty("replication", step, every_s=1.0, expected=(PeerUnreachable,))
     with caplog.at_level(logging.WARNING, logger="parley.services._duty"):
         asyncio.run(duty.run_once())
     (record,) = caplog.records
