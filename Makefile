@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint install system-deps docs bench clean
+.PHONY: demo test test-fast lint install system-deps docs bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
+
+# The quick loop while working: units, properties and in-process services, no servers.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m 'not slow'
 
 docs: $(STAMP)
 	$(BIN)/python scripts/settings_doc.py

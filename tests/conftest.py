@@ -34,6 +34,23 @@ class NodeFactory(Protocol):
 FAST_HASH = {"password_time_cost": 1, "password_memory_kib": 64}
 
 
+# The slow tier: tests that start real processes, servers or PostgreSQL, or drive the API
+# over HTTP. `make test-fast` leaves it out for a quick loop; `make test` runs everything.
+SLOW = {
+    "tests/federation/": "node processes on loopback behind a fault proxy",
+    "tests/cli/": "the parley command as a real subprocess, the demo on three processes",
+    "tests/api/": "the HTTP API end to end, kill -9 on a server process",
+    "tests/test_faultproxy.py": "real sockets through the fault proxy",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.relative_to(config.rootpath).as_posix()
+        if where.startswith(tuple(SLOW)):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)

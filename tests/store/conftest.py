@@ -30,7 +30,8 @@ from sqlalchemy import Engine
 
 from parley.store import SqlStore, make_engine
 
-BACKENDS = ["sqlite", "postgresql"]
+# PostgreSQL needs its own server: the slow tier.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 30.0
 _MISSING = (
