@@ -29,6 +29,7 @@ from psycopg import sql
 from sqlalchemy import Engine
 
 from parley.store import SqlStore, make_engine
+from tests.store.scenario import open_channels
 
 BACKENDS = ["sqlite", "postgresql"]
 _START_TIMEOUT_S = 30.0
@@ -288,3 +289,10 @@ def store(store_url: str) -> Iterator[SqlStore]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+async def channels(store: SqlStore) -> SqlStore:
+    """The store with three parties, a US-RU hotline and a US-AE sideline."""
+    await open_channels(store)
+    return store
