@@ -29,6 +29,7 @@ from psycopg import sql
 from sqlalchemy import Engine
 
 from parley.store import SqlStore, make_engine
+from tests.store.scenario import open_channels
 
 # PostgreSQL needs its own server: the slow tier.
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
@@ -289,3 +290,10 @@ def store(store_url: str) -> Iterator[SqlStore]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+async def channels(store: SqlStore) -> SqlStore:
+    """The store with three parties, a US-RU hotline and a US-AE sideline."""
+    await open_channels(store)
+    return store

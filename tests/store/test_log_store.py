@@ -9,14 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from parley.errors import Conflict
 from parley.protocol import CompactRange, leaf_hash
-from parley.store import (
-    CheckpointRecord,
-    CosignatureRecord,
-    LogEntry,
-    SqlStore,
-    WitnessedRecord,
-)
-from tests.store.test_sql_store import HOTLINE, RU, START_MS, US, _append, _open_channels
+from parley.store import CheckpointRecord, CosignatureRecord, LogEntry, SqlStore, WitnessedRecord
+from tests.store.scenario import HOTLINE, RU, START_MS, US, append, open_channels
 
 pytestmark = pytest.mark.anyio
 Node = tuple[int, int, bytes]
@@ -86,8 +80,8 @@ async def test_an_event_is_never_logged_twice(store: SqlStore) -> None:
 async def test_log_entries_follow_local_order_and_resume_after_the_last_logged_event(
     store: SqlStore,
 ) -> None:
-    await _open_channels(store)
-    stored = [await _append(store, HOTLINE, author, at=n) for n, author in enumerate([US, RU, US])]
+    await open_channels(store)
+    stored = [await append(store, HOTLINE, author, at=n) for n, author in enumerate([US, RU, US])]
     assert store.last_logged_pos() == 0
 
     entries = store.log_entries(0, 2)

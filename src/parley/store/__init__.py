@@ -1,7 +1,12 @@
 """Storage: SQLAlchemy Core tables, Alembic migrations, one writer with group commit."""
 
+from ._acks import AckRecord, PendingAck
+from ._alerts import AlertRecord
+from ._channels import ChannelRecord
 from ._deconflict import PairRecord, SiteRecord
+from ._drafts import DraftRecord
 from ._engine import make_engine
+from ._events import ChainView, ReceiptRecord, StoredEvent
 from ._log import (
     CheckpointRecord,
     CosignatureRecord,
@@ -10,21 +15,9 @@ from ._log import (
     WitnessedRecord,
 )
 from ._migrate import upgrade
+from ._operators import OperatorRecord, TokenRecord
+from ._parties import LinkRecord, PartyRecord
 from ._protocol import Store, StoreTx
-from ._records import (
-    AckRecord,
-    AlertRecord,
-    ChainView,
-    ChannelRecord,
-    DraftRecord,
-    LinkRecord,
-    OperatorRecord,
-    PartyRecord,
-    PendingAck,
-    ReceiptRecord,
-    StoredEvent,
-    TokenRecord,
-)
 from ._sql import SqlStore, SqlTx
 from ._writer import GroupCommitWriter, WriterStats
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from . import _schema as t
-from ._records import AlertRecord, StoredEvent, event_from_raw
+from ._alerts import AlertRecord, SqlAlertsTx
+from ._base import SqlReadsBase, record_from_row
+from ._events import StoredEvent, event_from_raw, stored_after, stored_event
 
 __all__ = [
     "DeconflictionReads",
@@ -38,7 +40,6 @@ _SITE_COLUMNS = (
 # Rows per executemany: large enough to amortise the round trip, small enough for the driver.
 _SITE_BATCH = 10_000
 _KEY_CHUNK = 500  # keys per IN (...) list
-_ALERT_FIELDS = tuple(f.name for f in fields(AlertRecord))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +100,7 @@ class DeconflictionReads(Protocol):
     def deconfliction_alert(self, event_id: str) -> AlertRecord | None: ...
 
 
-class SqlDeconflictionTx:
-    _conn: Connection
-
+class SqlDeconflictionTx(SqlAlertsTx):
     def insert_sites(self, sites: Iterable[SiteRecord], source: str, imported_ms: int) -> int:
         """Insert in batches of ``_SITE_BATCH``; returns how many.
 
@@ -152,18 +151,14 @@ class SqlDeconflictionTx:
 
     def deconfliction_pair(self, key_a: str, key_b: str) -> PairRecord | None:
         row = self._conn.execute(
-            select(t.deconfliction_pairs).where(
-                t.deconfliction_pairs.c.key_a == key_a, t.deconfliction_pairs.c.key_b == key_b
-            )
+            select(t.deconfliction_pairs).where(_the_pair(key_a, key_b))
         ).first()
-        return None if row is None else _pair(row)
+        return None if row is None else record_from_row(PairRecord, row)
 
     def record_deconfliction_pair(self, pair: PairRecord) -> bool:
         """The first alert of a pair is recorded; False (nothing changed) for any later one."""
-        if self.deconfliction_pair(pair.key_a, pair.key_b) is not None:
-            return False
-        self._conn.execute(insert(t.deconfliction_pairs).values(**_fields(pair)))
-        return True
+        where = _the_pair(pair.key_a, pair.key_b)
+        return self._insert_once(where, t.deconfliction_pairs, asdict(pair))
 
     def withdraw_deconfliction_pair(
         self, key_a: str, key_b: str, withdrawn_event: str, withdrawn_ms: int
@@ -174,41 +169,21 @@ class SqlDeconflictionTx:
             return None
         self._conn.execute(
             update(t.deconfliction_pairs)
-            .where(t.deconfliction_pairs.c.key_a == key_a, t.deconfliction_pairs.c.key_b == key_b)
+            .where(_the_pair(key_a, key_b))
             .values(withdrawn_event=withdrawn_event, withdrawn_ms=withdrawn_ms)
         )
-        self._conn.execute(
-            update(t.alerts)
-            .where(
-                t.alerts.c.kind == "deconfliction",
-                t.alerts.c.event_id == pair.alert_event,
-                t.alerts.c.resolved_ms.is_(None),
-            )
-            .values(resolved_ms=withdrawn_ms)
-        )
+        self._resolve_alert("deconfliction", pair.alert_event, withdrawn_ms)
         return pair.alert_event
 
 
-class SqlDeconflictionReads:
-    _reader: Engine
-
-    def _rows(self, query: Any) -> list[Any]:
-        with self._reader.connect() as conn:
-            return list(conn.execute(query).all())
-
+class SqlDeconflictionReads(SqlReadsBase):
     def notice_events(self, types: Sequence[str], after: int, limit: int) -> list[StoredEvent]:
         """Events of the given types after position ``after``, in local order (index loading)."""
-        c = t.events.c
-        rows = self._rows(
-            select(c.pos, c.raw, c.stored_ms)
-            .where(c.type.in_(list(types)), c.pos > after)
-            .order_by(c.pos)
-            .limit(limit)
-        )
-        return [StoredEvent(r.pos, event_from_raw(r.raw), r.stored_ms) for r in rows]
+        query = stored_after(t.events.c.type.in_(list(types)), after, limit)
+        return [stored_event(r) for r in self._all(query)]
 
     def list_sites(self, after_id: int, limit: int) -> list[SiteRecord]:
-        rows = self._rows(
+        rows = self._all(
             select(t.protected_sites)
             .where(t.protected_sites.c.id > after_id)
             .order_by(t.protected_sites.c.id)
@@ -239,13 +214,13 @@ class SqlDeconflictionReads:
         for i in range(0, len(wanted), _KEY_CHUNK):
             chunk = wanted[i : i + _KEY_CHUNK]
             query = select(t.protected_sites).where(t.protected_sites.c.id.in_(chunk))
-            found.extend(_site(r) for r in self._rows(query))
+            found.extend(_site(r) for r in self._all(query))
         return sorted(found, key=lambda site: site.id)
 
     def site_counts(self) -> list[tuple[str, str, int]]:
         """(agreement, category, number of sites), sorted."""
         c = t.protected_sites.c
-        rows = self._rows(
+        rows = self._all(
             select(c.agreement, c.category, func.count())
             .group_by(c.agreement, c.category)
             .order_by(c.agreement, c.category)
@@ -261,23 +236,21 @@ class SqlDeconflictionReads:
         if active_only:
             query = query.where(c.withdrawn_event.is_(None))
         if keys is None:
-            return [_pair(r) for r in self._rows(query)]
+            return [record_from_row(PairRecord, r) for r in self._all(query)]
         wanted = sorted(set(keys))
         found: dict[tuple[str, str], PairRecord] = {}
         for i in range(0, len(wanted), _KEY_CHUNK):
             chunk = wanted[i : i + _KEY_CHUNK]
-            for row in self._rows(query.where(or_(c.key_a.in_(chunk), c.key_b.in_(chunk)))):
-                found[(row.key_a, row.key_b)] = _pair(row)
+            for row in self._all(query.where(or_(c.key_a.in_(chunk), c.key_b.in_(chunk)))):
+                found[(row.key_a, row.key_b)] = record_from_row(PairRecord, row)
         return sorted(found.values(), key=lambda p: (p.created_ms, p.key_a, p.key_b))
 
     def deconfliction_alert(self, event_id: str) -> AlertRecord | None:
         """The local alert a stored ``deconfliction_alert`` raised (only the first of a pair)."""
         c = t.alerts.c
         query = select(t.alerts).where(c.kind == "deconfliction", c.event_id == event_id)
-        rows = self._rows(query)
-        if not rows:
-            return None
-        return AlertRecord(**{name: getattr(rows[0], name) for name in _ALERT_FIELDS})
+        row = self._first(query)
+        return None if row is None else record_from_row(AlertRecord, row)
 
 
 def _site_row(site: SiteRecord, source: str, imported_ms: int) -> tuple[Any, ...]:
@@ -312,9 +285,6 @@ def _site(row: Any) -> SiteRecord:
     )
 
 
-def _fields(pair: PairRecord) -> dict[str, Any]:
-    return {name: getattr(pair, name) for name in PairRecord.__slots__}
-
-
-def _pair(row: Any) -> PairRecord:
-    return PairRecord(**{name: getattr(row, name) for name in PairRecord.__slots__})
+def _the_pair(key_a: str, key_b: str) -> ColumnElement[bool]:
+    c = t.deconfliction_pairs.c
+    return and_(c.key_a == key_a, c.key_b == key_b)

@@ -14,11 +14,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select
 
 from parley.errors import Conflict
 
 from . import _schema as t
+from ._base import SqlReadsBase, SqlTxBase
 
 __all__ = [
     "CheckpointRecord",
@@ -147,9 +148,7 @@ def _size(conn: Connection) -> int:
     return 0 if last is None else int(last) + 1
 
 
-class SqlLogTx:
-    _conn: Connection
-
+class SqlLogTx(SqlTxBase):
     def append_log(
         self, size: int, event_ids: Sequence[str], nodes: Sequence[tuple[int, int, bytes]]
     ) -> None:
@@ -198,12 +197,6 @@ class SqlLogTx:
             },
         )
 
-    def _insert_once(self, where: Any, table: Any, row: dict[str, Any]) -> bool:
-        if self._conn.execute(select(func.count()).select_from(table).where(where)).scalar():
-            return False
-        self._conn.execute(insert(table).values(**row))
-        return True
-
     def set_witnessed(self, record: WitnessedRecord) -> None:
         values = {
             "size": record.size,
@@ -211,11 +204,7 @@ class SqlLogTx:
             "note": record.note,
             "witnessed_ms": record.witnessed_ms,
         }
-        changed = self._conn.execute(
-            update(t.witnessed).where(t.witnessed.c.party == record.party).values(**values)
-        ).rowcount
-        if not changed:
-            self._conn.execute(insert(t.witnessed).values(party=record.party, **values))
+        self._upsert(t.witnessed.c.party, record.party, values)
 
     def record_split_view(
         self,
@@ -226,7 +215,7 @@ class SqlLogTx:
         proof: Sequence[bytes],
         detected_ms: int,
     ) -> int:
-        key = self._conn.execute(
+        return self._insert_serial(
             insert(t.split_views).values(
                 party=party,
                 reason=reason,
@@ -235,14 +224,10 @@ class SqlLogTx:
                 proof=json.dumps([p.hex() for p in proof]),
                 detected_ms=detected_ms,
             )
-        ).inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        )
 
 
-class SqlLogReads:
-    _reader: Engine
-
+class SqlLogReads(SqlReadsBase):
     @contextmanager
     def log_reader(self) -> Iterator[None]:
         """The log reads inside share one read connection and transaction.

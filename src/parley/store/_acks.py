@@ -1,0 +1,127 @@
+"""Acks in the store, and the clocks that run until an event is acked or replied to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import and_, insert, select, update
+
+from . import _schema as t
+from ._alerts import SqlAlertsTx
+from ._base import SqlReadsBase, record_from_row
+
+__all__ = ["AckRecord", "AcksReads", "AcksTx", "PendingAck", "SqlAcksReads", "SqlAcksTx"]
+
+# The alert each kind of clock raises when it runs out.
+PENDING_ALERT_KINDS = {"ack": "overdue", "reply": "reply_overdue"}
+# One of the writer's hot statements, built once (see ``_events``).
+_INSERT_PENDING = insert(t.pending_acks)
+
+
+@dataclass(frozen=True)
+class AckRecord:
+    event_id: str
+    party: str
+    by: str
+    ts: str
+    ack_event_id: str
+
+
+@dataclass(frozen=True)
+class PendingAck:
+    event_id: str
+    channel: str
+    deadline_ms: int
+    kind: str = "ack"  # or "reply"
+
+
+class AcksTx(Protocol):
+    def acks_of(self, event_id: str) -> dict[str, str]: ...
+    def insert_ack(self, record: AckRecord) -> None: ...
+    def add_pending_ack(
+        self, event_id: str, channel: str, deadline_ms: int, kind: str = "ack"
+    ) -> None: ...
+    def clear_pending_ack(self, event_id: str, resolved_ms: int, kind: str = "ack") -> None: ...
+    def escalate(
+        self, pending: PendingAck, severity: str, detail: Mapping[str, Any], created_ms: int
+    ) -> int: ...
+
+
+class AcksReads(Protocol):
+    def acks_for(self, event_ids: list[str]) -> dict[str, list[AckRecord]]: ...
+    def due_pending_acks(self, now_ms: int, limit: int = 500) -> list[PendingAck]: ...
+
+
+class SqlAcksTx(SqlAlertsTx):
+    def acks_of(self, event_id: str) -> dict[str, str]:
+        """Party -> id of its ack event, for one acknowledged event."""
+        rows = self._conn.execute(
+            select(t.acks.c.party, t.acks.c.ack_event_id).where(t.acks.c.event_id == event_id)
+        ).all()
+        return {row.party: row.ack_event_id for row in rows}
+
+    def insert_ack(self, record: AckRecord) -> None:
+        self._conn.execute(insert(t.acks).values(**asdict(record)))
+
+    def add_pending_ack(
+        self, event_id: str, channel: str, deadline_ms: int, kind: str = "ack"
+    ) -> None:
+        self._conn.execute(
+            _INSERT_PENDING,
+            {
+                "event_id": event_id,
+                "kind": kind,
+                "channel": channel,
+                "deadline_ms": deadline_ms,
+                "escalated": False,
+            },
+        )
+
+    def clear_pending_ack(self, event_id: str, resolved_ms: int, kind: str = "ack") -> None:
+        """The clock stops; an alert it raised is resolved."""
+        self._conn.execute(
+            t.pending_acks.delete().where(
+                t.pending_acks.c.event_id == event_id, t.pending_acks.c.kind == kind
+            )
+        )
+        self._resolve_alert(PENDING_ALERT_KINDS[kind], event_id, resolved_ms)
+
+    def escalate(
+        self, pending: PendingAck, severity: str, detail: Mapping[str, Any], created_ms: int
+    ) -> int:
+        self._conn.execute(
+            update(t.pending_acks)
+            .where(
+                t.pending_acks.c.event_id == pending.event_id, t.pending_acks.c.kind == pending.kind
+            )
+            .values(escalated=True)
+        )
+        return self.insert_alert(
+            PENDING_ALERT_KINDS[pending.kind],
+            severity,
+            pending.channel,
+            pending.event_id,
+            detail,
+            created_ms,
+        )
+
+
+class SqlAcksReads(SqlReadsBase):
+    def acks_for(self, event_ids: list[str]) -> dict[str, list[AckRecord]]:
+        found: dict[str, list[AckRecord]] = {}
+        for row in self._all(select(t.acks).where(t.acks.c.event_id.in_(event_ids))):
+            found.setdefault(row.event_id, []).append(record_from_row(AckRecord, row))
+        return found
+
+    def due_pending_acks(self, now_ms: int, limit: int = 500) -> list[PendingAck]:
+        rows = self._all(
+            select(t.pending_acks)
+            .where(
+                and_(t.pending_acks.c.escalated.is_(False), t.pending_acks.c.deadline_ms <= now_ms)
+            )
+            .order_by(t.pending_acks.c.deadline_ms)
+            .limit(limit)
+        )
+        return [record_from_row(PendingAck, r) for r in rows]

@@ -1,0 +1,122 @@
+"""Channels in the store: their members and each member's status, the channel's own status."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import insert, select, update
+
+from . import _schema as t
+from ._base import SqlReadsBase, SqlTxBase
+
+__all__ = [
+    "ChannelRecord",
+    "ChannelsReads",
+    "ChannelsTx",
+    "SqlChannelsReads",
+    "SqlChannelsTx",
+]
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    id: str
+    name: str
+    created_by: str
+    status: str
+    members: dict[str, str]
+    invited: frozenset[str] = frozenset()  # members whose node has not accepted yet
+    two_person: bool = False  # notifications need a supervisor's release
+    deadlines: dict[str, int] = field(default_factory=dict)  # form -> agreed ack deadline, s
+
+    def is_active_member(self, party: str) -> bool:
+        return party in self.members and party not in self.invited
+
+
+class ChannelsTx(Protocol):
+    def insert_channel(self, record: ChannelRecord, created_ms: int) -> None: ...
+    def set_member_status(self, channel: str, party: str, status: str) -> None: ...
+    def set_channel_status(self, channel: str, status: str) -> None: ...
+
+
+class ChannelsReads(Protocol):
+    def get_channel(self, channel: str) -> ChannelRecord | None: ...
+    def list_channels(self, party: str) -> list[ChannelRecord]: ...
+
+
+class SqlChannelsTx(SqlTxBase):
+    def insert_channel(self, record: ChannelRecord, created_ms: int) -> None:
+        self._conn.execute(
+            insert(t.channels).values(
+                id=record.id,
+                name=record.name,
+                created_by=record.created_by,
+                created_ms=created_ms,
+                status=record.status,
+                two_person=record.two_person,
+                deadlines=json.dumps(record.deadlines),
+            )
+        )
+        self._conn.execute(
+            insert(t.members),
+            [
+                {
+                    "channel": record.id,
+                    "party": p,
+                    "role": r,
+                    "status": "invited" if p in record.invited else "active",
+                }
+                for p, r in record.members.items()
+            ],
+        )
+
+    def set_member_status(self, channel: str, party: str, status: str) -> None:
+        self._conn.execute(
+            update(t.members)
+            .where(t.members.c.channel == channel, t.members.c.party == party)
+            .values(status=status)
+        )
+
+    def set_channel_status(self, channel: str, status: str) -> None:
+        self._conn.execute(
+            update(t.channels).where(t.channels.c.id == channel).values(status=status)
+        )
+
+
+class SqlChannelsReads(SqlReadsBase):
+    def get_channel(self, channel: str) -> ChannelRecord | None:
+        row = self._first(select(t.channels).where(t.channels.c.id == channel))
+        if row is None:
+            return None
+        return self._channels([row])[0]
+
+    def list_channels(self, party: str) -> list[ChannelRecord]:
+        mine = select(t.members.c.channel).where(t.members.c.party == party)
+        rows = self._all(
+            select(t.channels).where(t.channels.c.id.in_(mine)).order_by(t.channels.c.created_ms)
+        )
+        return self._channels(rows)
+
+    def _channels(self, rows: list[Any]) -> list[ChannelRecord]:
+        ids = [r.id for r in rows]
+        members: dict[str, dict[str, str]] = {i: {} for i in ids}
+        invited: dict[str, set[str]] = {i: set() for i in ids}
+        for m in self._all(select(t.members).where(t.members.c.channel.in_(ids))):
+            members[m.channel][m.party] = m.role
+            if m.status == "invited":
+                invited[m.channel].add(m.party)
+        return [
+            ChannelRecord(
+                r.id,
+                r.name,
+                r.created_by,
+                r.status,
+                members[r.id],
+                frozenset(invited[r.id]),
+                bool(r.two_person),
+                json.loads(r.deadlines),
+            )
+            for r in rows
+        ]

@@ -1,0 +1,298 @@
+"""Events in the store: chains and their heads, receipts learned from ``seen``, equivocations.
+
+The reads serve a channel's history, the live stream and replication (what a peer lacks).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, insert, or_, select, update
+
+from parley.clock import parse_ts, to_ms
+from parley.protocol import ChainHead, Event
+
+from . import _schema as t
+from ._base import SqlReadsBase, SqlTxBase, record_from_row
+
+__all__ = [
+    "ChainView",
+    "EventsReads",
+    "EventsTx",
+    "ReceiptRecord",
+    "SqlEventsReads",
+    "SqlEventsTx",
+    "StoredEvent",
+    "event_from_raw",
+    "stored_after",
+    "stored_event",
+]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    pos: int
+    event: Event
+    stored_ms: int
+
+
+@dataclass(frozen=True)
+class ReceiptRecord:
+    member: str
+    author: str
+    seq: int
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class ChainView:
+    """What a chain check needs, read inside the write transaction."""
+
+    head: ChainHead | None
+    channel_heads: dict[str, int]
+
+
+# The writer's hot statements, built once: building and cache-keying a statement per write
+# cost more than executing it.
+_CHAIN_VIEW = select(
+    t.chain_heads.c.author, t.chain_heads.c.seq, t.chain_heads.c.event_id, t.chain_heads.c.seen
+).where(t.chain_heads.c.channel == bindparam("channel"))
+_INSERT_EVENT = insert(t.events)
+_INSERT_HEAD = insert(t.chain_heads)
+_UPDATE_HEAD = (
+    update(t.chain_heads)
+    .where(
+        t.chain_heads.c.channel == bindparam("b_channel"),
+        t.chain_heads.c.author == bindparam("b_author"),
+    )
+    .values(seq=bindparam("seq"), event_id=bindparam("event_id"), seen=bindparam("seen"))
+)
+
+
+class EventsTx(Protocol):
+    def chain_view(self, channel: str, author: str) -> ChainView: ...
+    def stored_id_at(self, channel: str, author: str, seq: int) -> str | None: ...
+    def stored_raw(self, event_id: str) -> bytes | None: ...
+    def insert_event(self, event: Event, head: ChainHead | None, stored_ms: int) -> int: ...
+    def record_equivocation(self, event: Event, stored: bytes, detected_ms: int) -> None: ...
+
+
+class EventsReads(Protocol):
+    def channel_heads(self, channel: str) -> dict[str, int]: ...
+    def chain_after(self, channel: str, author: str, after: int, limit: int) -> list[Event]: ...
+    def events_missing_at(
+        self, channel: str, peer_heads: Mapping[str, int], exclude_author: str, limit: int
+    ) -> list[Event]: ...
+    def get_event(self, event_id: str) -> StoredEvent | None: ...
+    def list_events(
+        self, channel: str, *, after: int = 0, limit: int = 100
+    ) -> list[StoredEvent]: ...
+    def events_since(
+        self, channels: Iterable[str], after: int, limit: int
+    ) -> list[StoredEvent]: ...
+    def chain(self, channel: str, author: str) -> list[Event]: ...
+    def receipts_for(
+        self, channel: str, authors: set[str], min_seq: int
+    ) -> list[ReceiptRecord]: ...
+    def count_events(self, channel: str | None = None) -> int: ...
+
+
+class SqlEventsTx(SqlTxBase):
+    def chain_view(self, channel: str, author: str) -> ChainView:
+        rows = self._conn.execute(_CHAIN_VIEW, {"channel": channel}).all()
+        head = None
+        heads: dict[str, int] = {}
+        for row in rows:
+            heads[row.author] = row.seq
+            if row.author == author:
+                head = ChainHead(row.seq, row.event_id, json.loads(row.seen))
+        return ChainView(head, heads)
+
+    def stored_id_at(self, channel: str, author: str, seq: int) -> str | None:
+        return self._conn.execute(
+            select(t.events.c.id).where(
+                t.events.c.channel == channel, t.events.c.author == author, t.events.c.seq == seq
+            )
+        ).scalar_one_or_none()
+
+    def stored_raw(self, event_id: str) -> bytes | None:
+        return self._conn.execute(
+            select(t.events.c.raw).where(t.events.c.id == event_id)
+        ).scalar_one_or_none()
+
+    def insert_event(self, event: Event, head: ChainHead | None, stored_ms: int) -> int:
+        """Store an event that passed ``check_append`` against ``head``; returns its position."""
+        pos = self._insert_serial(
+            _INSERT_EVENT,
+            {
+                "id": event.id,
+                "channel": event.channel,
+                "author": event.author,
+                "seq": event.seq,
+                "type": event.type,
+                "ts": event.ts,
+                "raw": event.signed_bytes(),
+                "stored_ms": stored_ms,
+            },
+        )
+        values = {"seq": event.seq, "event_id": event.id, "seen": json.dumps(dict(event.seen))}
+        if head is None:
+            self._conn.execute(
+                _INSERT_HEAD, {"channel": event.channel, "author": event.author, **values}
+            )
+        else:
+            self._conn.execute(
+                _UPDATE_HEAD, {"b_channel": event.channel, "b_author": event.author, **values}
+            )
+        self._record_receipts(event, head)
+        return pos
+
+    def _record_receipts(self, event: Event, head: ChainHead | None) -> None:
+        before = {} if head is None else head.seen
+        at_ms = to_ms(parse_ts(event.ts))
+        rows = [
+            {
+                "channel": event.channel,
+                "member": event.author,
+                "author": party,
+                "seq": seq,
+                "at_ms": at_ms,
+            }
+            for party, seq in event.seen.items()
+            if seq > before.get(party, 0)
+        ]
+        if rows:
+            self._conn.execute(insert(t.receipts), rows)
+
+    def record_equivocation(self, event: Event, stored: bytes, detected_ms: int) -> None:
+        self._conn.execute(
+            insert(t.equivocations).values(
+                channel=event.channel,
+                author=event.author,
+                seq=event.seq,
+                stored_raw=stored,
+                conflicting_raw=event.signed_bytes(),
+                detected_ms=detected_ms,
+            )
+        )
+
+
+class SqlEventsReads(SqlReadsBase):
+    # -- replication -----------------------------------------------------------------------------
+    def channel_heads(self, channel: str) -> dict[str, int]:
+        rows = self._all(
+            select(t.chain_heads.c.author, t.chain_heads.c.seq).where(
+                t.chain_heads.c.channel == channel
+            )
+        )
+        return {r.author: r.seq for r in rows}
+
+    def chain_after(self, channel: str, author: str, after: int, limit: int) -> list[Event]:
+        rows = self._all(
+            select(t.events.c.raw)
+            .where(
+                t.events.c.channel == channel, t.events.c.author == author, t.events.c.seq > after
+            )
+            .order_by(t.events.c.seq)
+            .limit(limit)
+        )
+        return [event_from_raw(r.raw) for r in rows]
+
+    def events_missing_at(
+        self, channel: str, peer_heads: Mapping[str, int], exclude_author: str, limit: int
+    ) -> list[Event]:
+        """Events a peer lacks, given its heads, in local (causal) order; none of its own."""
+        query = select(t.events.c.raw).where(
+            t.events.c.channel == channel, t.events.c.author != exclude_author
+        )
+        if peer_heads:
+            query = query.where(
+                or_(
+                    t.events.c.author.not_in(list(peer_heads)),
+                    *(
+                        and_(t.events.c.author == author, t.events.c.seq > seq)
+                        for author, seq in peer_heads.items()
+                    ),
+                )
+            )
+        rows = self._all(query.order_by(t.events.c.pos).limit(limit))
+        return [event_from_raw(r.raw) for r in rows]
+
+    # -- events ----------------------------------------------------------------------------------
+    def get_event(self, event_id: str) -> StoredEvent | None:
+        c = t.events.c
+        row = self._first(select(c.pos, c.raw, c.stored_ms).where(c.id == event_id))
+        return None if row is None else stored_event(row)
+
+    def list_events(self, channel: str, *, after: int = 0, limit: int = 100) -> list[StoredEvent]:
+        query = stored_after(t.events.c.channel == channel, after, limit)
+        return [stored_event(r) for r in self._all(query)]
+
+    def events_since(self, channels: Iterable[str], after: int, limit: int) -> list[StoredEvent]:
+        query = stored_after(t.events.c.channel.in_(list(channels)), after, limit)
+        return [stored_event(r) for r in self._all(query)]
+
+    def chain(self, channel: str, author: str) -> list[Event]:
+        rows = self._all(
+            select(t.events.c.raw)
+            .where(t.events.c.channel == channel, t.events.c.author == author)
+            .order_by(t.events.c.seq)
+        )
+        return [event_from_raw(r.raw) for r in rows]
+
+    def receipts_for(self, channel: str, authors: set[str], min_seq: int) -> list[ReceiptRecord]:
+        rows = self._all(
+            select(t.receipts)
+            .where(
+                t.receipts.c.channel == channel,
+                t.receipts.c.author.in_(list(authors)),
+                t.receipts.c.seq >= min_seq,
+            )
+            .order_by(t.receipts.c.seq)
+        )
+        return [record_from_row(ReceiptRecord, r) for r in rows]
+
+    def count_events(self, channel: str | None = None) -> int:
+        query = select(func.count()).select_from(t.events)
+        if channel is not None:
+            query = query.where(t.events.c.channel == channel)
+        row = self._first(query)
+        return int(row[0])
+
+
+def stored_after(where: ColumnElement[bool], after: int, limit: int) -> Select[Any]:
+    """The stored events matching ``where`` after position ``after``, in local order."""
+    c = t.events.c
+    return (
+        select(c.pos, c.raw, c.stored_ms).where(where, c.pos > after).order_by(c.pos).limit(limit)
+    )
+
+
+def stored_event(row: Any) -> StoredEvent:
+    """A row of (pos, raw, stored_ms) as a stored event."""
+    return StoredEvent(row.pos, event_from_raw(row.raw), row.stored_ms)
+
+
+def event_from_raw(raw: bytes) -> Event:
+    """An event as stored (its signed bytes), already checked when it was stored.
+
+    The stored bytes are the event's canonical signed bytes, so the event keeps them:
+    re-canonicalising to hash or export it would cost more than reading it.
+    """
+    data = json.loads(raw)
+    return Event(
+        data["channel"],
+        data["author"],
+        data["seq"],
+        data["prev"],
+        data["seen"],
+        data["ts"],
+        data["type"],
+        data["body"],
+        data["sig"],
+        data["v"],
+        _signed=bytes(raw),
+    )

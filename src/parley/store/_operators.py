@@ -1,0 +1,132 @@
+"""Operators in the store: accounts, the bearer tokens they sign in with, idempotency keys."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from sqlalchemy import insert, select, update
+
+from . import _schema as t
+from ._base import SqlReadsBase, SqlTxBase, record_from_row
+
+__all__ = [
+    "OperatorRecord",
+    "OperatorsReads",
+    "OperatorsTx",
+    "SqlOperatorsReads",
+    "SqlOperatorsTx",
+    "TokenRecord",
+]
+
+
+@dataclass(frozen=True)
+class OperatorRecord:
+    username: str
+    role: str
+    password_hash: str
+    disabled: bool
+    lang: str = "en"
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_hash: str
+    username: str
+    expires_ms: int
+    revoked: bool
+
+
+class OperatorsTx(Protocol):
+    def insert_operator(self, record: OperatorRecord, created_ms: int) -> None: ...
+    def set_operator_disabled(self, username: str, disabled: bool) -> bool: ...
+    def set_operator_language(self, username: str, lang: str) -> None: ...
+    def insert_token(self, record: TokenRecord, issued_ms: int) -> None: ...
+    def revoke_tokens(
+        self, *, token_hash: str | None = None, username: str | None = None
+    ) -> int: ...
+    def idempotent_event(self, username: str, key: str) -> str | None: ...
+    def remember_idempotency(self, username: str, key: str, event_id: str) -> None: ...
+
+
+class OperatorsReads(Protocol):
+    def get_operator(self, username: str) -> OperatorRecord | None: ...
+    def list_operators(self) -> list[OperatorRecord]: ...
+    def get_token(self, token_hash: str) -> TokenRecord | None: ...
+    def get_session(self, token_hash: str) -> tuple[TokenRecord, OperatorRecord] | None: ...
+
+
+class SqlOperatorsTx(SqlTxBase):
+    def insert_operator(self, record: OperatorRecord, created_ms: int) -> None:
+        self._insert_new(
+            t.operators.c.username,
+            record.username,
+            {**asdict(record), "created_ms": created_ms},
+            f"operator {record.username} already exists",
+        )
+
+    def set_operator_disabled(self, username: str, disabled: bool) -> bool:
+        result = self._conn.execute(
+            update(t.operators).where(t.operators.c.username == username).values(disabled=disabled)
+        )
+        return result.rowcount > 0
+
+    def set_operator_language(self, username: str, lang: str) -> None:
+        self._conn.execute(
+            update(t.operators).where(t.operators.c.username == username).values(lang=lang)
+        )
+
+    def insert_token(self, record: TokenRecord, issued_ms: int) -> None:
+        self._conn.execute(insert(t.tokens).values(**asdict(record), issued_ms=issued_ms))
+
+    def revoke_tokens(self, *, token_hash: str | None = None, username: str | None = None) -> int:
+        condition = (
+            (t.tokens.c.token_hash == token_hash)
+            if token_hash
+            else (t.tokens.c.username == username)
+        )
+        return self._conn.execute(update(t.tokens).where(condition).values(revoked=True)).rowcount
+
+    # -- idempotency: a retried request with the same key gets the event it created ----------------
+    def idempotent_event(self, username: str, key: str) -> str | None:
+        return self._conn.execute(
+            select(t.idempotency_keys.c.event_id).where(
+                t.idempotency_keys.c.username == username, t.idempotency_keys.c.key == key
+            )
+        ).scalar_one_or_none()
+
+    def remember_idempotency(self, username: str, key: str, event_id: str) -> None:
+        self._conn.execute(
+            insert(t.idempotency_keys).values(username=username, key=key, event_id=event_id)
+        )
+
+
+class SqlOperatorsReads(SqlReadsBase):
+    def get_operator(self, username: str) -> OperatorRecord | None:
+        row = self._first(select(t.operators).where(t.operators.c.username == username))
+        return None if row is None else record_from_row(OperatorRecord, row)
+
+    def list_operators(self) -> list[OperatorRecord]:
+        rows = self._all(select(t.operators).order_by(t.operators.c.username))
+        return [record_from_row(OperatorRecord, r) for r in rows]
+
+    def get_token(self, token_hash: str) -> TokenRecord | None:
+        row = self._first(select(t.tokens).where(t.tokens.c.token_hash == token_hash))
+        return None if row is None else record_from_row(TokenRecord, row)
+
+    def get_session(self, token_hash: str) -> tuple[TokenRecord, OperatorRecord] | None:
+        """A bearer token and its operator, in one query: this runs on every request."""
+        row = self._first(
+            select(
+                t.tokens,
+                t.operators.c.role,
+                t.operators.c.password_hash,
+                t.operators.c.disabled,
+                t.operators.c.lang,
+            )
+            .join(t.operators, t.operators.c.username == t.tokens.c.username)
+            .where(t.tokens.c.token_hash == token_hash)
+        )
+        if row is None:
+            return None
+        return record_from_row(TokenRecord, row), record_from_row(OperatorRecord, row)

@@ -1,0 +1,106 @@
+"""Parties in the store: their pinned keys, the URLs their nodes are reached at, link health."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from sqlalchemy import insert, select
+
+from . import _schema as t
+from ._base import SqlReadsBase, SqlTxBase, record_from_row
+
+__all__ = [
+    "LinkRecord",
+    "PartiesReads",
+    "PartiesTx",
+    "PartyRecord",
+    "SqlPartiesReads",
+    "SqlPartiesTx",
+]
+
+
+@dataclass(frozen=True)
+class PartyRecord:
+    party: str
+    name: str
+    public_key: str
+    is_self: bool
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    party: str
+    state: str  # unknown, up, degraded, down
+    rtt_ms: int | None
+    last_ok_ms: int | None
+    last_test_ms: int | None
+    missed_tests: int
+    detail: str
+
+
+class PartiesTx(Protocol):
+    def insert_party(self, record: PartyRecord, added_ms: int) -> None: ...
+    def set_peer_urls(self, party: str, urls: list[str]) -> None: ...
+    def save_link(self, record: LinkRecord) -> None: ...
+
+
+class PartiesReads(Protocol):
+    def get_party(self, party: str) -> PartyRecord | None: ...
+    def self_party(self) -> PartyRecord | None: ...
+    def list_parties(self) -> list[PartyRecord]: ...
+    def peer_urls(self, party: str) -> list[str]: ...
+    def list_links(self) -> list[LinkRecord]: ...
+    def get_link(self, party: str) -> LinkRecord | None: ...
+
+
+class SqlPartiesTx(SqlTxBase):
+    def insert_party(self, record: PartyRecord, added_ms: int) -> None:
+        self._insert_new(
+            t.parties.c.party,
+            record.party,
+            {**asdict(record), "added_ms": added_ms},
+            f"party {record.party} is already known; its key stays pinned",
+        )
+
+    def set_peer_urls(self, party: str, urls: list[str]) -> None:
+        self._conn.execute(t.peer_urls.delete().where(t.peer_urls.c.party == party))
+        if urls:
+            self._conn.execute(
+                insert(t.peer_urls),
+                [{"party": party, "position": i, "url": u} for i, u in enumerate(urls)],
+            )
+
+    def save_link(self, record: LinkRecord) -> None:
+        values = asdict(record)
+        self._upsert(t.links.c.party, values.pop("party"), values)
+
+
+class SqlPartiesReads(SqlReadsBase):
+    def get_party(self, party: str) -> PartyRecord | None:
+        row = self._first(select(t.parties).where(t.parties.c.party == party))
+        return None if row is None else record_from_row(PartyRecord, row)
+
+    def self_party(self) -> PartyRecord | None:
+        row = self._first(select(t.parties).where(t.parties.c.is_self.is_(True)))
+        return None if row is None else record_from_row(PartyRecord, row)
+
+    def list_parties(self) -> list[PartyRecord]:
+        rows = self._all(select(t.parties).order_by(t.parties.c.party))
+        return [record_from_row(PartyRecord, r) for r in rows]
+
+    def peer_urls(self, party: str) -> list[str]:
+        rows = self._all(
+            select(t.peer_urls.c.url)
+            .where(t.peer_urls.c.party == party)
+            .order_by(t.peer_urls.c.position)
+        )
+        return [r.url for r in rows]
+
+    def list_links(self) -> list[LinkRecord]:
+        rows = self._all(select(t.links).order_by(t.links.c.party))
+        return [record_from_row(LinkRecord, r) for r in rows]
+
+    def get_link(self, party: str) -> LinkRecord | None:
+        row = self._first(select(t.links).where(t.links.c.party == party))
+        return None if row is None else record_from_row(LinkRecord, row)
