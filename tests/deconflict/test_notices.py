@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 
 from parley.clock import parse_ts, to_ms
-from parley.deconflict import notice_items, notices_items, site_items
-from parley.forms import area_geometry
+from parley.deconflict import KINDS, NOTICE_FORMS, notice_items, notices_items, site_items
+from parley.forms import ItemKind, area_geometry, get_form, list_forms
+from tests.forms.examples import VALID
 from tests.services.test_notify import EXERCISE, LAUNCH
 
 E = "e" * 64
@@ -92,3 +96,18 @@ def test_many_notices_are_made_at_once_each_with_its_own_items_in_order():
     assert same_shape(declared[0].geometry, circle)
     assert same_shape(activity[0].geometry, EXERCISE["area"])
     assert notices_items([]) == []
+
+
+def test_the_areas_indexed_are_those_the_forms_specs_declare():
+    assert {s.id: s.indexed_areas for s in list_forms() if s.indexed_areas} == NOTICE_FORMS
+    assert set(get_args(ItemKind)) == set(KINDS)
+
+
+@pytest.mark.parametrize(("form_id", "data"), [(form_id, data) for form_id, data, _ in VALID])
+def test_each_form_gives_one_item_per_area_its_spec_indexes(form_id, data):
+    areas = get_form(form_id).indexed_areas
+    items = notice_items(E, "us-eucom", form_id, data)
+    keys = [E] if len(areas) == 1 else [f"{E}#{field}" for field, _ in areas]
+    assert [(i.key, i.kind) for i in items] == list(zip(keys, [k for _, k in areas], strict=True))
+    for item, (field, _) in zip(items, areas, strict=True):
+        assert same_shape(item.geometry, data[field])

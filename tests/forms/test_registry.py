@@ -10,7 +10,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from parley.errors import InvalidInput
-from parley.forms import FormSpec, get_form, list_forms
+from parley.forms import Field, FormKind, FormSpec, Value, get_form, list_forms
+from parley.forms._forms import FORMS
 
 H = timedelta(hours=1)
 # id: (ack_deadline, min_lead, area_fields, prior_notice), as in the contract's table.
@@ -26,6 +27,9 @@ CONTRACT = {
     "exchange_list/1": (72 * H, None, (), False),
     "free_text/1": (None, None, (), False),
 }
+# Forms other than notifications, and those acknowledged by precedence, as in the contract.
+KINDS = {"request_for_explanation/1": FormKind.REQUEST, "reply/1": FormKind.REPLY}
+BY_PRECEDENCE = {"reply/1", "free_text/1"}
 SCHEMAS = resources.files("parley.forms").joinpath("schemas")
 
 
@@ -42,6 +46,21 @@ def test_form_spec_carries_the_contract_rules(form_id):
     assert (spec.ack_deadline, spec.min_lead, spec.area_fields, spec.prior_notice) == CONTRACT[
         form_id
     ]
+    assert spec.kind is KINDS.get(form_id, FormKind.NOTIFICATION)
+    assert spec.ack_by_precedence is (form_id in BY_PRECEDENCE)
+
+
+def test_every_form_is_declared_once_and_every_schema_file_by_one_form():
+    ids = [spec.id for spec in FORMS]
+    assert len(ids) == len(set(ids))
+    files = {p.name for p in SCHEMAS.iterdir() if p.name.endswith(".json")} - {"common.json"}
+    assert sorted(files) == sorted(spec.schema_file for spec in FORMS)
+
+
+@pytest.mark.parametrize("form_id", sorted(CONTRACT))
+def test_declared_fields_are_the_schema_properties_in_order(form_id):
+    spec = get_form(form_id)
+    assert [f.key for f in spec.fields] == list(spec.schema["properties"])
 
 
 @pytest.mark.parametrize("form_id", sorted(CONTRACT))
@@ -55,14 +74,20 @@ def test_each_schema_is_a_valid_draft_2020_12_schema_with_its_id(form_id):
 
 
 @pytest.mark.parametrize("form_id", sorted(CONTRACT))
-def test_area_fields_are_the_fields_typed_area(form_id):
+@pytest.mark.parametrize(
+    ("value", "common"),
+    [(Value.AREA, "Area"), (Value.MOMENT, "Timestamp"), (Value.INTERVAL, "Interval")],
+)
+def test_areas_and_times_are_the_fields_typed_so(form_id, value, common):
     spec = get_form(form_id)
-    typed_area = tuple(
+    typed = tuple(
         name
         for name, sub in spec.schema["properties"].items()
-        if sub.get("$ref", "").endswith("#/$defs/Area")
+        if sub.get("$ref", "").endswith(f"#/$defs/{common}")
     )
-    assert typed_area == spec.area_fields
+    assert typed == spec.keys(value)
+    if value is Value.AREA:
+        assert typed == spec.area_fields
 
 
 def test_every_object_in_every_schema_refuses_unknown_fields():
@@ -136,3 +161,10 @@ def test_unknown_form_id_is_invalid_input_on_form_listing_known_forms(form_id):
 def test_get_form_returns_the_same_spec_each_time():
     assert get_form("reply/1") is get_form("reply/1")
     assert hash(get_form("reply/1")) == hash(get_form("reply/1"))
+
+
+def test_a_declaration_cannot_contradict_itself():
+    with pytest.raises(ValueError, match="only an area"):
+        Field("count", "Count", Value.MISSILES, item="launch")
+    with pytest.raises(ValueError, match="not both"):
+        FormSpec("x", 1, FormKind.NOTIFICATION, "X", (), ack_deadline=H, ack_by_precedence=True)

@@ -24,11 +24,11 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from parley.errors import InvalidInput
-from parley.forms import _render
+from parley.forms import Value, _format, _render, get_form
 from parley.forms._render import SUPPORTED_LOCALES, render
 
 REPO = Path(__file__).resolve().parents[2]
-LOCALE_DIR = _render.LOCALE_DIR
+LOCALE_DIR = _format.LOCALE_DIR
 SNAPSHOTS = Path(__file__).with_name("snapshots")
 LRI, RLI, FSI, PDI = "\u2066", "\u2067", "\u2068", "\u2069"
 
@@ -158,7 +158,7 @@ def placeholders(text: str) -> set[str]:
 
 def field_line(text: str, locale: str, label: str) -> str:
     """The value shown for the field labelled ``label`` (an English msgid)."""
-    prefix = f"{_render._translations(locale).gettext(label)}: "
+    prefix = f"{_format.translations(locale).gettext(label)}: "
     for line in text.splitlines():
         bare = line.removeprefix(RLI).removesuffix(PDI)
         if bare.startswith(prefix):
@@ -300,19 +300,23 @@ def test_every_form_renders_every_field_in_every_locale(form_id: str, locale: st
     data = EXAMPLES[form_id]
     text = render(form_id, data, locale)
     lines = text.split("\n")
-    title, fields = _render._FORMS[form_id]
+    spec = get_form(form_id)
     assert lines[0].removeprefix(RLI).removesuffix(PDI) == (
-        _render._translations(locale).gettext(title)
+        _format.translations(locale).gettext(spec.title)
     )
     if locale != "en":
-        assert lines[0] != title
+        assert lines[0] != spec.title
     bare = [line.removeprefix(RLI).removesuffix(PDI) for line in lines]
-    for key, label, _ in fields:
-        if key in data:
-            shown = f"{_render._translations(locale).gettext(label)}:"
-            assert any(line.startswith(shown) for line in bare), (key, shown)
+    for field in spec.fields:
+        if field.key in data:
+            shown = f"{_format.translations(locale).gettext(field.label)}:"
+            assert any(line.startswith(shown) for line in bare), (field.key, shown)
     assert "{" not in text
     assert "}" not in text
+
+
+def test_every_kind_of_value_has_its_renderer() -> None:
+    assert set(_render._SHOWN) == set(Value)
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
@@ -368,7 +372,7 @@ def test_every_enum_value_is_shown_translated(
 
 
 def test_tables_cover_every_value_of_the_contract() -> None:
-    assert set(_render._UNITS) == {"km", "nm", "m", "ft", "kt", "km_h"}
+    assert set(_format.UNITS) == {"km", "nm", "m", "ft", "kt", "km_h"}
     assert set(_render._PERSON_CATEGORIES) == {"military", "civilian"}
     for _, _, _, values in CONTRACT_ENUMS:
         tables = (_render._ACTIVITIES, _render._SITE_CATEGORIES, _render._INCIDENT_KINDS)
@@ -490,7 +494,7 @@ def test_point_is_shown_with_its_radius() -> None:
 
 def test_named_area_is_shown_by_its_label_in_the_locale(monkeypatch: pytest.MonkeyPatch) -> None:
     labels = {"test_sea": {"ar": "بحر الاختبار", "en": "Test Sea", "ru": "Тестовое море"}}
-    monkeypatch.setattr(_render, "_area_labels", lambda: labels)
+    monkeypatch.setattr(_format, "area_labels", lambda: labels)
     data = with_field("military_activity/1", "area", {"type": "NamedArea", "name": "test_sea"})
     assert field_line(render("military_activity/1", data, "en"), "en", "Area") == (
         "Test Sea (gazetteer: test_sea)"
@@ -504,10 +508,10 @@ def test_named_area_is_shown_by_its_label_in_the_locale(monkeypatch: pytest.Monk
     )
 
 
-@pytest.mark.skipif(not _render.GAZETTEER_FILE.exists(), reason="no gazetteer.json yet")
+@pytest.mark.skipif(not _format.GAZETTEER_FILE.exists(), reason="no gazetteer.json yet")
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_every_gazetteer_area_has_a_label_in_every_locale(locale: str) -> None:
-    labels = _render._area_labels()
+    labels = _format.area_labels()
     assert labels
     for name, by_locale in labels.items():
         data = with_field("military_activity/1", "area", {"type": "NamedArea", "name": name})

@@ -12,22 +12,18 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from parley.clock import parse_ts, to_ms
-from parley.forms import area_geometry
+from parley.forms import ItemKind, area_geometry, list_forms
 
 from ._geo import GEOD
 from ._index import GeomArray, Item
 
 __all__ = ["NOTICE_FORMS", "Notice", "SiteRow", "notice_items", "notices_items", "site_items"]
 
-# Form id -> the kind of its items and the fields holding their areas. A form with two areas
-# (a launch) gives two items keyed "<event_id>#<field>"; one area, one item keyed by the id.
-NOTICE_FORMS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
-    "military_activity/1": ("activity", ("area",)),
-    "missile_launch/1": ("launch", ("launch_area", "impact_area")),
-    "declared_presence/1": ("presence", ("area",)),
-    "protected_site/1": ("protected_site", ("location",)),
+# Form id -> the areas its spec says the index holds: (field, kind of item). A form with two
+# areas (a launch) gives two items keyed "<event_id>#<field>"; one area, one item keyed by the id.
+NOTICE_FORMS: Final[Mapping[str, tuple[tuple[str, ItemKind], ...]]] = {
+    spec.id: spec.indexed_areas for spec in list_forms() if spec.indexed_areas
 }
-
 
 # A notification: event id, party (its author), form id, data.
 Notice = tuple[str, str, str, Mapping[str, Any]]
@@ -57,25 +53,22 @@ def notices_items(notices: Sequence[Notice]) -> list[list[Item]]:
     """The items of each notification, as ``notice_items``; the circles of all of them (a
     Point with ``radius_km``, most areas) made in one vectorised pass, the same shapes as
     ``parley.forms.area_geometry`` makes one by one (a node loads 100,000 at start)."""
-    specs = [NOTICE_FORMS.get(form) for _, _, form, _ in notices]
+    indexed = [NOTICE_FORMS.get(form, ()) for _, _, form, _ in notices]
     areas = [
         data[field]
-        for (_, _, _, data), spec in zip(notices, specs, strict=True)
-        if spec is not None
-        for field in spec[1]
+        for (_, _, _, data), fields in zip(notices, indexed, strict=True)
+        for field, _ in fields
     ]
     shapes = iter(_area_geometries(areas))
-    return [
-        [] if spec is None else _items(notice, spec, shapes)
-        for notice, spec in zip(notices, specs, strict=True)
-    ]
+    return [_items(notice, fields, shapes) for notice, fields in zip(notices, indexed, strict=True)]
 
 
 def _items(
-    notice: Notice, spec: tuple[str, tuple[str, ...]], shapes: Iterator[BaseGeometry]
+    notice: Notice, fields: Sequence[tuple[str, ItemKind]], shapes: Iterator[BaseGeometry]
 ) -> list[Item]:
     event_id, party, _, data = notice
-    kind, fields = spec
+    if not fields:
+        return []
     window = data.get("window")
     start = end = None
     if window is not None:
@@ -89,7 +82,7 @@ def _items(
             start,
             end,
         )
-        for field in fields
+        for field, kind in fields
     ]
 
 

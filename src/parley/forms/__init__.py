@@ -1,22 +1,28 @@
 """Formatted notifications: versioned JSON Schema forms, their checks and areas (docs/forms.md).
 
-Pure: no database, no network. ``validate_form`` checks a form's data; ``area_geometry`` turns
-an Area into a shapely geometry; ``GAZETTEER`` holds the named sea areas; ``render`` shows a
-form in one of ``SUPPORTED_LOCALES``.
+Pure: no database, no network. Each form is declared once as a ``FormSpec`` (``get_form``,
+``list_forms``): its schema, its kind, its fields and their areas, its deadlines. ``validate_form``
+checks a form's data; ``area_geometry`` turns an Area into a shapely geometry; ``GAZETTEER``
+holds the named sea areas; ``render`` shows a form in one of ``SUPPORTED_LOCALES``.
 """
 
 from ._gazetteer import GAZETTEER, GazetteerArea
 from ._geometry import area_geometry
-from ._registry import FormSpec, get_form, list_forms
-from ._render import SUPPORTED_LOCALES, render  # gettext catalogues; the rendering work's module
+from ._registry import get_form, list_forms
+from ._render import SUPPORTED_LOCALES, render
+from ._spec import Field, FormKind, FormSpec, ItemKind, Value
 from ._validate import CheckedForm, validate_form
 
 __all__ = [
     "GAZETTEER",
     "SUPPORTED_LOCALES",
     "CheckedForm",
+    "Field",
+    "FormKind",
     "FormSpec",
     "GazetteerArea",
+    "ItemKind",
+    "Value",
     "area_geometry",
     "get_form",
     "list_forms",

@@ -1,13 +1,8 @@
-"""The forms Parley knows: one versioned JSON Schema per form, plus the rules around it."""
+"""Looking forms up by id, and validators for their JSON Schemas."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -15,72 +10,23 @@ from referencing import Registry, Resource
 
 from parley.errors import InvalidInput
 
-__all__ = ["FormSpec", "get_form", "list_forms"]
+from ._forms import FORMS
+from ._spec import SCHEMA_BASE, FormSpec, read_schema
 
-COMMON_ID = "https://parley.dev/forms/common.json"
-_H = timedelta(hours=1)
+__all__ = ["get_form", "list_forms"]
 
-
-@dataclass(frozen=True)
-class FormSpec:
-    """A form and version: ``id`` is ``"<name>/<version>"`` (``military_activity/1``).
-
-    ``ack_deadline`` is the form's own acknowledgement deadline (``None``: by precedence or
-    none); ``min_lead`` how long before ``window.start`` a notice must be sent (``None``: no
-    such rule); ``prior_notice`` whether ``window.start`` must not be in the past;
-    ``area_fields`` the top-level fields that hold an Area. ``schema`` is the JSON Schema
-    document as shipped; do not mutate it.
-    """
-
-    id: str
-    name: str
-    version: int
-    schema: Mapping[str, Any] = field(repr=False, compare=False)
-    ack_deadline: timedelta | None
-    min_lead: timedelta | None
-    area_fields: tuple[str, ...]
-    prior_notice: bool
-
-
-# name -> (ack_deadline, min_lead, area_fields, prior_notice), as in docs/forms.md.
-_RULES: dict[str, tuple[timedelta | None, timedelta | None, tuple[str, ...], bool]] = {
-    "military_activity": (24 * _H, None, ("area",), True),
-    "missile_launch": (24 * _H, 24 * _H, ("launch_area", "impact_area"), True),
-    "declared_presence": (None, None, ("area",), False),
-    "protected_site": (None, None, ("location",), False),
-    "incident_report": (1 * _H, None, ("location",), False),
-    "violation_allegation": (24 * _H, None, ("location",), False),
-    "request_for_explanation": (48 * _H, None, (), False),
-    "reply": (None, None, (), False),
-    "exchange_list": (72 * _H, None, (), False),
-    "free_text": (None, None, (), False),
-}
-_VERSIONS: dict[str, tuple[int, ...]] = dict.fromkeys(_RULES, (1,))
-
-
-def _read_schema(filename: str) -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("schemas", filename).read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+COMMON_ID = SCHEMA_BASE + "common.json"
 
 
 @cache
 def _specs() -> dict[str, FormSpec]:
-    specs: dict[str, FormSpec] = {}
-    for name, (ack, lead, areas, prior) in _RULES.items():
-        for version in _VERSIONS[name]:
-            form_id = f"{name}/{version}"
-            schema = _read_schema(f"{name}.{version}.json")
-            if schema.get("$id") != f"https://parley.dev/forms/{form_id}":
-                raise RuntimeError(f"schema of {form_id} has the wrong $id {schema.get('$id')!r}")
-            specs[form_id] = FormSpec(form_id, name, version, schema, ack, lead, areas, prior)
-    return dict(sorted(specs.items()))
+    return {spec.id: spec for spec in sorted(FORMS, key=lambda spec: spec.id)}
 
 
 @cache
 def common_schema() -> dict[str, Any]:
     """The shared definitions (Timestamp, Interval, Area, Quantity, ...) the forms refer to."""
-    return _read_schema("common.json")
+    return read_schema("common.json")
 
 
 @cache

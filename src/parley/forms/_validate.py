@@ -16,13 +16,13 @@ from parley.errors import FieldError, InvalidInput
 from parley.protocol import MAX_TEXT_BYTES, validate_language_tag
 
 from ._geometry import check_area
-from ._registry import FormSpec, common_schema, get_form, validator_for
+from ._registry import common_schema, get_form, validator_for
+from ._spec import FormSpec, Value
 
 __all__ = ["CheckedForm", "validate_form"]
 
 ROOT = "data"
 _MAX_ERRORS = 100
-_COMMON_REF = "https://parley.dev/forms/common.json#/$defs/"
 
 # When one field breaks several keywords, the operator hears about the most basic one.
 _PRIORITY = (
@@ -204,17 +204,11 @@ def _pattern_messages() -> dict[str, str]:
 # --- times ---------------------------------------------------------------------------------
 
 
-def _time_fields(spec: FormSpec, kind: str) -> list[str]:
-    """The top-level fields whose schema is the common Timestamp or Interval."""
-    properties = spec.schema.get("properties", {})
-    return [name for name, sub in properties.items() if sub.get("$ref") == _COMMON_REF + kind]
-
-
 def _timestamp_errors(spec: FormSpec, data: Mapping[str, Any]) -> Iterator[FieldError]:
-    for name in _time_fields(spec, "Timestamp"):
+    for name in spec.keys(Value.MOMENT):
         if name in data:
             yield from _parse(data[name], f"{ROOT}.{name}")
-    for name in _time_fields(spec, "Interval"):
+    for name in spec.keys(Value.INTERVAL):
         if name not in data:
             continue
         interval = data[name]

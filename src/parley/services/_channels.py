@@ -19,7 +19,7 @@ from parley.errors import (
     ParleyError,
     UnknownParty,
 )
-from parley.forms import validate_form
+from parley.forms import FormKind, get_form, validate_form
 from parley.protocol import (
     Event,
     MemberRole,
@@ -512,12 +512,12 @@ class ChannelService:
     def _start_clocks(self, tx: StoreTx, event: Event) -> None:
         """An ack clock for what must be acknowledged; a reply clock for a request."""
         body = event.body
-        form = body.get("form", "")
-        if form.startswith("reply/"):
+        form_kind = get_form(body["form"]).kind if event.type == "notification" else None
+        if form_kind is FormKind.REPLY:
             tx.clear_pending_ack(body["data"]["in_reply_to"], to_ms(parse_ts(event.ts)), "reply")
         if body.get("deadline") is None:
             return
-        kind = "reply" if form.startswith("request_for_explanation/") else "ack"
+        kind = "reply" if form_kind is FormKind.REQUEST else "ack"
         tx.add_pending_ack(event.id, event.channel, to_ms(parse_ts(body["deadline"])), kind)
 
     def _record_ack(self, tx: StoreTx, record: ChannelRecord, ack: Event, now: datetime) -> None:

@@ -167,7 +167,7 @@ class NotificationService:
             return now + timedelta(seconds=agreed)
         if spec.ack_deadline is not None:
             return now + spec.ack_deadline
-        if spec.name in ("free_text", "reply"):
+        if spec.ack_by_precedence:
             return now + self._ctx.settings.ack_deadline(level)
         return None
 
