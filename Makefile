@@ -35,7 +35,7 @@ test: $(STAMP) system-deps lint
 
 # The quick loop while working: units, properties and in-process services, no servers.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m 'not slow'
+	$(BIN)/pytest -q -m 'not slow' -n auto
 
 docs: $(STAMP)
 	$(BIN)/python scripts/settings_doc.py
