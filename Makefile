@@ -19,9 +19,9 @@ demo: $(STAMP)
 system-deps:
 	bash scripts/system-deps.sh
 
-# Tests checked by mypy --strict as src/ is: the protocol's and the shared support code. The
+# Tests checked by mypy --strict as src/ is: protocol, store, federation and the shared support. The
 # other test folders are annotated as they are touched; add each one here once it passes.
-TYPED_TESTS := tests/conftest.py tests/support tests/protocol tests/federation \
+TYPED_TESTS := tests/conftest.py tests/support tests/protocol tests/federation tests/store \
 	tests/test_layers.py tests/test_settings.py tests/services/test_duty.py
 
 lint: $(STAMP)

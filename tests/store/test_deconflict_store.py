@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
 from parley.errors import Conflict
-from parley.store import PairRecord, SiteRecord, SqlStore
+from parley.store import PairRecord, SiteRecord, SqlStore, StoreTx
 
 SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
 
 
-def site(n: int, category: str = "dam", geometry=None) -> SiteRecord:
+def site(n: int, category: str = "dam", geometry: Mapping[str, object] | None = None) -> SiteRecord:
     return SiteRecord(
         0,
         "us-eucom",
@@ -60,14 +61,16 @@ def test_sites_are_stored_in_batches_and_read_back_in_pages(store: SqlStore) -> 
 
 
 def test_a_pair_is_recorded_once_and_withdrawn_once_resolving_its_alert(store: SqlStore) -> None:
-    def record(tx):
+    def record(tx: StoreTx) -> tuple[bool, bool]:
         first = tx.record_deconfliction_pair(pair("a1", "b1", "e" * 64))
         second = tx.record_deconfliction_pair(pair("a1", "b1", "f" * 64))
         tx.insert_alert("deconfliction", "high", "ch_hotline0001", "e" * 64, {}, 5)
         return first, second
 
     assert store.write_sync(record) == (True, False)
-    assert store.write_sync(lambda tx: tx.deconfliction_pair("a1", "b1")).alert_event == "e" * 64
+    recorded = store.write_sync(lambda tx: tx.deconfliction_pair("a1", "b1"))
+    assert recorded is not None
+    assert recorded.alert_event == "e" * 64
     store.write_sync(lambda tx: tx.record_deconfliction_pair(pair("b1", "c1", "d" * 64, 6)))
 
     withdrawn = store.write_sync(lambda tx: tx.withdraw_deconfliction_pair("a1", "b1", "w" * 64, 9))
@@ -84,7 +87,7 @@ def test_a_pair_is_recorded_once_and_withdrawn_once_resolving_its_alert(store: S
 
 
 def test_an_import_that_fails_stores_no_site(store: SqlStore) -> None:
-    def failing(tx):
+    def failing(tx: StoreTx) -> None:
         tx.insert_sites(iter([site(1), site(2)]), "bad.csv", 7)
         raise Conflict("a bad row")
 

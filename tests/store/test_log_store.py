@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import QueuePool
 
 from parley.errors import Conflict
 from parley.protocol import CompactRange, leaf_hash
@@ -167,12 +168,14 @@ async def test_reads_in_a_log_reader_share_one_connection_and_answer_the_same(
     await _grow(store, tree, ids)
     outside = (store.log_size(), store.log_index(ids[3]), store.log_nodes([(0, 4), (2, 0)]))
 
+    pool = store.engine.pool
+    assert isinstance(pool, QueuePool)
     with store.log_reader():
-        held = store.engine.pool.checkedout()
+        held = pool.checkedout()
         inside = (store.log_size(), store.log_index(ids[3]), store.log_nodes([(0, 4), (2, 0)]))
         with store.log_reader():
             assert store.latest_checkpoint() is None
-        assert store.engine.pool.checkedout() == held
+        assert pool.checkedout() == held
 
     assert inside == outside
-    assert store.engine.pool.checkedout() == held - 1
+    assert pool.checkedout() == held - 1
