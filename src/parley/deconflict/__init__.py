@@ -10,7 +10,8 @@ WGS84 ellipsoid.
 """
 
 from ._geo import geodesic_area_km2, geodesic_distances_km, normalize
-from ._index import KINDS, SEVERITIES, Item, Match, Overlap, SpaceTimeIndex, severity
+from ._index import SpaceTimeIndex
+from ._items import KINDS, SEVERITIES, Item, Match, Overlap, severity
 from ._notices import NOTICE_FORMS, Notice, SiteRow, notice_items, notices_items, site_items
 
 __all__ = [

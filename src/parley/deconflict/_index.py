@@ -1,4 +1,4 @@
-"""The spatio-temporal index: items, matches, overlaps and their severity."""
+"""The spatio-temporal index: an STRtree base and a small delta, searched in numpy batches."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely import STRtree, affinity
-from shapely.geometry import box
+from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from ._geo import (
@@ -21,102 +20,31 @@ from ._geo import (
     normalize,
     normalize_unchecked,
 )
+from ._items import (
+    KINDS,
+    NO_END,
+    NO_START,
+    SEVERITIES,
+    Item,
+    Match,
+    Overlap,
+    check_window,
+    severity,
+)
+from ._shapes import GeomArray, IntArray, margin_boxes, parts, seam_copies, single, welded
 
-__all__ = ["KINDS", "SEVERITIES", "Item", "Match", "Overlap", "SpaceTimeIndex", "severity"]
+__all__ = ["SpaceTimeIndex"]
 
-KINDS: Final = ("activity", "launch", "presence", "protected_site")
-SEVERITIES: Final = ("critical", "high", "medium", "low")
-_AREA_KINDS: Final = frozenset({"activity", "launch"})
 _FIRST_MULTI: Final = 4  # type ids 4-7: MultiPoint, MultiLineString, MultiPolygon, Collection
-# Unbounded window ends: int64 sentinels, so the time filter is two numpy comparisons.
-_NO_START: Final = int(np.iinfo(np.int64).min)
-_NO_END: Final = int(np.iinfo(np.int64).max)
-_KM_PER_DEG_LAT: Final = 110.574  # the least, at the equator
-_KM_PER_DEG_LON: Final = 111.320  # at the equator
 _PREPARE_FROM: Final = 2  # prepare a query shape (in place) from this many candidates on
 _DELTA_LOOP_UP_TO: Final = 8  # probes checked against the delta's bounds one by one
 _BATCH: Final = 256  # overlaps_for_many: notices per vectorised pass
 
-IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
-GeomArray = npt.NDArray[np.object_]
 ItemArray = npt.NDArray[np.object_]  # of Item (None once removed)
 
-_NO_SHAPES: Final[GeomArray] = np.empty(0, dtype=object)
 _NO_INTS: Final[IntArray] = np.empty(0, dtype=np.int64)
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One area (or point) declared by a party for a time window.
-
-    ``key`` is unique in an index (an event id, or ``"<event_id>#launch_area"`` for one of a
-    launch's two areas); ``geometry`` is WGS84 lon/lat; the window is half-open
-    ``[start_ms, end_ms)`` in epoch milliseconds, ``None`` meaning unbounded on that side.
-    """
-
-    key: str
-    party: str
-    kind: str
-    geometry: BaseGeometry
-    start_ms: int | None = None
-    end_ms: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
-        _check_window(self.start_ms, self.end_ms)
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """How an indexed item meets a queried shape and window.
-
-    ``touching``: they meet only along boundaries (``area_km2`` is 0). ``distance_km`` is 0
-    when they meet, else the geodesic gap (only with ``margin_km``). The window is the
-    overlap of both windows, ``None`` where both are unbounded.
-    """
-
-    area_km2: float
-    distance_km: float
-    start_ms: int | None
-    end_ms: int | None
-    touching: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Overlap:
-    """A conflict between two items of different parties; ``a < b`` are their keys."""
-
-    a: str
-    b: str
-    area_km2: float
-    distance_km: float
-    start_ms: int | None
-    end_ms: int | None
-    severity: str
-
-
-def severity(kind_a: str, kind_b: str, *, touching: bool, distance_km: float = 0.0) -> str:
-    """The severity of two kinds of item meeting.
-
-    ``critical``: a protected site inside or overlapping an activity or launch area;
-    ``high``: a declared presence inside an activity or launch area; ``medium``: two activity
-    or launch areas overlapping; ``low``: touching only (or only near, with a margin), and
-    every other pair (presence/presence, presence/protected site, site/site).
-    """
-    if touching or distance_km > 0:
-        return "low"
-    kinds = {kind_a, kind_b}
-    areas = kinds & _AREA_KINDS
-    if kind_a in _AREA_KINDS and kind_b in _AREA_KINDS:
-        return "medium"
-    if areas and "protected_site" in kinds:
-        return "critical"
-    if areas and "presence" in kinds:
-        return "high"
-    return "low"
 
 
 _KIND_CODE: Final = {kind: i for i, kind in enumerate(KINDS)}
@@ -126,14 +54,6 @@ _SEVERITY_CODES: Final = np.array(
     [[SEVERITIES.index(severity(a, b, touching=False)) for b in KINDS] for a in KINDS],
     dtype=np.int64,
 )
-
-
-def _check_window(start_ms: int | None, end_ms: int | None) -> None:
-    for value in (start_ms, end_ms):
-        if value is not None and not _NO_START < value < _NO_END:
-            raise ValueError("a window end is out of range")
-    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
-        raise ValueError(f"the window is empty: end {end_ms} is not after start {start_ms}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,12 +190,12 @@ class SpaceTimeIndex:
         n, first = len(batch), self._size
         codes = self._parties
         starts = np.fromiter(
-            (_NO_START if item.start_ms is None else item.start_ms for item in batch),
+            (NO_START if item.start_ms is None else item.start_ms for item in batch),
             dtype=np.int64,
             count=n,
         )
         ends = np.fromiter(
-            (_NO_END if item.end_ms is None else item.end_ms for item in batch),
+            (NO_END if item.end_ms is None else item.end_ms for item in batch),
             dtype=np.int64,
             count=n,
         )
@@ -351,7 +271,7 @@ class SpaceTimeIndex:
         an empty window or a bad geometry. The geometry may be prepared (``shapely.prepare``)
         in place, which changes nothing but speed.
         """
-        _check_window(start_ms, end_ms)
+        check_window(start_ms, end_ms)
         hits = self._search([normalize(geometry)], [(start_ms, end_ms, exclude_party)], margin_km)
         found: list[tuple[Item, Match]] = []
         for i, slot in enumerate(hits.slot.tolist()):
@@ -420,8 +340,8 @@ class SpaceTimeIndex:
                     other if key < other else key,
                     areas[i],
                     distances[i],
-                    None if start == _NO_START else start,
-                    None if end == _NO_END else end,
+                    None if start == NO_START else start,
+                    None if end == NO_END else end,
                     SEVERITIES[ranks[i]],
                 )
             )
@@ -442,17 +362,17 @@ class SpaceTimeIndex:
         primary: GeomArray = np.empty(n, dtype=object)
         primary[:] = shapes
         q_start = np.fromiter(
-            (_NO_START if w[0] is None else w[0] for w in windows), dtype=np.int64, count=n
+            (NO_START if w[0] is None else w[0] for w in windows), dtype=np.int64, count=n
         )
         q_end = np.fromiter(
-            (_NO_END if w[1] is None else w[1] for w in windows), dtype=np.int64, count=n
+            (NO_END if w[1] is None else w[1] for w in windows), dtype=np.int64, count=n
         )
         codes = self._parties
         q_party = np.fromiter(
             (-1 if w[2] is None else codes.get(w[2], -1) for w in windows), dtype=np.int64, count=n
         )
-        copies, copy_owner = _seam_copies(primary)
-        if n == 1 and not len(copies) and margin_km <= 0 and _single(shapes[0]):
+        copies, copy_owner = seam_copies(primary)
+        if n == 1 and not len(copies) and margin_km <= 0 and single(shapes[0]):
             # The common case, one notice of one part: fewer, cheaper steps.
             slot = self._candidates_of(shapes[0])
             keep = (
@@ -467,9 +387,9 @@ class SpaceTimeIndex:
             q = np.zeros(len(slot), dtype=np.int64)
         else:
             if margin_km > 0:
-                probes, probe_owner = _margin_boxes(primary, margin_km)
+                probes, probe_owner = margin_boxes(primary, margin_km)
             else:
-                probes, probe_owner = _parts(
+                probes, probe_owner = parts(
                     np.concatenate([primary, copies]),
                     np.concatenate([np.arange(n, dtype=np.int64), copy_owner]),
                 )
@@ -508,7 +428,7 @@ class SpaceTimeIndex:
             seam = set(copy_owner.tolist())
             for row in np.flatnonzero(met & ~inner).tolist():
                 if int(q[row]) in seam:
-                    a, b = _welded(primary[q[row]]), _welded(geoms[row])
+                    a, b = welded(primary[q[row]]), welded(geoms[row])
                     inner[row] = not shapely.touches(a, b)
         distance = np.zeros(len(q), dtype=np.float64)
         if margin_km > 0:
@@ -603,8 +523,8 @@ def _match(hits: _Hits, i: int) -> Match:
     return Match(
         area_km2=float(hits.area_km2[i]),
         distance_km=float(hits.distance_km[i]),
-        start_ms=None if start == _NO_START else start,
-        end_ms=None if end == _NO_END else end,
+        start_ms=None if start == NO_START else start,
+        end_ms=None if end == NO_END else end,
         touching=bool(hits.touching[i]),
     )
 
@@ -614,73 +534,3 @@ def _rows(
 ) -> BaseGeometry | GeomArray:
     """``shapes[which]``, or the one shape that stands for every row."""
     return shapes[which] if isinstance(shapes, np.ndarray) else shapes
-
-
-def _welded(shape: BaseGeometry) -> BaseGeometry:
-    """``shape`` with its copies 360° east and west, merged: no edge left along ±180."""
-    east, west = affinity.translate(shape, 360.0), affinity.translate(shape, -360.0)
-    return shapely.union_all([west, shape, east])
-
-
-def _single(shape: BaseGeometry) -> bool:
-    return bool(shapely.get_type_id(shape) < _FIRST_MULTI)
-
-
-def _seam_copies(shapes: GeomArray) -> tuple[GeomArray, IntArray]:
-    """Copies of the shapes reaching ±180 moved by ∓360°, to meet items just across; owners."""
-    if len(shapes) == 1:
-        minx, _, maxx, _ = shapes[0].bounds
-        if minx > -180 and maxx < 180:
-            return _NO_SHAPES, _NO_INTS
-    bounds = shapely.bounds(shapes)
-    if not ((bounds[:, 2] >= 180) | (bounds[:, 0] <= -180)).any():
-        return _NO_SHAPES, _NO_INTS
-    copies: list[BaseGeometry] = []
-    owners: list[int] = []
-    for i in np.flatnonzero(bounds[:, 2] >= 180).tolist():
-        copies.append(affinity.translate(shapes[i], -360.0))
-        owners.append(i)
-    for i in np.flatnonzero(bounds[:, 0] <= -180).tolist():
-        copies.append(affinity.translate(shapes[i], 360.0))
-        owners.append(i)
-    array: GeomArray = np.empty(len(copies), dtype=object)
-    array[:] = copies
-    return array, np.array(owners, dtype=np.int64)
-
-
-def _parts(shapes: GeomArray, owner: IntArray) -> tuple[GeomArray, IntArray]:
-    """The single parts of ``shapes`` (one cut at the antimeridian has two far apart)."""
-    multi = shapely.get_type_id(shapes) >= _FIRST_MULTI
-    if not multi.any():
-        return shapes, owner
-    parts, index = shapely.get_parts(shapes[multi], return_index=True)
-    return (
-        np.concatenate([shapes[~multi], parts]),
-        np.concatenate([owner[~multi], owner[multi][index]]),
-    )
-
-
-def _margin_boxes(shapes: GeomArray, margin_km: float) -> tuple[GeomArray, IntArray]:
-    """Boxes holding every point within ``margin_km`` of each shape (generously); owners."""
-    boxes: list[BaseGeometry] = []
-    owners: list[int] = []
-    pad = 1.1  # safety: the ellipsoid, and geodesics bulging poleward
-    for i, (minx, miny, maxx, maxy) in enumerate(shapely.bounds(shapes).tolist()):
-        lat_lo = max(-90.0, miny - pad * margin_km / _KM_PER_DEG_LAT)
-        lat_hi = min(90.0, maxy + pad * margin_km / _KM_PER_DEG_LAT)
-        cos = math.cos(math.radians(max(abs(lat_lo), abs(lat_hi))))
-        dlon = 360.0 if cos < 1e-6 else pad * margin_km / (_KM_PER_DEG_LON * cos)
-        lo, hi = minx - dlon, maxx + dlon
-        if hi - lo >= 360:
-            mine = [box(-180, lat_lo, 180, lat_hi)]
-        else:
-            mine = [box(max(lo, -180.0), lat_lo, min(hi, 180.0), lat_hi)]
-            if lo <= -180:
-                mine.append(box(lo + 360.0, lat_lo, 180.0, lat_hi))
-            if hi >= 180:
-                mine.append(box(-180.0, lat_lo, hi - 360.0, lat_hi))
-        boxes.extend(mine)
-        owners.extend([i] * len(mine))
-    array: GeomArray = np.empty(len(boxes), dtype=object)
-    array[:] = boxes
-    return array, np.array(owners, dtype=np.int64)

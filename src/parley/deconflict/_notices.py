@@ -15,7 +15,8 @@ from parley.clock import parse_ts, to_ms
 from parley.forms import ItemKind, area_geometry, list_forms
 
 from ._geo import GEOD
-from ._index import GeomArray, Item
+from ._items import Item
+from ._shapes import GeomArray
 
 __all__ = ["NOTICE_FORMS", "Notice", "SiteRow", "notice_items", "notices_items", "site_items"]
 
