@@ -12,7 +12,7 @@ from parley.errors import Conflict, NotFound
 from parley.services import Node, Role, verify_bundle
 from tests.conftest import as_role, pin_all
 from tests.services.test_replication import open_hotline, settle, trio  # noqa: F401
-from tests.services.test_transparency import peers  # noqa: F401
+from tests.services.test_witness import peers  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 US, RU, AE = "us-eucom", "ru-genstaff", "ae-mediator"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from parley.api import create_app
-from parley.errors import Conflict
+from parley.errors import Conflict, StoreUnavailable
 from parley.services import HttpPeerTransport, Node, Role
 from tests.conftest import NAMES, as_role
 
@@ -93,6 +93,24 @@ async def test_receipts_are_not_answered_with_receipts(trio):
     await settle(trio, rounds=5)
     assert await us.receipts.flush() == 0
     assert await ru.receipts.flush() == 0
+
+
+async def test_a_failed_receipt_pass_owes_its_receipts_again(trio, monkeypatch):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    channel = await open_hotline(trio)
+    await us.channels.post_message(
+        as_role(us, Role.OPERATOR), channel, precedence="flash", text="x", lang="en"
+    )
+    await us.replicator.push("ru-genstaff")
+
+    async def store_down(*_: object) -> None:
+        raise StoreUnavailable("the store is down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ru.channels, "append_system", store_down)
+        with pytest.raises(StoreUnavailable):
+            await ru.receipts.flush()
+    assert await ru.receipts.flush() == 1
 
 
 async def test_journals_converge_and_each_event_is_stored_once(trio):

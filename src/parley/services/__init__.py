@@ -12,17 +12,13 @@ from ._links import LinkMonitor
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
 from ._operators import IssuedToken, OperatorService
+from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
 from ._status import EventView, MemberDelivery
-from ._transparency import (
-    ConsistencyProof,
-    InclusionProof,
-    SignedCheckpoint,
-    TransparencyLog,
-    Witness,
-)
+from ._transparency import SignedCheckpoint, TransparencyLog
 from ._transport import HttpPeerTransport, PeerTransport
+from ._witness import Witness
 
 __all__ = [
     "CATEGORIES",

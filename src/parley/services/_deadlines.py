@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from datetime import UTC, datetime
 
 from parley.clock import format_ts, to_ms
@@ -14,10 +12,10 @@ from parley.store import AlertRecord, PendingAck, StoreTx
 from ._auth import Permission, Principal, require
 from ._bus import BusItem
 from ._context import NodeContext
+from ._duty import Duty
 
 __all__ = ["AlertService", "alert_json"]
 
-_log = logging.getLogger(__name__)
 SEVERITY = {
     Precedence.FLASH: "critical",
     Precedence.IMMEDIATE: "high",
@@ -42,6 +40,9 @@ def alert_json(alert: AlertRecord) -> dict[str, object]:
 class AlertService:
     def __init__(self, ctx: NodeContext) -> None:
         self._ctx = ctx
+        self.duty = Duty(
+            "escalation", self.escalate_overdue, every_s=ctx.settings.escalation_interval_s
+        )
 
     def list_alerts(self, principal: Principal, *, open_only: bool = False) -> list[AlertRecord]:
         require(principal, Permission.VIEW_ALERTS)
@@ -95,15 +96,6 @@ class AlertService:
             return tx.escalate(pending, SEVERITY[precedence], detail, now_ms)
 
         return await self._ctx.store.write(apply)
-
-    async def run(self, interval_s: float) -> None:
-        """The background task: look for overdue messages every ``interval_s`` seconds."""
-        while True:
-            try:
-                await self.escalate_overdue()
-            except Exception:
-                _log.exception("escalation pass failed; retrying next interval")
-            await asyncio.sleep(interval_s)
 
 
 def _deadline_of(pending: PendingAck) -> str:

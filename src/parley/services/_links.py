@@ -7,7 +7,6 @@ on a channel both are active in, and the peer's receipt of it measures the round
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, replace
 
 from parley.clock import to_ms
@@ -18,6 +17,7 @@ from ._bus import BusItem
 from ._channels import ChannelService
 from ._context import NodeContext
 from ._deadlines import alert_json
+from ._duty import Duty
 
 __all__ = ["LinkMonitor"]
 
@@ -35,6 +35,7 @@ class LinkMonitor:
         self._channels = channels
         self._pending: dict[str, _PendingTest] = {}
         self._recording: set[asyncio.Task[None]] = set()
+        self.duty = Duty("link tests", self.test_links, every_s=ctx.settings.link_test_interval_s)
 
     def _link(self, peer: str) -> LinkRecord:
         return self._ctx.store.get_link(peer) or LinkRecord(
@@ -146,12 +147,6 @@ class LinkMonitor:
         alert = self._ctx.store.get_alert(alert_id)
         if alert is not None:
             self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
-
-    async def run(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):
-                await self.test_links()
-            await asyncio.sleep(self._ctx.settings.link_test_interval_s)
 
     def links(self, principal: Principal) -> list[LinkRecord]:
         require(principal, Permission.READ)

@@ -34,6 +34,7 @@ from ._channels import ChannelService
 from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService
+from ._duty import DutyStats
 from ._federation import FederationService
 from ._links import LinkMonitor
 from ._notify import NotificationService
@@ -41,8 +42,9 @@ from ._operators import OperatorService
 from ._receipts import ReceiptSender
 from ._replicator import Replicator
 from ._sites import SiteService
-from ._transparency import TransparencyLog, Witness
+from ._transparency import TransparencyLog
 from ._transport import HttpPeerTransport, PeerTransport
+from ._witness import Witness
 
 __all__ = ["CONFIG_FILE", "KEY_FILE", "Node", "NodeConfig", "init_node"]
 
@@ -148,17 +150,26 @@ class Node:
         self.witness = Witness(self.ctx, self.channels, self.transport)
         self.bus.add_listener(self.transparency.on_stored)
         self.channels.add_effect(self.witness.raise_alarm)
+        self._duties = [
+            self.alerts.duty,
+            self.receipts.duty,
+            self.links.duty,
+            self.transparency.sequencer,
+            self.transparency.publisher,
+            self.witness.duty,
+        ]
 
     async def run(self) -> None:
-        """The node's background work: escalation, replication, receipts, link tests."""
+        """The node's background work: its duties, replication and deconfliction."""
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.alerts.run(self.settings.escalation_interval_s))
-            group.create_task(self.replicator.run())
-            group.create_task(self.receipts.run())
-            group.create_task(self.links.run())
+            for duty in self._duties:
+                group.create_task(duty.run(), name=duty.name)
+            group.create_task(self.replicator.run())  # starts a duty per peer
             group.create_task(self.deconfliction.run())  # loads the index, then follows
-            group.create_task(self.transparency.run())
-            group.create_task(self.witness.run())
+
+    def duties(self) -> list[DutyStats]:
+        """What each background duty has done since the node started, for health and metrics."""
+        return [duty.stats() for duty in (*self._duties, *self.replicator.duties())]
 
     @classmethod
     def open(cls, data_dir: Path, clock: Clock | None = None) -> Node:

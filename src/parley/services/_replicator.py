@@ -10,8 +10,6 @@ so events reach a node through a third one when the direct link is down.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,12 +19,12 @@ from parley.protocol import event_from_dict
 from ._bus import BusItem
 from ._channels import ChannelService
 from ._context import NodeContext
+from ._duty import Duty
 from ._links import LinkMonitor
 from ._transport import PeerTransport
 
 __all__ = ["Replicator"]
 
-_log = logging.getLogger(__name__)
 Heads = dict[str, dict[str, int]]  # channel -> author -> seq
 
 
@@ -43,16 +41,21 @@ class Replicator:
         self._transport = transport
         self._links = links
         self._peer_heads: dict[str, Heads] = {}
-        self._wake: dict[str, asyncio.Event] = {}
+        self._next_sync: dict[str, float] = {}  # by peer, in event-loop time
+        self._peers: dict[str, Duty] = {}
+        self._peer_tasks: list[asyncio.Task[None]] = []
+        self.duty = Duty(
+            "replication", self._start_peers, every_s=ctx.settings.anti_entropy_interval_s
+        )
 
     def on_stored(self, item: BusItem) -> None:
         """Bus listener: a new event wakes the pushers of every peer in its channel."""
         if item.kind != "event":
             return
         for member in item.payload.get("members", []):
-            wake = self._wake.get(member["party"])
-            if wake is not None:
-                wake.set()
+            duty = self._peers.get(member["party"])
+            if duty is not None:
+                duty.wake()
 
     # -- one exchange with one peer ----------------------------------------------------------------
     async def sync(self, peer: str) -> int:
@@ -75,12 +78,9 @@ class Replicator:
         for record in self._ctx.store.list_channels(self._ctx.party):
             if peer not in record.members:
                 continue
-            while True:
-                batch = self._ctx.store.events_missing_at(
-                    record.id, heads.get(record.id, {}), peer, self._ctx.settings.replication_batch
-                )
-                if not batch:
-                    break
+            while batch := self._ctx.store.events_missing_at(
+                record.id, heads.get(record.id, {}), peer, self._ctx.settings.replication_batch
+            ):
                 answer = await self._transport.call(
                     peer,
                     "POST",
@@ -124,53 +124,57 @@ class Replicator:
             if outcome.stored == 0:
                 return pulled
 
-    # -- the background task ---------------------------------------------------------------------
-    async def run(self) -> None:
-        """One loop per peer, started as peers appear; runs until cancelled."""
-        tasks: dict[str, asyncio.Task[None]] = {}
-        try:
-            while True:
-                for record in self._ctx.store.list_parties():
-                    if not record.is_self and record.party not in tasks:
-                        self._wake[record.party] = asyncio.Event()
-                        tasks[record.party] = asyncio.create_task(self._peer_loop(record.party))
-                await asyncio.sleep(self._ctx.settings.anti_entropy_interval_s)
-        finally:
-            for task in tasks.values():
-                task.cancel()
-            for task in tasks.values():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    # -- the background duties -------------------------------------------------------------------
+    def duties(self) -> list[Duty]:
+        """The replication duty and the duty of each peer it started."""
+        return [self.duty, *self._peers.values()]
 
-    async def _peer_loop(self, peer: str) -> None:
+    async def run(self) -> None:
+        """Run the replication duty; the duties of the peers it starts stop with it."""
+        try:
+            await self.duty.run()
+        finally:
+            for task in self._peer_tasks:
+                task.cancel()
+            await asyncio.gather(*self._peer_tasks, return_exceptions=True)
+            self._peer_tasks.clear()
+            self._peers.clear()  # started afresh by the next run
+
+    async def _start_peers(self) -> None:
+        """A duty for each peer pinned since the last look."""
+        for record in self._ctx.store.list_parties():
+            if not record.is_self and record.party not in self._peers:
+                duty = self._peers[record.party] = self._peer_duty(record.party)
+                self._peer_tasks.append(asyncio.create_task(duty.run(), name=duty.name))
+
+    def _peer_duty(self, peer: str) -> Duty:
+        """Push when woken by a new event, sync when anti-entropy is due; an unreachable
+        peer is retried with jittered backoff, so peers down together are not retried
+        together."""
+        return Duty(
+            f"replication with {peer}",
+            lambda: self._exchange(peer),
+            every_s=lambda: self._next_sync.get(peer, 0.0) - asyncio.get_running_loop().time(),
+            backoff_s=0.2,
+            backoff_max_s=self._ctx.settings.retry_max_s,
+            expected=(ParleyError,),
+        )
+
+    async def _exchange(self, peer: str) -> None:
         loop = asyncio.get_running_loop()
-        interval = self._ctx.settings.anti_entropy_interval_s
-        retry = 0.0
-        next_sync = loop.time()
-        wake = self._wake[peer]
-        while True:
-            wake.clear()
-            try:
-                if loop.time() >= next_sync or peer not in self._peer_heads:
-                    await self.sync(peer)
-                    next_sync = loop.time() + interval
-                else:
-                    await self.push(peer)  # woken by a new local event
-            except ParleyError as exc:
-                self._peer_heads.pop(peer, None)
+        try:
+            if loop.time() >= self._next_sync.get(peer, 0.0) or peer not in self._peer_heads:
+                await self.sync(peer)
+                self._next_sync[peer] = loop.time() + self._ctx.settings.anti_entropy_interval_s
+            else:
+                await self.push(peer)
+        except Exception as exc:
+            # Heads learned before the failure may be stale: the next pass syncs afresh.
+            self._peer_heads.pop(peer, None)
+            if isinstance(exc, ParleyError):
                 await self._links.contact_failed(peer, exc.detail)
-                retry = min(self._ctx.settings.retry_max_s, max(0.2, retry * 2))
-                await asyncio.sleep(retry)
-                continue
-            except Exception:
-                _log.exception("replication with %s failed", peer)
-                self._peer_heads.pop(peer, None)
-                await asyncio.sleep(self._ctx.settings.retry_max_s)
-                continue
-            retry = 0.0
-            await self._links.contact_ok(peer)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), max(0.0, next_sync - loop.time()))
+            raise
+        await self._links.contact_ok(peer)
 
 
 def _heads_of(answer: Any) -> Heads:
