@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import UTC, datetime
 
@@ -15,7 +14,7 @@ from ._auth import Permission, Principal, require
 from ._bus import BusItem
 from ._context import NodeContext
 
-__all__ = ["AlertService", "alert_json"]
+__all__ = ["AlertService"]
 
 _log = logging.getLogger(__name__)
 SEVERITY = {
@@ -24,19 +23,6 @@ SEVERITY = {
     Precedence.PRIORITY: "medium",
     Precedence.ROUTINE: "low",
 }
-
-
-def alert_json(alert: AlertRecord) -> dict[str, object]:
-    return {
-        "id": alert.id,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "channel": alert.channel,
-        "event_id": alert.event_id,
-        "detail": json.loads(alert.detail),
-        "created_ms": alert.created_ms,
-        "resolved_ms": alert.resolved_ms,
-    }
 
 
 class AlertService:
@@ -56,7 +42,7 @@ class AlertService:
             alert = self._ctx.store.get_alert(alert_id)
             assert alert is not None
             raised.append(alert)
-            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
+            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert))
         return raised
 
     async def _escalate(self, pending: PendingAck, now_ms: int) -> int:

@@ -47,10 +47,8 @@ class Replicator:
 
     def on_stored(self, item: BusItem) -> None:
         """Bus listener: a new event wakes the pushers of every peer in its channel."""
-        if item.kind != "event":
-            return
-        for member in item.payload.get("members", []):
-            wake = self._wake.get(member["party"])
+        for member in () if item.view is None else item.view.members:
+            wake = self._wake.get(member.party)
             if wake is not None:
                 wake.set()
 

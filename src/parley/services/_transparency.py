@@ -70,6 +70,7 @@ from ._transport import PeerTransport
 __all__ = [
     "ConsistencyProof",
     "InclusionProof",
+    "ServedCheckpoint",
     "SignedCheckpoint",
     "TransparencyLog",
     "Witness",
@@ -100,16 +101,6 @@ class InclusionProof:
     root: bytes
     proof: list[bytes]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "index": self.index,
-            "size": self.size,
-            "leaf_hash": _b64(self.leaf_hash),
-            "root": _b64(self.root),
-            "proof": [_b64(p) for p in self.proof],
-        }
-
 
 @dataclass(frozen=True)
 class ConsistencyProof:
@@ -120,15 +111,6 @@ class ConsistencyProof:
     first_root: bytes
     second_root: bytes
     proof: list[bytes]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "first": self.first,
-            "second": self.second,
-            "first_root": _b64(self.first_root),
-            "second_root": _b64(self.second_root),
-            "proof": [_b64(p) for p in self.proof],
-        }
 
 
 @dataclass(frozen=True)
@@ -143,17 +125,16 @@ class SignedCheckpoint:
     cosignatures: list[CosignatureRecord]
     created_ms: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "origin": self.origin,
-            "size": self.size,
-            "root": _b64(self.root),
-            "note": self.note,
-            "cosigners": [
-                {"witness": c.witness, "timestamp": c.timestamp} for c in self.cosignatures
-            ],
-            "created_ms": self.created_ms,
-        }
+
+@dataclass(frozen=True)
+class ServedCheckpoint:
+    """The latest checkpoint as a witness fetches it: the note, a consistency proof from the
+    size the witness saw (empty if it saw more), and who cosigned it."""
+
+    note: str
+    size: int
+    proof: list[bytes]
+    cosigners: list[str]
 
 
 class TransparencyLog:
@@ -361,7 +342,7 @@ class TransparencyLog:
         return await self.publish_checkpoint()
 
     # -- for witnesses (federation) --------------------------------------------------------------
-    def serve_checkpoint(self, from_size: int) -> dict[str, Any]:
+    def serve_checkpoint(self, from_size: int) -> ServedCheckpoint:
         """The latest checkpoint for a witness, with the consistency proof from ``from_size``.
 
         A witness that saw a larger size than the latest gets no proof: it sees the log shrank.
@@ -374,15 +355,14 @@ class TransparencyLog:
         proof = (
             self.consistency_proof(from_size, latest.size).proof if from_size <= latest.size else []
         )
-        return {
-            "note": latest.note,
-            "size": latest.size,
-            "proof": [_b64(p) for p in proof],
-            "cosigners": [c.witness for c in self._ctx.store.cosignatures_of(latest.size)],
-        }
+        cosigners = [c.witness for c in self._ctx.store.cosignatures_of(latest.size)]
+        return ServedCheckpoint(latest.note, latest.size, proof, cosigners)
 
-    async def receive_cosignature(self, witness: str, payload: Any) -> dict[str, Any]:
-        """Store ``witness``'s cosignature of one of this node's checkpoints, once verified."""
+    async def receive_cosignature(
+        self, witness: str, payload: Any
+    ) -> tuple[CosignatureRecord, bool]:
+        """Store ``witness``'s cosignature of one of this node's checkpoints, once verified;
+        False if it was stored already."""
         size, line = _cosignature_request(payload)
         record = self._ctx.store.checkpoint_at(size)
         if record is None:
@@ -402,7 +382,7 @@ class TransparencyLog:
             raise _field_error(InvalidNote, "cosignature", exc.detail) from exc
         cosignature = CosignatureRecord(size, witness, format_signature_line(signature), timestamp)
         stored = await self._ctx.store.write(lambda tx: tx.insert_cosignature(cosignature))
-        return {"size": size, "witness": witness, "timestamp": timestamp, "stored": stored}
+        return cosignature, stored
 
     # -- the background task ---------------------------------------------------------------------
     async def run(self) -> None:
