@@ -8,26 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 
-from parley.clock import format_ms
-from parley.services import DeconflictionAlert, Meeting
+from parley.services import Meeting
 
-from ._values import ItemKind, Severity, Timestamp, at
+from ._answers import Answer
+from ._values import ItemKind, Severity, Timestamp
 
 __all__ = ["CheckOut", "DeconflictionAlertOut", "MatchOut", "SideOut", "WindowOut"]
 
 
-class SiteOut(BaseModel):
+class SiteOut(Answer):
     name: str
     category: str
     agreement: str
     coordinates: list[float] = Field(description="[lon, lat]")
 
 
-class SideOut(BaseModel):
+class SideOut(Answer):
     """An item as an alert names it: a notified item by its event, an imported site by what
     and where it is (the other side has never seen it)."""
+
+    # ``event`` or ``site``: the one it has is in the answer, not the other.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
 
     key: str
     party: str
@@ -36,18 +39,18 @@ class SideOut(BaseModel):
     site: SiteOut | dict[str, Any] | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
-class WindowOut(BaseModel):
+class WindowOut(Answer):
     start: Timestamp | None = Field(description="null: unbounded")
     end: Timestamp | None = Field(description="null: unbounded")
 
 
-class SummaryOut(BaseModel):
+class SummaryOut(Answer):
     total: int = Field(description="how many of this node's sites the item meets")
     alerted: int = Field(description="how many of them have an alert of their own")
     by_category: dict[str, int]
 
 
-class MatchOut(BaseModel):
+class MatchOut(Answer):
     item: SideOut
     area_km2: float
     distance_km: float
@@ -63,17 +66,17 @@ class MatchOut(BaseModel):
             area_km2=round(match.area_km2, 3),
             distance_km=round(match.distance_km, 3),
             touching=match.touching,
-            window=WindowOut(start=at(match.start_ms), end=at(match.end_ms)),
+            window=WindowOut.model_validate({"start": match.start_ms, "end": match.end_ms}),
             severity=meeting.severity,
         )
 
 
-class CheckOut(BaseModel):
+class CheckOut(Answer):
     count: int
     items: list[MatchOut]
 
 
-class DeconflictionAlertOut(BaseModel):
+class DeconflictionAlertOut(Answer):
     alert_event: str
     channel: str
     severity: Severity
@@ -86,26 +89,6 @@ class DeconflictionAlertOut(BaseModel):
         description="for the one alert of an item against many of a node's sites"
     )
     raised_by: str
-    created_at: Timestamp
+    created_at: Timestamp = Field(validation_alias="created_ms")
     withdrawn_event: str | None
-    withdrawn_at: Timestamp | None
-
-    @classmethod
-    def of(cls, alert: DeconflictionAlert) -> DeconflictionAlertOut:
-        return cls.model_validate(
-            {
-                "alert_event": alert.alert_event,
-                "channel": alert.channel,
-                "severity": alert.severity,
-                "a": alert.a,
-                "b": alert.b,
-                "area_km2": alert.area_km2,
-                "distance_km": alert.distance_km,
-                "window": alert.window,
-                "summary": alert.summary,
-                "raised_by": alert.raised_by,
-                "created_at": format_ms(alert.created_ms),
-                "withdrawn_event": alert.withdrawn_event,
-                "withdrawn_at": at(alert.withdrawn_ms),
-            }
-        )
+    withdrawn_at: Timestamp | None = Field(validation_alias="withdrawn_ms")

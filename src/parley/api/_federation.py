@@ -6,14 +6,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field, RootModel
+from pydantic import Field, RootModel
 
 from parley.errors import InvalidInput
 
-from ._answers import SignedEventOut
+from ._answers import Answer, SignedEventOut
 from ._deps import NodeDep
-from ._log_answers import b64, cosigned_at
-from ._values import Timestamp
+from ._log_answers import Base64, CosignedAt
 
 __all__ = ["router"]
 
@@ -47,27 +46,27 @@ class HeadsOut(RootModel[Heads]):
     """Per channel, the highest seq stored of each author."""
 
 
-class PullOut(BaseModel):
+class PullOut(Answer):
     events: list[SignedEventOut] = Field(description="what the peer lacks, in causal order")
 
 
-class PushOut(BaseModel):
+class PushOut(Answer):
     stored: int
     duplicates: int
     heads: Heads = Field(description="of the channels the push touched, afterwards")
 
 
-class WitnessCheckpointOut(BaseModel):
+class WitnessCheckpointOut(Answer):
     note: str = Field(description="the latest checkpoint, as a C2SP signed note")
     size: int
-    proof: list[str] = Field(description="base64 consistency proof from the size asked for")
+    proof: list[Base64] = Field(description="base64 consistency proof from the size asked for")
     cosigners: list[str]
 
 
-class CosignatureOut(BaseModel):
+class CosignatureOut(Answer):
     size: int
     witness: str
-    cosigned_at: Timestamp
+    cosigned_at: CosignedAt = Field(validation_alias="timestamp")
     stored: bool = Field(description="false: this witness had cosigned that size already")
 
 
@@ -82,13 +81,12 @@ def heads(node: NodeDep, signed: Signed) -> HeadsOut:
 @router.post("/pull")
 def pull(node: NodeDep, signed: Signed) -> PullOut:
     events = node.federation.pull(signed.peer, signed.payload)
-    return PullOut(events=[SignedEventOut.of(e) for e in events])
+    return PullOut.model_validate({"events": events})
 
 
 @router.post("/events")
 async def push(node: NodeDep, signed: Signed) -> PushOut:
-    outcome = await node.federation.receive(signed.peer, signed.payload)
-    return PushOut(stored=outcome.stored, duplicates=outcome.duplicates, heads=outcome.heads)
+    return PushOut.model_validate(await node.federation.receive(signed.peer, signed.payload))
 
 
 @router.get("/checkpoint")
@@ -98,19 +96,17 @@ def checkpoint(
     from_size: Annotated[int, Query(alias="from", ge=0)] = 0,
 ) -> WitnessCheckpointOut:
     """The latest checkpoint for a witness, with a consistency proof from the size it saw."""
-    served = node.transparency.serve_checkpoint(from_size)
-    proof = [b64(p) for p in served.proof]
-    return WitnessCheckpointOut(
-        note=served.note, size=served.size, proof=proof, cosigners=served.cosigners
-    )
+    return WitnessCheckpointOut.model_validate(node.transparency.serve_checkpoint(from_size))
 
 
 @router.post("/cosignature")
 async def cosignature(node: NodeDep, signed: Signed) -> CosignatureOut:
     record, stored = await node.transparency.receive_cosignature(signed.peer, signed.payload)
-    return CosignatureOut(
-        size=record.size,
-        witness=record.witness,
-        cosigned_at=cosigned_at(record.timestamp),
-        stored=stored,
+    return CosignatureOut.model_validate(
+        {
+            "size": record.size,
+            "witness": record.witness,
+            "timestamp": record.timestamp,
+            "stored": stored,
+        }
     )

@@ -24,6 +24,7 @@ from ._answers import (
     NodeOut,
     OperatorOut,
     PartyOut,
+    RenderedOut,
     ShownEventOut,
     TokenOut,
 )
@@ -56,17 +57,20 @@ LangQuery = Annotated[
 
 def present(node: Node, principal: Principal, view: EventView, lang: str | None) -> ShownEventOut:
     """An event as the API shows it: the signed record, its status, and text to read."""
-    return ShownEventOut.shown(view, node.notifications.rendered(view, lang or principal.lang))
+    shown = ShownEventOut.model_validate(view)
+    rendered = node.notifications.rendered(view, lang or principal.lang)
+    shown.rendered = None if rendered is None else RenderedOut(**rendered)
+    return shown
 
 
 def _event_response(view: EventView, response: Response, created: bool) -> EventOut:
     response.status_code = 201 if created else 200
-    return EventOut.of(view)
+    return EventOut.model_validate(view)
 
 
 @router.get("/health", tags=["node"])
 def health(node: NodeDep) -> HealthOut:
-    return HealthOut(status="ok", party=node.party)
+    return HealthOut(party=node.party)
 
 
 @router.get("/node", tags=["node"])
@@ -82,7 +86,7 @@ def node_info(node: NodeDep, principal: CurrentPrincipal) -> NodeOut:
 # -- authentication ------------------------------------------------------------------------------
 @router.post("/auth/token", status_code=201, tags=["auth"])
 async def login(node: NodeDep, body: LoginIn) -> TokenOut:
-    return TokenOut.of(await node.operators.login(body.username, body.password))
+    return TokenOut.model_validate(await node.operators.login(body.username, body.password))
 
 
 @router.delete("/auth/token", status_code=204, tags=["auth"])
@@ -92,13 +96,13 @@ async def logout(node: NodeDep, principal: CurrentPrincipal, token: CurrentToken
 
 @router.get("/me", tags=["auth"])
 def me(principal: CurrentPrincipal) -> MeOut:
-    return MeOut(username=principal.username, role=principal.role, party=principal.party)
+    return MeOut.model_validate(principal)
 
 
 # -- operators and parties -----------------------------------------------------------------------
 @router.get("/operators", tags=["operators"])
 def list_operators(node: NodeDep, principal: CurrentPrincipal) -> list[OperatorOut]:
-    return [OperatorOut.of(o) for o in node.operators.list_operators(principal)]
+    return [OperatorOut.model_validate(o) for o in node.operators.list_operators(principal)]
 
 
 @router.post("/operators", status_code=201, tags=["operators"])
@@ -106,7 +110,7 @@ async def create_operator(
     node: NodeDep, principal: CurrentPrincipal, body: OperatorIn
 ) -> OperatorOut:
     record = await node.operators.create(principal, body.username, body.role, body.password)
-    return OperatorOut.of(record)
+    return OperatorOut.model_validate(record)
 
 
 @router.delete("/operators/{username}", status_code=204, tags=["operators"])
@@ -116,18 +120,20 @@ async def disable_operator(node: NodeDep, principal: CurrentPrincipal, username:
 
 @router.get("/parties", tags=["parties"])
 def list_parties(node: NodeDep, principal: CurrentPrincipal) -> list[PartyOut]:
-    return [PartyOut.of(p) for p in node.parties(principal)]
+    return [PartyOut.model_validate(p) for p in node.parties(principal)]
 
 
 @router.post("/parties", status_code=201, tags=["parties"])
 async def pin_party(node: NodeDep, principal: CurrentPrincipal, body: PartyIn) -> PartyOut:
-    return PartyOut.of(await node.pin_party(principal, body.party, body.name, body.key, body.urls))
+    return PartyOut.model_validate(
+        await node.pin_party(principal, body.party, body.name, body.key, body.urls)
+    )
 
 
 # -- channels and events -------------------------------------------------------------------------
 @router.get("/channels", tags=["channels"])
 def list_channels(node: NodeDep, principal: CurrentPrincipal) -> list[ChannelOut]:
-    return [ChannelOut.of(c) for c in node.channels.list_channels(principal)]
+    return [ChannelOut.model_validate(c) for c in node.channels.list_channels(principal)]
 
 
 @router.post("/channels", status_code=201, tags=["channels"])
@@ -137,24 +143,27 @@ async def create_channel(
     view = await node.channels.create(
         principal, body.name, body.members, two_person=body.two_person, deadlines=body.deadlines
     )
-    return ChannelCreatedOut.created(node.channels.get(principal, view.event.channel), view)
+    channel = node.channels.get(principal, view.event.channel)
+    return ChannelCreatedOut.model_validate({**channel.__dict__, "event": view})
 
 
 @router.post("/channels/{channel}/accept", status_code=201, tags=["channels"])
 async def accept_channel(node: NodeDep, principal: CurrentPrincipal, channel: str) -> EventOut:
-    return EventOut.of(await node.channels.accept(principal, channel))
+    return EventOut.model_validate(await node.channels.accept(principal, channel))
 
 
 @router.post("/channels/{channel}/status", status_code=201, tags=["channels"])
 async def set_channel_status(
     node: NodeDep, principal: CurrentPrincipal, channel: str, body: ChannelStatusIn
 ) -> EventOut:
-    return EventOut.of(await node.channels.set_status(principal, channel, body.status, body.reason))
+    return EventOut.model_validate(
+        await node.channels.set_status(principal, channel, body.status, body.reason)
+    )
 
 
 @router.get("/channels/{channel}", tags=["channels"])
 def get_channel(node: NodeDep, principal: CurrentPrincipal, channel: str) -> ChannelOut:
-    return ChannelOut.of(node.channels.get(principal, channel))
+    return ChannelOut.model_validate(node.channels.get(principal, channel))
 
 
 @router.get("/channels/{channel}/events", tags=["events"])
@@ -210,7 +219,7 @@ async def ack_event(
 # -- notifications -------------------------------------------------------------------------------
 @router.get("/forms", tags=["forms"])
 def list_forms(node: NodeDep, principal: CurrentPrincipal) -> list[FormOut]:
-    return [FormOut.of(f) for f in node.notifications.forms(principal)]
+    return [FormOut.model_validate(f) for f in node.notifications.forms(principal)]
 
 
 @router.get("/forms/{name}/{version}", tags=["forms"])
@@ -239,7 +248,7 @@ async def send_notification(
     )
     if isinstance(sent, EventView):
         return present(node, principal, sent, None)
-    held = DraftHeldOut(draft=DraftOut.of(sent))
+    held = DraftHeldOut.model_validate({"draft": sent})
     return JSONResponse(held.model_dump(mode="json"), status_code=202)
 
 
@@ -251,12 +260,14 @@ async def cancel_notification(
 ) -> EventOut:
     """Withdraw a notification of this party with a signed cancellation, once: a second one
     is a 409 problem naming the first."""
-    return EventOut.of(await node.notifications.cancel(principal, channel, event_id, body.reason))
+    return EventOut.model_validate(
+        await node.notifications.cancel(principal, channel, event_id, body.reason)
+    )
 
 
 @router.get("/channels/{channel}/drafts", tags=["events"])
 def list_drafts(node: NodeDep, principal: CurrentPrincipal, channel: str) -> list[DraftOut]:
-    return [DraftOut.of(d) for d in node.notifications.drafts(principal, channel)]
+    return [DraftOut.model_validate(d) for d in node.notifications.drafts(principal, channel)]
 
 
 @router.post("/drafts/{draft_id}/release", status_code=201, tags=["events"])
@@ -269,7 +280,7 @@ async def translate_event(
     node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, body: TranslationIn
 ) -> EventOut:
     view = await node.notifications.translate(principal, channel, event_id, body.lang, body.text)
-    return EventOut.of(view)
+    return EventOut.model_validate(view)
 
 
 @router.put("/me/language", status_code=204, tags=["auth"])
@@ -281,7 +292,9 @@ async def set_language(node: NodeDep, principal: CurrentPrincipal, body: Languag
 @router.get("/links", tags=["links"])
 def list_links(node: NodeDep, principal: CurrentPrincipal) -> list[LinkOut]:
     return [
-        LinkOut.of(link, node.links.peer_urls(principal, link.party))
+        LinkOut.model_validate(
+            {**link.__dict__, "urls": node.links.peer_urls(principal, link.party)}
+        )
         for link in node.links.links(principal)
     ]
 
@@ -291,14 +304,16 @@ def list_links(node: NodeDep, principal: CurrentPrincipal) -> list[LinkOut]:
 def list_alerts(
     node: NodeDep, principal: CurrentPrincipal, open_only: bool = False
 ) -> list[AlertOut]:
-    return [AlertOut.of(a) for a in node.alerts.list_alerts(principal, open_only=open_only)]
+    return [
+        AlertOut.model_validate(a) for a in node.alerts.list_alerts(principal, open_only=open_only)
+    ]
 
 
 # -- the transparency log ------------------------------------------------------------------------
 @router.get("/log/checkpoint", tags=["log"])
 def latest_checkpoint(node: NodeDep, principal: CurrentPrincipal) -> CheckpointOut:
     """This node's latest signed checkpoint, with its witnesses' cosignatures."""
-    return CheckpointOut.of(node.transparency.latest(principal))
+    return CheckpointOut.model_validate(node.transparency.latest(principal))
 
 
 @router.post("/log/checkpoints", status_code=201, tags=["log"])
@@ -308,7 +323,7 @@ async def publish_checkpoint(
     """Sign a checkpoint of the log now: 201 if it grew since the last one, else 200 and that."""
     checkpoint, created = await node.transparency.publish(principal)
     response.status_code = 201 if created else 200
-    return CheckpointOut.of(checkpoint)
+    return CheckpointOut.model_validate(checkpoint)
 
 
 @router.get("/log/inclusion/{event_id}", tags=["log"])
@@ -320,7 +335,7 @@ def inclusion_proof(
         int | None, Query(ge=0, description="tree size (default: the latest checkpoint's)")
     ] = None,
 ) -> InclusionProofOut:
-    return InclusionProofOut.of(node.transparency.inclusion(principal, event_id, size))
+    return InclusionProofOut.model_validate(node.transparency.inclusion(principal, event_id, size))
 
 
 @router.get("/log/consistency", tags=["log"])
@@ -330,7 +345,9 @@ def consistency_proof(
     first: Annotated[int, Query(ge=0, description="size of the older tree")],
     second: Annotated[int, Query(ge=0, description="size of the newer tree")],
 ) -> ConsistencyProofOut:
-    return ConsistencyProofOut.of(node.transparency.consistency(principal, first, second))
+    return ConsistencyProofOut.model_validate(
+        node.transparency.consistency(principal, first, second)
+    )
 
 
 # -- deconfliction -------------------------------------------------------------------------------
@@ -355,4 +372,4 @@ def deconfliction_alerts(
 ) -> list[DeconflictionAlertOut]:
     """One alert per pair of items, active only unless all=true."""
     alerts = node.deconfliction.alerts(principal, include_withdrawn=include_all)
-    return [DeconflictionAlertOut.of(a) for a in alerts]
+    return [DeconflictionAlertOut.model_validate(a) for a in alerts]

@@ -91,7 +91,7 @@ async def _messages(node: Node, principal: Principal, start: int | None) -> Asyn
         if start is not None:
             for view in _replay(node, principal, start):
                 last = view.pos
-                yield _event_message(view.pos, EventOut.of(view).model_dump_json())
+                yield _event_message(view.pos, EventOut.model_validate(view).model_dump_json())
         yield {"event": "ready", "data": ReadyOut(after=last).model_dump_json()}
         while True:
             item = await queue.get()
@@ -141,7 +141,9 @@ class _Shaped:
             return hit[1]
         record = item.payload
         shaped = (
-            EventOut.of(record) if isinstance(record, EventView) else AlertOut.of(record)
+            EventOut.model_validate(record)
+            if isinstance(record, EventView)
+            else AlertOut.model_validate(record)
         ).model_dump_json()
         self._kept[id(item)] = (item, shaped)
         if len(self._kept) > _SHAPED_KEPT:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import GetCoreSchemaHandler, Strict, WithJsonSchema
+from pydantic import BeforeValidator, GetCoreSchemaHandler, Strict, WithJsonSchema
 from pydantic_core import CoreSchema, core_schema
 
 from parley.clock import format_ms
@@ -24,7 +24,6 @@ __all__ = [
     "OneOf",
     "Severity",
     "Timestamp",
-    "at",
 ]
 
 E = TypeVar("E")
@@ -45,8 +44,15 @@ class OneOf:
 # A request's enum field takes the value's string: requests are strict otherwise.
 Lax = Annotated[E, Strict(False)]
 
+
+def _from_ms(value: object) -> object:
+    return format_ms(value) if isinstance(value, int) else value
+
+
+# Milliseconds since the epoch, as the store keeps times, are shown as events show times.
 Timestamp = Annotated[
     str,
+    BeforeValidator(_from_ms),
     WithJsonSchema(
         {
             "type": "string",
@@ -55,11 +61,6 @@ Timestamp = Annotated[
         }
     ),
 ]
-
-
-def at(ms: int | None) -> str | None:
-    """A time the store keeps in milliseconds, as a ``Timestamp``."""
-    return None if ms is None else format_ms(ms)
 
 
 Severity = Annotated[str, OneOf(SEVERITIES)]
