@@ -3,10 +3,13 @@ when an item is cancelled or amended away, and the same after a restart."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tomllib
 from datetime import timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 import tomli_w
 
@@ -110,6 +113,25 @@ async def test_exercise_notice_raises_one_alert_on_both_nodes_against_a_declared
         [row] = [a for a in node.store.list_alerts() if a.kind == "deconfliction"]
         assert (row.severity, row.resolved_ms) == ("high", None)
     assert len(events_of(us, channel, "deconfliction_alert")) == 1
+
+
+async def test_the_running_duty_takes_in_a_notice_as_soon_as_it_is_stored(nodes):
+    us, ru = nodes["us-eucom"], nodes["ru-genstaff"]
+    channel = await open_hotline(nodes)
+    await notify(ru, channel, "military_activity/1", exercise())
+    await converge(nodes)
+    running = asyncio.create_task(us.deconfliction.run())
+    try:
+        await notify(us, channel, "declared_presence/1", presence())
+        with anyio.fail_after(2):  # well before the next poll (deconfliction_site_poll_s)
+            while not pairs(us):
+                await asyncio.sleep(0.01)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    stats = us.deconfliction.duty.stats()
+    assert (stats.name, stats.failures) == ("deconfliction", 0)
 
 
 async def test_both_nodes_detecting_at_once_still_list_one_alert_per_pair(nodes):

@@ -64,7 +64,7 @@ class HealthOut(Answer):
 
 class NodeOut(Answer):
     party: str
-    name: str
+    name: str = Field(validation_alias=AliasPath("config", "name"))
     public_key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
     fingerprint: str = Field(description="to compare with the party over a second channel")
 

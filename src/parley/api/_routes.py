@@ -75,12 +75,7 @@ def health(node: NodeDep) -> HealthOut:
 
 @router.get("/node", tags=["node"])
 def node_info(node: NodeDep, principal: CurrentPrincipal) -> NodeOut:
-    return NodeOut(
-        party=node.party,
-        name=node.config.name,
-        public_key=node.public_key,
-        fingerprint=node.fingerprint,
-    )
+    return NodeOut.model_validate(node)
 
 
 # -- authentication ------------------------------------------------------------------------------
