@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "format_ts", "parse_ts", "to_ms"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "format_ms", "format_ts", "parse_ts", "to_ms"]
 
 
 class Clock(Protocol):
@@ -38,6 +38,11 @@ def format_ts(moment: datetime) -> str:
     """Event timestamps: UTC, millisecond precision, ``Z`` suffix."""
     utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def format_ms(ms: int) -> str:
+    """``format_ts`` of a time the store keeps as milliseconds since the epoch."""
+    return format_ts(datetime.fromtimestamp(ms / 1000, UTC))
 
 
 def parse_ts(text: str) -> datetime:

@@ -143,11 +143,13 @@ async def test_a_peer_fetches_the_checkpoint_and_its_cosignature_is_published_wi
     assert stored.json() == {
         "size": 3,
         "witness": "ru-genstaff",
-        "timestamp": 1770300000,
+        "cosigned_at": "2026-02-05T14:00:00.000Z",  # 1770300000 s, as the cosignature says
         "stored": True,
     }
     latest = (await api.client.get(f"{LOG}/checkpoint", headers=api.auth("audit1"))).json()
-    assert latest["cosigners"] == [{"witness": "ru-genstaff", "timestamp": 1770300000}]
+    assert latest["cosigners"] == [
+        {"witness": "ru-genstaff", "cosigned_at": "2026-02-05T14:00:00.000Z"}
+    ]
     assert latest["note"] == new["note"] + line
     refetched = (await ru.send("GET", "/federation/v1/checkpoint?from=3")).json()
     assert (refetched["proof"], refetched["cosigners"]) == ([], ["ru-genstaff"])

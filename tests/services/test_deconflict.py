@@ -3,16 +3,25 @@ when an item is cancelled or amended away, and the same after a restart."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tomllib
 from datetime import timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 import tomli_w
 
 from parley.clock import format_ts
 from parley.errors import Conflict, Forbidden, InvalidInput
-from parley.services import MORATORIUM_CATEGORIES, Node, Role
+from parley.services import (
+    MORATORIUM_CATEGORIES,
+    AlertRecord,
+    DeconflictionAlert,
+    Node,
+    Role,
+)
 from tests.cli.test_cli import invoke
 from tests.conftest import START, as_role
 from tests.services.test_replication import open_hotline, settle, trio  # noqa: F401
@@ -80,7 +89,7 @@ async def alerted(nodes: dict[str, Node], channel: str) -> tuple[str, str]:
     return activity, declared
 
 
-def pairs(node: Node, *, include_withdrawn: bool = False) -> list[dict]:
+def pairs(node: Node, *, include_withdrawn: bool = False) -> list[DeconflictionAlert]:
     return node.deconfliction.alerts(
         as_role(node, Role.OPERATOR), include_withdrawn=include_withdrawn
     )
@@ -97,13 +106,32 @@ async def test_exercise_notice_raises_one_alert_on_both_nodes_against_a_declared
 
     for node in (us, ru):
         [alert] = pairs(node)
-        assert {alert["a"]["key"], alert["b"]["key"]} == {activity, declared}
-        assert alert["severity"] == "high"
-        assert alert["area_km2"] == pytest.approx(1.5 * 1.2 * 111.2 * 92.7, rel=0.05)
-        assert alert["window"] == window(24, 120)
+        assert {alert.a["key"], alert.b["key"]} == {activity, declared}
+        assert alert.severity == "high"
+        assert alert.area_km2 == pytest.approx(1.5 * 1.2 * 111.2 * 92.7, rel=0.05)
+        assert alert.window == window(24, 120)
         [row] = [a for a in node.store.list_alerts() if a.kind == "deconfliction"]
         assert (row.severity, row.resolved_ms) == ("high", None)
     assert len(events_of(us, channel, "deconfliction_alert")) == 1
+
+
+async def test_the_running_duty_takes_in_a_notice_as_soon_as_it_is_stored(nodes):
+    us, ru = nodes["us-eucom"], nodes["ru-genstaff"]
+    channel = await open_hotline(nodes)
+    await notify(ru, channel, "military_activity/1", exercise())
+    await converge(nodes)
+    running = asyncio.create_task(us.deconfliction.run())
+    try:
+        await notify(us, channel, "declared_presence/1", presence())
+        with anyio.fail_after(2):  # well before the next poll (deconfliction_site_poll_s)
+            while not pairs(us):
+                await asyncio.sleep(0.01)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    stats = us.deconfliction.duty.stats()
+    assert (stats.name, stats.failures) == ("deconfliction", 0)
 
 
 async def test_both_nodes_detecting_at_once_still_list_one_alert_per_pair(nodes):
@@ -131,7 +159,7 @@ async def test_a_mediator_on_the_channel_shows_the_alert_but_never_sends_one(nod
     await converge(nodes)
 
     [alert] = pairs(ae)
-    assert alert["raised_by"] in ("us-eucom", "ru-genstaff")
+    assert alert.raised_by in ("us-eucom", "ru-genstaff")
     assert all(e.author != "ae-mediator" for e in events_of(ae, channel, "deconfliction_alert"))
     assert ae.deconfliction.indexed() == 2
 
@@ -147,7 +175,7 @@ async def test_cancelling_the_notice_withdraws_the_alert_on_both_nodes(nodes):
     for node in (us, ru):
         assert pairs(node) == []
         [withdrawn] = pairs(node, include_withdrawn=True)
-        assert withdrawn["withdrawn_event"] is not None
+        assert withdrawn.withdrawn_event is not None
         assert all(a.resolved_ms is not None for a in node.store.list_alerts())
         assert node.deconfliction.knows(activity) is None
     [event] = events_of(us, channel, "deconfliction_withdrawn")
@@ -184,8 +212,8 @@ async def test_an_amendment_still_overlapping_replaces_the_alert(nodes):
 
     for node in (us, ru):
         [alert] = pairs(node)
-        assert {alert["a"]["key"], alert["b"]["key"]} == {amended, declared}
-        assert alert["window"] == window(24, 48)
+        assert {alert.a["key"], alert.b["key"]} == {amended, declared}
+        assert alert.window == window(24, 48)
 
 
 async def test_only_the_author_may_cancel_or_amend_a_notification(nodes):
@@ -235,9 +263,9 @@ async def test_windows_are_half_open_so_touching_windows_do_not_meet(nodes):
     await converge(nodes)
 
     [alert] = pairs(us)
-    assert overlapping in (alert["a"]["key"], alert["b"]["key"])
-    assert alert["window"] == window(24, 25)
-    assert {before, after}.isdisjoint({alert["a"]["key"], alert["b"]["key"]})
+    assert overlapping in (alert.a["key"], alert.b["key"])
+    assert alert.window == window(24, 25)
+    assert {before, after}.isdisjoint({alert.a["key"], alert.b["key"]})
 
 
 async def test_a_launch_alerts_for_its_impact_area_only(nodes):
@@ -254,9 +282,9 @@ async def test_a_launch_alerts_for_its_impact_area_only(nodes):
     await converge(nodes)
 
     [alert] = pairs(us)
-    keys = {alert["a"]["key"], alert["b"]["key"]}
+    keys = {alert.a["key"], alert.b["key"]}
     assert f"{sent}#impact_area" in keys
-    side = alert["a"] if alert["a"]["kind"] == "launch" else alert["b"]
+    side = alert.a if alert.a["kind"] == "launch" else alert.b
     assert side["event"] == sent
 
 
@@ -315,10 +343,10 @@ async def test_a_notice_over_many_protected_sites_sends_capped_alerts_and_one_su
     await converge(nodes)
 
     alerts = pairs(ru)
-    summaries = [a for a in alerts if a["summary"]]
+    summaries = [a for a in alerts if a.summary]
     assert len(alerts) == 51
     assert len(summaries) == 1
-    assert summaries[0]["summary"] == {
+    assert summaries[0].summary == {
         "total": 60,
         "alerted": 50,
         "by_category": {
@@ -330,9 +358,9 @@ async def test_a_notice_over_many_protected_sites_sends_capped_alerts_and_one_su
             "substation": 10,
         },
     }
-    site = next(a for a in alerts if not a["summary"])
-    side = site["a"] if site["a"]["kind"] == "protected_site" else site["b"]
-    assert site["severity"] == "critical"
+    site = next(a for a in alerts if not a.summary)
+    side = site.a if site.a["kind"] == "protected_site" else site.b
+    assert site.severity == "critical"
     assert side["site"]["agreement"] == "energy moratorium"
     assert side["party"] == "us-eucom"
     assert len(side["site"]["coordinates"]) == 2
@@ -415,9 +443,9 @@ async def test_sites_imported_while_the_node_runs_alert_at_its_next_poll(nodes, 
     assert us.deconfliction.indexed() == indexed + 1
     for node in (us, ru):
         [alert] = pairs(node)
-        site = alert["a"] if alert["a"]["kind"] == "protected_site" else alert["b"]
-        assert activity in (alert["a"]["key"], alert["b"]["key"])
-        assert (site["site"]["name"], alert["severity"]) == ("Power plant", "critical")
+        site = alert.a if alert.a["kind"] == "protected_site" else alert.b
+        assert activity in (alert.a["key"], alert.b["key"])
+        assert (site["site"]["name"], alert.severity) == ("Power plant", "critical")
     assert await us.deconfliction.flush() == 0  # once per pair
     assert us.deconfliction.indexed() == indexed + 1
 
@@ -441,13 +469,13 @@ async def test_a_large_import_while_running_is_taken_in_at_once_with_capped_aler
         assert await us.deconfliction.flush() == 51
         assert us.deconfliction.indexed() == 61
         alerts = pairs(us)
-        [summary] = [a for a in alerts if a["summary"]]
-        assert (len(alerts), summary["summary"]["total"]) == (51, 60)
+        [summary] = [a for a in alerts if a.summary]
+        assert (len(alerts), summary.summary["total"]) == (51, 60)
     finally:
         us.close()
 
 
-def alerts_in(stream) -> list[dict]:
+def alerts_in(stream) -> list[AlertRecord]:
     """The alert messages a live stream (SSE) has been given so far."""
     found = []
     while not stream.empty():
@@ -474,11 +502,11 @@ async def test_an_alert_and_its_withdrawal_reach_the_live_stream_of_both_nodes(n
     [event] = events_of(us, channel, "deconfliction_alert")
     for party in ("us", "ru"):
         [alert] = raised[party]
-        assert (alert["kind"], alert["severity"]) == ("deconfliction", "high")
-        assert (alert["event_id"], alert["resolved_ms"]) == (event.id, None)
+        assert (alert.kind, alert.severity) == ("deconfliction", "high")
+        assert (alert.event_id, alert.resolved_ms) == (event.id, None)
         [again] = resolved[party]
-        assert again["id"] == alert["id"]
-        assert again["resolved_ms"] is not None
+        assert again.id == alert.id
+        assert again.resolved_ms is not None
 
 
 async def test_a_notice_is_cancelled_once_and_a_second_cancellation_names_the_first(nodes):

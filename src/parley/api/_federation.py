@@ -6,10 +6,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field, RootModel
 
 from parley.errors import InvalidInput
 
+from ._answers import Answer, SignedEventOut
 from ._deps import NodeDep
+from ._log_answers import Base64, CosignedAt
 
 __all__ = ["router"]
 
@@ -36,22 +39,54 @@ async def signed_request(request: Request, node: NodeDep) -> SignedRequest:
     return SignedRequest(peer, payload)
 
 
+Heads = dict[str, dict[str, int]]
+
+
+class HeadsOut(RootModel[Heads]):
+    """Per channel, the highest seq stored of each author."""
+
+
+class PullOut(Answer):
+    events: list[SignedEventOut] = Field(description="what the peer lacks, in causal order")
+
+
+class PushOut(Answer):
+    stored: int
+    duplicates: int
+    heads: Heads = Field(description="of the channels the push touched, afterwards")
+
+
+class WitnessCheckpointOut(Answer):
+    note: str = Field(description="the latest checkpoint, as a C2SP signed note")
+    size: int
+    proof: list[Base64] = Field(description="base64 consistency proof from the size asked for")
+    cosigners: list[str]
+
+
+class CosignatureOut(Answer):
+    size: int
+    witness: str
+    cosigned_at: CosignedAt = Field(validation_alias="timestamp")
+    stored: bool = Field(description="false: this witness had cosigned that size already")
+
+
 Signed = Annotated[SignedRequest, Depends(signed_request)]
 
 
 @router.get("/heads")
-def heads(node: NodeDep, signed: Signed) -> dict[str, dict[str, int]]:
-    return node.federation.heads(signed.peer)
+def heads(node: NodeDep, signed: Signed) -> HeadsOut:
+    return HeadsOut(node.federation.heads(signed.peer))
 
 
 @router.post("/pull")
-def pull(node: NodeDep, signed: Signed) -> dict[str, Any]:
-    return node.federation.pull(signed.peer, signed.payload)
+def pull(node: NodeDep, signed: Signed) -> PullOut:
+    events = node.federation.pull(signed.peer, signed.payload)
+    return PullOut.model_validate({"events": events})
 
 
 @router.post("/events")
-async def push(node: NodeDep, signed: Signed) -> dict[str, Any]:
-    return await node.federation.receive(signed.peer, signed.payload)
+async def push(node: NodeDep, signed: Signed) -> PushOut:
+    return PushOut.model_validate(await node.federation.receive(signed.peer, signed.payload))
 
 
 @router.get("/checkpoint")
@@ -59,11 +94,19 @@ def checkpoint(
     node: NodeDep,
     signed: Signed,
     from_size: Annotated[int, Query(alias="from", ge=0)] = 0,
-) -> dict[str, Any]:
+) -> WitnessCheckpointOut:
     """The latest checkpoint for a witness, with a consistency proof from the size it saw."""
-    return node.transparency.serve_checkpoint(from_size)
+    return WitnessCheckpointOut.model_validate(node.transparency.serve_checkpoint(from_size))
 
 
 @router.post("/cosignature")
-async def cosignature(node: NodeDep, signed: Signed) -> dict[str, Any]:
-    return await node.transparency.receive_cosignature(signed.peer, signed.payload)
+async def cosignature(node: NodeDep, signed: Signed) -> CosignatureOut:
+    record, stored = await node.transparency.receive_cosignature(signed.peer, signed.payload)
+    return CosignatureOut.model_validate(
+        {
+            "size": record.size,
+            "witness": record.witness,
+            "timestamp": record.timestamp,
+            "stored": stored,
+        }
+    )

@@ -1,4 +1,4 @@
-"""Request and response bodies. Strict: a string is never silently turned into a number."""
+"""Request bodies. Strict: a string is never silently turned into a number."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from parley.protocol import MemberRole, Precedence
+from parley.services import Role
+
+from ._values import ChannelStatus, ItemKind, Lax
+
 __all__ = [
     "CancelIn",
     "ChannelIn",
     "ChannelStatusIn",
-    "CheckpointOut",
-    "ConsistencyProofOut",
-    "CosignerOut",
     "DeconflictionCheckIn",
-    "InclusionProofOut",
     "LanguageIn",
     "LoginIn",
     "MessageIn",
@@ -36,7 +37,7 @@ class LoginIn(_Strict):
 
 class OperatorIn(_Strict):
     username: str
-    role: str
+    role: Lax[Role]
     password: str
 
 
@@ -48,15 +49,13 @@ class PartyIn(_Strict):
 
 
 class ChannelStatusIn(_Strict):
-    status: str = Field(description="suspended or active")
+    status: ChannelStatus
     reason: str
 
 
 class ChannelIn(_Strict):
     name: str
-    members: dict[str, str] = Field(
-        description="other parties and their role: party, mediator or observer"
-    )
+    members: dict[str, Lax[MemberRole]] = Field(description="other parties and their role")
     two_person: bool = Field(default=False, description="notifications need a second person")
     deadlines: dict[str, int] = Field(default={}, description="form name -> ack deadline, s")
 
@@ -64,7 +63,7 @@ class ChannelIn(_Strict):
 class NotificationIn(_Strict):
     form: str = Field(description="form id, e.g. military_activity/1 (see GET /api/v1/forms)")
     data: dict[str, Any]
-    precedence: str = "routine"
+    precedence: Lax[Precedence] = Precedence.ROUTINE
     supersedes: str | None = Field(
         default=None, description="id of this party's earlier notification that this amends"
     )
@@ -81,11 +80,7 @@ class DeconflictionCheckIn(_Strict):
     )
     window: Any = Field(description="{start, end}: UTC timestamps, half-open")
     margin_km: float = Field(default=0.0, description="also what lies within this distance")
-    kind: str = Field(
-        default="activity",
-        description="severities as for an item of this kind: "
-        "activity, launch, presence or protected_site",
-    )
+    kind: ItemKind = Field(default="activity", description="severities as for an item of this kind")
 
 
 class TranslationIn(_Strict):
@@ -98,44 +93,6 @@ class LanguageIn(_Strict):
 
 
 class MessageIn(_Strict):
-    precedence: str = Field(description="flash, immediate, priority or routine")
+    precedence: Lax[Precedence]
     text: str
     lang: str = Field(description="BCP 47 language tag of the text, e.g. ar, en, ru, uk")
-
-
-class CosignerOut(BaseModel):
-    witness: str = Field(description="party id of the witness (its C2SP key name)")
-    timestamp: int = Field(description="when it cosigned, seconds since the epoch")
-
-
-class CheckpointOut(BaseModel):
-    origin: str = Field(description="the log's name: this node's party id")
-    size: int = Field(description="number of entries (events) in the log")
-    root: str = Field(description="base64 RFC 9162 root hash of the first size entries")
-    note: str = Field(
-        description="C2SP signed note: the tlog-checkpoint, this node's signature, then one "
-        "tlog-cosignature line per witness"
-    )
-    cosigners: list[CosignerOut]
-    created_ms: int
-
-
-class InclusionProofOut(BaseModel):
-    event_id: str
-    index: int = Field(description="the event's leaf index in the log")
-    size: int = Field(description="size of the tree the proof is for")
-    leaf_hash: str = Field(description="base64 SHA-256(0x00 || the event's signed bytes)")
-    root: str = Field(description="base64 root hash of the tree of that size")
-    proof: list[str] = Field(description="base64 RFC 9162 inclusion proof, leaf first")
-
-
-class ConsistencyProofOut(BaseModel):
-    first: int
-    second: int
-    first_root: str = Field(description="base64 root hash of the first tree")
-    second_root: str = Field(description="base64 root hash of the second tree")
-    proof: list[str] = Field(description="base64 RFC 9162 consistency proof")
-
-
-def page(items: list[dict[str, Any]], next_after: int | None) -> dict[str, Any]:
-    return {"items": items, "next_after": next_after}

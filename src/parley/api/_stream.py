@@ -2,36 +2,77 @@
 
 from __future__ import annotations
 
-import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
+from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from parley.errors import InvalidInput
-from parley.services import BusItem, Node, Permission, Principal
+from parley.services import BusItem, EventView, Node, Permission, Principal
 
+from ._answers import AlertOut, EventOut
 from ._deps import CurrentPrincipal, NodeDep
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
 _REPLAY_PAGE = 500
+_SHAPED_KEPT = 256
+Message = dict[str, str]
 
 
-@router.get("/stream", tags=["events"], response_class=EventSourceResponse)
+class EventStream(EventSourceResponse):
+    # On the class, so the OpenAPI document names the stream's media type.
+    media_type = "text/event-stream"
+
+
+class ReadyOut(BaseModel):
+    after: int | None = Field(description="the position replayed up to; null: live only")
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+# Each message as the OpenAPI document describes a Server-Sent Events item (``itemSchema``),
+# as FastAPI does for its own streams: the ``data`` of each kind of message is JSON.
+_MESSAGE_SCHEMA = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["ready", "event", "alert"]},
+        "id": {"type": "string", "description": "on event messages: the event's position"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "anyOf": [ReadyOut.model_json_schema(), _ref(EventOut), _ref(AlertOut)]
+            },
+        },
+    },
+}
+
+
+@router.get(
+    "/stream",
+    tags=["events"],
+    response_class=EventStream,
+    openapi_extra={
+        "responses": {"200": {"content": {"text/event-stream": {"itemSchema": _MESSAGE_SCHEMA}}}}
+    },
+)
 async def stream(
     node: NodeDep,
     principal: CurrentPrincipal,
     after: Annotated[int | None, Query(description="replay events after this position")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> EventSourceResponse:
+) -> EventStream:
     """``id`` of each ``event`` message is its position: reconnect with Last-Event-ID."""
     start = _resume_point(after, last_event_id)
-    return EventSourceResponse(
-        _messages(node, principal, start), ping=int(node.settings.sse_keepalive_s)
-    )
+    return EventStream(_messages(node, principal, start), ping=int(node.settings.sse_keepalive_s))
 
 
 def _resume_point(after: int | None, last_event_id: str | None) -> int | None:
@@ -44,16 +85,14 @@ def _resume_point(after: int | None, last_event_id: str | None) -> int | None:
     return after
 
 
-async def _messages(
-    node: Node, principal: Principal, start: int | None
-) -> AsyncIterator[dict[str, Any]]:
+async def _messages(node: Node, principal: Principal, start: int | None) -> AsyncIterator[Message]:
     with node.bus.subscribe() as queue:
         last = start
         if start is not None:
-            for message, pos in _replay(node, principal, start):
-                last = pos
-                yield message
-        yield {"event": "ready", "data": json.dumps({"after": last})}
+            for view in _replay(node, principal, start):
+                last = view.pos
+                yield _event_message(view.pos, EventOut.model_validate(view).model_dump_json())
+        yield {"event": "ready", "data": ReadyOut(after=last).model_dump_json()}
         while True:
             item = await queue.get()
             if item is None:
@@ -65,24 +104,51 @@ async def _messages(
                 yield live
 
 
-def _replay(node: Node, principal: Principal, after: int) -> list[tuple[dict[str, Any], int]]:
-    out: list[tuple[dict[str, Any], int]] = []
+def _replay(node: Node, principal: Principal, after: int) -> list[EventView]:
+    out: list[EventView] = []
     while True:
         views = node.channels.events_after(principal, after, _REPLAY_PAGE)
-        for view in views:
-            data = json.dumps(view.to_json(), ensure_ascii=False)
-            out.append(({"event": "event", "id": str(view.pos), "data": data}, view.pos))
-            after = view.pos
+        out.extend(views)
         if len(views) < _REPLAY_PAGE:
             return out
+        after = views[-1].pos
 
 
-def _message(item: BusItem, principal: Principal, last: int | None) -> dict[str, Any] | None:
-    data = json.dumps(item.payload, ensure_ascii=False)
+def _message(item: BusItem, principal: Principal, last: int | None) -> Message | None:
     if item.kind == "event":
         if last is not None and item.id <= last:
             return None  # already sent during replay
-        return {"event": "event", "id": str(item.id), "data": data}
+        return _event_message(item.id, _shaped.data(item))
     if principal.can(Permission.VIEW_ALERTS):
-        return {"event": "alert", "data": data}
+        return {"event": "alert", "data": _shaped.data(item)}
     return None
+
+
+def _event_message(pos: int, data: str) -> Message:
+    return {"event": "event", "id": str(pos), "data": data}
+
+
+class _Shaped:
+    """The ``data`` of each live item, shaped once however many streams write it: the last
+    few items, by identity (each kept, so its identity is not reused while it is here)."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[int, tuple[BusItem, str]] = OrderedDict()
+
+    def data(self, item: BusItem) -> str:
+        hit = self._kept.get(id(item))
+        if hit is not None and hit[0] is item:
+            return hit[1]
+        record = item.payload
+        shaped = (
+            EventOut.model_validate(record)
+            if isinstance(record, EventView)
+            else AlertOut.model_validate(record)
+        ).model_dump_json()
+        self._kept[id(item)] = (item, shaped)
+        if len(self._kept) > _SHAPED_KEPT:
+            self._kept.popitem(last=False)
+        return shaped
+
+
+_shaped = _Shaped()

@@ -2,6 +2,7 @@
 
 from ._bodies import (
     DEFAULT_ACK_DEADLINES,
+    EVENT_TYPES,
     MAX_TEXT_BYTES,
     SPLIT_VIEW_REASONS,
     MemberRole,
@@ -110,6 +111,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "DEFAULT_ACK_DEADLINES",
     "EMPTY_ROOT",
+    "EVENT_TYPES",
     "EVENT_VERSION",
     "FED_HEADERS",
     "HASH_SIZE",

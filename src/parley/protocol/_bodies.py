@@ -18,6 +18,7 @@ from ._event import validate_party_id
 
 __all__ = [
     "DEFAULT_ACK_DEADLINES",
+    "EVENT_TYPES",
     "MAX_TEXT_BYTES",
     "SPLIT_VIEW_REASONS",
     "MemberRole",
@@ -319,6 +320,8 @@ _VALIDATORS = {
     "deconfliction_alert": _deconfliction_alert,
     "deconfliction_withdrawn": _deconfliction_withdrawn,
 }
+# The types this node understands; any other passes as it is, a newer peer's.
+EVENT_TYPES = tuple(_VALIDATORS)
 
 
 def validate_body(kind: str, body: Mapping[str, Any]) -> None:

@@ -1,13 +1,27 @@
-"""Services: what a node does, independent of how it is asked (API, CLI, web)."""
+"""Services: what a node does, independent of how it is asked (API, CLI, web).
+
+They answer with records; an adapter decides how a record is shown.
+"""
+
+from parley.store import (
+    AlertRecord,
+    ChannelRecord,
+    CosignatureRecord,
+    DraftRecord,
+    LinkRecord,
+    OperatorRecord,
+    PartyRecord,
+)
 
 from ._auth import ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
 from ._channels import ChannelService, IngestOutcome
 from ._context import NodeContext
-from ._deadlines import AlertService, alert_json
-from ._deconflict import DeconflictionService
-from ._federation import FederationService
+from ._deadlines import AlertService
+from ._deconflict import DeconflictionService, Meeting
+from ._deconflict_alerts import DeconflictionAlert
+from ._federation import FederationService, PushOutcome
 from ._links import LinkMonitor
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
@@ -15,8 +29,8 @@ from ._operators import IssuedToken, OperatorService
 from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
-from ._status import EventView, MemberDelivery
-from ._transparency import SignedCheckpoint, TransparencyLog
+from ._status import EventStatus, EventView, MemberDelivery
+from ._transparency import ServedCheckpoint, SignedCheckpoint, TransparencyLog
 from ._transport import HttpPeerTransport, PeerTransport
 from ._witness import Witness
 
@@ -26,13 +40,19 @@ __all__ = [
     "KEY_FILE",
     "MORATORIUM_CATEGORIES",
     "ROLE_PERMISSIONS",
+    "AlertRecord",
     "AlertService",
     "BundleReport",
     "Bus",
     "BusItem",
+    "ChannelRecord",
     "ChannelService",
     "ConsistencyProof",
+    "CosignatureRecord",
+    "DeconflictionAlert",
     "DeconflictionService",
+    "DraftRecord",
+    "EventStatus",
     "EventView",
     "ExportSummary",
     "FederationService",
@@ -42,22 +62,27 @@ __all__ = [
     "IngestOutcome",
     "IssuedToken",
     "LinkMonitor",
+    "LinkRecord",
+    "Meeting",
     "MemberDelivery",
     "Node",
     "NodeConfig",
     "NodeContext",
     "NotificationService",
+    "OperatorRecord",
     "OperatorService",
+    "PartyRecord",
     "PeerTransport",
     "Permission",
     "Principal",
+    "PushOutcome",
     "Replicator",
     "Role",
+    "ServedCheckpoint",
     "SignedCheckpoint",
     "SiteService",
     "TransparencyLog",
     "Witness",
-    "alert_json",
     "export_bundle",
     "init_node",
     "require",

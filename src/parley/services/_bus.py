@@ -6,17 +6,27 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+
+from parley.store import AlertRecord
+
+from ._status import EventView
 
 __all__ = ["Bus", "BusItem"]
 
 
 @dataclass(frozen=True)
 class BusItem:
+    """A record as it was stored: the adapter that writes a live stream shapes it."""
+
     kind: str  # "event" or "alert"
     id: int  # event position or alert id: what a client resumes from
     channel: str | None
-    payload: dict[str, Any]
+    payload: EventView | AlertRecord
+
+    @property
+    def view(self) -> EventView | None:
+        """The stored event of an "event" item, as operators see it."""
+        return self.payload if isinstance(self.payload, EventView) else None
 
 
 class Bus:

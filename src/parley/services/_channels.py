@@ -328,7 +328,7 @@ class ChannelService:
             view = build_views(
                 self._ctx.store, self._ctx.party, record, [stored], self._ctx.clock.now()
             )[0]
-        self._ctx.bus.publish(BusItem("event", stored.pos, record.id, view.to_json()))
+        self._ctx.bus.publish(BusItem("event", stored.pos, record.id, view))
         return view
 
     # -- other parties' events -------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from parley.clock import format_ts, to_ms
@@ -14,7 +13,7 @@ from ._bus import BusItem
 from ._context import NodeContext
 from ._duty import Duty
 
-__all__ = ["AlertService", "alert_json"]
+__all__ = ["AlertService"]
 
 SEVERITY = {
     Precedence.FLASH: "critical",
@@ -22,19 +21,6 @@ SEVERITY = {
     Precedence.PRIORITY: "medium",
     Precedence.ROUTINE: "low",
 }
-
-
-def alert_json(alert: AlertRecord) -> dict[str, object]:
-    return {
-        "id": alert.id,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "channel": alert.channel,
-        "event_id": alert.event_id,
-        "detail": json.loads(alert.detail),
-        "created_ms": alert.created_ms,
-        "resolved_ms": alert.resolved_ms,
-    }
 
 
 class AlertService:
@@ -57,7 +43,7 @@ class AlertService:
             alert = self._ctx.store.get_alert(alert_id)
             assert alert is not None
             raised.append(alert)
-            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
+            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert))
         return raised
 
     async def _escalate(self, pending: PendingAck, now_ms: int) -> int:

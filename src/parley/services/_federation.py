@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from parley.clock import to_ms
 from parley.errors import AuthenticationFailed, Forbidden, InvalidInput, ParleyError
 from parley.protocol import (
+    Event,
     RequestSignature,
     decode_public_key,
     event_from_dict,
@@ -20,7 +22,16 @@ from parley.store import ChannelRecord
 from ._channels import ChannelService
 from ._context import NodeContext
 
-__all__ = ["FederationService"]
+__all__ = ["FederationService", "PushOutcome"]
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What a push stored, and the heads of the channels it touched afterwards."""
+
+    stored: int
+    duplicates: int
+    heads: dict[str, dict[str, int]]
 
 
 class FederationService:
@@ -76,7 +87,7 @@ class FederationService:
             if peer in record.members
         }
 
-    def pull(self, peer: str, payload: Any) -> dict[str, Any]:
+    def pull(self, peer: str, payload: Any) -> list[Event]:
         """Events of a shared channel that ``peer`` lacks, given its heads, in causal order."""
         if not isinstance(payload, dict):
             raise InvalidInput.for_field("body", "must be a JSON object")
@@ -88,12 +99,11 @@ class FederationService:
             for k, v in heads.items()
         ):
             raise InvalidInput.for_field("heads", "must map party ids to sequence numbers")
-        events = self._ctx.store.events_missing_at(
+        return self._ctx.store.events_missing_at(
             channel, heads, exclude_author=peer, limit=self._ctx.settings.replication_batch
         )
-        return {"events": [e.to_dict() for e in events]}
 
-    async def receive(self, peer: str, payload: Any) -> dict[str, Any]:
+    async def receive(self, peer: str, payload: Any) -> PushOutcome:
         """Store pushed events in order; the first invalid one stops the batch.
 
         Events before it are kept (each was verified on its own); the error names the
@@ -122,4 +132,4 @@ class FederationService:
             duplicates += outcome.duplicates
             touched.add(event.channel)
         heads = {channel: self._ctx.store.channel_heads(channel) for channel in sorted(touched)}
-        return {"stored": stored, "duplicates": duplicates, "heads": heads}
+        return PushOutcome(stored, duplicates, heads)

@@ -16,7 +16,6 @@ from ._auth import Permission, Principal, require
 from ._bus import BusItem
 from ._channels import ChannelService
 from ._context import NodeContext
-from ._deadlines import alert_json
 from ._duty import Duty
 
 __all__ = ["LinkMonitor"]
@@ -66,17 +65,15 @@ class LinkMonitor:
 
     def on_stored(self, item: BusItem) -> None:
         """Bus listener: a peer's event that has seen our link test closes the round trip."""
-        if item.kind != "event":
+        if item.view is None:
             return
-        event = item.payload.get("event", {})
-        pending = self._pending.get(event.get("author", ""))
-        if pending is None or event.get("channel") != pending.channel:
+        event = item.view.event
+        pending = self._pending.get(event.author)
+        if pending is None or event.channel != pending.channel:
             return
-        if event.get("seen", {}).get(self._ctx.party, 0) >= pending.seq:
-            del self._pending[event["author"]]
-            task = asyncio.get_running_loop().create_task(
-                self._test_passed(event["author"], pending)
-            )
+        if event.seen.get(self._ctx.party, 0) >= pending.seq:
+            del self._pending[event.author]
+            task = asyncio.get_running_loop().create_task(self._test_passed(event.author, pending))
             self._recording.add(task)
             task.add_done_callback(self._recording.discard)
 
@@ -146,7 +143,7 @@ class LinkMonitor:
         )
         alert = self._ctx.store.get_alert(alert_id)
         if alert is not None:
-            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert_json(alert)))
+            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert))
 
     def links(self, principal: Principal) -> list[LinkRecord]:
         require(principal, Permission.READ)

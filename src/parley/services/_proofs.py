@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from parley.errors import Conflict, FieldError, InvalidInput, NotFound, ParleyError
 from parley.protocol import (
@@ -48,16 +47,6 @@ class InclusionProof:
     root: bytes
     proof: list[bytes]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "index": self.index,
-            "size": self.size,
-            "leaf_hash": b64(self.leaf_hash),
-            "root": b64(self.root),
-            "proof": [b64(p) for p in self.proof],
-        }
-
 
 @dataclass(frozen=True)
 class ConsistencyProof:
@@ -68,15 +57,6 @@ class ConsistencyProof:
     first_root: bytes
     second_root: bytes
     proof: list[bytes]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "first": self.first,
-            "second": self.second,
-            "first_root": b64(self.first_root),
-            "second_root": b64(self.second_root),
-            "proof": [b64(p) for p in self.proof],
-        }
 
 
 class LogProofs:

@@ -25,9 +25,9 @@ class ReceiptSender:
         )
 
     def on_stored(self, item: BusItem) -> None:
-        event = item.payload.get("event", {}) if item.kind == "event" else {}
-        if event.get("author") not in (None, self._ctx.party) and event.get("type") != "receipt":
-            self._owed.add(str(event["channel"]))
+        event = None if item.view is None else item.view.event
+        if event is not None and event.author != self._ctx.party and event.type != "receipt":
+            self._owed.add(event.channel)
             self.duty.wake()
 
     async def flush(self) -> int:

@@ -50,10 +50,8 @@ class Replicator:
 
     def on_stored(self, item: BusItem) -> None:
         """Bus listener: a new event wakes the pushers of every peer in its channel."""
-        if item.kind != "event":
-            return
-        for member in item.payload.get("members", []):
-            duty = self._peers.get(member["party"])
+        for member in () if item.view is None else item.view.members:
+            duty = self._peers.get(member.party)
             if duty is not None:
                 duty.wake()
 

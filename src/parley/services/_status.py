@@ -5,16 +5,25 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
 
-from parley.clock import format_ts, parse_ts
+from parley.clock import format_ms, parse_ts
 from parley.protocol import Event, MemberRole
 from parley.store import AckRecord, ChannelRecord, Store, StoredEvent
 
-__all__ = ["EventView", "MemberDelivery", "build_views", "fresh_view"]
+__all__ = ["EventStatus", "EventView", "MemberDelivery", "build_views", "fresh_view"]
 
 ACKABLE_TYPES = frozenset({"message", "notification"})
+
+
+class EventStatus(StrEnum):
+    """Where an event is: signed and stored here, stored by every member, acknowledged by
+    every member that must (messages and notifications only)."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
 
 
 @dataclass(frozen=True)
@@ -31,21 +40,9 @@ class EventView:
     pos: int
     stored_at: str
     event: Event
-    status: str
+    status: EventStatus
     overdue: bool
     members: tuple[MemberDelivery, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.event.id,
-            "pos": self.pos,
-            "stored_at": self.stored_at,
-            "status": self.status,
-            "overdue": self.overdue,
-            "deadline": self.event.body.get("deadline"),
-            "members": [m.__dict__ for m in self.members],
-            "event": self.event.to_dict(),
-        }
 
 
 def build_views(
@@ -69,10 +66,8 @@ def fresh_view(self_party: str, channel: ChannelRecord, stored: StoredEvent) -> 
         for party, role in sorted(channel.members.items())
         if party != self_party
     )
-    status = "delivered" if not members else "sent"
-    return EventView(
-        stored.pos, _ms_ts(stored.stored_ms) or "", stored.event, status, False, members
-    )
+    status = EventStatus.DELIVERED if not members else EventStatus.SENT
+    return EventView(stored.pos, format_ms(stored.stored_ms), stored.event, status, False, members)
 
 
 class _ReceiptIndex:
@@ -117,28 +112,24 @@ def _view(
             MemberDelivery(
                 party,
                 role,
-                _ms_ts(delivered),
+                None if delivered is None else format_ms(delivered),
                 ack.ts if ack else None,
                 ack.by if ack else None,
             )
         )
     status, overdue = _status(event, members, now)
     return EventView(
-        stored.pos, _ms_ts(stored.stored_ms) or "", event, status, overdue, tuple(members)
+        stored.pos, format_ms(stored.stored_ms), event, status, overdue, tuple(members)
     )
 
 
-def _status(event: Event, members: list[MemberDelivery], now: datetime) -> tuple[str, bool]:
-    delivered = all(m.delivered_at for m in members)
+def _status(event: Event, members: list[MemberDelivery], now: datetime) -> tuple[EventStatus, bool]:
+    reached = EventStatus.DELIVERED if all(m.delivered_at for m in members) else EventStatus.SENT
     if event.type not in ACKABLE_TYPES:
-        return ("delivered" if delivered else "sent"), False
+        return reached, False
     must_ack = [m for m in members if m.role == MemberRole.PARTY.value]
     if all(m.acknowledged_at for m in must_ack):
-        return "acknowledged", False
+        return EventStatus.ACKNOWLEDGED, False
     deadline = event.body.get("deadline")
     overdue = deadline is not None and parse_ts(deadline) <= now
-    return ("delivered" if delivered else "sent"), overdue
-
-
-def _ms_ts(ms: int | None) -> str | None:
-    return None if ms is None else format_ts(datetime.fromtimestamp(ms / 1000, UTC))
+    return reached, overdue

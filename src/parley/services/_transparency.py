@@ -33,9 +33,9 @@ from ._auth import Permission, Principal, require
 from ._bus import BusItem
 from ._context import NodeContext
 from ._duty import Duty
-from ._proofs import ConsistencyProof, InclusionProof, LogProofs, b64, field_error
+from ._proofs import ConsistencyProof, InclusionProof, LogProofs, field_error
 
-__all__ = ["SignedCheckpoint", "TransparencyLog"]
+__all__ = ["ServedCheckpoint", "SignedCheckpoint", "TransparencyLog"]
 
 _SIGNATURE_LINE_MAX = 1024
 
@@ -52,17 +52,16 @@ class SignedCheckpoint:
     cosignatures: list[CosignatureRecord]
     created_ms: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "origin": self.origin,
-            "size": self.size,
-            "root": b64(self.root),
-            "note": self.note,
-            "cosigners": [
-                {"witness": c.witness, "timestamp": c.timestamp} for c in self.cosignatures
-            ],
-            "created_ms": self.created_ms,
-        }
+
+@dataclass(frozen=True)
+class ServedCheckpoint:
+    """The latest checkpoint as a witness fetches it: the note, a consistency proof from the
+    size the witness saw (empty if it saw more), and who cosigned it."""
+
+    note: str
+    size: int
+    proof: list[bytes]
+    cosigners: list[str]
 
 
 class TransparencyLog(LogProofs):
@@ -187,7 +186,7 @@ class TransparencyLog(LogProofs):
         return await self.publish_checkpoint()
 
     # -- for witnesses (federation) --------------------------------------------------------------
-    def serve_checkpoint(self, from_size: int) -> dict[str, Any]:
+    def serve_checkpoint(self, from_size: int) -> ServedCheckpoint:
         """The latest checkpoint for a witness, with the consistency proof from ``from_size``.
 
         A witness that saw a larger size than the latest gets no proof: it sees the log shrank.
@@ -200,15 +199,14 @@ class TransparencyLog(LogProofs):
         proof = (
             self.consistency_proof(from_size, latest.size).proof if from_size <= latest.size else []
         )
-        return {
-            "note": latest.note,
-            "size": latest.size,
-            "proof": [b64(p) for p in proof],
-            "cosigners": [c.witness for c in self._ctx.store.cosignatures_of(latest.size)],
-        }
+        cosigners = [c.witness for c in self._ctx.store.cosignatures_of(latest.size)]
+        return ServedCheckpoint(latest.note, latest.size, proof, cosigners)
 
-    async def receive_cosignature(self, witness: str, payload: Any) -> dict[str, Any]:
-        """Store ``witness``'s cosignature of one of this node's checkpoints, once verified."""
+    async def receive_cosignature(
+        self, witness: str, payload: Any
+    ) -> tuple[CosignatureRecord, bool]:
+        """Store ``witness``'s cosignature of one of this node's checkpoints, once verified;
+        False if it was stored already."""
         size, line = _cosignature_request(payload)
         record = self._ctx.store.checkpoint_at(size)
         if record is None:
@@ -228,7 +226,7 @@ class TransparencyLog(LogProofs):
             raise field_error(InvalidNote, "cosignature", exc.detail) from exc
         cosignature = CosignatureRecord(size, witness, format_signature_line(signature), timestamp)
         stored = await self._ctx.store.write(lambda tx: tx.insert_cosignature(cosignature))
-        return {"size": size, "witness": witness, "timestamp": timestamp, "stored": stored}
+        return cosignature, stored
 
 
 def _cosignature_request(payload: Any) -> tuple[int, str]:

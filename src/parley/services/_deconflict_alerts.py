@@ -1,0 +1,323 @@
+"""Deconfliction alerts: what an alert says, which channel carries it, and once per pair.
+
+The pair's record (``deconfliction_pairs``) is the truth every node keeps: storing a
+``deconfliction_alert``, own or received, records its pair and raises a local alert (only
+the first for a pair); storing a ``deconfliction_withdrawn`` resolves both. An own alert or
+withdrawal is appended only if, in the same transaction, the pair still lacks one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from parley.clock import format_ms, to_ms
+from parley.deconflict import SEVERITIES, Item, Overlap
+from parley.errors import Conflict
+from parley.protocol import Event
+from parley.store import ChannelRecord, PairRecord, SiteRecord, StoredEvent, StoreTx
+
+from ._bus import BusItem
+from ._channels import ChannelService
+from ._context import NodeContext
+from ._site_poller import site_key
+
+__all__ = ["DeconflictionAlert", "DeconflictionAlerts", "event_of"]
+
+_log = logging.getLogger(__name__)
+_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+Owners = Mapping[str, tuple[str, str]]  # notification id -> (author, channel)
+
+
+def event_of(key: str) -> str:
+    """The notification an item key belongs to (a launch has two items)."""
+    return key.partition("#")[0]
+
+
+def _ts(ms: int | None) -> str | None:
+    return None if ms is None else format_ms(ms)
+
+
+def _summary_key(node_party: str) -> str:
+    """The pseudo-item "this node's protected sites" of a summary alert."""
+    return f"sites:{node_party}"
+
+
+@dataclass(frozen=True)
+class DeconflictionAlert:
+    """One alert per pair of items, as every node lists it: the first alert stored for the
+    pair. ``a``, ``b``, ``window`` and ``summary`` are as the signed alert says them."""
+
+    alert_event: str
+    channel: str
+    severity: str
+    a: Mapping[str, Any]
+    b: Mapping[str, Any]
+    area_km2: float
+    distance_km: float
+    window: Mapping[str, str | None]
+    summary: Mapping[str, Any] | None
+    raised_by: str
+    created_ms: int
+    withdrawn_event: str | None
+    withdrawn_ms: int | None
+
+    @classmethod
+    def of(cls, pair: PairRecord) -> DeconflictionAlert:
+        detail = json.loads(pair.detail)
+        return cls(
+            pair.alert_event,
+            pair.channel,
+            pair.severity,
+            detail["a"],
+            detail["b"],
+            detail["area_km2"],
+            detail["distance_km"],
+            detail["window"],
+            detail.get("summary"),
+            detail["raised_by"],
+            pair.created_ms,
+            pair.withdrawn_event,
+            pair.withdrawn_ms,
+        )
+
+
+class _AlreadyDone(Conflict):
+    """The pair got its alert (or withdrawal) from another event first: this one is vetoed,
+    as ``ChannelService.append`` takes a veto: by raising in the storing transaction."""
+
+
+class DeconflictionAlerts:
+    def __init__(self, ctx: NodeContext, channels: ChannelService) -> None:
+        self._ctx = ctx
+        self._channels = channels
+        self.site_prefix = site_key(ctx.party, 0)[:-1]
+        channels.add_effect(self._record)
+
+    # -- in the storing transaction --------------------------------------------------------------
+    def _record(self, tx: StoreTx, record: ChannelRecord, event: Event, now: datetime) -> None:
+        body = event.body
+        if event.type == "deconfliction_alert":
+            detail = {**body, "raised_by": event.author}
+            pair = PairRecord(
+                body["a"]["key"],
+                body["b"]["key"],
+                event.id,
+                event.channel,
+                body["severity"],
+                json.dumps(detail, ensure_ascii=False),
+                to_ms(now),
+                None,
+                None,
+            )
+            if tx.record_deconfliction_pair(pair):
+                tx.insert_alert(
+                    "deconfliction", body["severity"], event.channel, event.id, detail, to_ms(now)
+                )
+        elif event.type == "deconfliction_withdrawn":
+            tx.withdraw_deconfliction_pair(body["a"], body["b"], event.id, to_ms(now))
+
+    # -- after the commit ------------------------------------------------------------------------
+    def announce(self, event: Event) -> None:
+        """Publish the local alert this stored event raised or resolved, as overdue alerts
+        are: an operator's console sees it at once. Nothing if it changed no alert (a second
+        alert for a pair, a withdrawal of an alert already withdrawn)."""
+        store = self._ctx.store
+        if event.type == "deconfliction_alert":
+            alert = store.deconfliction_alert(event.id)
+        else:
+            a, b = event.body["a"], event.body["b"]
+            pair = next(
+                (
+                    p
+                    for p in store.deconfliction_pairs(active_only=False, keys=[a])
+                    if p.key_b == b and p.withdrawn_event == event.id
+                ),
+                None,
+            )
+            alert = None if pair is None else store.deconfliction_alert(pair.alert_event)
+        if alert is not None:
+            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert))
+
+    def listed(self, *, include_withdrawn: bool) -> list[DeconflictionAlert]:
+        pairs = self._ctx.store.deconfliction_pairs(active_only=not include_withdrawn)
+        return [DeconflictionAlert.of(p) for p in pairs]
+
+    # -- raising ---------------------------------------------------------------------------------
+    async def alert(self, item: Item, met: Sequence[tuple[Item, Overlap]], owners: Owners) -> int:
+        """Alerts for what ``item`` meets (other items, each with its overlap) that no stored
+        alert names yet; ``owners``: the channel of each indexed notification.
+
+        Against this node's imported sites at most ``deconfliction_site_alert_cap`` pairs,
+        the most severe and largest first, then one summary alert for all of them.
+        """
+        sites: list[tuple[Item, Overlap]] = []
+        others: list[tuple[Item, Overlap]] = []
+        for other, overlap in met:
+            if self._ctx.party not in (item.party, other.party):
+                continue
+            if item.kind == other.kind == "protected_site":
+                continue  # sites do not move: two of them never conflict
+            mine = other.key.startswith(self.site_prefix)
+            (sites if mine else others).append((other, overlap))
+        if not sites and not others:
+            return 0
+        known = {
+            (p.key_a, p.key_b)
+            for p in self._ctx.store.deconfliction_pairs(active_only=False, keys=[item.key])
+        }
+        cap = self._ctx.settings.deconfliction_site_alert_cap
+        sites.sort(key=lambda pair: (_RANK[pair[1].severity], -pair[1].area_km2, pair[0].key))
+        records = self.sites([other for other, _ in sites])
+        sent = 0
+        for other, overlap in [*others, *sites[:cap]]:
+            if (overlap.a, overlap.b) in known:
+                continue
+            body = self._alert_body(item, other, overlap, records)
+            sent += await self._emit(body, [item, other], owners)
+        if len(sites) > cap:
+            summary = self._summary(item, sites, records)
+            if (summary["a"]["key"], summary["b"]["key"]) not in known:
+                sent += await self._emit(summary, [item], owners)
+        return sent
+
+    def sites(self, items: Iterable[Item]) -> dict[str, SiteRecord]:
+        """The imported sites among ``items`` (by key), as stored."""
+        ids = [int(item.key.rpartition(":")[2]) for item in items]
+        return {site_key(self._ctx.party, s.id): s for s in self._ctx.store.get_sites(ids)}
+
+    @staticmethod
+    def side(item: Item, sites: Mapping[str, SiteRecord]) -> dict[str, Any]:
+        """An item as an alert names it: its notification, or the imported site itself."""
+        side: dict[str, Any] = {"key": item.key, "party": item.party, "kind": item.kind}
+        site = sites.get(item.key)
+        if site is None:
+            side["event"] = event_of(item.key)
+        else:  # the other side has never seen this site: say what and where it is
+            side["site"] = {
+                "name": site.name,
+                "category": site.category,
+                "agreement": site.agreement,
+                "coordinates": [site.lon, site.lat],
+            }
+        return side
+
+    def _alert_body(
+        self, item: Item, other: Item, overlap: Overlap, sites: Mapping[str, SiteRecord]
+    ) -> dict[str, Any]:
+        a, b = (item, other) if item.key == overlap.a else (other, item)
+        return {
+            "a": self.side(a, sites),
+            "b": self.side(b, sites),
+            "area_km2": round(overlap.area_km2, 3),
+            "distance_km": round(overlap.distance_km, 3),
+            "window": {"start": _ts(overlap.start_ms), "end": _ts(overlap.end_ms)},
+            "severity": overlap.severity,
+        }
+
+    def _summary(
+        self,
+        item: Item,
+        sites: Sequence[tuple[Item, Overlap]],
+        records: Mapping[str, SiteRecord],
+    ) -> dict[str, Any]:
+        """One alert for every site ``item`` meets, counted by category."""
+        categories = Counter(records[other.key].category for other, _ in sites)
+        mine = self.side(item, {})
+        theirs = {
+            "key": _summary_key(self._ctx.party),
+            "party": self._ctx.party,
+            "kind": "protected_site",
+        }
+        a, b = (mine, theirs) if mine["key"] < theirs["key"] else (theirs, mine)
+        return {
+            "a": a,
+            "b": b,
+            "area_km2": round(sum(o.area_km2 for _, o in sites), 3),
+            "distance_km": 0.0,
+            "window": {"start": _ts(item.start_ms), "end": _ts(item.end_ms)},
+            "severity": min((o.severity for _, o in sites), key=_RANK.__getitem__),
+            "summary": {
+                "total": len(sites),
+                "alerted": self._ctx.settings.deconfliction_site_alert_cap,
+                "by_category": dict(sorted(categories.items())),
+            },
+        }
+
+    async def _emit(self, body: dict[str, Any], items: Sequence[Item], owners: Owners) -> int:
+        """Append the alert on a channel of both parties (the channel of one of ``items``
+        first), unless the pair has one by then."""
+        parties = {body["a"]["party"], body["b"]["party"]}
+        preferred = [owners[e][1] for e in map(event_of, (i.key for i in items)) if e in owners]
+        record = self._channel_for(parties, preferred)
+        if record is None:
+            _log.warning(
+                "no channel of both %s: the alert of %s is not sent", parties, items[0].key
+            )
+            return 0
+        return await self._append_once(
+            record, "deconfliction_alert", body, body["a"]["key"], body["b"]["key"], "alert_event"
+        )
+
+    # -- withdrawing -----------------------------------------------------------------------------
+    async def withdraw(self, pairs: Iterable[PairRecord], gone: Mapping[str, str]) -> int:
+        """Withdraw the alerts this node raised whose overlap is gone; ``gone``: why each
+        cancelled or superseded notification left the index."""
+        sent = 0
+        for pair in pairs:
+            detail = json.loads(pair.detail)
+            if pair.withdrawn_event is not None or detail.get("raised_by") != self._ctx.party:
+                continue
+            why = [gone[e] for e in map(event_of, (pair.key_a, pair.key_b)) if e in gone]
+            if not why:
+                continue
+            parties = {detail["a"]["party"], detail["b"]["party"]}
+            record = self._channel_for(parties, [pair.channel])
+            if record is None:
+                continue
+            body = {"alert": pair.alert_event, "a": pair.key_a, "b": pair.key_b, "reason": why[0]}
+            sent += await self._append_once(
+                record, "deconfliction_withdrawn", body, pair.key_a, pair.key_b, "withdrawn_event"
+            )
+        return sent
+
+    async def _append_once(
+        self,
+        record: ChannelRecord,
+        kind: str,
+        body: Mapping[str, Any],
+        key_a: str,
+        key_b: str,
+        field: str,
+    ) -> int:
+        """Append, unless (in the same transaction) the pair's ``field`` names another event:
+        the other party's node got there first. 1 if appended, else 0."""
+
+        def first(tx: StoreTx, stored: StoredEvent) -> None:
+            pair = tx.deconfliction_pair(key_a, key_b)
+            if pair is None or getattr(pair, field) != stored.event.id:
+                raise _AlreadyDone(f"{key_a} and {key_b}: a {kind} is stored already")
+
+        try:
+            await self._channels.append(record, kind, body, first)
+        except _AlreadyDone:
+            return 0
+        return 1
+
+    def _channel_for(self, parties: set[str], preferred: Iterable[str]) -> ChannelRecord | None:
+        """An active channel where this node and both parties may send: ``preferred`` first."""
+        mine = [c.id for c in self._ctx.store.list_channels(self._ctx.party)]
+        for channel in dict.fromkeys([*preferred, *mine]):
+            record = self._ctx.store.get_channel(channel)
+            if (
+                record is not None
+                and record.status == "active"
+                and all(record.is_active_member(p) for p in parties | {self._ctx.party})
+            ):
+                return record
+        return None
