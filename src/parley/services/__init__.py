@@ -3,11 +3,13 @@
 from ._auth import ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
-from ._channels import ChannelService, IngestOutcome
+from ._channels import ChannelService
 from ._context import NodeContext
 from ._deadlines import AlertService, alert_json
 from ._deconflict import DeconflictionService
 from ._federation import FederationService
+from ._ingest import IngestOutcome, IngestService
+from ._journal import Journal
 from ._links import LinkMonitor
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
@@ -44,7 +46,9 @@ __all__ = [
     "ImportReport",
     "InclusionProof",
     "IngestOutcome",
+    "IngestService",
     "IssuedToken",
+    "Journal",
     "LinkMonitor",
     "MemberDelivery",
     "Node",

@@ -9,12 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from parley.clock import format_ts, parse_ts
-from parley.protocol import Event, MemberRole
+from parley.protocol import ACKABLE_TYPES, Event, MemberRole
 from parley.store import AckRecord, ChannelRecord, Store, StoredEvent
 
 __all__ = ["EventView", "MemberDelivery", "build_views", "fresh_view"]
-
-ACKABLE_TYPES = frozenset({"message", "notification"})
 
 
 @dataclass(frozen=True)
