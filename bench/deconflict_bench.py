@@ -568,7 +568,7 @@ def site_records(sites: Sequence[Item]) -> Iterator[SiteRecord]:
 async def write_store(folder: Path, data: Data) -> dict[str, Any]:
     """The sites by the store's bulk import; the areas as signed notifications of the six
     parties, each party's channel opened and its first ``INGEST_SAMPLE`` events received
-    through ``ChannelService.ingest`` (signatures, chains and forms checked, ~5 ms an event),
+    through ``IngestService.receive`` (signatures, chains and forms checked, ~5 ms an event),
     the rest of its chain stored with the same ``insert_event`` in one transaction."""
     init_node(folder, STORE_NODE, "UN registry (bench)")
     node = Node.open(folder, clock=ManualClock(STORE_NOW))
@@ -589,7 +589,7 @@ async def write_store(folder: Path, data: Data) -> dict[str, Any]:
         out["notices_sign_s"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
         for chain in chains:
-            await node.channels.ingest(chain[:INGEST_SAMPLE])
+            await node.ingest.receive(chain[:INGEST_SAMPLE])
             node.store.write_sync(lambda tx, chain=chain: store_chain(tx, chain))
         out["notices"] = sum(len(chain) - 1 for chain in chains)
         out["notices_store_s"] = round(time.perf_counter() - t0, 2)

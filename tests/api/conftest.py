@@ -55,9 +55,9 @@ async def api(make_node):
         )
         assert created.status_code == 201, created.text
         harness.channel = created.json()["id"]
-        await peer.channels.ingest(node.store.chain(harness.channel, node.party))
+        await peer.ingest.receive(node.store.chain(harness.channel, node.party))
         accepted = await peer.channels.accept(as_role(peer, Role.ADMIN), harness.channel)
-        await node.channels.ingest([accepted.event])
+        await node.ingest.receive([accepted.event])
         yield harness
 
 

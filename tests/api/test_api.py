@@ -177,11 +177,11 @@ async def test_peer_acknowledgement_is_shown_to_the_sender(api):
     from parley.protocol import event_from_dict
 
     peer = api.peer
-    await peer.channels.ingest([event_from_dict(posted["event"])])
+    await peer.ingest.receive([event_from_dict(posted["event"])])
     ack, _ = await peer.channels.acknowledge(
         as_role(peer, Role.OPERATOR, "officer2"), api.channel, posted["id"]
     )
-    await api.node.channels.ingest([ack.event])
+    await api.node.ingest.receive([ack.event])
     shown = (
         await api.client.get(
             f"/api/v1/channels/{api.channel}/events/{posted['id']}", headers=api.auth("duty1")
@@ -229,7 +229,7 @@ async def _call(api: Api, action: str, username: str) -> httpx.Response:
         incoming, _ = await api.peer.channels.post_message(
             _principal(api.peer, Role.OPERATOR), ch, precedence="routine", text="x", lang="ru"
         )
-        await api.node.channels.ingest([incoming.event])
+        await api.node.ingest.receive([incoming.event])
         return await c.post(f"/api/v1/channels/{ch}/events/{incoming.event.id}/ack", headers=h)
     if action == "alerts":
         return await c.get("/api/v1/alerts", headers=h)

@@ -25,7 +25,7 @@ async def peer_exercise(api) -> str:
     sent = await api.peer.notifications.send(
         as_role(api.peer, Role.OPERATOR, "duty1"), api.channel, "military_activity/1", EXERCISE
     )
-    await api.node.channels.ingest(api.peer.store.chain(api.channel, api.peer.party))
+    await api.node.ingest.receive(api.peer.store.chain(api.channel, api.peer.party))
     await api.node.deconfliction.flush()
     return sent.event.id
 

@@ -74,7 +74,7 @@ async def peer(make_node):
             as_role(us, Role.ADMIN), "hotline", {"ru-genstaff": "party"}
         )
         harness.channel = opened.event.channel
-        await ru.channels.ingest([opened.event])
+        await ru.ingest.receive([opened.event])
         yield harness
 
 

@@ -167,6 +167,19 @@ def test_init_with_an_invalid_party_id_fails_with_exit_2_naming_the_party(tmp_pa
     assert not (tmp_path / "node.key").exists()
 
 
+def test_init_with_a_party_id_holding_a_space_prints_one_invalid_input_line(
+    tmp_path: Path,
+) -> None:
+    result = runner.invoke(
+        app, ["init", "--party", "Bad Party", "--name", "x", "--data", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Invalid input: party: a party id is 2-63 lower-case letters, digits or '-'"
+    ]
+    assert not (tmp_path / "node.key").exists()
+
+
 # -- operator add ------------------------------------------------------------------------------
 def test_operator_add_reads_the_password_from_the_first_line_of_a_password_file(
     node_dir: Path, tmp_path: Path

@@ -55,7 +55,7 @@ async def test_received_message_left_unacknowledged_escalates_inbound(make_node,
     sent, _ = await ru.channels.post_message(
         as_role(ru, Role.OPERATOR), channel, precedence="priority", text="Уведомление", lang="ru"
     )
-    await us.channels.ingest([sent.event])
+    await us.ingest.receive([sent.event])
     clock.advance(timedelta(hours=6))
     (alert,) = await us.alerts.escalate_overdue()
     assert json.loads(alert.detail)["direction"] == "inbound"
@@ -68,7 +68,7 @@ async def test_acknowledgement_in_time_prevents_escalation(make_node, clock):
     sent, _ = await ru.channels.post_message(
         as_role(ru, Role.OPERATOR), channel, precedence="flash", text="x", lang="ar"
     )
-    await us.channels.ingest([sent.event])
+    await us.ingest.receive([sent.event])
     clock.advance(timedelta(minutes=5))
     await us.channels.acknowledge(as_role(us, Role.OPERATOR), channel, sent.event.id)
     clock.advance(timedelta(hours=1))
@@ -81,11 +81,11 @@ async def test_late_acknowledgement_resolves_the_alert(make_node, clock):
     sent, _ = await us.channels.post_message(
         as_role(us, Role.OPERATOR), channel, precedence="flash", text="x", lang="en"
     )
-    await ru.channels.ingest([sent.event])
+    await ru.ingest.receive([sent.event])
     clock.advance(timedelta(minutes=11))
     (alert,) = await us.alerts.escalate_overdue()
     ack, _ = await ru.channels.acknowledge(as_role(ru, Role.OPERATOR), channel, sent.event.id)
-    await us.channels.ingest([ack.event])
+    await us.ingest.receive([ack.event])
     supervisor = as_role(us, Role.SUPERVISOR)
     assert us.alerts.list_alerts(supervisor, open_only=True) == []
     (resolved,) = us.alerts.list_alerts(supervisor)

@@ -228,15 +228,18 @@ async def test_only_the_author_may_cancel_or_amend_a_notification(nodes):
         await notify(us, channel, "declared_presence/1", presence(), supersedes=activity)
 
 
-async def test_a_cancellation_by_another_party_changes_nothing(nodes):
+async def test_a_cancellation_by_another_party_is_refused_and_changes_nothing(nodes):
     us, ru = nodes["us-eucom"], nodes["ru-genstaff"]
     channel = await open_hotline(nodes)
     activity, _ = await alerted(nodes, channel)
 
-    record = us.channels.writable(channel)  # signed and valid, but not by the author
+    record = us.channels.writable(channel)  # past the API's check: the rule book refuses it
     body = {"event": activity, "reason": "x", "by": "duty1"}
-    await us.channels.append(record, "cancellation", body)
+    with pytest.raises(Forbidden, match="its author"):
+        await us.channels.append(record, "cancellation", body)
     await converge(nodes)
+
+    assert events_of(us, channel, "cancellation") == []
 
     for node in (us, ru):
         assert node.deconfliction.knows(activity) is not None

@@ -42,7 +42,7 @@ async def test_exercise_notice_reaches_the_other_party_with_its_24_hour_deadline
     assert sent.event.body["deadline"] == "2026-02-06T14:00:00.000Z"
     assert sent.event.body["late"] is False
 
-    await us.channels.ingest([sent.event])
+    await us.ingest.receive([sent.event])
     view = us.channels.event(as_role(us, Role.OPERATOR), channel, sent.event.id)
     assert view.event.body["data"] == EXERCISE
     for lang in ("ar", "en", "ru", "uk"):
@@ -69,7 +69,7 @@ async def test_launch_notice_less_than_24_hours_ahead_is_refused_unless_marked_l
         as_role(ru, Role.OPERATOR), channel, "missile_launch/1", late, "flash"
     )
     assert sent.event.body["late"] is True
-    await us.channels.ingest([sent.event])
+    await us.ingest.receive([sent.event])
     received = us.channels.event(as_role(us, Role.OPERATOR), channel, sent.event.id)
     assert received.event.body["late"] is True
 
@@ -120,7 +120,7 @@ async def test_received_notification_with_invalid_data_is_rejected(make_node):
         },
     )
     with pytest.raises(EventRejected) as caught:
-        await us.channels.ingest([forged])
+        await us.ingest.receive([forged])
     assert caught.value.errors[0].field == "data.activity"
 
 
@@ -129,9 +129,9 @@ async def _two_person_channel(us: Node, ru: Node) -> str:
     opened = await us.channels.create(
         as_role(us, Role.ADMIN), "released notices", {"ru-genstaff": "party"}, two_person=True
     )
-    await ru.channels.ingest([opened.event])
+    await ru.ingest.receive([opened.event])
     accepted = await ru.channels.accept(as_role(ru, Role.ADMIN), opened.event.channel)
-    await us.channels.ingest([accepted.event])
+    await us.ingest.receive([accepted.event])
     assert channel != opened.event.channel
     return opened.event.channel
 
@@ -174,7 +174,7 @@ async def test_unanswered_request_for_explanation_escalates_after_48_hours(make_
     request = await us.notifications.send(
         as_role(us, Role.OPERATOR), channel, "request_for_explanation/1", REQUEST, "priority"
     )
-    await ru.channels.ingest([request.event])
+    await ru.ingest.receive([request.event])
     clock.advance(timedelta(hours=47, minutes=59))
     assert await ru.alerts.escalate_overdue() == []
     clock.advance(timedelta(minutes=1))
@@ -190,7 +190,7 @@ async def test_reply_stops_the_clock_on_both_sides(make_node, clock):
     request = await us.notifications.send(
         as_role(us, Role.OPERATOR), channel, "request_for_explanation/1", REQUEST, "priority"
     )
-    await ru.channels.ingest([request.event])
+    await ru.ingest.receive([request.event])
     clock.advance(timedelta(hours=20))
     reply = await ru.notifications.send(
         as_role(ru, Role.OPERATOR),
@@ -199,7 +199,7 @@ async def test_reply_stops_the_clock_on_both_sides(make_node, clock):
         {"in_reply_to": request.event.id, "answer": "A scheduled training flight."},
         "priority",
     )
-    await us.channels.ingest([reply.event])
+    await us.ingest.receive([reply.event])
     clock.advance(timedelta(hours=30))
     for node in (us, ru):
         kinds = [a.kind for a in await node.alerts.escalate_overdue()]
@@ -212,7 +212,7 @@ async def test_translation_is_a_separate_event_linked_to_the_untouched_original(
     original, _ = await ru.channels.post_message(
         as_role(ru, Role.OPERATOR), channel, precedence="routine", text="Проверка связи", lang="ru"
     )
-    await us.channels.ingest([original.event])
+    await us.ingest.receive([original.event])
     translation = await us.notifications.translate(
         as_role(us, Role.OPERATOR), channel, original.event.id, "en", "Line check"
     )

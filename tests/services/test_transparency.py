@@ -49,7 +49,7 @@ async def pair(make_node):
 async def test_every_stored_event_is_logged_in_local_order_and_the_root_is_their_tree(pair):
     us, ru, channel = pair
     await post(us, channel, 9)
-    await ru.channels.ingest(us.store.chain(channel, US))
+    await ru.ingest.receive(us.store.chain(channel, US))
 
     appended = await us.transparency.sequence()
 

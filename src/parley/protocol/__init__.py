@@ -97,6 +97,17 @@ from ._note import (
     verify_cosignature,
     vkey,
 )
+from ._rules import (
+    ACKABLE_TYPES,
+    ChannelState,
+    Referenced,
+    Sender,
+    check_event,
+    check_member,
+    check_sender,
+    references,
+    sender_of,
+)
 from ._witness import (
     SplitView,
     judge_checkpoint,
@@ -106,6 +117,7 @@ from ._witness import (
 )
 
 __all__ = [
+    "ACKABLE_TYPES",
     "ALG_COSIGNATURE",
     "ALG_ED25519",
     "BUNDLE_FORMAT",
@@ -120,6 +132,7 @@ __all__ = [
     "SPLIT_VIEW_REASONS",
     "BundleHeader",
     "ChainHead",
+    "ChannelState",
     "Checkpoint",
     "CompactRange",
     "Ed25519Signer",
@@ -132,7 +145,9 @@ __all__ = [
     "OpenedCheckpoint",
     "OpenedNote",
     "Precedence",
+    "Referenced",
     "RequestSignature",
+    "Sender",
     "Sent",
     "Signer",
     "SplitView",
@@ -145,8 +160,11 @@ __all__ = [
     "check_chains",
     "check_checkpoint",
     "check_entry",
+    "check_event",
     "check_header",
     "check_inclusion",
+    "check_member",
+    "check_sender",
     "check_signature",
     "consistency_ranges",
     "cosign",
@@ -174,7 +192,9 @@ __all__ = [
     "parse_vkey",
     "proof_nodes",
     "read_entry",
+    "references",
     "root_of",
+    "sender_of",
     "sent_items",
     "sign_event",
     "sign_note",

@@ -7,6 +7,7 @@ from enum import Enum
 from parley.errors import BrokenChain, EquivocationDetected, MissingDependency, NotMember
 
 from ._event import Event
+from ._rules import check_member
 
 __all__ = ["ChainHead", "Verdict", "check_append"]
 
@@ -41,8 +42,7 @@ def check_append(
     the channel. Raises a specific ``EventRejected`` for anything that must not be
     stored; ``MissingDependency`` means "hold and fetch what is missing".
     """
-    if event.author not in members:
-        raise NotMember(f"{event.author} is not a member of {event.channel}")
+    check_member(event.author, members, event.channel)
     event.verify(public_key)
     if stored_id_at_seq is not None:
         if stored_id_at_seq == event.id:

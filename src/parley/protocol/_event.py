@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley.clock import parse_ts
-from parley.errors import BadSignature, EventRejected, FieldError, InvalidInput
+from parley.errors import BadSignature, EventRejected, InvalidInput
 
 from ._canonical import canonical_bytes
 from ._keys import Signer, verify_signature
@@ -117,36 +117,45 @@ def sign_event(
 
 def validate_party_id(value: object, where: str = "party") -> str:
     if not isinstance(value, str) or not _PARTY_RE.match(value):
-        raise _field(where, "a party id is 2-63 lower-case letters, digits or '-'")
+        raise InvalidInput.for_field(where, "a party id is 2-63 lower-case letters, digits or '-'")
     return value
 
 
 def validate_channel_id(value: object, where: str = "channel") -> str:
     if not isinstance(value, str) or not _CHANNEL_RE.match(value):
-        raise _field(where, "a channel id is 'ch_' and 8-64 letters or digits")
+        raise InvalidInput.for_field(where, "a channel id is 'ch_' and 8-64 letters or digits")
     return value
 
 
 def event_from_dict(data: object) -> Event:
-    """Parse an event received from the wire; every defect names its field."""
+    """Parse an event received from the wire; every defect is an EventRejected naming its field."""
+    try:
+        return _parse(data)
+    except InvalidInput as exc:
+        raise EventRejected(exc.detail, errors=exc.errors) from exc
+
+
+def _parse(data: object) -> Event:
     if not isinstance(data, dict):
-        raise _field("event", "an event is a JSON object")
+        raise InvalidInput.for_field("event", "an event is a JSON object")
     missing = [name for name in _FIELDS if name not in data]
     if missing:
-        raise _field(f"event.{missing[0]}", "is required")
+        raise InvalidInput.for_field(f"event.{missing[0]}", "is required")
     extra = sorted(set(data) - set(_FIELDS))
     if extra:
-        raise _field(f"event.{extra[0]}", "is not a field of an event")
+        raise InvalidInput.for_field(f"event.{extra[0]}", "is not a field of an event")
     if data["v"] != EVENT_VERSION or isinstance(data["v"], bool):
-        raise _field("event.v", f"only version {EVENT_VERSION} is understood")
+        raise InvalidInput.for_field("event.v", f"only version {EVENT_VERSION} is understood")
     channel = validate_channel_id(data["channel"], "event.channel")
     author = validate_party_id(data["author"], "event.author")
     seq = _positive_int(data["seq"], "event.seq", minimum=1)
     prev = data["prev"]
     if seq == 1 and prev is not None:
-        raise _field("event.prev", "must be null at seq 1")
+        raise InvalidInput.for_field("event.prev", "must be null at seq 1")
     if seq > 1 and (not isinstance(prev, str) or not _HEX64_RE.match(prev)):
-        raise _field("event.prev", "must be the hex sha256 id of the author's previous event")
+        raise InvalidInput.for_field(
+            "event.prev", "must be the hex sha256 id of the author's previous event"
+        )
     seen = _seen(data["seen"], author)
     ts = data["ts"]
     try:
@@ -154,39 +163,39 @@ def event_from_dict(data: object) -> Event:
             raise ValueError
         parse_ts(ts)
     except ValueError as exc:
-        raise _field("event.ts", "must be a UTC timestamp like 2026-02-05T14:02:11.123Z") from exc
+        raise InvalidInput.for_field(
+            "event.ts", "must be a UTC timestamp like 2026-02-05T14:02:11.123Z"
+        ) from exc
     kind = data["type"]
     if not isinstance(kind, str) or not _TYPE_RE.match(kind):
-        raise _field("event.type", "must be a lower-case event type name")
+        raise InvalidInput.for_field("event.type", "must be a lower-case event type name")
     body = data["body"]
     if not isinstance(body, dict):
-        raise _field("event.body", "must be a JSON object")
+        raise InvalidInput.for_field("event.body", "must be a JSON object")
     try:
         canonical_bytes(body)
     except InvalidInput as exc:
-        raise _field("event.body", "has a value RFC 8785 cannot represent") from exc
+        raise InvalidInput.for_field("event.body", "has a value RFC 8785 cannot represent") from exc
     if not isinstance(data["sig"], str):
-        raise _field("event.sig", "must be a base64 string")
+        raise InvalidInput.for_field("event.sig", "must be a base64 string")
     return Event(channel, author, seq, prev, seen, ts, kind, body, data["sig"])
 
 
 def _seen(value: object, author: str) -> dict[str, int]:
     if not isinstance(value, dict):
-        raise _field("event.seen", "must map party ids to sequence numbers")
+        raise InvalidInput.for_field("event.seen", "must map party ids to sequence numbers")
     seen: dict[str, int] = {}
     for party, seq in value.items():
         validate_party_id(party, f"event.seen.{party}")
         if party == author:
-            raise _field(f"event.seen.{party}", "an author does not list its own chain in seen")
+            raise InvalidInput.for_field(
+                f"event.seen.{party}", "an author does not list its own chain in seen"
+            )
         seen[party] = _positive_int(seq, f"event.seen.{party}", minimum=0)
     return seen
 
 
 def _positive_int(value: object, where: str, *, minimum: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise _field(where, f"must be an integer >= {minimum}")
+        raise InvalidInput.for_field(where, f"must be an integer >= {minimum}")
     return value
-
-
-def _field(where: str, message: str) -> EventRejected:
-    return EventRejected(f"{where}: {message}", errors=(FieldError(where, message),))

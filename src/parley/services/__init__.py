@@ -16,12 +16,14 @@ from parley.store import (
 from ._auth import ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
-from ._channels import ChannelService, IngestOutcome
+from ._channels import ChannelService
 from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting
 from ._deconflict_alerts import DeconflictionAlert
 from ._federation import FederationService, PushOutcome
+from ._ingest import IngestOutcome, IngestService
+from ._journal import Journal
 from ._links import LinkMonitor
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
@@ -60,7 +62,9 @@ __all__ = [
     "ImportReport",
     "InclusionProof",
     "IngestOutcome",
+    "IngestService",
     "IssuedToken",
+    "Journal",
     "LinkMonitor",
     "LinkRecord",
     "Meeting",

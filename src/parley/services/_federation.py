@@ -19,8 +19,8 @@ from parley.protocol import (
 )
 from parley.store import ChannelRecord
 
-from ._channels import ChannelService
 from ._context import NodeContext
+from ._ingest import IngestService
 
 __all__ = ["FederationService", "PushOutcome"]
 
@@ -35,9 +35,9 @@ class PushOutcome:
 
 
 class FederationService:
-    def __init__(self, ctx: NodeContext, channels: ChannelService) -> None:
+    def __init__(self, ctx: NodeContext, ingest: IngestService) -> None:
         self._ctx = ctx
-        self._channels = channels
+        self._ingest = ingest
         self._started_ms = to_ms(ctx.clock.now())
         self._nonces: OrderedDict[tuple[str, str], int] = OrderedDict()
 
@@ -124,7 +124,7 @@ class FederationService:
                 event = event_from_dict(raw)
                 if self._ctx.store.get_channel(event.channel) is not None:
                     self._shared(peer, event.channel)
-                outcome = await self._channels.ingest([event])
+                outcome = await self._ingest.receive([event])
             except ParleyError as exc:
                 exc.detail = f"events[{index}]: {exc.detail}"
                 raise

@@ -36,6 +36,8 @@ from ._deadlines import AlertService
 from ._deconflict import DeconflictionService
 from ._duty import DutyStats
 from ._federation import FederationService
+from ._ingest import IngestService
+from ._journal import Journal
 from ._links import LinkMonitor
 from ._notify import NotificationService
 from ._operators import OperatorService
@@ -131,15 +133,17 @@ class Node:
             memory_cost=self.settings.password_memory_kib,
         )
         self.operators = OperatorService(self.ctx, hasher)
-        self.channels = ChannelService(self.ctx)
+        journal = Journal(self.ctx)
+        self.channels = ChannelService(self.ctx, journal)
+        self.ingest = IngestService(self.ctx, journal)
         self.alerts = AlertService(self.ctx)
         self.notifications = NotificationService(self.ctx, self.channels)
-        self.federation = FederationService(self.ctx, self.channels)
+        self.federation = FederationService(self.ctx, self.ingest)
         self.transport: PeerTransport = transport or HttpPeerTransport(
             self.ctx, self.settings.peer_timeout_s
         )
         self.links = LinkMonitor(self.ctx, self.channels)
-        self.replicator = Replicator(self.ctx, self.channels, self.transport, self.links)
+        self.replicator = Replicator(self.ctx, self.ingest, self.transport, self.links)
         self.receipts = ReceiptSender(self.ctx, self.channels)
         self.deconfliction = DeconflictionService(self.ctx, self.channels)
         for listener in (self.replicator.on_stored, self.links.on_stored, self.receipts.on_stored):

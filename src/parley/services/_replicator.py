@@ -17,9 +17,9 @@ from parley.errors import ParleyError
 from parley.protocol import event_from_dict
 
 from ._bus import BusItem
-from ._channels import ChannelService
 from ._context import NodeContext
 from ._duty import Duty
+from ._ingest import IngestService
 from ._links import LinkMonitor
 from ._transport import PeerTransport
 
@@ -32,12 +32,12 @@ class Replicator:
     def __init__(
         self,
         ctx: NodeContext,
-        channels: ChannelService,
+        ingest: IngestService,
         transport: PeerTransport,
         links: LinkMonitor,
     ) -> None:
         self._ctx = ctx
-        self._channels = channels
+        self._ingest = ingest
         self._transport = transport
         self._links = links
         self._peer_heads: dict[str, Heads] = {}
@@ -117,7 +117,7 @@ class Replicator:
             events = [event_from_dict(raw) for raw in answer.get("events", [])]
             if not events:
                 return pulled
-            outcome = await self._channels.ingest(events)
+            outcome = await self._ingest.receive(events)
             pulled += outcome.stored
             if outcome.stored == 0:
                 return pulled

@@ -9,12 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from parley.clock import format_ms, parse_ts
-from parley.protocol import Event, MemberRole
+from parley.protocol import ACKABLE_TYPES, Event, MemberRole
 from parley.store import AckRecord, ChannelRecord, Store, StoredEvent
 
 __all__ = ["EventStatus", "EventView", "MemberDelivery", "build_views", "fresh_view"]
-
-ACKABLE_TYPES = frozenset({"message", "notification"})
 
 
 class EventStatus(StrEnum):

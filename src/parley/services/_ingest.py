@@ -1,0 +1,205 @@
+"""Other parties' events: verified, judged by the rule book and stored, the path federation uses."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from parley.clock import parse_ts, to_ms
+from parley.errors import (
+    EquivocationDetected,
+    EventRejected,
+    NotFound,
+    NotMember,
+    ParleyError,
+    UnknownParty,
+)
+from parley.forms import validate_form
+from parley.protocol import (
+    Event,
+    Verdict,
+    check_append,
+    decode_public_key,
+    validate_body,
+    validate_party_id,
+)
+from parley.store import ChannelRecord, StoredEvent, StoreTx
+
+from ._context import NodeContext
+from ._journal import Journal, channel_record
+
+__all__ = ["IngestOutcome", "IngestService"]
+
+_CHUNK = 100
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    stored: int
+    duplicates: int
+
+
+class IngestService:
+    def __init__(self, ctx: NodeContext, journal: Journal) -> None:
+        self._ctx = ctx
+        self._journal = journal
+
+    async def receive(self, events: list[Event]) -> IngestOutcome:
+        """Verify and store events of other authors, in order.
+
+        Each event is checked against its author's pinned key and chain, then by the rule
+        book as its own operators' events are; anything that fails is rejected with a
+        specific error and never stored. The first rejection stops the batch (later events
+        of a chain depend on earlier ones); the events before it stay stored. Consecutive
+        events of one channel share a transaction, so a catch-up of thousands of events
+        costs a few hundred commits.
+        """
+        stored_count = duplicates = 0
+        start = 0
+        while start < len(events):
+            end = start + 1
+            while (
+                end < len(events)
+                and end - start < _CHUNK
+                and events[end].channel == events[start].channel
+            ):
+                end += 1
+            stored, error = await self._chunk(events[start:end])
+            stored_count += len(stored)
+            duplicates += (end - start) - len(stored) if error is None else 0
+            if error is not None:
+                raise error
+            start = end
+        return IngestOutcome(stored_count, duplicates)
+
+    def _prepare(self, event: Event, record: ChannelRecord | None) -> tuple[ChannelRecord, bytes]:
+        """Checks that need no transaction: this node's membership, pinned key, body, form."""
+        if record is None or self._ctx.party not in record.members:
+            raise NotFound(f"no channel {event.channel} of which {self._ctx.party} is a member")
+        if event.author == self._ctx.party:
+            raise EventRejected(f"{event.author}#{event.seq}: this node is its only author")
+        author = self._ctx.store.get_party(event.author)
+        if author is None:
+            raise UnknownParty(f"{event.author} has no pinned key on this node")
+        with _rejected(event):
+            validate_party_id(event.author, "author")
+            validate_body(event.type, event.body)
+            if event.type == "notification":  # checked against its form as of when it was sent
+                validate_form(event.body["form"], event.body["data"], now=parse_ts(event.ts))
+        return record, decode_public_key(author.public_key)
+
+    async def _chunk(self, events: list[Event]) -> tuple[list[StoredEvent], ParleyError | None]:
+        """Events of one channel in one transaction; returns what was stored and what stopped it."""
+        first = events[0]
+        record = self._journal.record(first.channel)
+        opening = record is None and first.type == "channel" and first.seq == 1
+        if opening:
+            record = self._opened_channel(first)
+        prepared: list[tuple[Event, bytes]] = []
+        error: ParleyError | None = None
+        for event in events:
+            try:
+                record, key = self._prepare(event, record)
+            except ParleyError as exc:
+                error = exc
+                break
+            prepared.append((event, key))
+        if not prepared:
+            return [], error
+        assert record is not None
+        channel = record
+        now = self._ctx.clock.now()
+
+        def apply(tx: StoreTx) -> tuple[list[StoredEvent], ParleyError | None]:
+            stored: list[StoredEvent] = []
+            for index, (event, key) in enumerate(prepared):
+                try:
+                    appended = self._append(
+                        tx, channel, event, key, now, opens=opening and index == 0
+                    )
+                except EquivocationDetected as alarm:
+                    self._record_equivocation(tx, event, alarm, now)
+                    return stored, alarm
+                except ParleyError as exc:
+                    return stored, exc
+                if appended is not None:
+                    stored.append(appended)
+            return stored, None
+
+        stored, stopped = await self._journal.write(apply)
+        for item in stored:
+            self._journal.publish(channel, item, own=False)
+        return stored, stopped or error
+
+    def _append(
+        self,
+        tx: StoreTx,
+        record: ChannelRecord,
+        event: Event,
+        key: bytes,
+        now: datetime,
+        *,
+        opens: bool,
+    ) -> StoredEvent | None:
+        """Check one event against its chain and the rule book inside the transaction, and
+        store it. ``opens``: the event creates the channel here, stored only once it passed.
+        """
+        view = tx.chain_view(event.channel, event.author)
+        verdict = check_append(
+            event,
+            public_key=key,
+            members=record.members,
+            head=view.head,
+            stored_id_at_seq=tx.stored_id_at(event.channel, event.author, event.seq),
+            channel_heads=view.channel_heads,
+        )
+        if verdict is Verdict.DUPLICATE:
+            return None
+        # As the events stored before this one (of this chunk too) left the channel.
+        current = self._journal.current(record)
+        with _rejected(event):
+            self._journal.check(tx, current, event, received=True)
+        return self._journal.store(tx, current, event, view.head, now, to_ms(now), opens=opens)
+
+    def _opened_channel(self, event: Event) -> ChannelRecord:
+        """Another party opened a channel with this one: its first event defines it."""
+        with _rejected(event):
+            validate_body("channel", event.body)
+        members: dict[str, str] = dict(event.body["members"])
+        if self._ctx.party not in members or event.author not in members:
+            raise NotMember(f"{event.channel} does not list both {self._ctx.party} and its author")
+        unknown = sorted(p for p in members if self._ctx.store.get_party(p) is None)
+        if unknown:
+            raise UnknownParty(f"{event.channel} lists {unknown[0]}, whose key is not pinned here")
+        return channel_record(event.channel, event.author, event.body)
+
+    def _record_equivocation(
+        self, tx: StoreTx, event: Event, alarm: EquivocationDetected, now: datetime
+    ) -> None:
+        """Both signed events are kept as proof, and a critical alert is raised."""
+        stored_id = tx.stored_id_at(event.channel, event.author, event.seq)
+        assert stored_id is not None
+        stored_raw = tx.stored_raw(stored_id)
+        assert stored_raw is not None
+        tx.record_equivocation(event, stored_raw, to_ms(now))
+        tx.insert_alert(
+            "equivocation",
+            "critical",
+            event.channel,
+            event.id,
+            {"author": event.author, "seq": event.seq, "detail": alarm.detail},
+            to_ms(now),
+        )
+
+
+@contextlib.contextmanager
+def _rejected(event: Event) -> Iterator[None]:
+    """A peer's event that fails a check is rejected, naming the event and why."""
+    try:
+        yield
+    except EventRejected:
+        raise
+    except ParleyError as exc:
+        raise EventRejected(f"{event.author}#{event.seq}: {exc.detail}", errors=exc.errors) from exc

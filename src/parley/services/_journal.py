@@ -1,0 +1,199 @@
+"""What storing an event does, for this node's own events and other parties' alike.
+
+The rule book is asked with the events an event names, read in the storing transaction;
+the effects of a stored event (clocks, acks, membership, status, other services' effects)
+run in that transaction; the stored event is published on the bus after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from parley.clock import parse_ts, to_ms
+from parley.errors import NotFound
+from parley.forms import FormKind, get_form
+from parley.protocol import ChainHead, Event, MemberRole, Referenced, check_event, references
+from parley.store import AckRecord, ChannelRecord, StoredEvent, StoreTx
+
+from ._bus import BusItem
+from ._context import NodeContext
+from ._status import EventView, build_views, fresh_view
+
+__all__ = ["Effect", "Journal", "channel_record"]
+
+Effect = Callable[[StoreTx, ChannelRecord, Event, datetime], None]
+T = TypeVar("T")
+
+
+class Journal:
+    """The channels of this node as their stored events define them, and what storing does.
+
+    A channel record changes only through stored events (``channel``, ``accept``,
+    ``channel_status``), so their effects keep the cache, in the storing transaction:
+    the rule book then sees every event stored before, committed or not. A write that
+    fails forgets the channels it changed, which are read again from the store.
+    """
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
+        self._records: dict[str, ChannelRecord] = {}
+        self._effects: list[Effect] = []
+        self._changed: set[str] = set()  # by the write running in the writer thread
+
+    def add_effect(self, effect: Effect) -> None:
+        """Another service's effects of each stored event, run in the storing transaction."""
+        self._effects.append(effect)
+
+    # -- channel records ---------------------------------------------------------------------
+    def record(self, channel: str) -> ChannelRecord | None:
+        record = self._records.get(channel)
+        if record is None:
+            record = self._ctx.store.get_channel(channel)
+            if record is not None:
+                # A change stored while this was read is newer than what was read.
+                record = self._records.setdefault(channel, record)
+        return record
+
+    def member_channel(self, channel: str) -> ChannelRecord:
+        """The channel, if this node's party is a member of it; NotFound otherwise."""
+        record = self.record(channel)
+        if record is None or self._ctx.party not in record.members:
+            raise NotFound(f"no channel {channel} of which {self._ctx.party} is a member")
+        return record
+
+    def current(self, record: ChannelRecord) -> ChannelRecord:
+        """``record`` as the events stored since it was read left it (in the writer)."""
+        return self._records.get(record.id, record)
+
+    async def write(self, apply: Callable[[StoreTx], T]) -> T:
+        """``apply`` in the writer; if it is not committed, the channels it changed are
+        forgotten (the writer runs one function at a time, so ``_changed`` is its own)."""
+        changed: set[str] = set()
+
+        def tracked(tx: StoreTx) -> T:
+            self._changed = changed
+            try:
+                return apply(tx)
+            finally:
+                self._changed = set()
+
+        try:
+            return await self._ctx.store.write(tracked)
+        except BaseException:
+            for channel in changed:
+                self._records.pop(channel, None)
+            raise
+
+    # -- in the storing transaction ----------------------------------------------------------
+    def check(self, tx: StoreTx, record: ChannelRecord, event: Event, *, received: bool) -> None:
+        """The rule book, with the events ``event`` names as this transaction sees them."""
+        found: dict[str, Referenced] = {}
+        for event_id in references(event):
+            raw = tx.stored_raw(event_id)
+            if raw is not None:
+                named = json.loads(raw)
+                found[event_id] = Referenced(
+                    named["channel"],
+                    named["author"],
+                    named["type"],
+                    named["body"],
+                    frozenset(tx.acks_of(event_id)),
+                )
+        check_event(record, event, found, received=received)
+
+    def store(
+        self,
+        tx: StoreTx,
+        record: ChannelRecord,
+        event: Event,
+        head: ChainHead | None,
+        now: datetime,
+        stored_ms: int,
+        *,
+        opens: bool = False,
+    ) -> StoredEvent:
+        """Store an event that passed its checks, with its effects; ``opens``: its channel too."""
+        if opens:
+            tx.insert_channel(record, to_ms(now))
+        pos = tx.insert_event(event, head, stored_ms)
+        self._apply_effects(tx, record, event, now)
+        return StoredEvent(pos, event, stored_ms)
+
+    def _apply_effects(
+        self, tx: StoreTx, record: ChannelRecord, event: Event, now: datetime
+    ) -> None:
+        if event.type == "channel":
+            self._keep(record)
+        elif event.type == "accept":
+            tx.set_member_status(event.channel, event.author, "active")
+            self._keep(replace(record, invited=record.invited - {event.author}))
+        elif event.type == "channel_status":
+            tx.set_channel_status(event.channel, event.body["status"])
+            self._keep(replace(record, status=event.body["status"]))
+        elif event.type in ("message", "notification"):
+            _start_clocks(tx, event)
+        elif event.type == "ack":
+            self._record_ack(tx, record, event, now)
+        for effect in self._effects:
+            effect(tx, record, event, now)
+
+    def _keep(self, record: ChannelRecord) -> None:
+        self._records[record.id] = record
+        self._changed.add(record.id)
+
+    def _record_ack(self, tx: StoreTx, record: ChannelRecord, ack: Event, now: datetime) -> None:
+        target_id = ack.body["event"]
+        tx.insert_ack(AckRecord(target_id, ack.author, ack.body["by"], ack.ts, ack.id))
+        if ack.author == self._ctx.party:
+            done = True  # an inbound message waits only for this party's ack
+        else:
+            needed = {
+                p
+                for p, role in record.members.items()
+                if role == MemberRole.PARTY.value and p != self._ctx.party
+            }
+            done = needed <= set(tx.acks_of(target_id))
+        if done:
+            tx.clear_pending_ack(target_id, to_ms(now))
+
+    # -- after the commit ----------------------------------------------------------------------
+    def publish(self, record: ChannelRecord, stored: StoredEvent, *, own: bool) -> EventView:
+        if own:
+            view = fresh_view(self._ctx.party, record, stored)
+        else:
+            view = build_views(
+                self._ctx.store, self._ctx.party, record, [stored], self._ctx.clock.now()
+            )[0]
+        self._ctx.bus.publish(BusItem("event", stored.pos, record.id, view))
+        return view
+
+
+def _start_clocks(tx: StoreTx, event: Event) -> None:
+    """An ack clock for what must be acknowledged; a reply clock for a request."""
+    body = event.body
+    form_kind = get_form(body["form"]).kind if event.type == "notification" else None
+    if form_kind is FormKind.REPLY:
+        tx.clear_pending_ack(body["data"]["in_reply_to"], to_ms(parse_ts(event.ts)), "reply")
+    if body.get("deadline") is None:
+        return
+    kind = "reply" if form_kind is FormKind.REQUEST else "ack"
+    tx.add_pending_ack(event.id, event.channel, to_ms(parse_ts(body["deadline"])), kind)
+
+
+def channel_record(channel: str, creator: str, body: Mapping[str, Any]) -> ChannelRecord:
+    """The channel as its opening event defines it, on the creator's node and everywhere:
+    every member but its creator is invited until its node accepts."""
+    return ChannelRecord(
+        channel,
+        body["name"],
+        creator,
+        "active",
+        dict(body["members"]),
+        frozenset(body["members"]) - {creator},
+        bool(body.get("two_person", False)),
+        dict(body.get("deadlines", {})),
+    )
