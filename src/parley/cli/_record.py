@@ -56,7 +56,6 @@ NOT_PROVED: Final = (
     "latest event, or verify a bundle it exported."
 )
 _EXPECT: Final = "--expect-key"
-_REASON_CUT: Final = 500
 
 
 @app.command()
@@ -97,7 +96,7 @@ def verify(
             verdict = {"verdict": "invalid", "reason": reason, "counts": None, "keys": None}
             typer.echo(json.dumps(verdict, ensure_ascii=False))
         else:
-            typer.echo(f"VERDICT: INVALID: {_printable(reason, _REASON_CUT)}")
+            typer.echo(f"VERDICT: INVALID: {_printable(reason)}")
         raise typer.Exit(1) from exc
     if as_json:
         typer.echo(json.dumps(verdict_json(report), ensure_ascii=False))
@@ -111,12 +110,13 @@ def _expected_keys(options: list[str]) -> dict[str, str]:
     expected: dict[str, str] = {}
     for option in options:
         party, sep, digits = option.partition("=")
+        malformed = InvalidInput.for_field(_EXPECT, f"{option!r} is not PARTY=FINGERPRINT")
+        if not sep:
+            raise malformed
         try:
             validate_party_id(party, _EXPECT)
-        except EventRejected:
-            sep = ""
-        if not sep:
-            raise InvalidInput.for_field(_EXPECT, f"{option!r} is not PARTY=FINGERPRINT")
+        except EventRejected as exc:
+            raise malformed from exc
         wanted = parse_fingerprint(digits, _EXPECT)
         if expected.setdefault(party, wanted) != wanted:
             raise InvalidInput.for_field(_EXPECT, f"{party} is given two fingerprints")
