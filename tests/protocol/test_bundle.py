@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from parley.errors import BundleInvalid
+from parley.errors import BundleInvalid, InvalidInput
 from parley.protocol import (
     Checkpoint,
     Ed25519Signer,
     Event,
+    Signer,
     batch_nodes,
+    canonical_bytes,
     check_chains,
     check_checkpoint,
     check_entry,
@@ -23,9 +30,11 @@ from parley.protocol import (
     check_inclusion,
     cosign,
     entry_line,
+    fingerprint,
     format_signature_line,
     header_line,
     leaf_hash,
+    parse_fingerprint,
     root_of,
     sent_items,
     sign_event,
@@ -93,32 +102,49 @@ def journal() -> Journal:
     return log
 
 
-def write(path: Path, events: list[Event], *, others: int = 3, witnesses: bool = True) -> None:
-    """A bundle of ``events`` logged from index 2 on, between other channels' leaves."""
-    raws = [e.signed_bytes() for e in events]
+def sealed(
+    raws: Sequence[bytes],
+    *,
+    keep: Collection[int] | None = None,
+    signers: Mapping[str, Signer] = SIGNERS,
+    others: int = 3,
+    witnesses: bool = True,
+    cosigned_at: int = 1_770_300_000,
+) -> bytes:
+    """A bundle of events logged from index 2 on, between other channels' leaves.
+
+    ``keep``: the positions in ``raws`` of the events the exporter (``signers["us"]``) puts in
+    the bundle, all by default; the proof is built for those and the header signed over them,
+    as an exporter leaving events out would do.
+    """
     leaves = [leaf_hash(b"before %d" % i) for i in range(2)] + [leaf_hash(r) for r in raws]
     leaves += [leaf_hash(b"after %d" % i) for i in range(others)]
     size = len(leaves)
     body = Checkpoint("us", size, root_of(leaves)).body()
-    note = sign_note(body, "us", SIGNERS["us"])
+    note = sign_note(body, "us", signers["us"])
     if witnesses:
         for witness in ("ru", "ae"):
-            note += format_signature_line(cosign(body, witness, SIGNERS[witness], 1_770_300_000))
+            note += format_signature_line(cosign(body, witness, signers[witness], cosigned_at))
+    kept = [i for i in range(len(raws)) if keep is None or i in keep]
     nodes = {}
-    for level, index in batch_nodes(size, range(2, 2 + len(raws))):
+    for level, index in batch_nodes(size, [2 + i for i in kept]):
         nodes[(level, index)] = root_of(leaves[index << level : min((index + 1) << level, size)])
-    lines = [entry_line(2 + i, raw) for i, raw in enumerate(raws)]
+    lines = [entry_line(2 + i, raws[i]) for i in kept]
     header = header_line(
         channel=CHANNEL,
         exported_by="us",
         exported_at="2026-02-05T15:00:00.000Z",
-        parties={p: (p.upper(), s.public_key) for p, s in SIGNERS.items()},
+        parties={p: (p.upper(), s.public_key) for p, s in signers.items()},
         checkpoint=note,
         proof=nodes,
         lines=lines,
-        signer=SIGNERS["us"],
+        signer=signers["us"],
     )
-    path.write_bytes(header + b"".join(lines))
+    return header + b"".join(lines)
+
+
+def write(path: Path, events: list[Event], *, others: int = 3, witnesses: bool = True) -> None:
+    path.write_bytes(sealed([e.signed_bytes() for e in events], others=others, witnesses=witnesses))
 
 
 @pytest.fixture
@@ -291,3 +317,356 @@ def test_delivery_comes_from_the_members_own_signed_seen() -> None:
     sent = sent_items(entries)
     assert [s.entry.type for s in sent] == ["message", "message"]
     assert set(sent[0].delivered) == {"ae", "us"}
+
+
+# -- hostile bundles: self-consistent, signed with keys of their maker's own -------------------
+HOSTILE: dict[str, Signer] = {
+    p: Ed25519Signer.from_seed(hashlib.sha256(b"hostile " + p.encode()).digest()) for p in SIGNERS
+}
+_SIG = "@signature@"
+_HOLE = "@hole@"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Put ``value`` (raw bytes, JSON or not) at ``path`` of event ``target``; None deletes."""
+
+    target: int
+    path: tuple[str | int, ...]
+    value: bytes | None
+
+    def apply(self, fields: Mapping[str, object]) -> tuple[object, bytes | None]:
+        """The fields edited, and the bytes that stand where they hold ``_HOLE``."""
+        root: Any = json.loads(json.dumps(fields))
+        if not self.path:
+            return _HOLE, self.value
+        parent = root
+        for key in self.path[:-1]:
+            parent = parent[key]
+        if self.value is None:
+            del parent[self.path[-1]]
+        else:
+            parent[self.path[-1]] = _HOLE
+        return root, self.value
+
+
+def _dumped(value: object, hole: bytes | None) -> bytes:
+    """Compact JSON, members sorted, with ``hole`` where a field holds ``_HOLE``."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return text if hole is None else text.replace(json.dumps(_HOLE).encode(), hole)
+
+
+def signed(signer: Signer, fields: object, hole: bytes | None = None) -> bytes:
+    """An event's bytes as ``check_signature`` reads them, signed whatever the fields hold."""
+    text = _dumped({**fields, "sig": _SIG} if isinstance(fields, dict) else fields, hole)
+    unsigned = text.replace(b',"sig":"%s"' % _SIG.encode(), b"")
+    return text.replace(_SIG.encode(), base64.b64encode(signer.sign(unsigned)))
+
+
+def resigned(
+    events: Sequence[Event], signers: Mapping[str, Signer], edit: Edit | None = None
+) -> list[bytes]:
+    """The events signed again by ``signers``, prev and ack links following the new ids."""
+    ids: dict[str, str] = {}  # old id -> new id
+    raws: list[bytes] = []
+    for number, event in enumerate(events):
+        fields = event.unsigned()
+        fields["prev"] = ids.get(event.prev or "")
+        if event.type == "ack":
+            fields["body"] = {**fields["body"], "event": ids[fields["body"]["event"]]}
+        edited, hole = edit.apply(fields) if edit and edit.target == number else (fields, None)
+        raw = signed(signers[event.author], edited, hole)
+        ids[event.id] = hashlib.sha256(raw).hexdigest()
+        raws.append(raw)
+    return raws
+
+
+def hostile(path: Path, edit: Edit) -> Path:
+    path.write_bytes(sealed(resigned(journal().events, HOSTILE, edit), signers=HOSTILE))
+    return path
+
+
+def test_a_bundle_made_with_fresh_keys_verifies_the_same(tmp_path: Path) -> None:
+    report = verify_bundle(hostile(tmp_path / "b.jsonl", Edit(0, ("body", "by"), b'"admin"')))
+    assert len(report.entries) == 6
+    assert report.members == MEMBERS
+
+
+# Bodies of the wrong JSON type, signed: a channel's list, a message's string, an ack's number.
+WRONG_BODIES = [
+    (Edit(0, ("body",), b"[1,2]"), "line 2 (us#1): event.body is not a JSON object"),
+    (Edit(1, ("body",), b'"Exercise"'), "line 3 (ru#1): event.body is not a JSON object"),
+    (Edit(3, ("body",), b"7"), "line 5 (us#2): event.body is not a JSON object"),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        *WRONG_BODIES,
+        (Edit(0, ("body", "members"), b"[]"), "line 2 (us#1): body.members: a channel has"),
+        (Edit(0, ("body", "members", "ru"), b"[]"), "line 2 (us#1): body.members.ru: role"),
+        (Edit(1, ("body", "text"), None), "line 3 (ru#1): body.text: is required"),
+        (Edit(3, ("body", "event"), b"null"), "line 5 (us#2): body.event: must be the hex id"),
+        (Edit(2, ("seen", "us"), b"-1"), "line 4 (ae#1): event.seen.'us' must be"),
+        (Edit(2, ("ts",), b'"yesterday"'), "line 4 (ae#1): event.ts is not a UTC timestamp"),
+        (Edit(2, ("v",), b"true"), "line 4 (ae#1): event.v is not 1"),
+        (Edit(2, ("extra",), b"1"), "line 4 (ae#1): event has an unknown member 'extra'"),
+        (Edit(1, ("body", "text"), b'"\\ud800"'), "line 3: the event holds a lone surrogate"),
+        (Edit(1, ("body", "text"), b"[" * 100_000), "line 3: the event is nested too deeply"),
+        (Edit(1, ("body", "text"), b"NaN"), "line 3: the event is not JSON: NaN is not"),
+        (Edit(1, ("body", "text"), b'"\xff"'), "line 3: the event is not UTF-8 text"),
+    ],
+)
+def test_an_event_that_breaks_its_types_rules_is_invalid_and_named(
+    tmp_path: Path, edit: Edit, reason: str
+) -> None:
+    assert failure(hostile(tmp_path / "b.jsonl", edit)).startswith(reason)
+
+
+# First lines that are no header: deep nesting, binary, other encodings, JSON no exporter writes.
+BAD_HEADERS = [
+    (b"[" * 100_000 + b"\n", "line 1 (header) is nested too deeply"),
+    ("{}\n".encode("utf-16"), "line 1 (header) is not UTF-8 text (byte 0)"),
+    ("{}\n".encode("utf-16-be"), "line 1 (header) is not JSON: Expecting value: line 1 column"),
+    (b"\x89PNG\r\n\x1a\n", "line 1 (header) is not UTF-8 text (byte 0)"),
+    (b'{"format": "\xc0\xaf"}\n', "line 1 (header) is not UTF-8 text (byte 12)"),
+    (b"\n", "line 1 (header) is not JSON: Expecting value"),
+    (b'{"format":"parley-bundle/1","events":NaN}\n', "line 1 (header) is not JSON: NaN is"),
+    (b'{"format":"parley-bundle/1","events":1e999}\n', "line 1 (header) is not JSON: 1e999"),
+    (b'{"format":"parley-bundle/1"}\n', "header.channel is missing"),
+    (b'{"format":"parley-bundle/2"}\n', "header.format is 'parley-bundle/2'; this verifier"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), BAD_HEADERS)
+def test_a_header_that_is_not_one_is_invalid_and_named(
+    tmp_path: Path, line: bytes, reason: str
+) -> None:
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(line + _lines(hostile(path, Edit(0, ("body", "by"), b'"admin"')))[1])
+    assert failure(path).startswith(reason)
+
+
+def resign_header(content: bytes, edit: Edit) -> bytes:
+    """The bundle with ``edit`` made to its header, signed again where the exporter could."""
+    lines = content.splitlines(keepends=True)
+    text = _dumped(*edit.apply(json.loads(lines[0])))
+    try:
+        header = json.loads(text)
+        unsigned = {k: v for k, v in header.items() if k != "signature"}
+        signature = base64.b64encode(HOSTILE["us"].sign(canonical_bytes(unsigned)))
+        text = text.replace(header["signature"].encode(), signature)
+    except (ValueError, RecursionError, AttributeError, TypeError, KeyError, InvalidInput):
+        pass  # not a header anyone could sign: the verifier names what is wrong all the same
+    return text + b"\n" + b"".join(lines[1:])
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (Edit(0, ("events",), b"true"), "header.events must be a count of entries"),
+        (Edit(0, ("parties", "zz"), b'{"name":"Z","public_key":5}'), "header.parties.zz.public"),
+        (Edit(0, ("parties", "Z Z"), b"{}"), "header.parties: 'Z Z' is not a party id"),
+        (Edit(0, ("proof",), b'[[0,-1,""]]'), "header.proof[0] must be [level, index,"),
+        (Edit(0, ("exported_at",), b"null"), "header.exported_at is not a UTC timestamp"),
+        (Edit(0, ("extra",), b"[[[]]]"), "header has an unknown member 'extra'"),
+    ],
+)
+def test_a_signed_header_of_the_wrong_shape_is_invalid_and_named(
+    tmp_path: Path, edit: Edit, reason: str
+) -> None:
+    path = hostile(tmp_path / "b.jsonl", Edit(0, ("body", "by"), b'"admin"'))
+    path.write_bytes(resign_header(path.read_bytes(), edit))
+    assert failure(path).startswith(reason)
+
+
+def test_an_exporter_cannot_pass_its_event_off_as_another_partys(tmp_path: Path) -> None:
+    # The exporter signs an event whose JSON names a second author: the signature is checked
+    # with the key of the first, and a reader that keeps the last would credit the other.
+    events = journal().events
+    raws = [e.signed_bytes() for e in events]
+    forged = {
+        "author": "us",
+        "body": {**events[1].body, "text": "We attack at dawn"},
+        "channel": CHANNEL,
+        "prev": events[5].id,
+        "seen": {"us": 3, "ae": 1},
+        "seq": 3,
+        "ts": "2026-02-05T14:06:00.000Z",
+        "type": "message",
+        "v": _HOLE,
+    }
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(sealed([*raws, signed(SIGNERS["us"], forged, b'1,"author":"ru"')]))
+    assert failure(path) == "line 8: the event's author ru is not its first and only author"
+
+
+# -- what a valid bundle proves, and what it cannot ---------------------------------------------
+def test_an_exporter_can_leave_out_an_authors_latest_events_and_the_report_shows_how_far(
+    tmp_path: Path,
+) -> None:
+    # The exporter drops ru's last event (ru#2, which no later event had seen), builds the
+    # proof for what is left and signs the header again: nothing in the bundle contradicts it.
+    raws = [e.signed_bytes() for e in journal().events]
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(sealed(raws, keep={0, 1, 2, 3, 4}))
+    report = verify_bundle(path, workers=1)
+    assert report.chains.shown == {"us": 3, "ru": 1, "ae": 1}
+    assert report.chains.seen == {"us": 1, "ru": 1, "ae": 1}  # ru#2 had seen us#3
+    path.write_bytes(sealed(raws))
+    whole = verify_bundle(path, workers=1)
+    assert whole.chains.shown == {"us": 3, "ru": 2, "ae": 1}
+    assert whole.chains.seen == {"us": 3, "ru": 1, "ae": 1}
+
+
+def test_leaving_out_events_that_a_later_event_had_seen_is_invalid(tmp_path: Path) -> None:
+    raws = [e.signed_bytes() for e in journal().events]
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(sealed(raws, keep={0, 2, 3, 4}))  # all of ru's: ru#1, ru#2
+    assert failure(path) == (
+        "line 3 (ae#1): it had seen ru up to #1, but only #0 comes before it: "
+        "an event of ru is missing or out of order"
+    )
+
+
+# -- the keys a verifier expects ------------------------------------------------------------------
+def test_expected_keys_pass_when_each_party_has_its_fingerprint(bundle: Path) -> None:
+    expected = {"ru": fingerprint(SIGNERS["ru"].public_key)}
+    assert verify_bundle(bundle, workers=1, expected_keys=expected).checked_keys == {"ru"}
+    assert verify_bundle(bundle, workers=1).checked_keys == frozenset()
+
+
+def test_another_key_or_none_than_expected_is_invalid_naming_party_and_fingerprints(
+    bundle: Path,
+) -> None:
+    printed, wanted = fingerprint(SIGNERS["ru"].public_key), fingerprint(HOSTILE["ru"].public_key)
+    with pytest.raises(BundleInvalid) as caught:
+        verify_bundle(
+            bundle,
+            workers=1,
+            expected_keys={"us": fingerprint(SIGNERS["us"].public_key), "ru": wanted},
+        )
+    assert caught.value.detail == (
+        f"the key of ru in the bundle has fingerprint {printed}; "
+        f"its key should have fingerprint {wanted}"
+    )
+    with pytest.raises(BundleInvalid, match=f"the bundle has no key of zz; .* {wanted}$"):
+        verify_bundle(bundle, workers=1, expected_keys={"zz": wanted})
+
+
+def test_a_fingerprint_is_read_with_or_without_its_spaces() -> None:
+    printed = fingerprint(SIGNERS["ru"].public_key)
+    assert parse_fingerprint(printed, "key") == printed
+    assert parse_fingerprint(printed.replace(" ", ""), "key") == printed
+    assert parse_fingerprint(f" {printed[:7]}  {printed[7:]}\t", "key") == printed
+    for wrong in ("", printed[:-1], printed + "1", printed.replace("0", "O"), "٣" * 25):
+        with pytest.raises(InvalidInput, match=r"^key: .* is not a key fingerprint"):
+            parse_fingerprint(wrong, "key")
+
+
+# -- fuzzing: whatever a bundle holds, the verifier gives a verdict ------------------------------
+def _parts(value: object) -> Iterator[object]:
+    """Every value inside ``value``, itself included: fields of the right kind in wrong places."""
+    yield value
+    if isinstance(value, dict):
+        for inner in value.values():
+            yield from _parts(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _parts(inner)
+
+
+_EVENTS = journal().events
+_PARTS = sorted(
+    {json.dumps(part, sort_keys=True).encode() for e in _EVENTS for part in _parts(e.to_dict())}
+)
+_ODD = [
+    b"[" * 100_000,
+    b'{"a":' * 5000 + b"1" + b"}" * 5000,
+    b"1" * 5000,
+    b"-" + b"9" * 400,
+    b"1e999",
+    b"-1e999",
+    b"NaN",
+    b"Infinity",
+    b"9007199254740993",
+    b"-0",
+    b"0.5",
+    b'"\\ud800"',
+    b'"\\ud83d\\ude00"',
+    b'"\xff\xfe"',
+    b'"\\u0000\\n\\u2028"',
+    b"{",
+    b"",
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+).map(lambda value: json.dumps(value, ensure_ascii=False).encode())
+hostile_values = st.sampled_from(_PARTS) | st.sampled_from(_ODD) | json_values
+
+
+def _paths(value: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """The path of every member of ``value`` at any depth, the members of a body among them."""
+    members: Iterable[tuple[str | int, object]] = ()
+    if isinstance(value, dict):
+        members = value.items()
+    elif isinstance(value, list):
+        members = enumerate(value)
+    for key, inner in members:
+        yield (*path, key)
+        yield from _paths(inner, (*path, key))
+
+
+@st.composite
+def hostile_bundles(draw: st.DrawFn) -> bytes:
+    """A bundle made with fresh keys, one event or the header changed, events left out, or its
+    bytes damaged: every layer of it wrong in some way the exporter could sign."""
+    target = draw(st.integers(0, len(_EVENTS) - 1))
+    path = draw(st.sampled_from(list(_paths(_EVENTS[target].unsigned()))))
+    value = draw(st.none() | hostile_values)
+    raws = resigned(_EVENTS, HOSTILE, Edit(target, path, value))
+    keep = draw(st.sets(st.integers(0, len(raws) - 1), min_size=len(raws) - 2))
+    content = sealed(
+        raws,
+        keep=keep,
+        signers=HOSTILE,
+        others=draw(st.integers(0, 4)),
+        witnesses=draw(st.booleans()),
+        cosigned_at=draw(st.integers(0, 2**63 - 1)),
+    )
+    layer = draw(st.sampled_from(["event", "header", "bytes"]))
+    if layer == "header":
+        header = json.loads(content.splitlines()[0])
+        edit = Edit(0, draw(st.sampled_from(list(_paths(header)))), draw(hostile_values))
+        content = resign_header(content, edit)
+    elif layer == "bytes":
+        lines = content.splitlines(keepends=True)
+        at = draw(st.integers(0, len(lines) - 1))
+        cut = draw(st.integers(0, len(lines[at])))
+        lines[at] = (
+            lines[at][:cut]
+            + draw(st.binary(max_size=8) | st.sampled_from(_ODD))
+            + lines[at][cut + draw(st.integers(0, 4)) :]
+        )
+        content = b"".join(lines)
+    return content
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(content=hostile_bundles())
+def test_whatever_a_bundle_holds_the_verifier_gives_a_verdict(
+    tmp_path_factory: pytest.TempPathFactory, content: bytes
+) -> None:
+    path = tmp_path_factory.getbasetemp() / "hostile.jsonl"
+    path.write_bytes(content)
+    try:
+        report = verify_bundle(path, workers=1)
+    except BundleInvalid:
+        return
+    assert report.entries
+    assert set(report.chains.shown) <= set(report.members)

@@ -69,6 +69,8 @@ def test_valid_bodies_pass(kind: str, body: dict[str, object]) -> None:
             "body.window.start",
         ),
         ("deconfliction_alert", {**ALERT, "severity": "grave"}, "body.severity"),
+        ("deconfliction_alert", {**ALERT, "severity": ["high"]}, "body.severity"),
+        ("deconfliction_alert", {**ALERT, "a": {**SIDE_A, "kind": {}}}, "body.a.kind"),
         ("deconfliction_withdrawn", {"alert": A, "a": B, "b": A, "reason": "x"}, "body.b"),
         ("deconfliction_withdrawn", {"alert": "1", "a": A, "b": B, "reason": "x"}, "body.alert"),
     ],

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from parley.cli import app
-from parley.errors import Conflict, NotFound
+from parley.errors import BundleInvalid, Conflict, NotFound
 from parley.services import Node, Role, verify_bundle
 from tests.conftest import as_role, pin_all
 from tests.services.test_replication import open_hotline, settle, trio  # noqa: F401
@@ -42,13 +43,23 @@ async def scene(nodes: dict[str, Node]) -> tuple[str, str]:
     return channel, notice
 
 
-async def test_an_exported_channel_verifies_with_cosignatures_delivery_and_acks(
-    peers,  # noqa: F811 - the fixture imported above
+@pytest.fixture
+async def exported(
+    peers: dict[str, Node],  # noqa: F811 - the fixture imported above
     tmp_path: Path,
-) -> None:
+) -> tuple[Path, str, str]:
+    """The scene, exported by us-eucom: the bundle, the channel and the notice's id."""
     channel, notice = await scene(peers)
     out = tmp_path / "hotline.jsonl"
     peers[US].export(channel, out)
+    return out, channel, notice
+
+
+async def test_an_exported_channel_verifies_with_cosignatures_delivery_and_acks(
+    peers: dict[str, Node],  # noqa: F811 - the fixture imported above
+    exported: tuple[Path, str, str],
+) -> None:
+    out, channel, notice = exported
     report = verify_bundle(out, workers=1)
     assert [party for party, _ in report.cosigners] == [AE, RU]
     assert report.members == {US: "party", RU: "party", AE: "mediator"}
@@ -126,3 +137,18 @@ async def test_the_cli_exports_verifies_and_names_each_tampering(
     assert "missing or out of order" in reasons["removed"]
     assert "missing or out of order" in reasons["reordered"]
     assert "missing" in runner.invoke(app, ["verify", str(tmp_path / "missing.jsonl")]).output
+
+
+async def test_an_export_verifies_against_the_fingerprints_its_parties_read_out(
+    peers: dict[str, Node],  # noqa: F811 - the fixture imported above
+    exported: tuple[Path, str, str],
+) -> None:
+    out, channel, _ = exported
+    expected = {party: node.fingerprint for party, node in peers.items()}
+    report = verify_bundle(out, workers=1, expected_keys=expected)
+    assert report.checked_keys == {US, RU, AE}
+    # Each chain is shown up to its last event stored on the exporting node.
+    stored = peers[US].store.list_events(channel, after=0, limit=1000)
+    assert report.chains.shown == Counter(item.event.author for item in stored)
+    with pytest.raises(BundleInvalid, match=f"the key of {RU} in the bundle has fingerprint"):
+        verify_bundle(out, workers=1, expected_keys={RU: peers[AE].fingerprint})

@@ -11,6 +11,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from parley.errors import InvalidInput, ParleyError
@@ -26,7 +27,7 @@ app.add_typer(operator_app, name="operator")
 app.add_typer(peer_app, name="peer")
 
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -41,7 +42,7 @@ def run_or_exit(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except ParleyError as exc:
-            err_console.print(f"[bold red]{exc.title}[/]: {exc.detail}")
+            err_console.print(f"[bold red]{exc.title}[/]: {escape(exc.detail)}")
             raise typer.Exit(2) from exc
 
     return wrapper

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Final
 
 import typer
 
-from parley.errors import BundleInvalid, NotFound
-from parley.protocol import Sent, key_fingerprints
+from parley.errors import BundleInvalid, InvalidInput, NotFound
+from parley.protocol import Sent, key_fingerprints, parse_fingerprint, validate_party_id
 from parley.services import BundleReport, Node, verify_bundle
 
 from ._main import DataDir, app, console, run_or_exit
@@ -43,6 +44,20 @@ def export(
         )
 
 
+# What a valid bundle proves, and what it cannot: said with every VALID verdict.
+PROVED: Final = (
+    "every event shown was signed by its author's key above and is in that checkpoint; each "
+    "author's chain runs from #1 without a gap up to its last event shown; every event that a "
+    "shown event had seen is shown."
+)
+NOT_PROVED: Final = (
+    "that an author has no event after its last one shown. The exporter may have left out an "
+    "author's latest events that no shown event had seen; ask that party for the seq of its "
+    "latest event, or verify a bundle it exported."
+)
+_EXPECT: Final = "--expect-key"
+
+
 @app.command()
 @run_or_exit
 def verify(
@@ -50,30 +65,79 @@ def verify(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Processes verifying signatures (default: all cores).")
     ] = None,
+    expect_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            _EXPECT,
+            metavar="PARTY=FINGERPRINT",
+            help="The fingerprint PARTY's key must have, as verify prints it (spaces optional); "
+            "repeat for each party. Another key, or none, makes the bundle INVALID.",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the verdict as one JSON object, for scripts.")
+    ] = False,
 ) -> None:
-    """Check a bundle offline: signatures, chains, inclusion proofs, checkpoint, cosignatures."""
+    """Check a bundle offline: signatures, chains, inclusion proofs, checkpoint, cosignatures.
+
+    Exit status: 0 VALID, 1 INVALID (the reason follows 'VERDICT: INVALID:'), 2 a usage error
+    (no such file, an unreadable file, a malformed option), said in one line on stderr.
+    """
+    expected = _expected_keys(expect_key or [])
     if not bundle.is_file():
         raise NotFound(f"{bundle} is not a file")
     try:
-        report = verify_bundle(bundle, workers=workers)
+        report = verify_bundle(bundle, workers=workers, expected_keys=expected)
+    except OSError as exc:
+        raise NotFound(f"cannot read {bundle}: {exc.strerror or exc}") from exc
     except BundleInvalid as exc:
-        console.print(f"VERDICT: INVALID: {exc.detail}", markup=False, highlight=False)
+        reason = exc.detail
+        if as_json:
+            verdict = {"verdict": "invalid", "reason": reason, "counts": None, "keys": None}
+            typer.echo(json.dumps(verdict, ensure_ascii=False))
+        else:
+            typer.echo(f"VERDICT: INVALID: {_printable(reason)}")
         raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(verdict_json(report), ensure_ascii=False))
+        return
     for line in verdict_lines(report):
-        console.print(line, markup=False, highlight=False)
+        typer.echo(line)
+
+
+def _expected_keys(options: list[str]) -> dict[str, str]:
+    """``PARTY=FINGERPRINT`` options as party -> fingerprint; a usage error names the bad one."""
+    expected: dict[str, str] = {}
+    for option in options:
+        party, sep, digits = option.partition("=")
+        malformed = InvalidInput.for_field(_EXPECT, f"{option!r} is not PARTY=FINGERPRINT")
+        if not sep:
+            raise malformed
+        try:
+            validate_party_id(party, _EXPECT)
+        except InvalidInput as exc:
+            raise malformed from exc
+        wanted = parse_fingerprint(digits, _EXPECT)
+        if expected.setdefault(party, wanted) != wanted:
+            raise InvalidInput.for_field(_EXPECT, f"{party} is given two fingerprints")
+    return expected
 
 
 def verdict_lines(report: BundleReport) -> Iterator[str]:
     header = report.header
-    names = {party: name for party, (name, _) in header.parties.items()}
+    names = {party: _printable(name) for party, (name, _) in header.parties.items()}
     yield (
         f"Channel {header.channel}, exported by {header.exported_by} "
         f"({names[header.exported_by]}) at {header.exported_at}"
     )
-    yield "Keys in the bundle (compare the fingerprints with each party out of band):"
-    for party, print_ in key_fingerprints(header).items():
+    yield (
+        "Keys in the bundle (compare each one not checked with --expect-key with its party "
+        "out of band):"
+    )
+    for party, print_ in sorted(key_fingerprints(header).items()):
         role = report.members.get(party, "not a member")
-        yield f"  {party:<16} {print_}  {names[party]} ({role})"
+        checked = "as expected" if party in report.checked_keys else "not checked"
+        yield f"  {party:<16} {print_}  {names[party]} ({role}), {checked}"
     yield (
         f"Checkpoint of {header.exported_by}'s log: {report.size} entries, root {report.root.hex()}"
     )
@@ -82,18 +146,88 @@ def verdict_lines(report: BundleReport) -> Iterator[str]:
             yield f"  cosigned by {party} at {_when(stamp)}"
     else:
         yield "  no witness cosignature in the bundle"
-    chains = len({entry.author for entry in report.entries})
-    yield (
-        f"Verified: {len(report.entries)} events, every signature, {chains} chains without a "
-        "gap, the inclusion of every event in the checkpoint."
-    )
+    yield f"Proved: {PROVED}"
+    yield "Chains (the last event shown of each member, and the last another member had seen):"
+    for party in sorted(report.members):
+        yield f"  {party:<16} {_chain(report, party)}"
+    yield f"Not proved: {NOT_PROVED}"
     yield ""
     for sent in report.sent:
         yield from _sent_lines(sent)
     yield (
-        f"VERDICT: VALID: {len(report.sent)} messages and notifications; the record is complete "
-        f"up to entry {report.size} of {header.exported_by}'s log."
+        f"VERDICT: VALID: {len(report.entries)} events, {len(report.sent)} messages and "
+        f"notifications, each signed by its author and in {header.exported_by}'s checkpoint of "
+        f"{report.size} entries; events of an author after its last one shown are not ruled out."
     )
+
+
+def _chain(report: BundleReport, party: str) -> str:
+    shown, seen = report.chains.shown.get(party, 0), report.chains.seen.get(party, 0)
+    if not shown:
+        return "no event shown"
+    events = "#1" if shown == 1 else f"#1-#{shown}"
+    others = f"seen by another member up to #{seen}" if seen else "not seen by another member"
+    return f"{events} shown, {others}"
+
+
+def verdict_json(report: BundleReport) -> dict[str, Any]:
+    """The verdict for scripts: the same facts as the text, keyed."""
+    header = report.header
+    chains = report.chains
+    return {
+        "verdict": "valid",
+        "reason": None,
+        "channel": header.channel,
+        "exported_by": header.exported_by,
+        "exported_at": header.exported_at,
+        "counts": {
+            "events": len(report.entries),
+            "sent": len(report.sent),
+            "chains": len(chains.shown),
+            "checkpoint_size": report.size,
+        },
+        "keys": {
+            party: {
+                "name": header.parties[party][0],
+                "fingerprint": print_,
+                "role": report.members.get(party),
+                "checked": party in report.checked_keys,
+            }
+            for party, print_ in sorted(key_fingerprints(header).items())
+        },
+        "checkpoint": {
+            "size": report.size,
+            "root": report.root.hex(),
+            "cosigners": [{"witness": w, "timestamp": t} for w, t in report.cosigners],
+        },
+        "chains": {
+            party: {"shown": chains.shown.get(party, 0), "seen": chains.seen.get(party, 0)}
+            for party in sorted(report.members)
+        },
+        "proved": PROVED,
+        "not_proved": NOT_PROVED,
+        "sent": [_sent_json(sent) for sent in report.sent],
+    }
+
+
+def _sent_json(sent: Sent) -> dict[str, Any]:
+    """The envelope only: a notification's form data is not checked here, and may be deep."""
+    entry = sent.entry
+    body = entry.body or {}
+    return {
+        "id": entry.id,
+        "type": entry.type,
+        "author": entry.author,
+        "by": body.get("by"),
+        "ts": entry.ts,
+        "precedence": body.get("precedence"),
+        "form": body.get("form"),
+        "text": body.get("text"),
+        "delivered": dict(sorted(sent.delivered.items())),
+        "acknowledged": {
+            party: {"by": officer, "ts": ts} for party, (officer, ts) in sorted(sent.acked.items())
+        },
+    }
 
 
 def _sent_lines(sent: Sent) -> Iterator[str]:
@@ -106,8 +240,7 @@ def _sent_lines(sent: Sent) -> Iterator[str]:
     )
     yield f"{entry.ts}  {entry.author} (by {body.get('by')}) sent {what} [{entry.id[:12]}]"
     if entry.type == "message":
-        text = str(body.get("text", ""))
-        yield f"    text: {text if len(text) <= 100 else text[:99] + '…'}"
+        yield f"    text: {_printable(str(body.get('text', '')), 100)}"
     delivered = ", ".join(f"{party} at {ts}" for party, ts in sorted(sent.delivered.items()))
     yield f"    delivered: {delivered or 'no member has confirmed holding it'}"
     acked = ", ".join(
@@ -116,5 +249,16 @@ def _sent_lines(sent: Sent) -> Iterator[str]:
     yield f"    acknowledged: {acked or 'not acknowledged'}"
 
 
+def _printable(text: str, cut: int | None = None) -> str:
+    """Text of the bundle on one line, control characters escaped: a bundle must not print
+    lines of its own into the verdict."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text if cut is None or len(text) <= cut else text[: cut - 1] + "…"
+
+
 def _when(stamp: int) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return f"{stamp} seconds after 1970"  # a year past 9999: a clock, or a bundle, is wrong

@@ -143,7 +143,7 @@ def _channel(body: Mapping[str, Any]) -> None:
         raise InvalidInput.for_field("body.members", "a channel has at least two member parties")
     for party, role in members.items():
         validate_party_id(party, f"body.members.{party}")
-        if role not in set(MemberRole):
+        if not isinstance(role, str) or role not in set(MemberRole):
             raise InvalidInput.for_field(
                 f"body.members.{party}", "role must be party, mediator or observer"
             )
@@ -233,7 +233,7 @@ def _alert_item(item: object, where: str) -> None:
     _exact_keys(item, {"key", "party", "kind"}, frozenset({"event", "site"}), where)
     _item_key(item["key"], f"{where}.key")
     validate_party_id(item["party"], f"{where}.party")
-    if item["kind"] not in _ITEM_KINDS:
+    if not isinstance(item["kind"], str) or item["kind"] not in _ITEM_KINDS:
         raise InvalidInput.for_field(f"{where}.kind", f"must be one of {sorted(_ITEM_KINDS)}")
     if "event" in item:
         _event_id(item["event"], f"{where}.event")
@@ -264,7 +264,7 @@ def _deconfliction_alert(body: Mapping[str, Any]) -> None:
     for end in ("start", "end"):
         if window[end] is not None:
             _timestamp(window[end], f"body.window.{end}")
-    if body["severity"] not in _SEVERITIES:
+    if not isinstance(body["severity"], str) or body["severity"] not in _SEVERITIES:
         raise InvalidInput.for_field("body.severity", f"must be one of {sorted(_SEVERITIES)}")
     if "summary" in body and not isinstance(body["summary"], dict):
         raise InvalidInput.for_field("body.summary", "must be an object")

@@ -9,6 +9,10 @@ all of it and over the SHA-256 of the entry lines. Each further line is one entr
 Keeping each event's logged bytes verbatim lets a verifier hash the leaf and recover the
 signed bytes without re-canonicalising a million events. Everything here is pure: the
 service layer reads the file and spreads ``check_signature`` over processes.
+
+Anyone can make a bundle with keys of their own, so every check here takes its input as
+hostile: each defect, whatever the JSON holds, is a ``BundleInvalid`` naming it, and nothing
+reads a value before its shape is checked (an event's body against its type's rules).
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeGuard
 
+from parley.clock import parse_ts
 from parley.errors import BundleInvalid, InvalidInput, InvalidNote, InvalidProof
 
+from ._bodies import validate_body
 from ._canonical import canonical_bytes
+from ._event import EVENT_VERSION, validate_channel_id, validate_party_id
 from ._keys import (
     Signer,
     decode_public_key,
@@ -37,6 +45,7 @@ from ._note import ALG_COSIGNATURE, NoteVerifier, open_checkpoint
 __all__ = [
     "BUNDLE_FORMAT",
     "BundleHeader",
+    "Chains",
     "Entry",
     "Sent",
     "check_chains",
@@ -44,10 +53,12 @@ __all__ = [
     "check_entry",
     "check_header",
     "check_inclusion",
+    "check_keys",
     "check_signature",
     "entry_line",
     "header_line",
     "key_fingerprints",
+    "parse_fingerprint",
     "read_entry",
     "sent_items",
 ]
@@ -58,6 +69,28 @@ _SIG_MEMBER: Final = b',"sig":"'
 _SEQ_MEMBER: Final = b',"seq":'
 _AUTHOR_MEMBER: Final = b'{"author":"'
 _TYPE_RE: Final = re.compile(r"[a-z][a-z_]{0,31}")
+_HEX64_RE: Final = re.compile(r"[0-9a-f]{64}")
+_FINGERPRINT_RE: Final = re.compile(r"[0-9]{25}")
+_HEADER_FIELDS: Final = frozenset(
+    {
+        "format",
+        "channel",
+        "exported_by",
+        "exported_at",
+        "parties",
+        "checkpoint",
+        "proof",
+        "events",
+        "entries_sha256",
+        "signature",
+    }
+)
+_EVENT_FIELDS: Final = frozenset(
+    {"v", "channel", "author", "seq", "prev", "seen", "ts", "type", "body", "sig"}
+)
+_REASON_MAX: Final = 300
+# The largest integer RFC 8785 represents exactly: beyond it the header cannot be signed.
+_MAX_INT: Final = 2**53 - 1
 # Event types whose body the verdict reads; the rest only need their chain facts.
 _VERDICT_TYPES: Final = frozenset({"channel", "message", "notification", "ack", "translation"})
 
@@ -98,7 +131,71 @@ def entry_line(index: int, raw: bytes) -> bytes:
 
 
 def _fail(reason: str) -> BundleInvalid:
-    return BundleInvalid(reason)
+    # A reason may quote the bundle (a body rule names the unknown member): it stays short.
+    return BundleInvalid(reason if len(reason) <= _REASON_MAX else reason[: _REASON_MAX - 1] + "…")
+
+
+def _shown(value: object) -> str:
+    """A value of the bundle quoted in a reason, cut short: the bundle may be hostile."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is beyond the numbers JSON can carry")
+    return number
+
+
+# Nothing canonical JSON cannot hold: no NaN, no infinity (the exporter signed canonical bytes).
+_DECODER: Final = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+def _json(what: str, data: bytes) -> object:
+    """``data`` parsed as the JSON an exporter writes: UTF-8, no NaN, no lone surrogate."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{what} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        value = _DECODER.decode(text)
+        if "\\u" in text:  # only an escape makes a lone surrogate, which no text holds
+            json.dumps(value, ensure_ascii=False).encode()
+    except RecursionError:
+        raise _fail(f"{what} is nested too deeply") from None
+    except UnicodeEncodeError:
+        raise _fail(f"{what} holds a lone surrogate, which is not text") from None
+    except ValueError as exc:
+        raise _fail(f"{what} is not JSON: {exc}") from None
+    return value
+
+
+def _exact_fields(where: str, value: Mapping[str, object], fields: frozenset[str]) -> None:
+    if value.keys() == fields:
+        return
+    missing = sorted(fields - value.keys())
+    if missing:
+        raise _fail(f"{where}.{missing[0]} is missing")
+    raise _fail(f"{where} has an unknown member {_shown(min(value.keys() - fields))}")
+
+
+def _count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_INT
+
+
+def _timestamp(where: str, value: object) -> str:
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        parse_ts(value)
+    except ValueError:
+        raise _fail(f"{where} is not a UTC timestamp ending in Z") from None
+    return value
 
 
 # -- the header ------------------------------------------------------------------------------
@@ -138,38 +235,45 @@ def header_line(
 
 def check_header(line: bytes) -> BundleHeader:
     """Parse and authenticate line 1: format, keys, the exporter's signature, the checkpoint."""
-    try:
-        raw = json.loads(line)
-    except ValueError as exc:
-        raise _fail(f"line 1 (header) is not JSON: {exc}") from exc
+    raw = _json("line 1 (header)", line)
     if not isinstance(raw, dict):
         raise _fail("line 1 (header) is not a JSON object")
     if raw.get("format") != BUNDLE_FORMAT:
-        raise _fail(f"header.format is {raw.get('format')!r}; this verifier reads {BUNDLE_FORMAT}")
-    parties = _header_parties(raw.get("parties"))
+        raise _fail(
+            f"header.format is {_shown(raw.get('format'))}; this verifier reads {BUNDLE_FORMAT}"
+        )
+    _exact_fields("header", raw, _HEADER_FIELDS)
+    parties = _header_parties(raw["parties"])
     exporter = _header_str(raw, "exported_by")
     if exporter not in parties:
-        raise _fail(f"header.parties has no key for the exporter {exporter}")
-    signature = _header_str(raw, "signature")
+        raise _fail(f"header.parties has no key of the exporter {_shown(exporter)}")
+    try:
+        channel = validate_channel_id(raw["channel"], "header.channel")
+    except InvalidInput as exc:
+        raise _fail(exc.detail) from None
+    if not _count(raw["events"]):
+        raise _fail("header.events must be a count of entries")
+    if not isinstance(raw["entries_sha256"], str) or not _HEX64_RE.fullmatch(raw["entries_sha256"]):
+        raise _fail("header.entries_sha256 must be a hex SHA-256 digest")
+    header = BundleHeader(
+        channel=channel,
+        exported_by=exporter,
+        exported_at=_timestamp("header.exported_at", raw["exported_at"]),
+        parties=parties,
+        checkpoint=_header_str(raw, "checkpoint"),
+        proof=_header_proof(raw["proof"]),
+        events=raw["events"],
+        entries_sha256=raw["entries_sha256"],
+    )
+    # Every member's shape is checked above, so the canonical bytes exist.
     unsigned = {k: v for k, v in raw.items() if k != "signature"}
-    if not verify_signature(parties[exporter][1], canonical_bytes(unsigned), _b64(signature)):
+    signature = _b64("header.signature", _header_str(raw, "signature"))
+    if not verify_signature(parties[exporter][1], canonical_bytes(unsigned), signature):
         raise _fail(
             f"header.signature does not verify with the key of {exporter}: the header or the "
             "list of entries was changed after export"
         )
-    events = raw.get("events")
-    if not isinstance(events, int) or isinstance(events, bool) or events < 0:
-        raise _fail("header.events must be a count of entries")
-    return BundleHeader(
-        channel=_header_str(raw, "channel"),
-        exported_by=exporter,
-        exported_at=_header_str(raw, "exported_at"),
-        parties=parties,
-        checkpoint=_header_str(raw, "checkpoint"),
-        proof=_header_proof(raw.get("proof")),
-        events=events,
-        entries_sha256=_header_str(raw, "entries_sha256"),
-    )
+    return header
 
 
 def _header_str(raw: Mapping[str, Any], name: str) -> str:
@@ -184,12 +288,20 @@ def _header_parties(value: object) -> dict[str, tuple[str, bytes]]:
         raise _fail("header.parties must map party ids to their name and public key")
     parties: dict[str, tuple[str, bytes]] = {}
     for party, info in value.items():
-        if not isinstance(info, dict) or not isinstance(info.get("name"), str):
-            raise _fail(f"header.parties.{party} needs a name and a public_key")
+        if not _is_party(party):
+            raise _fail(f"header.parties: {_shown(party)} is not a party id")
+        where = f"header.parties.{party}"
+        if not isinstance(info, dict):
+            raise _fail(f"{where} needs a name and a public_key")
+        _exact_fields(where, info, frozenset({"name", "public_key"}))
+        if not isinstance(info["name"], str) or not info["name"]:
+            raise _fail(f"{where}.name must be a non-empty string")
+        if not isinstance(info["public_key"], str):
+            raise _fail(f"{where}.public_key must be a base64 string")
         try:
-            parties[party] = (info["name"], decode_public_key(str(info.get("public_key"))))
+            parties[party] = (info["name"], decode_public_key(info["public_key"]))
         except InvalidInput as exc:
-            raise _fail(f"header.parties.{party}.public_key: {exc.detail}") from exc
+            raise _fail(f"{where}.public_key: {exc.detail}") from None
     return parties
 
 
@@ -198,22 +310,23 @@ def _header_proof(value: object) -> dict[tuple[int, int], bytes]:
         raise _fail("header.proof must be a list of [level, index, hash] nodes")
     nodes: dict[tuple[int, int], bytes] = {}
     for number, node in enumerate(value):
+        where = f"header.proof[{number}]"
         if (
             not isinstance(node, list)
             or len(node) != 3
-            or not all(isinstance(n, int) and not isinstance(n, bool) for n in node[:2])
+            or not all(map(_count, node[:2]))
             or not isinstance(node[2], str)
         ):
-            raise _fail(f"header.proof[{number}] must be [level, index, base64 hash]")
-        nodes[(node[0], node[1])] = _b64(node[2])
+            raise _fail(f"{where} must be [level, index, base64 hash]")
+        nodes[(node[0], node[1])] = _b64(where, node[2])
     return nodes
 
 
-def _b64(text: str) -> bytes:
+def _b64(where: str, text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
-    except ValueError as exc:
-        raise _fail(f"{text[:16]}… is not base64") from exc
+    except ValueError:
+        raise _fail(f"{where} is not base64") from None
 
 
 # -- the checkpoint --------------------------------------------------------------------------
@@ -252,20 +365,24 @@ def read_entry(line_number: int, line: bytes, channel: str) -> Entry:
     """Parse one entry line, everything but the signature (``check_signature`` does that)."""
     where = f"line {line_number}"
     index, raw = _split_line(where, line)
-    try:
-        event = json.loads(raw)
-    except ValueError as exc:
-        raise _fail(f"{where}: the event is not JSON ({exc})") from exc
-    author, seq = _event_identity(where, event)
+    event, author, seq = _event_identity(where, _json(f"{where}: the event", raw), raw)
     where = f"{where} ({author}#{seq})"
-    if event.get("channel") != channel:
-        raise _fail(f"{where}: the event belongs to channel {event.get('channel')!r}")
-    kind, ts = event.get("type"), event.get("ts")
-    if not isinstance(kind, str) or not _TYPE_RE.fullmatch(kind) or not isinstance(ts, str):
-        raise _fail(f"{where}: type or ts is malformed")
-    prev, seen = event.get("prev"), event.get("seen")
-    if not (prev is None or isinstance(prev, str)) or not isinstance(seen, dict):
-        raise _fail(f"{where}: prev or seen is malformed")
+    _exact_fields(f"{where}: event", event, _EVENT_FIELDS)
+    if event["v"] != EVENT_VERSION or isinstance(event["v"], bool):
+        raise _fail(f"{where}: event.v is not {EVENT_VERSION}, the only version understood")
+    if event["channel"] != channel:
+        raise _fail(f"{where}: the event belongs to channel {_shown(event['channel'])}")
+    kind, prev, body = event["type"], event["prev"], event["body"]
+    if not isinstance(kind, str) or not _TYPE_RE.fullmatch(kind):
+        raise _fail(f"{where}: event.type is not an event type name")
+    if not (prev is None or (isinstance(prev, str) and _HEX64_RE.fullmatch(prev))):
+        raise _fail(f"{where}: event.prev is neither null nor an event id")
+    if not isinstance(body, dict):
+        raise _fail(f"{where}: event.body is not a JSON object")
+    try:
+        validate_body(kind, body)
+    except InvalidInput as exc:
+        raise _fail(f"{where}: {exc.detail}") from None
     return Entry(
         line=line_number,
         leaf_index=index,
@@ -274,10 +391,10 @@ def read_entry(line_number: int, line: bytes, channel: str) -> Entry:
         author=author,
         seq=seq,
         prev=prev,
-        seen=seen,
-        ts=ts,
+        seen=_seen(where, event["seen"], author),
+        ts=_timestamp(f"{where}: event.ts", event["ts"]),
         type=kind,
-        body=event.get("body") if kind in _VERDICT_TYPES else None,
+        body=body if kind in _VERDICT_TYPES else None,
     )
 
 
@@ -288,13 +405,37 @@ def _split_line(where: str, line: bytes) -> tuple[int, bytes]:
     return int(match.group(1)), line[match.end() : -2]
 
 
-def _event_identity(where: str, event: object) -> tuple[str, int]:
+def _event_identity(where: str, event: object, raw: bytes) -> tuple[dict[str, Any], str, int]:
+    """The event with its author and seq; the author is the member the signature was checked
+    for, the first one."""
     if not isinstance(event, dict):
         raise _fail(f"{where}: the event is not a JSON object")
     author, seq = event.get("author"), event.get("seq")
-    if not isinstance(author, str) or not isinstance(seq, int) or isinstance(seq, bool):
-        raise _fail(f"{where}: the event has no author or seq")
-    return author, seq
+    if not _is_party(author):
+        raise _fail(f"{where}: the event has no author")
+    if not _count(seq) or seq < 1:
+        raise _fail(f"{where}: the event has no seq")
+    if not raw.startswith(b'%s%s"' % (_AUTHOR_MEMBER, author.encode())):
+        # A second "author" member would pass the signature of one party off as another's.
+        raise _fail(f"{where}: the event's author {author} is not its first and only author")
+    return event, author, seq
+
+
+def _is_party(value: object) -> TypeGuard[str]:
+    try:
+        validate_party_id(value)
+    except InvalidInput:
+        return False
+    return True
+
+
+def _seen(where: str, value: object, author: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise _fail(f"{where}: event.seen must map parties to sequence numbers")
+    for party, seq in value.items():
+        if party == author or not _is_party(party) or not _count(seq):
+            raise _fail(f"{where}: event.seen.{_shown(party)} must be another party's seq")
+    return value
 
 
 def check_signature(line_number: int, line: bytes, keys: Mapping[str, bytes]) -> None:
@@ -314,12 +455,11 @@ def check_signature(line_number: int, line: bytes, keys: Mapping[str, bytes]) ->
     if not raw.startswith(_AUTHOR_MEMBER) or author_end < 0 or end < 0 or seq_at < 0:
         raise _fail(f"{where}: the event has no author, seq or signature")
     author = raw[len(_AUTHOR_MEMBER) : author_end].decode("utf-8", "replace")
-    where = (
-        f"{where} ({author}#{raw[seq_at + len(_SEQ_MEMBER) : start].decode('ascii', 'replace')})"
-    )
     key = keys.get(author)
     if key is None:
-        raise _fail(f"{where}: the bundle has no public key of {author}")
+        raise _fail(f"{where}: the bundle has no public key of {_shown(author)}")
+    seq = raw[seq_at + len(_SEQ_MEMBER) : start]
+    where = f"{where} ({author}#{seq.decode() if seq.isdigit() and len(seq) < 20 else '?'})"
     try:
         signature = base64.b64decode(raw[start + len(_SIG_MEMBER) : end], validate=True)
     except ValueError as exc:
@@ -332,16 +472,31 @@ def check_signature(line_number: int, line: bytes, keys: Mapping[str, bytes]) ->
 
 
 # -- across entries --------------------------------------------------------------------------
-def check_chains(entries: Sequence[Entry]) -> dict[str, str]:
-    """Log order, one chain per author from #1, causal order; returns the channel's members.
+class Chains(NamedTuple):
+    """What the chains of a bundle show, beyond that they hold.
+
+    ``shown``: author -> seq of its last event in the bundle. ``seen``: party -> the highest
+    seq of it that another member's event in the bundle had seen. Events of a party after
+    both are beyond what the bundle can prove exists or not.
+    """
+
+    members: Mapping[str, str]
+    shown: Mapping[str, int]
+    seen: Mapping[str, int]
+
+
+def check_chains(entries: Sequence[Entry]) -> Chains:
+    """Log order, one chain per author from #1, causal order, and the channel's members.
 
     Each check names the first entry that breaks it, so a removed, reordered or inserted
-    event is reported where it shows.
+    event is reported where it shows; an event left out after the last one shown of its
+    author is caught only if a later event had seen it.
     """
     if not entries:
         raise _fail("the bundle holds no events")
     members = _opening(entries[0])
     heads: dict[str, tuple[int, str]] = {}
+    seen: dict[str, int] = {}
     last_index = -1
     for entry in entries:
         where = f"line {entry.line} ({entry.author}#{entry.seq})"
@@ -356,24 +511,26 @@ def check_chains(entries: Sequence[Entry]) -> dict[str, str]:
         _check_link(where, entry, heads.get(entry.author))
         for party, seq in entry.seen.items():
             held = heads.get(party, (0, ""))[0]
-            if not isinstance(seq, int) or seq > held:
+            if seq > held:
                 raise _fail(
                     f"{where}: it had seen {party} up to #{seq}, but only #{held} comes "
                     f"before it: an event of {party} is missing or out of order"
                 )
+            if seq > seen.get(party, 0):
+                seen[party] = seq
         heads[entry.author] = (entry.seq, entry.id)
-    return members
+    return Chains(members, {author: seq for author, (seq, _) in heads.items()}, seen)
 
 
 def _opening(first: Entry) -> dict[str, str]:
-    body = first.body or {}
-    members = body.get("members")
-    if first.type != "channel" or first.seq != 1 or not isinstance(members, dict):
+    # The channel body rules (read_entry checked them) make members a map of roles.
+    body = first.body if first.type == "channel" and first.seq == 1 else None
+    if body is None:
         raise _fail(
             f"line {first.line}: the first entry must open the channel (a channel event #1), "
             f"not {first.type} {first.author}#{first.seq}"
         )
-    return {str(k): str(v) for k, v in members.items()}
+    return dict(body["members"])
 
 
 def _check_link(where: str, entry: Entry, head: tuple[int, str] | None) -> None:
@@ -417,6 +574,33 @@ def key_fingerprints(header: BundleHeader) -> dict[str, str]:
     return {party: fingerprint(key) for party, (_, key) in header.parties.items()}
 
 
+def parse_fingerprint(text: str, where: str) -> str:
+    """A key fingerprint as typed (the 25 digits, spaces anywhere) in the form printed."""
+    digits = "".join(text.split())
+    if not _FINGERPRINT_RE.fullmatch(digits):
+        raise InvalidInput.for_field(
+            where, f"{_shown(text)} is not a key fingerprint (25 digits, spaces allowed)"
+        )
+    return " ".join(digits[i : i + 5] for i in range(0, len(digits), 5))
+
+
+def check_keys(header: BundleHeader, expected: Mapping[str, str]) -> None:
+    """The bundle's key of each party has the fingerprint expected (as ``parse_fingerprint``
+    gives it), so nobody compares digits by eye."""
+    printed = key_fingerprints(header)
+    for party, wanted in sorted(expected.items()):
+        got = printed.get(party)
+        if got is None:
+            raise _fail(
+                f"the bundle has no key of {party}; its key should have fingerprint {wanted}"
+            )
+        if got != wanted:
+            raise _fail(
+                f"the key of {party} in the bundle has fingerprint {got}; "
+                f"its key should have fingerprint {wanted}"
+            )
+
+
 # -- what the record shows -------------------------------------------------------------------
 _SENT_TYPES: Final = frozenset({"message", "notification"})
 
@@ -452,8 +636,7 @@ def sent_items(entries: Sequence[Entry]) -> list[Sent]:
                 if earlier is not None:
                     delivered.setdefault(earlier.id, {})[entry.author] = entry.ts
         if entry.type == "ack" and entry.body is not None:
-            target = str(entry.body.get("event"))
-            acked.setdefault(target, {})[entry.author] = (str(entry.body.get("by")), entry.ts)
+            acked.setdefault(entry.body["event"], {})[entry.author] = (entry.body["by"], entry.ts)
     return [
         Sent(entry, delivered.get(entry.id, {}), acked.get(entry.id, {}))
         for entry in entries

@@ -14,6 +14,7 @@ from parley.clock import Clock, format_ts
 from parley.errors import BundleInvalid, Conflict, NotFound
 from parley.protocol import (
     BundleHeader,
+    Chains,
     Entry,
     Sent,
     Signer,
@@ -22,6 +23,7 @@ from parley.protocol import (
     check_checkpoint,
     check_header,
     check_inclusion,
+    check_keys,
     check_signature,
     decode_public_key,
     entry_line,
@@ -43,15 +45,23 @@ _PAGE: Final = 1000  # events read from the store at a time when exporting
 
 @dataclass(frozen=True)
 class BundleReport:
-    """Everything a bundle proved, for the verdict printed to a mediator or a court."""
+    """Everything a bundle proved, for the verdict printed to a mediator or a court.
+
+    ``checked_keys``: the parties whose key had the fingerprint the verifier expected.
+    """
 
     header: BundleHeader
     size: int
     root: bytes
     cosigners: Sequence[tuple[str, int]]
-    members: Mapping[str, str]
+    chains: Chains
     entries: Sequence[Entry]
     sent: Sequence[Sent]
+    checked_keys: frozenset[str]
+
+    @property
+    def members(self) -> Mapping[str, str]:
+        return self.chains.members
 
 
 @dataclass(frozen=True)
@@ -119,18 +129,25 @@ def export_bundle(
     return ExportSummary(len(lines), left_out, checkpoint.size, cosigners)
 
 
-def verify_bundle(path: Path, *, workers: int | None = None) -> BundleReport:
+def verify_bundle(
+    path: Path, *, workers: int | None = None, expected_keys: Mapping[str, str] | None = None
+) -> BundleReport:
     """Check every signature, chain link, inclusion and cosignature; BundleInvalid at the first
-    failure. Signatures are verified on ``workers`` processes (all cores by default)."""
+    failure. Signatures are verified on ``workers`` processes (all cores by default).
+
+    ``expected_keys``: party -> the fingerprint its key must have (``parse_fingerprint``); a
+    party missing from the bundle or another key fails it before anything else is read.
+    """
     with path.open("rb") as handle:
         header = check_header(handle.readline())
+        check_keys(header, expected_keys or {})
         size, root, cosigners = check_checkpoint(header)
         lines = handle.readlines()
     # The checks that name an event come first; the counts and the digest catch the rest.
     # The cyclic collector would walk the million new entries again and again: it pauses.
     with collector_paused():
         entries = _check_entries(header, lines, workers or os.cpu_count() or 1)
-    members = check_chains(entries)
+    chains = check_chains(entries)
     check_inclusion(entries, header.proof, size, root)
     if len(lines) != header.events:
         raise BundleInvalid(
@@ -141,7 +158,16 @@ def verify_bundle(path: Path, *, workers: int | None = None) -> BundleReport:
         raise BundleInvalid(
             "the entry lines are not those the exporter signed (header.entries_sha256)"
         )
-    return BundleReport(header, size, root, cosigners, members, entries, sent_items(entries))
+    return BundleReport(
+        header,
+        size,
+        root,
+        cosigners,
+        chains,
+        entries,
+        sent_items(entries),
+        frozenset(expected_keys or ()),
+    )
 
 
 def _check_entries(header: BundleHeader, lines: list[bytes], workers: int) -> list[Entry]:
