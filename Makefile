@@ -1,17 +1,26 @@
 # The two commands of the README: `make demo` and `make test`. Everything else is a helper.
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# Two stamps: the demo needs only the package, the tests also its test extras. Installing the
+# extras installs the package too, so it refreshes both stamps.
+STAMP := $(VENV)/.package-stamp
+TEST_STAMP := $(VENV)/.test-stamp
 
 .PHONY: demo test test-fast lint install system-deps docs bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(TEST_STAMP) $(STAMP)
+
+install: $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/parley demo
@@ -24,23 +33,23 @@ system-deps:
 TYPED_TESTS := tests/conftest.py tests/support tests/protocol tests/federation tests/store \
 	tests/test_layers.py tests/test_settings.py tests/services/test_duty.py
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/mypy $(TYPED_TESTS)
 
-test: $(STAMP) system-deps lint
+test: $(TEST_STAMP) system-deps lint
 	$(BIN)/pytest
 
 # The quick loop while working: units, properties and in-process services, no servers.
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/pytest -q -m 'not slow' -n auto
 
 docs: $(STAMP)
 	$(BIN)/python scripts/settings_doc.py
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/node_bench.py
 
 clean:

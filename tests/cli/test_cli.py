@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from parley.cli import app
-from parley.cli._cluster import free_port
 from parley.errors import AuthenticationFailed
 from parley.protocol import Ed25519Signer, encode_public_key, fingerprint
 from parley.services import Node
@@ -509,73 +504,3 @@ def test_peer_add_refuses_to_re_pin_the_node_s_own_party(node_dir: Path) -> None
     assert code == 2
     assert "already known" in err
     Node.open(node_dir).close()  # the node's own key is untouched
-
-
-# -- demo --------------------------------------------------------------------------------------
-DEMO_LINE = re.compile(r"^\s*(operator|supervisor|admin|auditor)\s+(\S+)\s+password (\S+)\s*$")
-
-
-def test_demo_check_plays_the_scenario_on_three_processes_and_exits_zero(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "parley", "demo", "--check", "--data", str(tmp_path / "demo")],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "demo check passed" in result.stdout
-    rows = {tuple(cells[:2]): cells[2:] for cells in table_rows(result.stdout)}
-    assert rows[("hotline", "ru-genstaff")] == rows[("hotline", "us-eucom")]
-    assert rows[("abu-dhabi", "ae-mediator")][1:] == ["1", "1", "1"]
-    assert "the activity of ru-genstaff meets the presence of us-eucom" in result.stdout
-    assert rows[("us-eucom", "high")][0] == rows[("ru-genstaff", "high")][0]  # same area
-    for party in ("us-eucom", "ru-genstaff", "ae-mediator"):
-        assert (tmp_path / "demo" / party / "node.key").is_file()
-
-
-def test_demo_serves_until_stopped_and_its_printed_passwords_log_in(tmp_path: Path) -> None:
-    base = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "parley",
-            "demo",
-            "--data",
-            str(tmp_path / "demo"),
-            "--port",
-            str(base),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            lines.append(line)
-            if "Press Ctrl-C" in line or not line:
-                break
-        out = "".join(lines)
-        assert f"http://127.0.0.1:{base}/api/v1" in out, out
-        printed = [m for m in map(DEMO_LINE.match, out.splitlines()) if m]
-        assert len(printed) == 12  # four operators on each of three nodes
-        duty = next(m for m in printed if m[2] == "duty1")
-        response = httpx.post(
-            f"http://127.0.0.1:{base}/api/v1/auth/token",
-            trust_env=False,
-            json={"username": "duty1", "password": duty[3]},
-            timeout=10,
-        )
-        assert response.status_code == 201
-    finally:
-        process.terminate()
-        code = process.wait(timeout=60)
-        process.stdout.close()
-    assert code == 0

@@ -1,4 +1,5 @@
-"""``parley demo``: three party nodes on loopback playing the scenario of the sources."""
+"""``parley demo``: three party nodes on loopback playing the scenario of the sources, told
+step by step as the nodes record it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import signal
 import tempfile
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib.resources import files
@@ -14,15 +16,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from parley.clock import format_ts
 
-from ._cluster import OPERATORS, LocalCluster
+from ._cluster import LocalCluster
+from ._demo_checks import check_converged, check_deconfliction, check_witnessing, tell_new_alerts
 from ._demo_record import check_record
-from ._main import app, console, err_console, run_or_exit
+from ._demo_story import Story
+from ._main import app, console, run_or_exit
 
-__all__ = ["DEMO_SETTINGS", "check_witnessing", "play_scenario"]
+__all__ = ["DEMO_SETTINGS", "play_scenario"]
+
+# The party whose node exports the hotline's record at the end.
+_EXPORTER = "us-eucom"
 
 # Seconds, not the production minutes: the demo shows link tests and anti-entropy at work.
 DEMO_SETTINGS = {
@@ -42,40 +48,88 @@ def _scenario() -> dict[str, Any]:
     return data
 
 
-def play_scenario(cluster: LocalCluster, timeout_s: float = 30.0) -> dict[str, str]:
-    """Open the channels, send every message, and have the other parties acknowledge it.
+def play_scenario(cluster: LocalCluster, story: Story, timeout_s: float = 30.0) -> dict[str, str]:
+    """Open the channels, send every message, and have the other parties acknowledge it,
+    telling each step as the sender's node saw it.
 
     Returns the scenario's channel names mapped to their channel ids.
     """
     scenario = _scenario()
-    channels = {
-        key: cluster.open_channel(spec["creator"], spec["name"], spec["members"], timeout_s)
-        for key, spec in scenario["channels"].items()
-    }
+    channels: dict[str, str] = {}
+    for key, spec in scenario["channels"].items():
+        channels[key] = cluster.open_channel(
+            spec["creator"], spec["name"], spec["members"], timeout_s
+        )
+        story.opened(key, channels[key], spec)
     for message in scenario["messages"]:
-        channel = channels[message["channel"]]
         spec = scenario["channels"][message["channel"]]
-        if "form" in message:
-            body = {
-                "form": message["form"],
-                "data": _timed(message["data"]),
-                "precedence": message["precedence"],
-            }
-            path = f"/channels/{channel}/notifications"
-        else:
-            body = {k: message[k] for k in ("precedence", "text", "lang")}
-            path = f"/channels/{channel}/messages"
-        posted = cluster.call(message["author"], "POST", path, json=body)
-        for party, role in {spec["creator"]: "party", **spec["members"]}.items():
-            if party == message["author"] or role != "party":
-                continue
-            cluster.wait_for(
-                partial(cluster.has_event, party, channel, posted["id"]),
-                timeout_s,
-                f"{party} to receive {posted['id']}",
-            )
-            cluster.call(party, "POST", f"/channels/{channel}/events/{posted['id']}/ack")
+        _play(cluster, story, channels[message["channel"]], spec, message, timeout_s)
     return channels
+
+
+def _play(
+    cluster: LocalCluster,
+    story: Story,
+    channel: str,
+    spec: dict[str, Any],
+    message: dict[str, Any],
+    timeout_s: float,
+) -> None:
+    """One message: sent, delivered to the other parties, read, acknowledged by each."""
+    author = message["author"]
+    if "form" in message:
+        body = {
+            "form": message["form"],
+            "data": _timed(message["data"]),
+            "precedence": message["precedence"],
+        }
+        path = f"/channels/{channel}/notifications"
+    else:
+        body = {k: message[k] for k in ("precedence", "text", "lang")}
+        path = f"/channels/{channel}/messages"
+    posted = cluster.call(author, "POST", path, json=body)
+    readers = [
+        party
+        for party, role in {spec["creator"]: "party", **spec["members"]}.items()
+        if party != author and role == "party"
+    ]
+    seen = partial(_sender_view, cluster, author, channel, posted["id"])
+    story.sent(seen())
+    story.delivered(_wait_until(seen, "delivered_at", readers, timeout_s), readers)
+    event = _event_path(channel, posted["id"])
+    # As the first reader's operators read it, in each language the scenario asks for.
+    for lang in message.get("shown_in", ()):
+        shown = cluster.call(readers[0], "GET", event, "audit1", params={"lang": lang})
+        story.reads(readers[0], lang, shown["rendered"]["text"])
+    for party in readers:
+        cluster.call(party, "POST", f"{event}/ack")
+    story.acknowledged(_wait_until(seen, "acknowledged_at", readers, timeout_s), readers)
+    tell_new_alerts(cluster, story, (author, *readers))
+
+
+def _event_path(channel: str, event_id: str) -> str:
+    return f"/channels/{channel}/events/{event_id}"
+
+
+def _sender_view(cluster: LocalCluster, author: str, channel: str, event_id: str) -> Any:
+    """The event as its author's node shows it: delivery and acknowledgement per member."""
+    return cluster.call(
+        author, "GET", _event_path(channel, event_id), "audit1", params={"lang": "en"}
+    )
+
+
+def _wait_until(
+    seen: Callable[[], Any], stamp: str, readers: list[str], timeout_s: float
+) -> dict[str, Any]:
+    """The sender's view once it has ``stamp`` (delivered_at, acknowledged_at) of every reader."""
+    latest: dict[str, Any] = {}
+
+    def done() -> bool:
+        latest.update(seen())
+        return all(m[stamp] for m in latest["members"] if m["party"] in readers)
+
+    LocalCluster.wait_for(done, timeout_s, f"{stamp} of {', '.join(readers)}")
+    return latest
 
 
 def _timed(value: Any) -> Any:
@@ -88,132 +142,6 @@ def _timed(value: Any) -> Any:
     if isinstance(value, list):
         return [_timed(v) for v in value]
     return value
-
-
-def show_notices(cluster: LocalCluster, reader: str, channel: str) -> None:
-    """Print each notification as the reading party's operators see it in Arabic and Russian."""
-    for item in cluster.events(reader, channel):
-        if item["event"]["type"] != "notification" or item["event"]["author"] == reader:
-            continue
-        for lang in ("ar", "ru"):
-            shown = cluster.call(
-                reader,
-                "GET",
-                f"/channels/{channel}/events/{item['id']}",
-                "audit1",
-                params={"lang": lang},
-            )
-            console.print(f"[bold]{reader} reads {item['event']['body']['form']} ({lang}):[/]")
-            console.print(shown["rendered"]["text"])
-
-
-def check(cluster: LocalCluster, channels: dict[str, str], timeout_s: float = 30.0) -> bool:
-    """Every journal converged, and every message delivered to and acknowledged by all."""
-    scenario = _scenario()
-    table = Table("channel", "node", "events", "to acknowledge", "delivered", "acknowledged")
-    ok = True
-    for key, channel in channels.items():
-        spec = scenario["channels"][key]
-        members = [spec["creator"], *spec["members"]]
-        try:
-            cluster.wait_for(
-                partial(cluster.settled, channel, members),
-                timeout_s,
-                f"{key} to converge with every message acknowledged",
-            )
-        except TimeoutError as exc:
-            err_console.print(f"[red]{exc}[/]")
-            ok = False
-        for party in members:
-            items = cluster.events(party, channel)
-            messages = [i for i in items if i["event"]["type"] in ("message", "notification")]
-            delivered = sum(all(m["delivered_at"] for m in i["members"]) for i in messages)
-            acked = sum(i["status"] == "acknowledged" for i in messages)
-            ok &= delivered == acked == len(messages)
-            table.add_row(
-                key, party, str(len(items)), str(len(messages)), str(delivered), str(acked)
-            )
-    console.print(table)
-    return ok
-
-
-def check_witnessing(cluster: LocalCluster, timeout_s: float = 30.0) -> bool:
-    """Every node's latest checkpoint carries the cosignatures of both other nodes."""
-    table = Table("node", "log entries", "root", "cosigned by")
-    latest: dict[str, dict[str, Any]] = {}
-    ok = True
-    for node in cluster.iter_nodes():
-        others = sorted(n.party for n in cluster.iter_nodes() if n is not node)
-        try:
-            cluster.wait_for(
-                partial(_cosigned, cluster, node.party, others, latest),
-                timeout_s,
-                f"{node.party}'s checkpoint to be cosigned by {' and '.join(others)}",
-            )
-        except TimeoutError as exc:
-            err_console.print(f"[red]{exc}[/]")
-            ok = False
-        checkpoint = latest.get(node.party)
-        if checkpoint is None:
-            continue
-        cosigners = ", ".join(c["witness"] for c in checkpoint["cosigners"]) or "nobody"
-        table.add_row(node.party, str(checkpoint["size"]), checkpoint["root"], cosigners)
-    console.print(table)
-    for party, checkpoint in latest.items():
-        console.print(f"[bold]{party}'s signed checkpoint (C2SP note, with cosignatures):[/]")
-        console.print(checkpoint["note"], markup=False, highlight=False)
-    return ok
-
-
-def _cosigned(
-    cluster: LocalCluster, party: str, witnesses: list[str], latest: dict[str, dict[str, Any]]
-) -> bool:
-    checkpoint: dict[str, Any] = cluster.call(party, "GET", "/log/checkpoint", "audit1")
-    latest[party] = checkpoint
-    return sorted(c["witness"] for c in checkpoint["cosigners"]) == witnesses
-
-
-def check_deconfliction(
-    cluster: LocalCluster,
-    parties: tuple[str, ...] = ("us-eucom", "ru-genstaff"),
-    timeout_s: float = 30.0,
-) -> bool:
-    """The exercise notice meets the declared US presence: both sides list the alert."""
-    table = Table("node", "severity", "area km²", "window (UTC)", "raised by")
-    ok = True
-    items = ""
-    for party in parties:
-        try:
-            cluster.wait_for(
-                partial(_lists_exercise_alert, cluster, party),
-                timeout_s,
-                f"{party} to list the deconfliction alert of the exercise",
-            )
-        except TimeoutError as exc:
-            err_console.print(f"[red]{exc}[/]")
-            ok = False
-            continue
-        alert = _exercise_alert(cluster, party)
-        assert alert is not None
-        sides = sorted((alert["a"], alert["b"]), key=lambda side: str(side["kind"]))
-        items = " meets ".join(f"the {side['kind']} of {side['party']}" for side in sides)
-        start, end = (alert["window"][e][:16].replace("T", " ") for e in ("start", "end"))
-        area = f"{alert['area_km2']:,.0f}"
-        table.add_row(party, alert["severity"], area, f"{start} to {end}", alert["raised_by"])
-    console.print(f"[bold]Deconfliction alert:[/] {items}")
-    console.print(table)
-    return ok
-
-
-def _exercise_alert(cluster: LocalCluster, party: str) -> dict[str, Any] | None:
-    for alert in cluster.call(party, "GET", "/deconfliction/alerts"):
-        if {alert["a"]["kind"], alert["b"]["kind"]} == {"activity", "presence"}:
-            return dict(alert)
-    return None
-
-
-def _lists_exercise_alert(cluster: LocalCluster, party: str) -> bool:
-    return _exercise_alert(cluster, party) is not None
 
 
 @app.command()
@@ -236,34 +164,30 @@ def demo(
     with LocalCluster(root, parties, settings=DEMO_SETTINGS, ports=ports) as cluster:
         cluster.init()
         cluster.start()
-        channels = play_scenario(cluster)
+        console.print(f"[bold]Parley demo[/] in {root} (logs: {root}/*.log), times in UTC\n")
+        story = Story()
+        channels = play_scenario(cluster, story)
+        # First: once both list the alert, neither sends another, and the journals can
+        # settle for the convergence check.
+        passed = check_deconfliction(cluster, story)
+        passed &= check_converged(cluster, channels, _members())
+        passed &= check_witnessing(cluster, story)
+        bundle = root / "hotline.jsonl"
+        story.record(root / _EXPORTER, channels["hotline"], bundle)
         if check_only:
-            show_notices(cluster, "us-eucom", channels["hotline"])
-            # First: once both list the alert, neither sends another, and the journals can
-            # settle for the convergence check.
-            passed = check_deconfliction(cluster)
-            passed &= check(cluster, channels)
-            passed &= check_witnessing(cluster)
-            passed &= check_record(cluster, "us-eucom", channels["hotline"])
+            passed &= check_record(cluster, _EXPORTER, channels["hotline"], bundle)
             console.print("[green]demo check passed[/]" if passed else "[red]demo check failed[/]")
             raise typer.Exit(0 if passed else 1)
-        _show(cluster, root)
+        story.nodes(cluster)
+        console.print("\nPress Ctrl-C to stop the three nodes.")
         _wait_for_interrupt()
 
 
-def _show(cluster: LocalCluster, root: Path) -> None:
-    console.print(f"[bold]Parley demo[/] in {root} (logs: {root}/*.log)")
-    for node in cluster.iter_nodes():
-        console.print(
-            f"\n[bold]{node.name}[/] ({node.party}): {node.url}/api/v1  OpenAPI {node.url}/docs"
-        )
-        for username, role in OPERATORS:
-            console.print(f"  {role.value:<10} {username:<7} password {node.passwords[username]}")
-    console.print(
-        "\nA channel's record, checkable offline: parley export --data "
-        f"{root}/us-eucom --channel <id> --out hotline.jsonl; parley verify hotline.jsonl"
-    )
-    console.print("\nPress Ctrl-C to stop the three nodes.")
+def _members() -> dict[str, list[str]]:
+    """The scenario's channel names mapped to their members, the creator first."""
+    return {
+        key: [spec["creator"], *spec["members"]] for key, spec in _scenario()["channels"].items()
+    }
 
 
 def _wait_for_interrupt() -> None:

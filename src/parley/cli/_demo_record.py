@@ -21,9 +21,11 @@ __all__ = ["check_record", "tamperings"]
 _SHOWN_LINES = 16
 
 
-def check_record(cluster: LocalCluster, party: str, channel: str, timeout_s: float = 30.0) -> bool:
+def check_record(
+    cluster: LocalCluster, party: str, channel: str, bundle: Path, timeout_s: float = 30.0
+) -> bool:
     """``party`` checkpoints everything now, the others cosign it; its export of ``channel``
-    verifies, and each hand-made tampering fails with its reason."""
+    to ``bundle`` verifies, and each hand-made tampering fails with its reason."""
     fresh = cluster.call(party, "POST", "/log/checkpoints", "watch1")
     witnesses = sorted(n.party for n in cluster.iter_nodes() if n.party != party)
     try:
@@ -35,14 +37,12 @@ def check_record(cluster: LocalCluster, party: str, channel: str, timeout_s: flo
     except TimeoutError as exc:
         err_console.print(f"[red]{exc}[/]")
         return False
-    bundle = cluster.root / f"{party}-{channel}.jsonl"
-    node = Node.open(next(n.data for n in cluster.iter_nodes() if n.party == party))
+    node = Node.open(cluster.nodes[party].data)
     try:
         node.export(channel, bundle)
     finally:
         node.close()
-    console.print(f"[bold]parley export --channel {channel} --out {bundle}[/]")
-    console.print(f"[bold]parley verify {bundle}[/]")
+    console.print(f"\nExported {bundle} as that command does; what 'parley verify' says of it:")
     try:
         lines = list(verdict_lines(verify_bundle(bundle)))
     except BundleInvalid as exc:
