@@ -77,6 +77,22 @@ async def test_idempotency_key_makes_a_retry_return_the_same_event(api):
     assert first.json()["id"] == again.json()["id"]
 
 
+async def test_an_idempotency_key_reused_for_another_message_is_a_422_naming_it(api):
+    headers = {**api.auth("duty1"), "Idempotency-Key": "retry-2"}
+    url = f"/api/v1/channels/{api.channel}/messages"
+    body = {"precedence": "flash", "text": "Launch at 06:00", "lang": "en"}
+    first = await api.client.post(url, json=body, headers=headers)
+    before = api.node.store.count_events()
+
+    other = await api.client.post(url, json={**body, "text": "Launch at 07:00"}, headers=headers)
+
+    problem = assert_problem(other, 422, "Idempotency-Key")
+    assert first.json()["id"] in problem["detail"]
+    assert api.node.store.count_events() == before
+    again = await api.client.post(url, json=body, headers=headers)
+    assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
+
+
 @pytest.mark.parametrize(
     ("fields", "status", "field"),
     [
@@ -87,6 +103,8 @@ async def test_idempotency_key_makes_a_retry_return_the_same_event(api):
         ({"text": 5}, 422, "text"),
         ({"precedence": None}, 422, "precedence"),
         ({"colour": "red"}, 422, "colour"),
+        ({"text": "Exercise \u202ecancelled"}, 422, "text"),
+        ({"text": "\u2066Line check\u2069"}, 422, "text"),
     ],
 )
 async def test_bad_message_is_refused_naming_the_field_and_nothing_is_written(
@@ -305,3 +323,17 @@ async def test_authorization_matrix(api, action, username):
         assert response.status_code in (200, 201), response.text
     else:
         assert_problem(response, 403)
+
+
+@pytest.mark.parametrize("key", ["incident_reprot", "request_for_explanation/1"])
+async def test_a_channel_agreeing_a_deadline_for_no_form_is_a_422_naming_the_key(api, key):
+    response = await api.client.post(
+        "/api/v1/channels",
+        headers=api.auth("admin"),
+        json={"name": "fast", "members": {"ru-genstaff": "party"}, "deadlines": {key: 60}},
+    )
+    assert_problem(response, 422, f"deadlines.{key}")
+    assert [
+        c["id"]
+        for c in (await api.client.get("/api/v1/channels", headers=api.auth("admin"))).json()
+    ] == [api.channel]

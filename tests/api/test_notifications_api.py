@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from parley.services import Role
 from tests.api.conftest import assert_problem
-from tests.services.test_notify import EXERCISE, LAUNCH
+from tests.conftest import as_role
+from tests.services.test_notify import EXERCISE, LAUNCH, REQUEST, reply_to
 
 pytestmark = pytest.mark.anyio
 
@@ -121,3 +125,61 @@ async def test_translation_links_to_the_original(api):
     )
     assert response.status_code == 201
     assert response.json()["event"]["body"]["of"] == posted["id"]
+
+
+async def _request(api) -> str:
+    sent = await api.client.post(
+        f"/api/v1/channels/{api.channel}/notifications",
+        headers=api.auth("duty1"),
+        json={"form": "request_for_explanation/1", "data": REQUEST},
+    )
+    assert sent.status_code == 201, sent.text
+    await api.peer.ingest.receive(api.node.store.chain(api.channel, api.node.party))
+    return sent.json()["id"]
+
+
+async def test_a_reply_naming_no_request_it_may_answer_is_refused(api):
+    url = f"/api/v1/channels/{api.channel}/notifications"
+    request = await _request(api)
+    before = api.node.store.count_events()
+
+    missing = await api.client.post(
+        url, headers=api.auth("duty1"), json={"form": "reply/1", "data": reply_to("0" * 64)}
+    )
+    own = await api.client.post(
+        url, headers=api.auth("duty1"), json={"form": "reply/1", "data": reply_to(request)}
+    )
+
+    assert_problem(missing, 404)
+    assert "cannot reply to its own request" in assert_problem(own, 409)["detail"]
+    assert api.node.store.count_events() == before
+
+
+async def test_a_request_shows_its_reply_clock(api, clock):
+    request = await _request(api)
+    url = f"/api/v1/channels/{api.channel}/events/{request}"
+    deadline = "2026-02-07T14:00:00.000Z"
+    shown = (await api.client.get(url, headers=api.auth("duty1"))).json()
+    assert shown["reply"] == {
+        "state": "open",
+        "deadline": deadline,
+        "answered_by": None,
+        "answered_at": None,
+        "reply_event": None,
+    }
+
+    clock.advance(timedelta(hours=3))
+    reply = await api.peer.notifications.send(
+        as_role(api.peer, Role.OPERATOR), api.channel, "reply/1", reply_to(request)
+    )
+    await api.node.ingest.receive([reply.event])
+    shown = (await api.client.get(url, headers=api.auth("duty1"))).json()
+    assert shown["reply"] == {
+        "state": "answered",
+        "deadline": deadline,
+        "answered_by": "ru-genstaff",
+        "answered_at": "2026-02-05T17:00:00.000Z",
+        "reply_event": reply.event.id,
+    }
+    message = (await api.post_message()).json()
+    assert message["reply"] is None

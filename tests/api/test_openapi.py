@@ -13,7 +13,7 @@ import pytest
 from parley.clock import parse_ts
 from parley.deconflict import KINDS, SEVERITIES
 from parley.protocol import EVENT_TYPES, MemberRole, Precedence
-from parley.services import EventStatus, Role
+from parley.services import EventStatus, ReplyState, Role
 from tests.api.test_deconfliction_api import PRESENCE, check, peer_exercise
 from tests.api.test_federation_api import Peer
 from tests.api.test_log_api import published, ru_cosignature
@@ -110,7 +110,7 @@ async def test_enumerated_fields_list_their_values(api):
         "kind": None,  # an item kind or an alert kind: checked below
         "role": None,  # an operator's or a channel member's role
         "status": None,  # of an event, a channel, the node
-        "state": {"unknown", "up", "degraded", "down"},
+        "state": None,  # of a link, of a request's reply clock
     }
     seen = set()
     for model, name, prop in properties(spec):
@@ -125,6 +125,13 @@ async def test_enumerated_fields_list_their_values(api):
     schemas = spec["components"]["schemas"]
     assert values(spec, schemas["EventOut"]["properties"]["status"]) == set(EventStatus)
     assert values(spec, schemas["ChannelOut"]["properties"]["status"]) == {"active", "suspended"}
+    assert values(spec, schemas["LinkOut"]["properties"]["state"]) == {
+        "unknown",
+        "up",
+        "degraded",
+        "down",
+    }
+    assert values(spec, schemas["ReplyOut"]["properties"]["state"]) == set(ReplyState)
     assert values(spec, schemas["OperatorOut"]["properties"]["role"]) == set(Role)
     assert values(spec, schemas["MemberOut"]["properties"]["role"]) == set(MemberRole)
     members = schemas["ChannelIn"]["properties"]["members"]["additionalProperties"]

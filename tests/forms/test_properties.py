@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parley.clock import format_ts
+from parley.errors import InvalidInput
 from parley.forms import area_geometry, validate_form
+from parley.protocol import plain_text_error
 
 NOW = datetime(2026, 2, 5, 14, 0, tzinfo=UTC)
 # Plain text: letters, digits, punctuation and spaces of any script; never blank.
@@ -132,3 +134,22 @@ def test_generated_missile_launches_validate_and_are_late_only_when_early(data):
 )
 def test_generated_free_text_validates_and_round_trips(data):
     assert round_trips("free_text/1", data) is False
+
+
+# Any character, and those the text rule is about: controls, bidi, a lone surrogate, blanks.
+ANY_CHARS = st.one_of(
+    st.characters(max_codepoint=0x2100),
+    st.sampled_from(["\x00", "\x1b", "\x7f", "\u202a", "\u202e", "\u2066", "\u2069", "\ud800"]),
+    st.sampled_from([" ", "\n", "\t", "\u200f"]),
+)
+
+
+@given(st.text(ANY_CHARS, max_size=12))
+def test_a_forms_text_and_a_messages_text_follow_one_rule(text: str) -> None:
+    try:
+        validate_form("free_text/1", {"text": text, "lang": "en"}, now=NOW)
+    except InvalidInput as error:
+        refused = "data.text" in [e.field for e in error.errors]
+    else:
+        refused = False
+    assert refused == (plain_text_error(text) is not None)

@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parley.errors import Conflict, Forbidden, InvalidInput, NotFound, NotMember, ParleyError
-from parley.protocol import Event, Referenced, Sender, check_event, references, sender_of
+from parley.protocol import (
+    Event,
+    Referenced,
+    Sender,
+    check_event,
+    references,
+    request_addressees,
+    sender_of,
+)
 
 US, RU, AE, UA = "us-eucom", "ru-genstaff", "ae-mediator", "ua-nsdc"
 CH, OTHER = "ch_hotline0001", "ch_elsewhere01"
@@ -324,6 +332,24 @@ def test_a_reply_answers_a_request_of_the_other_side_in_its_channel() -> None:
         check_event(HOTLINE, reply, named("notification", form="free_text/1"))
     with pytest.raises(Conflict, match="cannot reply to its own request"):
         check_event(HOTLINE, reply, named("notification", author=RU, **request))
+    with pytest.raises(NotFound, match=f"no event {TARGET} in channel {CH}"):
+        check_event(HOTLINE, reply, {})
+
+
+@pytest.mark.parametrize("role", ["mediator", "observer"])
+def test_a_reply_comes_from_a_party_the_request_asks(role: str) -> None:
+    talks = Channel(CH, US, {US: "party", RU: "party", UA: "party", AE: role}, frozenset())
+    body = {"by": "d", "released_by": None, "form": "reply/1", "data": {"in_reply_to": TARGET}}
+    by_us = named("notification", form="request_for_explanation/1")
+    by_ae = named("notification", author=AE, form="request_for_explanation/1")
+
+    assert request_addressees(talks, US) == [RU, UA]
+    assert request_addressees(talks, AE) == [RU, UA, US]
+    for received in (False, True):
+        with pytest.raises(Forbidden, match=f"asks {RU}, {UA}, not {AE}"):
+            check_event(talks, event(AE, "notification", body), by_us, received=received)
+        check_event(talks, event(UA, "notification", body), by_us, received=received)
+        check_event(talks, event(US, "notification", body), by_ae, received=received)
 
 
 def test_a_two_person_channel_needs_a_second_operator_to_release_a_notification() -> None:

@@ -110,6 +110,10 @@ async def test_own_party_cannot_acknowledge_its_own_message(make_node):
         ({"lang": "xx"}, InvalidInput, "lang"),
         ({"text": "   "}, InvalidInput, "text"),
         ({"text": "я" * 9000}, PayloadTooLarge, "text"),
+        ({"text": "Exercise \u202ecancelled"}, InvalidInput, "text"),
+        ({"text": "\u2067isolated\u2069"}, InvalidInput, "text"),
+        ({"text": "bell\x07"}, InvalidInput, "text"),
+        ({"text": "lone \ud800"}, InvalidInput, "text"),
     ],
 )
 async def test_bad_message_names_the_field_and_stores_nothing(make_node, fields, error, field):
@@ -158,6 +162,51 @@ async def test_idempotency_key_returns_the_first_event(make_node):
     )
     assert (created1, created2) == (True, False)
     assert one.event.id == two.event.id
+
+
+@pytest.mark.parametrize(
+    "changed", [{"text": "b"}, {"precedence": "flash"}, {"lang": "ru", "text": "a"}]
+)
+async def test_an_idempotency_key_used_for_another_message_is_refused(make_node, changed):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    channel = await hotline(us, ru)
+    duty = as_role(us, Role.OPERATOR)
+    message = {"precedence": "routine", "text": "a", "lang": "en", "idempotency_key": "k-1"}
+    first, _ = await us.channels.post_message(duty, channel, **message)
+    before = us.store.count_events()
+
+    with pytest.raises(InvalidInput, match=f"used for another request \\(event {first.event.id}"):
+        await us.channels.post_message(duty, channel, **{**message, **changed})
+
+    assert us.store.count_events() == before
+    again, created = await us.channels.post_message(duty, channel, **message)
+    assert (again.event.id, created) == (first.event.id, False)
+
+
+@pytest.mark.parametrize("key", ["incident_reprot", "request_for_explanation/1"])
+async def test_agreed_deadlines_name_forms(make_node, key):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    await pin_all(us, ru)
+    with pytest.raises(InvalidInput, match="is not the name of a form") as caught:
+        await us.channels.create(
+            as_role(us, Role.ADMIN), "fast", {ru.party: "party"}, deadlines={key: 60}
+        )
+    assert [e.field for e in caught.value.errors] == [f"deadlines.{key}"]
+    assert us.store.list_channels(us.party) == []
+
+
+async def test_an_append_whose_condition_fails_in_its_transaction_stores_nothing(make_node):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    channel = await hotline(us, ru)
+    record = us.channels.writable(channel)
+    before = us.store.count_events()
+
+    skipped = await us.channels.append_if(lambda tx: False, record, "link_test", {})
+    appended = await us.channels.append_if(lambda tx: True, record, "link_test", {})
+
+    assert skipped is None
+    assert appended is not None
+    assert us.store.count_events() == before + 1
 
 
 # -- the rule book, as the API answers ---------------------------------------------------------

@@ -55,12 +55,29 @@ def peer_event(
     return sign_event(signer, **fields)
 
 
-async def refused(node: Node, event: Event, match: str) -> None:
+async def refused(node: Node, event: Event, match: str) -> EventRejected:
     """``node`` rejects ``event`` saying why, and stores nothing."""
     before = node.store.count_events()
-    with pytest.raises(EventRejected, match=match):
+    with pytest.raises(EventRejected, match=match) as caught:
         await node.ingest.receive([event])
     assert node.store.count_events() == before
+    return caught.value
+
+
+def notification(form: str, data: dict) -> dict:
+    return {
+        "form": form,
+        "data": data,
+        "precedence": "routine",
+        "by": "duty1",
+        "released_by": None,
+        "deadline": None,
+        "late": False,
+    }
+
+
+def reply_body(request: str) -> dict:
+    return notification("reply/1", {"in_reply_to": request, "answer": "A training flight."})
 
 
 async def three_party_channel(us: Node, ru: Node, ae: Node, ae_role: str) -> str:
@@ -276,20 +293,90 @@ async def test_a_reply_answers_a_request_of_the_same_channel(make_node, clock):
     await ru.ingest.receive([request.event])
     other = await ru.channels.create(as_role(ru, Role.ADMIN), "other", {us.party: "party"})
     await us.ingest.receive([other.event])
-    body = {
-        "form": "reply/1",
-        "data": {"in_reply_to": request.event.id, "answer": "A training flight."},
-        "precedence": "routine",
-        "by": "duty1",
-        "released_by": None,
-        "deadline": None,
-        "late": False,
-    }
+    body = reply_body(request.event.id)
 
     await refused(us, peer_event(ru, other.event.channel, "notification", body), "no event")
 
     clock.advance(timedelta(hours=48))
     assert [a.kind for a in await us.alerts.escalate_overdue()] == ["reply_overdue"]
+
+
+@pytest.mark.parametrize(
+    ("replier", "names", "why"),
+    [
+        ("requester", "own request", "cannot reply to its own request"),
+        ("party", "no event", "no event 0{64} in channel"),
+        ("mediator", "request", "asks ru-genstaff, not ae-mediator"),
+        ("observer", "request", "asks ru-genstaff, not ae-mediator"),
+    ],
+)
+async def test_a_peer_replies_only_to_a_request_of_its_channel_that_asks_it(
+    make_node, clock, replier, names, why
+):
+    us, ru, ae = make_node("us-eucom"), make_node("ru-genstaff"), make_node("ae-mediator")
+    role = replier if replier in ("mediator", "observer") else "mediator"
+    channel = await three_party_channel(us, ru, ae, role)
+    await us.ingest.receive([(await ae.channels.accept(as_role(ae, Role.ADMIN), channel)).event])
+    form = "request_for_explanation/1"
+    data = {"subject": "Unannounced activity", "questions": ["What was its purpose?"]}
+    request = await us.notifications.send(as_role(us, Role.OPERATOR), channel, form, data)
+    own = (await ru.notifications.send(as_role(ru, Role.OPERATOR), channel, form, data)).event
+    await us.ingest.receive([own])
+    named = {"own request": own.id, "no event": "0" * 64, "request": request.event.id}[names]
+    author = ae if replier in ("mediator", "observer") else ru
+
+    await refused(us, peer_event(author, channel, "notification", reply_body(named)), why)
+
+    clock.advance(timedelta(hours=48))
+    overdue = {a.event_id for a in await us.alerts.escalate_overdue() if a.kind == "reply_overdue"}
+    assert request.event.id in overdue
+
+
+BIDI = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: shows "exercise cancelled" as it does not read
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "field"),
+    [
+        ("message", {**MESSAGE, "text": f"Line {BIDI}check"}, "body.text"),
+        ("message", {**MESSAGE, "text": "Line \u2066check\u2069"}, "body.text"),
+        ("message", {**MESSAGE, "text": "Line \x1bcheck"}, "body.text"),
+        (
+            "translation",
+            {"of": "a" * 64, "lang": "en", "text": f"{BIDI}x", "by": "duty1"},
+            "body.text",
+        ),
+        ("channel_status", {"status": "suspended", "reason": BIDI, "by": "admin"}, "body.reason"),
+        ("cancellation", {"event": "a" * 64, "reason": f"x{BIDI}", "by": "duty1"}, "body.reason"),
+        (
+            "notification",
+            notification("free_text/1", {"text": f"x{BIDI}", "lang": "ru"}),
+            "data.text",
+        ),
+    ],
+)
+async def test_a_peer_text_with_control_or_bidi_characters_is_rejected(
+    make_node, kind, body, field
+):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    channel = await hotline(us, ru)
+
+    rejected = await refused(us, peer_event(ru, channel, kind, body), "plain text")
+
+    assert [e.field for e in rejected.errors] == [field]
+
+
+@pytest.mark.parametrize("key", ["incident_reprot", "request_for_explanation/1"])
+async def test_a_peer_channel_agreeing_deadlines_of_no_form_is_rejected(make_node, key):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    await pin_all(us, ru)
+    members = {ru.party: "party", us.party: "party"}
+    body = {"name": "fast", "members": members, "by": "admin", "deadlines": {key: 60}}
+
+    rejected = await refused(us, peer_event(ru, "ch_agreeddeadlines", "channel", body), key)
+
+    assert [e.field for e in rejected.errors] == [f"body.deadlines.{key}"]
+    assert us.store.get_channel("ch_agreeddeadlines") is None
 
 
 async def test_a_two_person_channel_refuses_a_notification_nobody_released(make_node):

@@ -5,12 +5,13 @@ from datetime import timedelta
 
 import pytest
 
-from parley.errors import Conflict, EventRejected, Forbidden, InvalidInput
+from parley.errors import Conflict, EventRejected, Forbidden, InvalidInput, NotFound
 from parley.protocol import sign_event
-from parley.services import Node, Role
+from parley.services import EventStatus, Node, ReplyClock, ReplyState, Role
 from parley.store import DraftRecord
 from tests.conftest import as_role
 from tests.services.test_channels import hotline
+from tests.services.test_replication import open_hotline, settle, trio  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 
@@ -166,6 +167,21 @@ async def test_the_drafter_cannot_release_its_own_draft(make_node):
 
 
 REQUEST = {"subject": "Unannounced activity near Kharkiv", "questions": ["What was its purpose?"]}
+FORM_DATA = {
+    "exercise": EXERCISE,
+    "request": REQUEST,
+    "incident": {
+        "kind": "unsafe_approach",
+        "occurred_at": "2026-02-05T13:30:00.000Z",
+        "location": {"type": "Point", "coordinates": [33.0, 34.0], "radius_km": 5},
+        "description": "An aircraft passed within 50 m of a ship.",
+    },
+    "presence": {
+        "units": [{"kind": "ship", "count": 2}],
+        "area": {"type": "NamedArea", "name": "eastern_mediterranean"},
+        "window": {"start": "2026-02-06T00:00:00.000Z", "end": "2026-02-07T00:00:00.000Z"},
+    },
+}
 
 
 async def test_unanswered_request_for_explanation_escalates_after_48_hours(make_node, clock):
@@ -204,6 +220,159 @@ async def test_reply_stops_the_clock_on_both_sides(make_node, clock):
     for node in (us, ru):
         kinds = [a.kind for a in await node.alerts.escalate_overdue()]
         assert "reply_overdue" not in kinds
+
+
+def reply_to(request: str) -> dict[str, str]:
+    return {"in_reply_to": request, "answer": "A scheduled training flight."}
+
+
+async def asked(us: Node, ru: Node, channel: str, precedence: str = "routine") -> str:
+    """us-eucom's request for explanation, stored on both nodes: its id."""
+    request = await us.notifications.send(
+        as_role(us, Role.OPERATOR), channel, "request_for_explanation/1", REQUEST, precedence
+    )
+    await ru.ingest.receive([request.event])
+    return request.event.id
+
+
+async def test_a_reply_names_a_request_of_its_channel_asked_of_its_author(make_node, clock):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    channel = await hotline(us, ru)
+    request = await asked(us, ru, channel)
+    other = await ru.channels.create(as_role(ru, Role.ADMIN), "other", {us.party: "party"})
+    await us.ingest.receive([other.event])
+    await ru.ingest.receive(
+        [(await us.channels.accept(as_role(us, Role.ADMIN), other.event.channel)).event]
+    )
+    duty_us, duty_ru = as_role(us, Role.OPERATOR), as_role(ru, Role.OPERATOR)
+    before = us.store.count_events(), ru.store.count_events()
+
+    with pytest.raises(Conflict, match="cannot reply to its own request"):
+        await us.notifications.send(duty_us, channel, "reply/1", reply_to(request))
+    with pytest.raises(NotFound, match=f"no event {request} in channel {other.event.channel}"):
+        await ru.notifications.send(duty_ru, other.event.channel, "reply/1", reply_to(request))
+    with pytest.raises(NotFound, match=f"no event {'0' * 64} in channel {channel}"):
+        await ru.notifications.send(duty_ru, channel, "reply/1", reply_to("0" * 64))
+
+    assert (us.store.count_events(), ru.store.count_events()) == before
+    clock.advance(timedelta(hours=48))
+    for node in (us, ru):
+        assert [a.kind for a in await node.alerts.escalate_overdue()] == ["reply_overdue"]
+        view = node.channels.event(as_role(node, Role.OPERATOR), channel, request)
+        assert view.reply == ReplyClock(ReplyState.OVERDUE, "2026-02-07T14:00:00.000Z")
+
+
+async def test_a_mediator_does_not_answer_for_the_party_a_request_asks(trio, clock):  # noqa: F811
+    us, ru, ae = trio["us-eucom"], trio["ru-genstaff"], trio["ae-mediator"]
+    channel = await open_hotline(trio, roles={ru.party: "party", ae.party: "mediator"})
+    request = await us.notifications.send(
+        as_role(us, Role.OPERATOR), channel, "request_for_explanation/1", REQUEST
+    )
+    await settle(trio)
+
+    with pytest.raises(Forbidden, match="asks ru-genstaff, not ae-mediator"):
+        await ae.notifications.send(
+            as_role(ae, Role.OPERATOR), channel, "reply/1", reply_to(request.event.id)
+        )
+    reply = await ru.notifications.send(
+        as_role(ru, Role.OPERATOR), channel, "reply/1", reply_to(request.event.id)
+    )
+    await settle(trio)
+
+    clock.advance(timedelta(hours=48))
+    for node in trio.values():
+        view = node.channels.event(as_role(node, Role.OPERATOR), channel, request.event.id)
+        assert view.reply is not None
+        assert (view.reply.state, view.reply.answered_by) == (ReplyState.ANSWERED, ru.party)
+        assert view.reply.reply_event == reply.event.id
+        assert "reply_overdue" not in [a.kind for a in await node.alerts.escalate_overdue()]
+
+
+async def test_a_request_answered_but_not_acknowledged_is_not_overdue(make_node, clock):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    channel = await hotline(us, ru)
+    request = await asked(us, ru, channel)
+    clock.advance(timedelta(hours=20))
+    reply = await ru.notifications.send(
+        as_role(ru, Role.OPERATOR, "duty7"), channel, "reply/1", reply_to(request), "priority"
+    )
+    await us.ingest.receive([reply.event])
+
+    clock.advance(timedelta(hours=30))
+    for node in (us, ru):
+        view = node.channels.event(as_role(node, Role.SUPERVISOR), channel, request)
+        assert view.status is EventStatus.DELIVERED  # nobody acknowledged it
+        assert not view.overdue
+        assert view.reply == ReplyClock(
+            ReplyState.ANSWERED,
+            "2026-02-07T14:00:00.000Z",
+            answered_by=ru.party,
+            answered_at="2026-02-06T10:00:00.000Z",
+            reply_event=reply.event.id,
+        )
+        alerts = await node.alerts.escalate_overdue()
+        assert [a.event_id for a in alerts] == [reply.event.id]  # the reply's own ack clock
+
+
+async def test_a_request_acknowledged_but_not_answered_is_overdue_as_its_alert_says(
+    make_node, clock
+):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    channel = await hotline(us, ru)
+    request = await asked(us, ru, channel)
+    ack, _ = await ru.channels.acknowledge(as_role(ru, Role.OPERATOR), channel, request)
+    await us.ingest.receive([ack.event])
+
+    clock.advance(timedelta(hours=48))
+    view = us.channels.event(as_role(us, Role.SUPERVISOR), channel, request)
+    assert (view.status, view.overdue) == (EventStatus.ACKNOWLEDGED, True)
+    assert view.reply is not None
+    assert view.reply.state is ReplyState.OVERDUE
+    (alert,) = await us.alerts.escalate_overdue()
+    assert (alert.kind, alert.event_id) == ("reply_overdue", request)
+    assert json.loads(alert.detail)["waiting_for"] == [ru.party]
+
+
+async def test_only_a_request_has_a_reply_clock(make_node):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    channel = await hotline(us, ru)
+    sent = await us.notifications.send(
+        as_role(us, Role.OPERATOR), channel, "military_activity/1", EXERCISE
+    )
+    request = await us.notifications.send(
+        as_role(us, Role.OPERATOR), channel, "request_for_explanation/1", REQUEST
+    )
+    assert sent.reply is None
+    assert request.reply == ReplyClock(ReplyState.OPEN, "2026-02-07T14:00:00.000Z")
+
+
+@pytest.mark.parametrize(
+    ("form", "data", "precedence", "agreed", "deadline"),
+    [
+        ("incident_report/1", "incident", "flash", None, "2026-02-05T14:10:00.000Z"),
+        ("incident_report/1", "incident", "immediate", None, "2026-02-05T15:00:00.000Z"),
+        ("incident_report/1", "incident", "routine", None, "2026-02-05T15:00:00.000Z"),
+        ("military_activity/1", "exercise", "flash", None, "2026-02-05T14:10:00.000Z"),
+        ("military_activity/1", "exercise", "priority", None, "2026-02-06T14:00:00.000Z"),
+        ("military_activity/1", "exercise", "flash", 3600, "2026-02-05T14:10:00.000Z"),
+        ("military_activity/1", "exercise", "flash", 300, "2026-02-05T14:05:00.000Z"),
+        ("request_for_explanation/1", "request", "flash", None, "2026-02-05T14:10:00.000Z"),
+        ("declared_presence/1", "presence", "flash", None, None),
+    ],
+)
+async def test_flash_tightens_a_form_or_agreed_deadline_to_its_own(
+    make_node, form, data, precedence, agreed, deadline
+):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    await hotline(us, ru)
+    deadlines = None if agreed is None else {form.split("/")[0]: agreed}
+    opened = await us.channels.create(
+        as_role(us, Role.ADMIN), "agreed", {ru.party: "party"}, deadlines=deadlines
+    )
+    sent = await us.notifications.send(
+        as_role(us, Role.OPERATOR), opened.event.channel, form, FORM_DATA[data], precedence
+    )
+    assert sent.event.body["deadline"] == deadline
 
 
 async def test_translation_is_a_separate_event_linked_to_the_untouched_original(make_node):

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from parley.store import AckRecord, PendingAck, SqlStore, SqlTx
-from tests.store.scenario import AE, HOTLINE, SIDELINE, START_MS, US, append, event_id, ts
+from parley.store import AckRecord, PendingAck, ReplyRecord, SqlStore, SqlTx
+from tests.store.scenario import AE, HOTLINE, RU, SIDELINE, START_MS, US, append, event_id, ts
 
 pytestmark = pytest.mark.anyio
 
@@ -43,6 +43,25 @@ async def test_a_party_acknowledges_an_event_once(channels: SqlStore) -> None:
         await channels.write(lambda tx: tx.insert_ack(again))
 
     assert await channels.write(lambda tx: tx.acks_of("e" * 64)) == {AE: "a" * 64}
+
+
+# -- replies ---------------------------------------------------------------------------------
+async def test_the_first_reply_stored_answers_a_request(channels: SqlStore) -> None:
+    first = ReplyRecord(event_id(1), RU, "duty1", ts(60), event_id(2))
+    later = ReplyRecord(event_id(1), AE, "officer2", ts(90), event_id(3))
+    other = ReplyRecord(event_id(4), US, "duty2", ts(95), event_id(5))
+
+    def record(tx: SqlTx) -> None:
+        for reply in (first, later, other):
+            tx.record_reply(reply)
+
+    await channels.write(record)
+
+    assert channels.replies_for([event_id(1), event_id(4), event_id(9)]) == {
+        event_id(1): first,
+        event_id(4): other,
+    }
+    assert channels.replies_for([]) == {}
 
 
 # -- ack and reply clocks ----------------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Engine, MetaData, Text, inspect, select
+from sqlalchemy import Column, Connection, Engine, MetaData, Text, inspect, select
 
 from parley.store import _schema as t
 from parley.store import upgrade
@@ -65,3 +68,60 @@ def test_schema_comparison_reports_a_column_the_migrations_lack(engine: Engine) 
         differences = compare_metadata(MigrationContext.configure(conn), widened)
 
     assert [(d[0], d[2], d[3].name) for d in differences] == [("add_column", "parties", "motto")]
+
+
+def _upgrade_to(engine: Engine, revision: str) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def _stored(conn: Connection, pos: int, channel: str, author: str, form: str, data: object) -> str:
+    """A notification row as a node stored it (the migration reads only the row and its body)."""
+    event_id = f"{pos:064x}"
+    body = {"form": form, "data": data, "by": f"duty{pos}"}
+    raw = json.dumps({"channel": channel, "author": author, "body": body}).encode()
+    conn.execute(
+        t.events.insert().values(
+            pos=pos,
+            id=event_id,
+            channel=channel,
+            author=author,
+            seq=pos,
+            type="notification",
+            ts=f"2026-02-05T14:00:0{pos}.000Z",
+            raw=raw,
+            stored_ms=pos,
+        )
+    )
+    return event_id
+
+
+def test_the_replies_already_stored_answer_their_requests_after_the_upgrade(
+    engine: Engine,
+) -> None:
+    _upgrade_to(engine, "0005")
+    with engine.begin() as conn:
+        for channel in ("ch_hotline0001", "ch_sideline001"):
+            conn.execute(
+                t.channels.insert().values(
+                    id=channel, name=channel, created_by="us-eucom", created_ms=0, status="active"
+                )
+            )
+        request = _stored(conn, 1, "ch_hotline0001", "us-eucom", "request_for_explanation/1", {})
+        other = _stored(conn, 2, "ch_hotline0001", "us-eucom", "request_for_explanation/1", {})
+        _stored(conn, 3, "ch_hotline0001", "us-eucom", "reply/1", {"in_reply_to": other})
+        _stored(conn, 4, "ch_sideline001", "ru-genstaff", "reply/1", {"in_reply_to": other})
+        answer = _stored(
+            conn, 5, "ch_hotline0001", "ru-genstaff", "reply/1", {"in_reply_to": request}
+        )
+        _stored(conn, 6, "ch_hotline0001", "ru-genstaff", "reply/1", {"in_reply_to": request})
+
+    upgrade(engine)
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.replies)).all()
+    assert [tuple(row) for row in rows] == [
+        (request, "ru-genstaff", "duty5", "2026-02-05T14:00:05.000Z", answer)
+    ]

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from parley.protocol import MemberRole, Precedence, decode_public_key, fingerprint
-from parley.services import EventStatus, Role
+from parley.services import EventStatus, ReplyState, Role
 
 from ._values import AlertKind, ChannelStatus, EventType, LinkState, Severity, Timestamp
 
@@ -42,6 +42,7 @@ __all__ = [
     "OperatorOut",
     "PartyOut",
     "RenderedOut",
+    "ReplyOut",
     "ShownEventOut",
     "SignedEventOut",
     "TokenOut",
@@ -124,18 +125,33 @@ class MemberOut(Answer):
     acknowledged_by: str | None
 
 
+class ReplyOut(Answer):
+    """The reply clock of a request for explanation: its first reply stops it."""
+
+    state: ReplyState
+    deadline: Timestamp | None = Field(description="when it must be answered")
+    answered_by: str | None = Field(description="the party whose reply answered it")
+    answered_at: Timestamp | None = Field(description="when that reply was signed")
+    reply_event: str | None = Field(description="the id of that reply")
+
+
 class EventOut(Answer):
     id: str = Field(validation_alias=AliasPath("event", "id"))
     pos: int = Field(description="position in this node's store: the stream's Last-Event-ID")
     stored_at: Timestamp
     status: EventStatus
-    overdue: bool
+    overdue: bool = Field(
+        description="past its deadline unacknowledged; a request: past it unanswered"
+    )
     deadline: Timestamp | None = Field(
         default=None,
         validation_alias=AliasPath("event", "body", "deadline"),
-        description="when it must be acknowledged, if it must",
+        description="when it must be acknowledged, if it must; a request: answered",
     )
     members: list[MemberOut] = Field(description="delivery and acknowledgement per member")
+    reply: ReplyOut | None = Field(
+        default=None, description="a request for explanation's reply clock; null otherwise"
+    )
     event: SignedEventOut
 
 

@@ -8,7 +8,7 @@ holds the named sea areas; ``render`` shows a form in one of ``SUPPORTED_LOCALES
 
 from ._gazetteer import GAZETTEER, GazetteerArea
 from ._geometry import area_geometry
-from ._registry import get_form, list_forms
+from ._registry import check_form_names, get_form, list_forms
 from ._render import SUPPORTED_LOCALES, render
 from ._spec import Field, FormKind, FormSpec, ItemKind, Value
 from ._validate import CheckedForm, validate_form
@@ -24,6 +24,7 @@ __all__ = [
     "ItemKind",
     "Value",
     "area_geometry",
+    "check_form_names",
     "get_form",
     "list_forms",
     "render",

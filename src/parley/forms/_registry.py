@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
 from parley.errors import InvalidInput
+from parley.protocol import plain_text_error
 
 from ._forms import FORMS
 from ._spec import SCHEMA_BASE, FormSpec, read_schema
 
-__all__ = ["get_form", "list_forms"]
+__all__ = ["check_form_names", "get_form", "list_forms"]
 
 COMMON_ID = SCHEMA_BASE + "common.json"
+PLAIN_TEXT = "plain-text"
+# Only the formats Parley defines are checked: timestamps are checked by parley, in full.
+_FORMATS = FormatChecker(formats=())
+_FORMATS.checks(PLAIN_TEXT)(lambda text: not isinstance(text, str) or not plain_text_error(text))
 
 
 @cache
@@ -38,9 +44,9 @@ def _registry() -> Registry[Any]:
 
 @cache
 def validator_for(form_id: str) -> Draft202012Validator:
-    """A validator for the form, format checking off (timestamps are checked by parley)."""
+    """A validator for the form; a Text is checked by the rule of every text Parley stores."""
     spec = get_form(form_id)
-    return Draft202012Validator(spec.schema, registry=_registry(), format_checker=None)
+    return Draft202012Validator(spec.schema, registry=_registry(), format_checker=_FORMATS)
 
 
 def get_form(form_id: object) -> FormSpec:
@@ -50,6 +56,17 @@ def get_form(form_id: object) -> FormSpec:
         return specs[form_id]
     known = ", ".join(specs)
     raise InvalidInput.for_field("form", f"unknown form {form_id!r}; known forms: {known}")
+
+
+def check_form_names(names: Iterable[str], where: str) -> None:
+    """Keys that name a form, as a channel's agreed deadlines do (``incident_report``): any
+    other is refused, naming it, rather than kept and never applied."""
+    known = sorted({spec.name for spec in _specs().values()})
+    for name in names:
+        if name not in known:
+            raise InvalidInput.for_field(
+                f"{where}.{name}", f"is not the name of a form (no version): {', '.join(known)}"
+            )
 
 
 def list_forms() -> list[FormSpec]:

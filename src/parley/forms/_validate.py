@@ -13,10 +13,10 @@ from jsonschema import ValidationError
 
 from parley.clock import format_ts, parse_ts
 from parley.errors import FieldError, InvalidInput
-from parley.protocol import MAX_TEXT_BYTES, validate_language_tag
+from parley.protocol import MAX_TEXT_BYTES, plain_text_error, validate_language_tag
 
 from ._geometry import check_area
-from ._registry import common_schema, get_form, validator_for
+from ._registry import PLAIN_TEXT, common_schema, get_form, validator_for
 from ._spec import FormSpec, Value
 
 __all__ = ["CheckedForm", "validate_form"]
@@ -40,6 +40,7 @@ _PRIORITY = (
     "maximum",
     "exclusiveMaximum",
     "pattern",
+    "format",
 )
 _TYPE_NAMES = {
     "object": "an object",
@@ -187,6 +188,8 @@ def _message(keyword: str, value: Any, error: ValidationError) -> str:
         return f"must be less than {value}"
     if keyword == "pattern":
         return _pattern_messages().get(value, "has the wrong format")
+    if keyword == "format" and value == PLAIN_TEXT:
+        return plain_text_error(str(error.instance)) or str(error.message)
     return str(error.message)
 
 
@@ -194,8 +197,6 @@ def _pattern_messages() -> dict[str, str]:
     defs = common_schema()["$defs"]
     return {
         defs["Timestamp"]["pattern"]: "must be a UTC timestamp like 2026-02-05T14:02:11.123Z",
-        defs["Text"]["pattern"]: "must be plain text: not blank, without control or bidi "
-        "override characters",
         defs["EventId"]["pattern"]: "must be an event id (64 lower-case hex digits)",
         defs["LanguageTag"]["pattern"]: "must be a BCP 47 language tag such as 'ar' or 'en-US'",
     }

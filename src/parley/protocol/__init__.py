@@ -8,6 +8,7 @@ from ._bodies import (
     MemberRole,
     Precedence,
     parse_precedence,
+    plain_text_error,
     validate_body,
     validate_language_tag,
     validate_operator_name,
@@ -111,6 +112,7 @@ from ._rules import (
     check_member,
     check_sender,
     references,
+    request_addressees,
     sender_of,
 )
 from ._witness import (
@@ -198,9 +200,11 @@ __all__ = [
     "parse_fingerprint",
     "parse_precedence",
     "parse_vkey",
+    "plain_text_error",
     "proof_nodes",
     "read_entry",
     "references",
+    "request_addressees",
     "root_of",
     "sender_of",
     "sent_items",

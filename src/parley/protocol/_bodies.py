@@ -24,6 +24,7 @@ __all__ = [
     "MemberRole",
     "Precedence",
     "parse_precedence",
+    "plain_text_error",
     "validate_body",
     "validate_language_tag",
     "validate_operator_name",
@@ -36,6 +37,12 @@ _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _HASH_B64_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 _FORM_RE = re.compile(r"^[a-z][a-z_]{1,40}/[1-9][0-9]{0,3}$")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# What no person's words need and what can make a text show other than it reads: C0 controls
+# but tab and line breaks, DEL, bidi embeddings, overrides and isolates, lone surrogates.
+_NOT_PLAIN_RE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_NOT_PLAIN = "must be plain text: not blank, without control or bidi override characters"
 
 
 class Precedence(StrEnum):
@@ -92,9 +99,20 @@ def _known_language(tag: str) -> bool:
     return True
 
 
+def plain_text_error(value: str) -> str | None:
+    """What is wrong with ``value`` as a person's words, or None: the one rule for every text
+    stored (messages, translations, reasons, names, the free text of forms)."""
+    if not value.strip() or _NOT_PLAIN_RE.search(value):
+        return _NOT_PLAIN
+    return None
+
+
 def validate_text(value: object, where: str = "text", limit: int = MAX_TEXT_BYTES) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput.for_field(where, "must be a non-empty string")
+    if not isinstance(value, str):
+        raise InvalidInput.for_field(where, "must be a string")
+    error = plain_text_error(value)
+    if error is not None:
+        raise InvalidInput.for_field(where, error)
     size = len(value.encode("utf-8"))
     if size > limit:
         raise PayloadTooLarge.for_field(where, f"is {size} bytes; the limit is {limit}")

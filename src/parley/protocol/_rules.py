@@ -10,7 +10,8 @@ Errors say why in the words the API uses (``Conflict``, ``Forbidden``, ``NotFoun
 ``EventRejected`` for a peer's event.
 
 Roles (party, mediator, observer) send the same types: DESIGN.md gives them no other
-difference here. Their difference is in what an ack counts for (only parties must ack)
+difference here. Their difference is in what an ack counts for (only parties must ack),
+in whom a request for explanation asks (the parties but its author, who alone may reply)
 and in who raises a deconfliction alert (one of the two parties it names).
 """
 
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 from parley.errors import Conflict, Forbidden, InvalidInput, NotFound, NotMember
 
+from ._bodies import MemberRole
 from ._event import Event
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "check_member",
     "check_sender",
     "references",
+    "request_addressees",
     "sender_of",
 ]
 
@@ -229,10 +232,21 @@ def _notification(
         _reply(channel, event, body["data"]["in_reply_to"], found)
 
 
+def request_addressees(channel: ChannelState, requester: str) -> list[str]:
+    """The parties a request for explanation asks: its form names nobody, so every member
+    with the role of a party but its author (a mediator or an observer does not answer for
+    a party)."""
+    return sorted(
+        party
+        for party, role in channel.members.items()
+        if role == MemberRole.PARTY.value and party != requester
+    )
+
+
 def _reply(
     channel: ChannelState, event: Event, request_id: str, found: Mapping[str, Referenced]
 ) -> None:
-    """A reply answers the other side's request for explanation (and stops its clock)."""
+    """A reply answers a request for explanation it was asked (and stops its clock)."""
     request = _in_channel(channel, request_id, found)
     if request.type != "notification" or not str(request.body.get("form")).startswith(_REQUEST):
         raise InvalidInput.for_field(
@@ -240,6 +254,9 @@ def _reply(
         )
     if request.author == event.author:
         raise Conflict(f"{event.author} cannot reply to its own request; the other side does")
+    asked = request_addressees(channel, request.author)
+    if event.author not in asked:
+        raise Forbidden(f"{request_id} asks {', '.join(asked) or 'no party'}, not {event.author}")
 
 
 def _channel_status(

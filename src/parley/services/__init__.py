@@ -31,7 +31,7 @@ from ._operators import IssuedToken, OperatorService
 from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
-from ._status import EventStatus, EventView, MemberDelivery
+from ._status import EventStatus, EventView, MemberDelivery, ReplyClock, ReplyState
 from ._transparency import ServedCheckpoint, SignedCheckpoint, TransparencyLog
 from ._transport import HttpPeerTransport, PeerTransport
 from ._witness import Witness
@@ -81,6 +81,8 @@ __all__ = [
     "Principal",
     "PushOutcome",
     "Replicator",
+    "ReplyClock",
+    "ReplyState",
     "Role",
     "ServedCheckpoint",
     "SignedCheckpoint",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from parley.clock import format_ts, to_ms
 from parley.errors import InvalidInput, NotFound, UnknownParty
+from parley.forms import check_form_names
 from parley.protocol import (
     MemberRole,
     check_sender,
@@ -28,6 +30,8 @@ from ._status import EventView, build_views
 __all__ = ["ChannelService"]
 
 _IDEMPOTENCY_KEY_MAX = 128
+# What a request to post a message says; the rest of its body is the node's (by, deadline).
+_REQUEST_FIELDS = ("precedence", "text", "lang")
 
 
 class ChannelService:
@@ -111,6 +115,7 @@ class ChannelService:
         if deadlines:
             body["deadlines"] = dict(deadlines)
         validate_body("channel", body)
+        check_form_names(deadlines or {}, "deadlines")
         for party in roles:
             if self._ctx.store.get_party(party) is None:
                 raise UnknownParty.for_field(
@@ -155,6 +160,7 @@ class ChannelService:
             if idempotency_key is not None:
                 earlier = tx.idempotent_event(principal.username, idempotency_key)
                 if earlier is not None:
+                    _check_same_request(tx, earlier, body)
                     return earlier, False
             stored = self._append_own(tx, record, "message", body, now)
             if idempotency_key is not None:
@@ -224,6 +230,23 @@ class ChannelService:
         stored = await self._journal.write(apply)
         return self._journal.publish(record, stored, own=True)
 
+    async def append_if(
+        self,
+        only_if: Callable[[StoreTx], bool],
+        record: ChannelRecord,
+        kind: str,
+        body: Mapping[str, Any],
+    ) -> EventView | None:
+        """Append an event of this node if ``only_if``, asked in the storing transaction before
+        the event is signed, says so; else store nothing and answer None."""
+        now = self._ctx.clock.now()
+
+        def apply(tx: StoreTx) -> StoredEvent | None:
+            return self._append_own(tx, record, kind, body, now) if only_if(tx) else None
+
+        stored = await self._journal.write(apply)
+        return None if stored is None else self._journal.publish(record, stored, own=True)
+
     def writable(self, channel: str) -> ChannelRecord:
         """The channel, if this node may send messages on it now; Conflict saying why not.
 
@@ -265,6 +288,19 @@ class ChannelService:
         self._journal.check(tx, current, event, received=False)
         stored_ms = to_ms(self._ctx.clock.now())
         return self._journal.store(tx, current, event, head, now, stored_ms, opens=opens)
+
+
+def _check_same_request(tx: StoreTx, earlier: str, body: Mapping[str, Any]) -> None:
+    """A key names one request: used again for another, it is refused, not answered with the
+    earlier event (which would drop the new message unseen)."""
+    raw = tx.stored_raw(earlier)
+    assert raw is not None  # the key was stored with its event
+    signed = json.loads(raw)["body"]
+    if any(signed[field] != body[field] for field in _REQUEST_FIELDS):
+        raise InvalidInput.for_field(
+            "Idempotency-Key",
+            f"was used for another request (event {earlier}); a new request needs a new key",
+        )
 
 
 def _check_idempotency_key(key: str | None) -> None:

@@ -1,11 +1,12 @@
-"""Escalation: a message not acknowledged by its deadline raises an alert to supervisors."""
+"""Escalation: a message not acknowledged by its deadline, or a request for explanation not
+answered by its deadline, raises an alert to supervisors."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from parley.clock import format_ts, to_ms
-from parley.protocol import MemberRole, Precedence
+from parley.protocol import MemberRole, Precedence, request_addressees
 from parley.store import AlertRecord, PendingAck, StoreTx
 
 from ._auth import Permission, Principal, require
@@ -54,9 +55,9 @@ class AlertService:
         event = stored.event
         precedence = Precedence(event.body["precedence"])
         if pending.kind == "reply":
-            # Everyone on the channel is told, the mediator included: nobody answered.
+            # Every node of the channel raises it, the mediator's included: nobody answered.
             direction = "outbound" if event.author == self._ctx.party else "inbound"
-            waiting_for = sorted(p for p in channel.members if p != event.author)
+            waiting_for = request_addressees(channel, event.author)
         elif event.author == self._ctx.party:
             acked = {a.party for a in self._ctx.store.acks_for([event.id]).get(event.id, [])}
             direction = "outbound"

@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from parley.clock import format_ms, to_ms
 from parley.deconflict import SEVERITIES, Item, Overlap
-from parley.errors import Conflict
 from parley.protocol import Event
-from parley.store import ChannelRecord, PairRecord, SiteRecord, StoredEvent, StoreTx
+from parley.store import ChannelRecord, PairRecord, SiteRecord, StoreTx
 
 from ._bus import BusItem
 from ._channels import ChannelService
@@ -85,11 +84,6 @@ class DeconflictionAlert:
             pair.withdrawn_event,
             pair.withdrawn_ms,
         )
-
-
-class _AlreadyDone(Conflict):
-    """The pair got its alert (or withdrawal) from another event first: this one is vetoed,
-    as ``ChannelService.append`` takes a veto: by raising in the storing transaction."""
 
 
 class DeconflictionAlerts:
@@ -261,7 +255,7 @@ class DeconflictionAlerts:
             )
             return 0
         return await self._append_once(
-            record, "deconfliction_alert", body, body["a"]["key"], body["b"]["key"], "alert_event"
+            record, "deconfliction_alert", body, body["a"]["key"], body["b"]["key"], _no_alert
         )
 
     # -- withdrawing -----------------------------------------------------------------------------
@@ -282,7 +276,7 @@ class DeconflictionAlerts:
                 continue
             body = {"alert": pair.alert_event, "a": pair.key_a, "b": pair.key_b, "reason": why[0]}
             sent += await self._append_once(
-                record, "deconfliction_withdrawn", body, pair.key_a, pair.key_b, "withdrawn_event"
+                record, "deconfliction_withdrawn", body, pair.key_a, pair.key_b, _not_withdrawn
             )
         return sent
 
@@ -293,21 +287,14 @@ class DeconflictionAlerts:
         body: Mapping[str, Any],
         key_a: str,
         key_b: str,
-        field: str,
+        wanted: Callable[[PairRecord | None], bool],
     ) -> int:
-        """Append, unless (in the same transaction) the pair's ``field`` names another event:
-        the other party's node got there first. 1 if appended, else 0."""
-
-        def first(tx: StoreTx, stored: StoredEvent) -> None:
-            pair = tx.deconfliction_pair(key_a, key_b)
-            if pair is None or getattr(pair, field) != stored.event.id:
-                raise _AlreadyDone(f"{key_a} and {key_b}: a {kind} is stored already")
-
-        try:
-            await self._channels.append(record, kind, body, first)
-        except _AlreadyDone:
-            return 0
-        return 1
+        """Append if the pair, as the storing transaction sees it, still ``wanted`` it: the
+        other party's node may have got there first. 1 if appended, else 0."""
+        appended = await self._channels.append_if(
+            lambda tx: wanted(tx.deconfliction_pair(key_a, key_b)), record, kind, body
+        )
+        return 0 if appended is None else 1
 
     def _channel_for(self, parties: set[str], preferred: Iterable[str]) -> ChannelRecord | None:
         """An active channel where this node and both parties may send: ``preferred`` first."""
@@ -321,3 +308,11 @@ class DeconflictionAlerts:
             ):
                 return record
         return None
+
+
+def _no_alert(pair: PairRecord | None) -> bool:
+    return pair is None
+
+
+def _not_withdrawn(pair: PairRecord | None) -> bool:
+    return pair is not None and pair.withdrawn_event is None

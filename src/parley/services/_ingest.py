@@ -16,7 +16,7 @@ from parley.errors import (
     ParleyError,
     UnknownParty,
 )
-from parley.forms import validate_form
+from parley.forms import check_form_names, validate_form
 from parley.protocol import (
     Event,
     Verdict,
@@ -88,6 +88,8 @@ class IngestService:
             validate_body(event.type, event.body)
             if event.type == "notification":  # checked against its form as of when it was sent
                 validate_form(event.body["form"], event.body["data"], now=parse_ts(event.ts))
+            elif event.type == "channel":
+                check_form_names(event.body.get("deadlines", {}), "body.deadlines")
         return record, decode_public_key(author.public_key)
 
     async def _chunk(self, events: list[Event]) -> tuple[list[StoredEvent], ParleyError | None]:

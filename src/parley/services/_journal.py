@@ -15,13 +15,13 @@ from typing import Any, TypeVar
 
 from parley.clock import parse_ts, to_ms
 from parley.errors import NotFound
-from parley.forms import FormKind, get_form
+from parley.forms import FormKind
 from parley.protocol import ChainHead, Event, MemberRole, Referenced, check_event, references
-from parley.store import AckRecord, ChannelRecord, StoredEvent, StoreTx
+from parley.store import AckRecord, ChannelRecord, ReplyRecord, StoredEvent, StoreTx
 
 from ._bus import BusItem
 from ._context import NodeContext
-from ._status import EventView, build_views, fresh_view
+from ._status import EventView, build_views, form_kind, fresh_view
 
 __all__ = ["Effect", "Journal", "channel_record"]
 
@@ -173,14 +173,17 @@ class Journal:
 
 
 def _start_clocks(tx: StoreTx, event: Event) -> None:
-    """An ack clock for what must be acknowledged; a reply clock for a request."""
+    """An ack clock for what must be acknowledged; a reply clock for a request, which its
+    first reply stops (the rule book let only a party it asks send one)."""
     body = event.body
-    form_kind = get_form(body["form"]).kind if event.type == "notification" else None
-    if form_kind is FormKind.REPLY:
-        tx.clear_pending_ack(body["data"]["in_reply_to"], to_ms(parse_ts(event.ts)), "reply")
+    kind_of_form = form_kind(event)
+    if kind_of_form is FormKind.REPLY:
+        request_id = body["data"]["in_reply_to"]
+        tx.clear_pending_ack(request_id, to_ms(parse_ts(event.ts)), "reply")
+        tx.record_reply(ReplyRecord(request_id, event.author, body["by"], event.ts, event.id))
     if body.get("deadline") is None:
         return
-    kind = "reply" if form_kind is FormKind.REQUEST else "ack"
+    kind = "reply" if kind_of_form is FormKind.REQUEST else "ack"
     tx.add_pending_ack(event.id, event.channel, to_ms(parse_ts(body["deadline"])), kind)
 
 

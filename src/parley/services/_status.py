@@ -1,4 +1,5 @@
-"""What an operator sees of an event: sent -> delivered -> acknowledged, per member."""
+"""What an operator sees of an event: sent -> delivered -> acknowledged, per member, and for
+a request for explanation, its reply clock: open -> answered, or overdue."""
 
 from __future__ import annotations
 
@@ -9,10 +10,20 @@ from datetime import datetime
 from enum import StrEnum
 
 from parley.clock import format_ms, parse_ts
+from parley.forms import FormKind, get_form
 from parley.protocol import ACKABLE_TYPES, Event, MemberRole
-from parley.store import AckRecord, ChannelRecord, Store, StoredEvent
+from parley.store import AckRecord, ChannelRecord, ReplyRecord, Store, StoredEvent
 
-__all__ = ["EventStatus", "EventView", "MemberDelivery", "build_views", "fresh_view"]
+__all__ = [
+    "EventStatus",
+    "EventView",
+    "MemberDelivery",
+    "ReplyClock",
+    "ReplyState",
+    "build_views",
+    "form_kind",
+    "fresh_view",
+]
 
 
 class EventStatus(StrEnum):
@@ -22,6 +33,26 @@ class EventStatus(StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
     ACKNOWLEDGED = "acknowledged"
+
+
+class ReplyState(StrEnum):
+    """Where a request for explanation is: waiting for a reply, answered, or past its
+    deadline unanswered."""
+
+    OPEN = "open"
+    ANSWERED = "answered"
+    OVERDUE = "overdue"
+
+
+@dataclass(frozen=True)
+class ReplyClock:
+    """The reply clock of a request: its deadline and the reply that stopped it, if any."""
+
+    state: ReplyState
+    deadline: str | None
+    answered_by: str | None = None
+    answered_at: str | None = None
+    reply_event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +72,12 @@ class EventView:
     status: EventStatus
     overdue: bool
     members: tuple[MemberDelivery, ...]
+    reply: ReplyClock | None = None  # a request for explanation's only
+
+
+def form_kind(event: Event) -> FormKind | None:
+    """What a notification's form asks of its readers; None for other events."""
+    return get_form(event.body["form"]).kind if event.type == "notification" else None
 
 
 def build_views(
@@ -53,8 +90,13 @@ def build_views(
     if not stored:
         return []
     acks = store.acks_for([s.event.id for s in stored if s.event.type in ACKABLE_TYPES])
+    requests = [s.event.id for s in stored if form_kind(s.event) is FormKind.REQUEST]
+    replies = store.replies_for(requests) if requests else {}
     receipts = _ReceiptIndex(store, channel.id, stored)
-    return [_view(s, self_party, channel, acks.get(s.event.id, []), receipts, now) for s in stored]
+    return [
+        _view(s, self_party, channel, acks.get(s.event.id, []), replies, receipts, now)
+        for s in stored
+    ]
 
 
 def fresh_view(self_party: str, channel: ChannelRecord, stored: StoredEvent) -> EventView:
@@ -65,7 +107,10 @@ def fresh_view(self_party: str, channel: ChannelRecord, stored: StoredEvent) -> 
         if party != self_party
     )
     status = EventStatus.DELIVERED if not members else EventStatus.SENT
-    return EventView(stored.pos, format_ms(stored.stored_ms), stored.event, status, False, members)
+    reply = _reply_clock(stored.event, {}, None)
+    return EventView(
+        stored.pos, format_ms(stored.stored_ms), stored.event, status, False, members, reply
+    )
 
 
 class _ReceiptIndex:
@@ -92,6 +137,7 @@ def _view(
     self_party: str,
     channel: ChannelRecord,
     acks: list[AckRecord],
+    replies: dict[str, ReplyRecord],
     receipts: _ReceiptIndex,
     now: datetime,
 ) -> EventView:
@@ -115,19 +161,44 @@ def _view(
                 ack.by if ack else None,
             )
         )
-    status, overdue = _status(event, members, now)
+    reply = _reply_clock(event, replies, now)
+    status, overdue = _status(event, members, reply, now)
     return EventView(
-        stored.pos, format_ms(stored.stored_ms), event, status, overdue, tuple(members)
+        stored.pos, format_ms(stored.stored_ms), event, status, overdue, tuple(members), reply
     )
 
 
-def _status(event: Event, members: list[MemberDelivery], now: datetime) -> tuple[EventStatus, bool]:
+def _status(
+    event: Event, members: list[MemberDelivery], reply: ReplyClock | None, now: datetime
+) -> tuple[EventStatus, bool]:
+    """A request waits for a reply, which implies receipt: its deadline is the reply's, and
+    only a reply stops it. Anything else that must be acknowledged waits for the acks."""
     reached = EventStatus.DELIVERED if all(m.delivered_at for m in members) else EventStatus.SENT
     if event.type not in ACKABLE_TYPES:
         return reached, False
     must_ack = [m for m in members if m.role == MemberRole.PARTY.value]
-    if all(m.acknowledged_at for m in must_ack):
-        return EventStatus.ACKNOWLEDGED, False
+    acked = all(m.acknowledged_at for m in must_ack)
+    status = EventStatus.ACKNOWLEDGED if acked else reached
+    if reply is not None:
+        return status, reply.state is ReplyState.OVERDUE
+    return status, not acked and _past(event.body.get("deadline"), now)
+
+
+def _reply_clock(
+    event: Event, replies: dict[str, ReplyRecord], now: datetime | None
+) -> ReplyClock | None:
+    """``now`` None: the request was just signed, its clock has only started."""
+    if form_kind(event) is not FormKind.REQUEST:
+        return None
     deadline = event.body.get("deadline")
-    overdue = deadline is not None and parse_ts(deadline) <= now
-    return reached, overdue
+    answer = replies.get(event.id)
+    if answer is not None:
+        return ReplyClock(
+            ReplyState.ANSWERED, deadline, answer.party, answer.ts, answer.reply_event_id
+        )
+    overdue = now is not None and _past(deadline, now)
+    return ReplyClock(ReplyState.OVERDUE if overdue else ReplyState.OPEN, deadline)
+
+
+def _past(deadline: str | None, now: datetime) -> bool:
+    return deadline is not None and parse_ts(deadline) <= now

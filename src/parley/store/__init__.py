@@ -1,6 +1,6 @@
 """Storage: SQLAlchemy Core tables, Alembic migrations, one writer with group commit."""
 
-from ._acks import AckRecord, PendingAck
+from ._acks import AckRecord, PendingAck, ReplyRecord
 from ._alerts import AlertRecord
 from ._channels import ChannelRecord
 from ._deconflict import PairRecord, SiteRecord
@@ -37,6 +37,7 @@ __all__ = [
     "PartyRecord",
     "PendingAck",
     "ReceiptRecord",
+    "ReplyRecord",
     "SiteRecord",
     "SplitViewRecord",
     "SqlStore",

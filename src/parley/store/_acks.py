@@ -1,4 +1,5 @@
-"""Acks in the store, and the clocks that run until an event is acked or replied to."""
+"""Acks and replies in the store, and the clocks that run until an event is acked or
+replied to."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from . import _schema as t
 from ._alerts import SqlAlertsTx
 from ._base import SqlReadsBase, record_from_row
 
-__all__ = ["AckRecord", "AcksReads", "AcksTx", "PendingAck", "SqlAcksReads", "SqlAcksTx"]
+__all__ = [
+    "AckRecord",
+    "AcksReads",
+    "AcksTx",
+    "PendingAck",
+    "ReplyRecord",
+    "SqlAcksReads",
+    "SqlAcksTx",
+]
 
 # The alert each kind of clock raises when it runs out.
 PENDING_ALERT_KINDS = {"ack": "overdue", "reply": "reply_overdue"}
@@ -30,6 +39,17 @@ class AckRecord:
 
 
 @dataclass(frozen=True)
+class ReplyRecord:
+    """The reply that answered a request for explanation: who, when, which event."""
+
+    request_id: str
+    party: str
+    by: str
+    ts: str
+    reply_event_id: str
+
+
+@dataclass(frozen=True)
 class PendingAck:
     event_id: str
     channel: str
@@ -40,6 +60,7 @@ class PendingAck:
 class AcksTx(Protocol):
     def acks_of(self, event_id: str) -> dict[str, str]: ...
     def insert_ack(self, record: AckRecord) -> None: ...
+    def record_reply(self, record: ReplyRecord) -> None: ...
     def add_pending_ack(
         self, event_id: str, channel: str, deadline_ms: int, kind: str = "ack"
     ) -> None: ...
@@ -51,6 +72,7 @@ class AcksTx(Protocol):
 
 class AcksReads(Protocol):
     def acks_for(self, event_ids: list[str]) -> dict[str, list[AckRecord]]: ...
+    def replies_for(self, request_ids: list[str]) -> dict[str, ReplyRecord]: ...
     def due_pending_acks(self, now_ms: int, limit: int = 500) -> list[PendingAck]: ...
 
 
@@ -64,6 +86,14 @@ class SqlAcksTx(SqlAlertsTx):
 
     def insert_ack(self, record: AckRecord) -> None:
         self._conn.execute(insert(t.acks).values(**asdict(record)))
+
+    def record_reply(self, record: ReplyRecord) -> None:
+        """The first reply to a request answers it; a later one changes nothing here."""
+        answered = self._conn.execute(
+            select(t.replies.c.request_id).where(t.replies.c.request_id == record.request_id)
+        ).first()
+        if answered is None:
+            self._conn.execute(insert(t.replies).values(**asdict(record)))
 
     def add_pending_ack(
         self, event_id: str, channel: str, deadline_ms: int, kind: str = "ack"
@@ -114,6 +144,10 @@ class SqlAcksReads(SqlReadsBase):
         for row in self._all(select(t.acks).where(t.acks.c.event_id.in_(event_ids))):
             found.setdefault(row.event_id, []).append(record_from_row(AckRecord, row))
         return found
+
+    def replies_for(self, request_ids: list[str]) -> dict[str, ReplyRecord]:
+        rows = self._all(select(t.replies).where(t.replies.c.request_id.in_(request_ids)))
+        return {row.request_id: record_from_row(ReplyRecord, row) for row in rows}
 
     def due_pending_acks(self, now_ms: int, limit: int = 500) -> list[PendingAck]:
         rows = self._all(

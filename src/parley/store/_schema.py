@@ -41,6 +41,7 @@ __all__ = [
     "pending_acks",
     "protected_sites",
     "receipts",
+    "replies",
     "split_views",
     "tokens",
     "witnessed",
@@ -188,6 +189,17 @@ pending_acks = Table(
     Column("deadline_ms", BigInteger, nullable=False),
     Column("escalated", Boolean, nullable=False, default=False),
     Index("ix_pending_acks_deadline", "escalated", "deadline_ms"),
+)
+
+replies = Table(
+    "replies",
+    metadata,
+    # The reply that closed a request for explanation's clock: the first one stored.
+    Column("request_id", String(64), primary_key=True),
+    Column("party", String(63), nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("reply_event_id", String(64), nullable=False),
 )
 
 alerts = Table(
