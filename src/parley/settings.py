@@ -57,10 +57,12 @@ class Settings:
     retry_max_s: float = _setting(30.0, "Longest wait between retries to an unreachable peer.")
     peer_timeout_s: float = _setting(10.0, "Timeout of one request to a peer, seconds.")
     link_test_interval_s: float = _setting(
-        600.0, "How often a link_test event is sent to each peer, seconds."
+        600.0,
+        "How often a link_test event is sent to each peer, seconds; a party not heard from "
+        "for two of them shows as unreachable.",
     )
     link_degraded_rtt_ms: int = _setting(
-        2000, "Round trip of a link test above which the link shows as degraded, ms."
+        2000, "Round trip of a link test above which the direct path shows as degraded, ms."
     )
     deconfliction_rebuild_threshold: int = _setting(
         5000, "Items added to the deconfliction index before its base tree is rebuilt."

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from parley.clock import to_ms
+from parley.errors import PeerUnreachable
 from parley.protocol import Ed25519Signer, sign_event, sign_request
 from parley.services import Node, Role
 from tests.conftest import as_role, pin_all
@@ -237,3 +238,35 @@ async def test_pull_of_a_channel_not_shared_is_forbidden(peer):
         "POST", "/federation/v1/pull", {"channel": "ch_notsharedwithyou", "heads": {}}
     )
     assert_refused(response, 403, "forbidden", "share no channel")
+
+
+async def test_links_show_the_direct_path_down_and_the_party_reaching_this_node_itself(api):
+    us, ru = api.node, api.peer
+    with pytest.raises(PeerUnreachable):
+        await us.replicator.sync("ru-genstaff")  # no URL of it is pinned here
+    sent, _ = await ru.channels.post_message(
+        as_role(ru, Role.OPERATOR), api.channel, precedence="routine", text="x", lang="ru"
+    )
+    pushed = await Peer(us, ru, api.client).push(sent.event)
+    assert pushed.status_code == 200, pushed.text
+    await us.links.recorded()
+
+    answer = await api.client.get("/api/v1/links", headers=api.auth("audit1"))
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == [
+        {
+            "party": "ru-genstaff",
+            "state": "degraded",
+            "direct": "down",
+            "rtt_ms": None,
+            "last_ok_at": None,
+            "last_test_at": None,
+            "missed_tests": 0,
+            "detail": "no URL is known for ru-genstaff",
+            "reachable": True,
+            "via": "ru-genstaff",
+            "heard_at": "2026-02-05T14:00:00.000Z",
+            "urls": [],
+        }
+    ]

@@ -177,7 +177,7 @@ async def every_answer_with_times(api, clock) -> dict[str, Any]:
     answers["message"] = (await api.post_message(precedence="flash")).json()
     clock.advance(timedelta(minutes=11))
     await api.node.alerts.escalate_overdue()
-    await api.node.links.contact_ok("ru-genstaff")
+    await api.node.links.contact_ok("ru-genstaff", {})
     two_person = await c.post(
         "/api/v1/channels",
         headers=api.auth("admin"),

@@ -13,16 +13,25 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from parley.cli import _main as cli_main
 from parley.cli import app
+from parley.clock import SystemClock, to_ms
 from parley.errors import AuthenticationFailed
 from parley.protocol import Ed25519Signer, encode_public_key, fingerprint
 from parley.services import Node
+from parley.store import LinkRecord
 
 PARLEY = Path(sys.executable).with_name("parley")
 PASSWORD = "correct horse battery staple"
 
 # Wide enough that rich never wraps a line (a path, a fingerprint) in the middle.
 runner = CliRunner(env={"COLUMNS": "250"})
+
+
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as a wide terminal shows them: rich sizes its console once, at import."""
+    monkeypatch.setattr(cli_main.console, "width", 250)
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
@@ -425,10 +434,41 @@ def test_peer_list_shows_every_party_with_its_fingerprint(node_dir: Path, peer_d
         "ru-genstaff",
         fingerprint(base64.b64decode(key)),
         "unknown",
+        "unknown",
+        "",
         "",
         "http://127.0.0.1:8702 http://127.0.0.1:8703",
     ]
-    assert rows["us-eucom"] == ["US European Command", own, "self", "", ""]
+    assert rows["us-eucom"] == ["US European Command", own, "self", "", "", "", ""]
+
+
+def test_peer_list_shows_the_direct_path_apart_from_the_party_reachable_through_a_mediator(
+    node_dir: Path, peer_dir: Path, tmp_path: Path
+) -> None:
+    mediator_dir = tmp_path / "ae-mediator"
+    init(mediator_dir, "ae-mediator", "United Arab Emirates")
+    for party, data in (("ru-genstaff", peer_dir), ("ae-mediator", mediator_dir)):
+        invoke(
+            "peer", "add", "--data", str(node_dir), "--party", party, "--key", public_key_of(data)
+        )
+    now_ms = to_ms(SystemClock().now())
+    cut = LinkRecord(
+        "ru-genstaff", "down", None, None, now_ms, 3, "ConnectError", now_ms, "ae-mediator"
+    )
+    mediator = LinkRecord("ae-mediator", "up", 12, now_ms, now_ms, 0, "", now_ms, "ae-mediator")
+    node = Node.open(node_dir)
+    try:
+        for link in (cut, mediator):
+            node.store.write_sync(lambda tx, link=link: tx.save_link(link))
+    finally:
+        node.close()
+
+    code, out, _ = invoke("peer", "list", "--data", str(node_dir))
+
+    assert code == 0
+    rows = {cells[0]: cells[3:7] for cells in table_rows(out)}
+    assert rows["ru-genstaff"] == ["degraded", "down", "", "via ae-mediator"]
+    assert rows["ae-mediator"] == ["up", "up", "12 ms", "yes"]
 
 
 def test_peer_add_refuses_a_url_that_is_not_http(node_dir: Path, peer_dir: Path) -> None:

@@ -61,13 +61,18 @@ def network(
     parties: Iterable[str] = (US, RU, AE),
     proxied: Iterable[Link] = (),
     initial: Mapping[Link, FaultPolicy] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Iterator[Net]:
     """Start the nodes of ``parties``; ``proxied`` links go through a FaultProxy.
+
+    ``settings`` change some of the FAST settings every node runs with.
 
     Everything (processes, proxies) is stopped on the way out, whatever happened.
     """
     with ExitStack() as stack:
-        cluster = LocalCluster(root, {p: NAMES[p] for p in parties}, settings=FAST)
+        cluster = LocalCluster(
+            root, {p: NAMES[p] for p in parties}, settings={**FAST, **(settings or {})}
+        )
         proxies: dict[Link, FaultProxy] = {}
         for a, b in proxied:
             proxy = FaultProxy(cluster.nodes[b].url, policy=(initial or {}).get((a, b)))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import signal
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,7 @@ from .harness import (
     PARTITIONED,
     RU,
     US,
+    Net,
     Poster,
     all_present,
     assert_journal_sound,
@@ -33,6 +36,17 @@ from .harness import (
 )
 
 HEAL_TIMEOUT_S = 30.0
+DIRECT = both_ways(US, RU)
+
+
+@contextmanager
+def talks_with_the_direct_link_cut(root: Path, **settings: Any) -> Iterator[tuple[Net, str]]:
+    """The three nodes, the direct link of us-eucom and ru-genstaff cut both ways from the
+    start, and a channel of all three: even its invitation and acceptances cross the mediator."""
+    with network(
+        root, proxied=DIRECT, initial=dict.fromkeys(DIRECT, PARTITIONED), settings=settings
+    ) as net:
+        yield net, net.cluster.open_channel(US, "talks", {RU: "party", AE: "mediator"})
 
 
 @pytest.mark.timeout(90)
@@ -76,13 +90,8 @@ def test_messages_posted_on_both_sides_of_a_partition_arrive_exactly_once_after_
 def test_mediator_relays_messages_and_receipts_when_the_direct_link_is_down(
     tmp_path: Path,
 ) -> None:
-    direct = both_ways(US, RU)
-    cut = dict.fromkeys(direct, PARTITIONED)
-    with network(tmp_path, proxied=direct, initial=cut) as net:
+    with talks_with_the_direct_link_cut(tmp_path) as (net, channel):
         cluster = net.cluster
-        # Even the invitation and the acceptances travel through the mediator's node.
-        channel = cluster.open_channel(US, "talks", {RU: "party", AE: "mediator"})
-
         from_us = [post(cluster, US, channel, f"us {i}")["id"] for i in range(5)]
         from_ru = [post(cluster, RU, channel, f"ru {i}")["id"] for i in range(5)]
         cluster.wait_for(
@@ -104,9 +113,53 @@ def test_mediator_relays_messages_and_receipts_when_the_direct_link_is_down(
             HEAL_TIMEOUT_S,
             "receipts to come back through the mediator",
         )
-        assert all(net.proxies[link].stats.forwarded == 0 for link in direct)
+        assert all(net.proxies[link].stats.forwarded == 0 for link in DIRECT)
         for party in (US, RU, AE):
             assert_journal_sound(cluster.events(party, channel), from_us + from_ru)
+
+
+@pytest.mark.timeout(90)
+def test_with_the_direct_link_down_the_sender_shows_it_down_and_the_party_reached_via_the_mediator(
+    tmp_path: Path,
+) -> None:
+    every_s = 1.5
+    with talks_with_the_direct_link_cut(tmp_path, link_test_interval_s=every_s) as (net, _):
+        cluster = net.cluster
+
+        def link_to_ru() -> dict[str, Any]:
+            links: list[dict[str, Any]] = cluster.call(US, "GET", "/links")
+            (link,) = [link for link in links if link["party"] == RU]
+            return link
+
+        def missed_tests_alerts() -> list[dict[str, Any]]:
+            alerts = cluster.call(US, "GET", "/alerts", "watch1")
+            return [a for a in alerts if a["kind"] == "link_test_missed"]
+
+        cluster.wait_for(
+            lambda: link_to_ru()["missed_tests"] >= 2, HEAL_TIMEOUT_S, "link tests to be missed"
+        )
+        seen = []
+        deadline = time.monotonic() + 4 * every_s
+        while time.monotonic() < deadline:
+            link = link_to_ru()
+            seen.append((link["state"], link["direct"], link["reachable"], link["via"]))
+            time.sleep(0.1)
+        assert set(seen) == {("degraded", "down", True, AE)}, seen
+        assert link["missed_tests"] >= 4
+        alerts = missed_tests_alerts()
+        assert len(alerts) == link["missed_tests"]
+        assert {
+            (a["severity"], a["detail"]["peer"], a["detail"]["via"], a["resolved_at"])
+            for a in alerts
+        } == {("medium", RU, AE, None)}
+
+        net.set_policy(DIRECT, CLEAN)
+        cluster.wait_for(
+            lambda: (link_to_ru()["state"], link_to_ru()["via"]) == ("up", RU),
+            HEAL_TIMEOUT_S,
+            "the direct link to carry link tests again",
+        )
+        assert all(a["resolved_at"] is not None for a in missed_tests_alerts())
 
 
 @pytest.mark.timeout(120)

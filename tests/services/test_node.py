@@ -54,7 +54,7 @@ async def test_a_running_node_replicates_with_each_peer_in_a_duty_that_stops_wit
                 await running
 
     link = us.store.get_link(RU)
-    assert (link.state, link.detail) == ("down", f"no URL is known for {RU}")
+    assert (link.direct, link.detail) == ("down", f"no URL is known for {RU}")
     # An unreachable peer is part of the job: one warning line for the streak, no traceback.
     (warning,) = caplog.records
     assert (warning.levelno, warning.exc_info) == (logging.WARNING, None)

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from parley.api import create_app
-from parley.errors import Conflict, StoreUnavailable
-from parley.services import HttpPeerTransport, Node, Role
+from parley.clock import to_ms
+from parley.errors import Conflict, PeerUnreachable, StoreUnavailable
+from parley.services import HttpPeerTransport, LinkStatus, Node, Role
 from tests.conftest import NAMES, as_role
 
 pytestmark = pytest.mark.anyio
@@ -153,34 +154,129 @@ async def test_events_reach_a_party_through_the_mediator_when_the_direct_link_is
     assert delivered["ru-genstaff"] is not None
 
 
-async def test_link_test_measures_the_round_trip_and_marks_the_link_up(trio, clock):
+def link_to(node: Node, peer: str) -> LinkStatus:
+    (link,) = [s for s in node.links.links(as_role(node, Role.AUDITOR)) if s.party == peer]
+    return link
+
+
+def link_alerts(node: Node) -> list[tuple[str, dict, bool]]:
+    """The node's link_test_missed alerts: severity, detail and whether still open."""
+    return [
+        (a.severity, json.loads(a.detail), a.resolved_ms is None)
+        for a in node.alerts.list_alerts(as_role(node, Role.SUPERVISOR))
+        if a.kind == "link_test_missed"
+    ]
+
+
+async def test_link_test_measures_the_round_trip_over_the_direct_path_and_marks_the_link_up(
+    trio, clock
+):
     us, ru = trio["us-eucom"], trio["ru-genstaff"]
     await open_hotline(trio)
     await us.links.test_links()
-    await us.replicator.push("ru-genstaff")
     clock.advance(timedelta(milliseconds=120))
+    await us.replicator.push("ru-genstaff")  # ru-genstaff's node says it holds the test
     await ru.receipts.flush()
     await ru.replicator.push("us-eucom")
     await us.links.recorded()
-    link = us.store.get_link("ru-genstaff")
-    assert (link.state, link.rtt_ms, link.missed_tests) == ("up", 120, 0)
+    link = link_to(us, "ru-genstaff")
+    assert (link.direct, link.rtt_ms, link.missed_tests) == ("up", 120, 0)
+    assert (link.state, link.reachable, link.via) == ("up", True, "ru-genstaff")
+    assert (link.last_ok_ms, link.heard_via) == (to_ms(clock.now()), "ru-genstaff")
 
 
-async def test_unanswered_link_tests_degrade_then_bring_the_link_down_with_an_alert(trio):
+async def test_a_slow_round_trip_over_the_direct_path_degrades_the_link(trio, clock):
     us = trio["us-eucom"]
     await open_hotline(trio)
     await us.links.test_links()
-    await us.links.test_links()
-    assert us.store.get_link("ru-genstaff").state == "degraded"
-    await us.links.test_links()
-    link = us.store.get_link("ru-genstaff")
-    assert (link.state, link.missed_tests) == ("down", 2)
-    alerts = [
-        a
-        for a in us.alerts.list_alerts(as_role(us, Role.SUPERVISOR))
-        if a.kind == "link_test_missed"
+    clock.advance(timedelta(milliseconds=us.settings.link_degraded_rtt_ms + 1))
+    await us.replicator.push("ru-genstaff")
+    link = link_to(us, "ru-genstaff")
+    assert (link.state, link.direct, link.via) == ("degraded", "degraded", "ru-genstaff")
+
+
+async def test_unanswered_link_tests_degrade_then_bring_the_link_down_with_an_alert(trio, clock):
+    us = trio["us-eucom"]
+    await open_hotline(trio)
+
+    async def tick() -> None:
+        clock.advance(timedelta(seconds=us.settings.link_test_interval_s))
+        await us.links.test_links()
+
+    await tick()
+    await tick()
+    assert us.store.get_link("ru-genstaff").direct == "degraded"
+    assert link_to(us, "ru-genstaff").reachable  # heard from while the channel opened
+    await tick()
+    link = link_to(us, "ru-genstaff")
+    assert (link.direct, link.missed_tests) == ("down", 2)
+    assert (link.state, link.reachable, link.via) == ("down", False, None)
+    alerts = link_alerts(us)
+    assert [(severity, detail["peer"], detail["reachable"]) for severity, detail, _ in alerts] == [
+        ("medium", "ru-genstaff", True),
+        ("high", "ru-genstaff", False),
     ]
-    assert [json.loads(a.detail)["peer"] for a in alerts] == ["ru-genstaff", "ru-genstaff"]
+
+
+async def test_a_push_with_nothing_to_send_asks_nothing_and_reports_no_contact(trio, clock):
+    us = trio["us-eucom"]
+    await open_hotline(trio)
+    answered_ms = us.store.get_link("ru-genstaff").last_ok_ms
+    clock.advance(timedelta(seconds=30))
+    assert await us.replicator.push("ru-genstaff") == 0
+    assert us.store.get_link("ru-genstaff").last_ok_ms == answered_ms
+
+
+async def relay_round(nodes: dict[str, Node], clock) -> None:
+    """One link-test interval with the direct link of us-eucom and ru-genstaff down: the
+    tests go out, us-eucom fails to reach ru-genstaff, and everything crosses ae-mediator."""
+    us, ru, ae = nodes["us-eucom"], nodes["ru-genstaff"], nodes["ae-mediator"]
+    clock.advance(timedelta(seconds=us.settings.link_test_interval_s))
+    await us.links.test_links()
+    with pytest.raises(PeerUnreachable):
+        await us.replicator.sync("ru-genstaff")
+    await us.replicator.sync("ae-mediator")
+    await ae.replicator.sync("ru-genstaff")
+    clock.advance(timedelta(seconds=1))
+    await ru.receipts.flush()
+    await ru.replicator.sync("ae-mediator")
+    await ae.replicator.sync("us-eucom")
+    await us.links.recorded()
+
+
+async def test_with_the_direct_link_down_the_party_is_reachable_via_the_mediator_and_it_alarms(
+    trio, clock
+):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    await open_hotline(trio, roles={"ru-genstaff": "party", "ae-mediator": "mediator"})
+    dead = ["http://127.0.0.1:9"]  # nothing listens on the discard port
+    await us.set_peer_urls(as_role(us, Role.ADMIN), "ru-genstaff", dead)
+    await ru.set_peer_urls(as_role(ru, Role.ADMIN), "us-eucom", dead)
+
+    seen = []
+    for _ in range(4):
+        await relay_round(trio, clock)
+        link = link_to(us, "ru-genstaff")
+        seen.append((link.state, link.direct, link.reachable, link.via, link.rtt_ms))
+        assert link.heard_ms is not None
+        assert to_ms(clock.now()) - link.heard_ms < us.settings.link_test_interval_s * 1000
+    assert set(seen) == {("degraded", "down", True, "ae-mediator", None)}
+    assert "ConnectError" in link.detail
+    assert link.missed_tests == 3  # the first test had no test before it to miss
+    alerts = link_alerts(us)
+    assert [(s, d["missed"], d["reachable"], d["via"], open_) for s, d, open_ in alerts] == [
+        ("medium", n, True, "ae-mediator", True) for n in (1, 2, 3)
+    ]
+    mediator = link_to(us, "ae-mediator")
+    assert (mediator.state, mediator.direct, mediator.via) == ("up", "up", "ae-mediator")
+
+    # The direct link is back: the next exchange carries the test pending since the last round.
+    await us.set_peer_urls(as_role(us, Role.ADMIN), "ru-genstaff", ["http://ru-genstaff"])
+    await us.replicator.sync("ru-genstaff")
+    link = link_to(us, "ru-genstaff")
+    assert (link.state, link.direct, link.rtt_ms, link.missed_tests) == ("up", "up", 1000, 0)
+    assert (link.detail, link.reachable, link.via) == ("", True, "ru-genstaff")
+    assert [open_ for _, _, open_ in link_alerts(us)] == [False, False, False]
 
 
 async def test_suspension_reaches_every_member_and_stops_messages_until_resumed(trio):

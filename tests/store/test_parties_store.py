@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from parley.errors import Conflict
 from parley.protocol import encode_public_key
-from parley.store import LinkRecord, PartyRecord, SqlStore
-from tests.store.scenario import AE, RU, SIGNERS, START_MS, US, party_record
+from parley.store import LinkRecord, PartyRecord, SqlStore, StoreTx
+from tests.store.scenario import AE, HOTLINE, RU, SIGNERS, START_MS, US, party_record
 
 pytestmark = pytest.mark.anyio
 
@@ -48,9 +50,9 @@ async def test_peer_urls_are_replaced_as_a_whole_and_kept_in_order(channels: Sql
 
 
 async def test_a_link_is_saved_once_per_party_and_then_updated(channels: SqlStore) -> None:
-    up = LinkRecord(RU, "up", 42, START_MS, START_MS, 0, "")
-    down = LinkRecord(RU, "down", None, START_MS, START_MS + 90_000, 3, "no answer")
-    to_ae = LinkRecord(AE, "unknown", None, None, None, 0, "")
+    up = LinkRecord(RU, "up", 42, START_MS, START_MS, 0, "", START_MS, RU)
+    down = LinkRecord(RU, "down", None, START_MS, START_MS + 90_000, 3, "no answer", START_MS, AE)
+    to_ae = LinkRecord(AE, "unknown", None, None, None, 0, "", None, None)
 
     await channels.write(lambda tx: tx.save_link(up))
     assert channels.get_link(RU) == up
@@ -60,3 +62,26 @@ async def test_a_link_is_saved_once_per_party_and_then_updated(channels: SqlStor
     assert channels.get_link(RU) == down
     assert channels.list_links() == [to_ae, down]
     assert channels.get_link(US) is None
+
+
+async def test_resolving_link_alerts_resolves_only_the_open_ones_about_that_party(
+    channels: SqlStore,
+) -> None:
+    def missed(peer: str, count: int) -> Callable[[StoreTx], int]:
+        detail = {"peer": peer, "missed": count, "test_seq": count}
+        return lambda tx: tx.insert_alert(
+            "link_test_missed", "high", HOTLINE, None, detail, START_MS
+        )
+
+    for peer, count in [(RU, 1), (AE, 1), (RU, 2)]:
+        await channels.write(missed(peer, count))
+    await channels.write(
+        lambda tx: tx.insert_alert("overdue", "high", HOTLINE, None, {"peer": RU}, START_MS)
+    )
+
+    first = await channels.write(lambda tx: tx.resolve_link_alerts(RU, START_MS + 5))
+    again = await channels.write(lambda tx: tx.resolve_link_alerts(RU, START_MS + 9))
+
+    assert (first, again) == ([1, 3], [])
+    resolved = {a.id: a.resolved_ms for a in channels.list_alerts()}
+    assert resolved == {1: START_MS + 5, 2: None, 3: START_MS + 5, 4: None}

@@ -230,13 +230,40 @@ class DraftHeldOut(Answer):
 
 # -- links and alerts -----------------------------------------------------------------------------
 class LinkOut(Answer):
+    """Two facts about the link to a party: its direct path, and whether it is reachable."""
+
     party: str
-    state: LinkState
-    rtt_ms: int | None = Field(description="round trip of the last link test, ms")
-    last_ok_at: Timestamp | None = Field(validation_alias="last_ok_ms")
+    state: LinkState = Field(
+        description="the link as a whole: up when the direct path is; degraded when the "
+        "direct path is slow or failing but the party is reachable, itself or through another "
+        "member; down when it is not reachable"
+    )
+    direct: LinkState = Field(
+        description="the direct path, judged only by requests this node sent to the party's "
+        "own URLs and the link tests they carried"
+    )
+    rtt_ms: int | None = Field(
+        description="round trip of the last link test the direct path carried, ms"
+    )
+    last_ok_at: Timestamp | None = Field(
+        validation_alias="last_ok_ms",
+        description="when the party's node last answered a request over the direct path",
+    )
     last_test_at: Timestamp | None = Field(validation_alias="last_test_ms")
-    missed_tests: int
-    detail: str
+    missed_tests: int = Field(description="link tests in a row the direct path did not carry")
+    detail: str = Field(description="why the direct path is not up")
+    reachable: bool = Field(
+        description="the party was heard from lately, over the direct path or through "
+        "another member"
+    )
+    via: str | None = Field(
+        description="the party itself, or the member whose node relays its events; "
+        "null when it is not reachable"
+    )
+    heard_at: Timestamp | None = Field(
+        validation_alias="heard_ms",
+        description="when an event of the party last arrived, through any member",
+    )
     urls: list[str]
 
 

@@ -192,7 +192,7 @@ def peer_add(
 @peer_app.command("list")
 @run_or_exit
 def peer_list(data: DataDir) -> None:
-    """List known parties with their key fingerprints, link state and URLs."""
+    """List known parties: key fingerprints, link and direct path state, reachability, URLs."""
 
     def rows(node: Node) -> list[tuple[str, ...]]:
         links = {link.party: link for link in node.links.links(console_principal(node))}
@@ -200,13 +200,20 @@ def peer_list(data: DataDir) -> None:
         for p in node.parties(console_principal(node)):
             link = links.get(p.party)
             state = "self" if p.is_self else (link.state if link else "unknown")
+            direct = link.direct if link else ("" if p.is_self else "unknown")
             rtt = f"{link.rtt_ms} ms" if link and link.rtt_ms is not None else ""
+            reach = (
+                ""
+                if link is None
+                else {None: "no", p.party: "yes"}.get(link.via, f"via {link.via}")
+            )
             urls = " ".join(node.links.peer_urls(console_principal(node), p.party))
             key = fingerprint(decode_public_key(p.public_key))
-            out.append((p.party, p.name, key, state, rtt, urls))
+            out.append((p.party, p.name, key, state, direct, rtt, reach, urls))
         return out
 
-    print_table(data, ("party", "name", "fingerprint", "link", "rtt", "urls"), rows)
+    columns = ("party", "name", "fingerprint", "link", "direct", "rtt", "reachable", "urls")
+    print_table(data, columns, rows)
 
 
 @app.command()

@@ -24,7 +24,7 @@ from ._deconflict_alerts import DeconflictionAlert
 from ._federation import FederationService, PushOutcome
 from ._ingest import IngestOutcome, IngestService
 from ._journal import Journal
-from ._links import LinkMonitor
+from ._links import LinkMonitor, LinkStatus
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
 from ._operators import IssuedToken, OperatorService
@@ -67,6 +67,7 @@ __all__ = [
     "Journal",
     "LinkMonitor",
     "LinkRecord",
+    "LinkStatus",
     "Meeting",
     "MemberDelivery",
     "Node",

@@ -21,6 +21,7 @@ from parley.store import ChannelRecord
 
 from ._context import NodeContext
 from ._ingest import IngestService
+from ._links import delivered_by
 
 __all__ = ["FederationService", "PushOutcome"]
 
@@ -124,7 +125,8 @@ class FederationService:
                 event = event_from_dict(raw)
                 if self._ctx.store.get_channel(event.channel) is not None:
                     self._shared(peer, event.channel)
-                outcome = await self._ingest.receive([event])
+                with delivered_by(peer):
+                    outcome = await self._ingest.receive([event])
             except ParleyError as exc:
                 exc.detail = f"events[{index}]: {exc.detail}"
                 raise

@@ -10,7 +10,8 @@ so events reach a node through a third one when the direct link is down.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from parley.errors import ParleyError
@@ -20,7 +21,7 @@ from ._bus import BusItem
 from ._context import NodeContext
 from ._duty import Duty
 from ._ingest import IngestService
-from ._links import LinkMonitor
+from ._links import LinkMonitor, delivered_by
 from ._transport import PeerTransport
 
 __all__ = ["Replicator"]
@@ -41,6 +42,7 @@ class Replicator:
         self._transport = transport
         self._links = links
         self._peer_heads: dict[str, Heads] = {}
+        self._answers: Counter[str] = Counter()  # requests each peer's node answered
         self._next_sync: dict[str, float] = {}  # by peer, in event-loop time
         self._peers: dict[str, Duty] = {}
         self._peer_tasks: list[asyncio.Task[None]] = []
@@ -61,14 +63,44 @@ class Replicator:
 
         Returns how many events moved either way.
         """
+        return await self._reported(peer, self._sync)
+
+    async def push(self, peer: str) -> int:
+        """Push what ``peer`` lacks, judged from the heads it last told; how many events."""
+        return await self._reported(peer, self._push)
+
+    async def _reported(self, peer: str, exchange: Callable[[str], Awaitable[int]]) -> int:
+        """Run an exchange and tell the link monitor how the direct path did.
+
+        Only an answer of the party's node counts: a push with nothing to send asks nothing.
+        """
+        answers = self._answers[peer]
+        try:
+            moved = await exchange(peer)
+        except Exception as exc:
+            # Heads learned before the failure may be stale: the next pass syncs afresh.
+            self._peer_heads.pop(peer, None)
+            if isinstance(exc, ParleyError):
+                await self._links.contact_failed(peer, exc.detail)
+            raise
+        if self._answers[peer] > answers:
+            await self._links.contact_ok(peer, self._peer_heads.get(peer, {}))
+        return moved
+
+    async def _call(self, peer: str, method: str, path: str, payload: Any = None) -> Any:
+        answer = await self._transport.call(peer, method, path, payload)
+        self._answers[peer] += 1
+        return answer
+
+    async def _sync(self, peer: str) -> int:
         theirs = await self._fetch_heads(peer)
         moved = 0
         for channel, heads in theirs.items():
             moved += await self._pull(peer, channel, heads)
-        moved += await self.push(peer)
+        moved += await self._push(peer)
         return moved
 
-    async def push(self, peer: str) -> int:
+    async def _push(self, peer: str) -> int:
         heads = self._peer_heads.get(peer)
         if heads is None:
             heads = await self._fetch_heads(peer)
@@ -79,7 +111,7 @@ class Replicator:
             while batch := self._ctx.store.events_missing_at(
                 record.id, heads.get(record.id, {}), peer, self._ctx.settings.replication_batch
             ):
-                answer = await self._transport.call(
+                answer = await self._call(
                     peer,
                     "POST",
                     "/federation/v1/events",
@@ -91,7 +123,7 @@ class Replicator:
         return sent
 
     async def _fetch_heads(self, peer: str) -> Heads:
-        answer = await self._transport.call(peer, "GET", "/federation/v1/heads")
+        answer = await self._call(peer, "GET", "/federation/v1/heads")
         heads = _heads_of({"heads": answer})
         self._peer_heads[peer] = heads
         return heads
@@ -111,13 +143,14 @@ class Replicator:
                 if author != self._ctx.party
             ):
                 return pulled
-            answer = await self._transport.call(
+            answer = await self._call(
                 peer, "POST", "/federation/v1/pull", {"channel": channel, "heads": ours}
             )
             events = [event_from_dict(raw) for raw in answer.get("events", [])]
             if not events:
                 return pulled
-            outcome = await self._ingest.receive(events)
+            with delivered_by(peer):
+                outcome = await self._ingest.receive(events)
             pulled += outcome.stored
             if outcome.stored == 0:
                 return pulled
@@ -160,19 +193,11 @@ class Replicator:
 
     async def _exchange(self, peer: str) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            if loop.time() >= self._next_sync.get(peer, 0.0) or peer not in self._peer_heads:
-                await self.sync(peer)
-                self._next_sync[peer] = loop.time() + self._ctx.settings.anti_entropy_interval_s
-            else:
-                await self.push(peer)
-        except Exception as exc:
-            # Heads learned before the failure may be stale: the next pass syncs afresh.
-            self._peer_heads.pop(peer, None)
-            if isinstance(exc, ParleyError):
-                await self._links.contact_failed(peer, exc.detail)
-            raise
-        await self._links.contact_ok(peer)
+        if loop.time() >= self._next_sync.get(peer, 0.0) or peer not in self._peer_heads:
+            await self.sync(peer)
+            self._next_sync[peer] = loop.time() + self._ctx.settings.anti_entropy_interval_s
+        else:
+            await self.push(peer)
 
 
 def _heads_of(answer: Any) -> Heads:

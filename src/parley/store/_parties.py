@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from . import _schema as t
 from ._base import SqlReadsBase, SqlTxBase, record_from_row
@@ -30,19 +31,29 @@ class PartyRecord:
 
 @dataclass(frozen=True)
 class LinkRecord:
+    """What this node knows of its link to a party: two facts, kept apart.
+
+    The direct path (``direct`` to ``detail``) is judged only by requests this node sent to
+    the party's own URLs; ``heard_ms`` and ``heard_via`` by the party's events, through
+    whichever member's node delivered them.
+    """
+
     party: str
-    state: str  # unknown, up, degraded, down
-    rtt_ms: int | None
-    last_ok_ms: int | None
+    direct: str  # unknown, up, degraded, down
+    rtt_ms: int | None  # the last link test, out and acknowledged over the direct path
+    last_ok_ms: int | None  # the party's node last answered a direct request
     last_test_ms: int | None
-    missed_tests: int
-    detail: str
+    missed_tests: int  # link tests in a row the direct path did not carry
+    detail: str  # why the direct path is not up
+    heard_ms: int | None  # an event of the party last arrived
+    heard_via: str | None  # the party whose node delivered it: itself or a relay
 
 
 class PartiesTx(Protocol):
     def insert_party(self, record: PartyRecord, added_ms: int) -> None: ...
     def set_peer_urls(self, party: str, urls: list[str]) -> None: ...
     def save_link(self, record: LinkRecord) -> None: ...
+    def resolve_link_alerts(self, party: str, resolved_ms: int) -> list[int]: ...
 
 
 class PartiesReads(Protocol):
@@ -74,6 +85,21 @@ class SqlPartiesTx(SqlTxBase):
     def save_link(self, record: LinkRecord) -> None:
         values = asdict(record)
         self._upsert(t.links.c.party, values.pop("party"), values)
+
+    def resolve_link_alerts(self, party: str, resolved_ms: int) -> list[int]:
+        """Resolve the open ``link_test_missed`` alerts about ``party``; their ids."""
+        rows = self._conn.execute(
+            select(t.alerts.c.id, t.alerts.c.detail).where(
+                t.alerts.c.kind == "link_test_missed", t.alerts.c.resolved_ms.is_(None)
+            )
+        )
+        # Few are ever open at once: the peer is read from the detail here, not indexed.
+        ids = [row.id for row in rows if json.loads(row.detail).get("peer") == party]
+        if ids:
+            self._conn.execute(
+                update(t.alerts).where(t.alerts.c.id.in_(ids)).values(resolved_ms=resolved_ms)
+            )
+        return ids
 
 
 class SqlPartiesReads(SqlReadsBase):

@@ -122,12 +122,16 @@ links = Table(
     "links",
     metadata,
     Column("party", String(63), ForeignKey("parties.party"), primary_key=True),
-    Column("state", String(16), nullable=False),
+    # The direct path: only requests this node sent to the party's own URLs.
+    Column("direct", String(16), nullable=False),
     Column("rtt_ms", Integer, nullable=True),
     Column("last_ok_ms", BigInteger, nullable=True),
     Column("last_test_ms", BigInteger, nullable=True),
     Column("missed_tests", Integer, nullable=False, default=0),
     Column("detail", Text, nullable=False, default=""),
+    # The party's own events, through whichever member's node delivered them.
+    Column("heard_ms", BigInteger, nullable=True),
+    Column("heard_via", String(63), nullable=True),
 )
 
 events = Table(
