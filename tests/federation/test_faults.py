@@ -146,8 +146,9 @@ def test_with_the_direct_link_down_the_sender_shows_it_down_and_the_party_reache
             time.sleep(0.1)
         assert set(seen) == {("degraded", "down", True, AE)}, seen
         assert link["missed_tests"] >= 4
+        # One alert per missed test; a test may be missed between the two reads.
         alerts = missed_tests_alerts()
-        assert len(alerts) == link["missed_tests"]
+        assert link["missed_tests"] <= len(alerts) <= link_to_ru()["missed_tests"]
         assert {
             (a["severity"], a["detail"]["peer"], a["detail"]["via"], a["resolved_at"])
             for a in alerts
