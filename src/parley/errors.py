@@ -13,6 +13,7 @@ from typing import ClassVar
 
 __all__ = [
     "AuthenticationFailed",
+    "BadJson",
     "BadSignature",
     "BrokenChain",
     "BundleInvalid",
@@ -33,6 +34,7 @@ __all__ = [
     "PeerUnreachable",
     "SeqOutOfOrder",
     "StoreUnavailable",
+    "TooManyRequests",
     "UnknownParty",
 ]
 
@@ -72,6 +74,14 @@ class PayloadTooLarge(InvalidInput):
     title = "Payload too large"
 
 
+class BadJson(InvalidInput):
+    """A request body that is not JSON at all: not UTF-8, not well formed, or NaN."""
+
+    status = 400
+    code = "bad-json"
+    title = "Malformed JSON"
+
+
 class InvalidProof(ParleyError):
     """A Merkle inclusion or consistency proof does not hold; the detail says which step failed."""
 
@@ -98,6 +108,18 @@ class Forbidden(ParleyError):
     status = 403
     code = "forbidden"
     title = "Forbidden"
+
+
+class TooManyRequests(ParleyError):
+    """Refused before any work because the caller failed too often; it may retry later."""
+
+    status = 429
+    code = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 class NotFound(ParleyError):

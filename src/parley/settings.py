@@ -35,6 +35,25 @@ class Settings:
     password_memory_kib: int = _setting(
         64 * 1024, "Argon2id memory per password hash, KiB (at least 32)."
     )
+    password_workers: int = _setting(
+        2,
+        "Most password hashes computed at once, each holding password_memory_kib; other "
+        "logins wait their turn, and the rest of the node keeps its threads.",
+    )
+    login_failures_per_username: int = _setting(
+        5, "Failed logins of one username within login_window_s before the node answers 429."
+    )
+    login_failures_per_address: int = _setting(
+        20, "Failed logins from one client address within login_window_s before 429."
+    )
+    login_window_s: float = _setting(
+        300.0, "The sliding window in which failed logins count, seconds."
+    )
+    login_throttle_entries: int = _setting(
+        10_000,
+        "Most usernames and addresses whose recent failures the node remembers; past it, "
+        "the least recently seen is forgotten first.",
+    )
     max_text_bytes: int = _setting(MAX_TEXT_BYTES, "Largest message text, UTF-8 bytes.")
     max_request_bytes: int = _setting(256 * 1024, "Largest HTTP request body, bytes.")
     group_commit_max_batch: int = _setting(

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
 import httpx
 import pytest
 
 from parley.api import PROBLEM_TYPE_BASE, create_app
 from parley.services import Role
+from tests.api.processes import ServedNode, make_served_node
 from tests.conftest import PASSWORD, as_role, pin_all
 
 USERS = {
@@ -72,3 +78,21 @@ def assert_problem(response: httpx.Response, status: int, field: str | None = No
         assert [e["field"] for e in body["errors"]] == [field], body
         assert field in body["detail"]
     return body
+
+
+def stored_rows(node) -> dict[str, int]:
+    """The number of rows of every table of the node's SQLite store, read beside the node."""
+    with contextlib.closing(sqlite3.connect(node.config.data_dir / "parley.db")) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        count = 'SELECT count(*) FROM "{}"'  # names read from sqlite_master, not from a request
+        return {name: db.execute(count.format(name)).fetchone()[0] for name in tables}
+
+
+@pytest.fixture
+def served_node(tmp_path: Path) -> Iterator[ServedNode]:
+    """``parley serve`` processes of one node's folder; every one is killed at the end."""
+    node = make_served_node(tmp_path)
+    try:
+        yield node
+    finally:
+        node.kill_all()

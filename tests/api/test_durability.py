@@ -7,188 +7,21 @@ are killed in the fixture's finalizer whatever happens.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from parley.protocol import decode_public_key, event_from_dict
+from tests.api.processes import PARTY, PEER, ServedNode, Server
 
-PARLEY = Path(sys.executable).with_name("parley")
-PARTY = "us-eucom"
-PEER = "ru-genstaff"
-PASSWORDS = {"admin": "admin password 0001", "duty1": "duty officer password 1"}
 THREADS = 12
 POSTS_PER_THREAD = 40  # 480 in all
 KILL_AFTER = 150  # acknowledged posts before the SIGKILL
-HTTP_TIMEOUT = httpx.Timeout(15.0)
-STARTUP_TIMEOUT_S = 30.0
-
-
-def parley(*args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [str(PARLEY), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "COLUMNS": "250"},
-    )
-    assert done.returncode == 0, f"parley {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """One ``parley serve`` subprocess of a data folder."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        # trust_env=False: never send loopback traffic to a proxy from the environment.
-        return httpx.Client(
-            base_url=self.url + "/api/v1", headers=headers, timeout=HTTP_TIMEOUT, trust_env=False
-        )
-
-    def login(self, username: str) -> str:
-        with self.client() as client:
-            response = client.post(
-                "/auth/token", json={"username": username, "password": PASSWORDS[username]}
-            )
-        assert response.status_code == 201, response.text
-        token: str = response.json()["token"]
-        return token
-
-    def kill(self) -> None:
-        """SIGKILL the server's process group: no shutdown handler, no final flush."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-
-@dataclass
-class ServedNode:
-    """A node's data folder and the servers started on it; every one is killed at the end."""
-
-    data: Path
-    logs: Path
-    servers: list[Server] = field(default_factory=list)
-
-    def start(self) -> Server:
-        port = free_port()
-        log = (self.logs / f"serve-{len(self.servers)}.log").open("wb")
-        with log:
-            process = subprocess.Popen(
-                [
-                    str(PARLEY),
-                    "serve",
-                    "--data",
-                    str(self.data),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = Server(process, f"http://127.0.0.1:{port}")
-        self.servers.append(server)
-        self._wait_until_healthy(server)
-        return server
-
-    def _wait_until_healthy(self, server: Server) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        with server.client() as client:
-            while time.monotonic() < deadline:
-                if server.process.poll() is not None:
-                    pytest.fail(f"parley serve exited early:\n{self.log_text()}")
-                try:
-                    if client.get("/health", timeout=2.0).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-        pytest.fail(f"parley serve did not answer within {STARTUP_TIMEOUT_S}s:\n{self.log_text()}")
-
-    def log_text(self) -> str:
-        return "\n".join(p.read_text("utf-8", "replace") for p in sorted(self.logs.glob("*.log")))
-
-    def kill_all(self) -> None:
-        for server in self.servers:
-            try:
-                server.kill()
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                server.process.kill()
-
-
-@pytest.fixture
-def served_node(tmp_path: Path) -> Iterator[ServedNode]:
-    """A us-eucom node (admin + duty1) that pins a ru-genstaff key; start servers with .start()."""
-    data, peer = tmp_path / PARTY, tmp_path / PEER
-    parley(
-        "init", "--party", PARTY, "--name", "United States European Command", "--data", str(data)
-    )
-    peer_out = parley(
-        "init", "--party", PEER, "--name", "Russian General Staff", "--data", str(peer)
-    )
-    peer_key = next(
-        line.split()[-1] for line in peer_out.splitlines() if line.startswith("Public key:")
-    )
-    decode_public_key(peer_key)
-    parley("peer", "add", "--data", str(data), "--party", PEER, "--key", peer_key)
-    secret = tmp_path / "admin.secret"
-    secret.write_text(PASSWORDS["admin"] + "\n", "utf-8")
-    parley(
-        "operator",
-        "add",
-        "--data",
-        str(data),
-        "--username",
-        "admin",
-        "--role",
-        "admin",
-        "--password-file",
-        str(secret),
-    )
-    parley(
-        "operator",
-        "add",
-        "--data",
-        str(data),
-        "--username",
-        "duty1",
-        "--role",
-        "operator",
-        stdin=PASSWORDS["duty1"] + "\n",
-    )
-    node = ServedNode(data, tmp_path)
-    try:
-        yield node
-    finally:
-        node.kill_all()
 
 
 @dataclass

@@ -12,6 +12,7 @@ from parley.clock import to_ms
 from parley.errors import PeerUnreachable
 from parley.protocol import Ed25519Signer, sign_event, sign_request
 from parley.services import Node, Role
+from tests.api.conftest import stored_rows
 from tests.conftest import as_role, pin_all
 
 pytestmark = pytest.mark.anyio
@@ -35,6 +36,7 @@ class Peer:
         receiver="us-eucom",
         nonce=None,
         timestamp_ms=None,
+        headers=None,
     ):
         raw = (
             body if body is not None else (b"" if payload is None else json.dumps(payload).encode())
@@ -53,7 +55,11 @@ class Peer:
             method,
             path,
             content=raw,
-            headers={**signature.headers(), "content-type": "application/json"},
+            headers={
+                **signature.headers(),
+                "content-type": "application/json",
+                **(headers or {}),  # what a hostile peer sends in place of a signed header
+            },
         )
 
     async def push(self, *events, **kwargs):
@@ -270,3 +276,66 @@ async def test_links_show_the_direct_path_down_and_the_party_reaching_this_node_
             "urls": [],
         }
     ]
+
+
+# -- hostile input from a signed peer: a 4xx naming the field, and nothing stored ----------------
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("stamp", ["²".encode("latin-1"), b"9" * 5000])
+async def test_timestamp_header_that_is_no_number_is_refused(peer, stamp):
+    response = await peer.send("GET", "/federation/v1/heads", headers={"x-parley-timestamp": stamp})
+    assert_refused(response, 401, "unauthenticated", "x-parley-timestamp")
+    assert response.json()["errors"] == [
+        {"field": "x-parley-timestamp", "message": "must be milliseconds since the epoch"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("heads", "field", "text"),
+    [
+        ({"us-eucom": 10**30}, "heads.us-eucom", "must be an integer"),
+        ({f"p{n:04d}": 1 for n in range(1200)}, "heads", "names 1200 authors"),
+        ({"us-eucom": -1}, "heads.us-eucom", "must be a sequence number"),
+        ({"US EUCOM": 1}, "heads", "a party id"),
+    ],
+)
+async def test_pull_heads_past_what_the_channel_can_have_are_refused(peer, heads, field, text):
+    before = stored_rows(peer.us)
+    response = await peer.send(
+        "POST", "/federation/v1/pull", {"channel": peer.channel, "heads": heads}
+    )
+    assert_refused(response, 422, "invalid-input", text)
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert stored_rows(peer.us) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/federation/v1/events", DEEP, "body"),
+        ("/federation/v1/cosignature", b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "body"),
+        (
+            "/federation/v1/cosignature",
+            b'{"size": 1' + b"0" * 30 + b', "cosignature": "x\\n"}',
+            "size",
+        ),
+        ("/federation/v1/pull", b'{"channel": "\\ud800", "heads": {}}', "channel"),
+    ],
+)
+async def test_hostile_federation_body_is_refused_naming_it(peer, path, body, field):
+    before = stored_rows(peer.us)
+    response = await peer.send("POST", path, body=body)
+    assert_refused(response, 422, "invalid-input", field)
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert stored_rows(peer.us) == before
+
+
+async def test_pushed_event_with_a_lone_surrogate_is_refused_and_not_stored(peer):
+    event = (await ru_event(peer)).to_dict()
+    event["body"]["by"] = "\ud800"
+    before = stored_rows(peer.us)
+    body = json.dumps({"events": [event]}).encode()  # ensure_ascii: the escape \ud800
+    response = await peer.send("POST", "/federation/v1/events", body=body)
+    assert_refused(response, 422, "invalid-input", "events.0.body.by")
+    assert stored_rows(peer.us) == before

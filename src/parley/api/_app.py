@@ -12,6 +12,7 @@ import parley
 from parley.services import Node
 
 from ._federation import router as federation_router
+from ._input import parse_count
 from ._problems import install_problem_handlers, problem
 from ._routes import router
 from ._stream import router as stream_router
@@ -76,9 +77,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limits[1 if scope["path"].startswith("/federation/") else 0]
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        size = None if declared is None else parse_count(declared.decode("latin-1"))
+        if declared is not None and (size is None or size > limit):
             await self._refuse(scope, receive, send, limit)
             return
         received = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +11,7 @@ from parley.errors import InvalidInput
 
 from ._answers import Answer, SignedEventOut
 from ._deps import NodeDep
+from ._input import BoundedInt, read_json
 from ._log_answers import Base64, CosignedAt
 
 __all__ = ["router"]
@@ -30,13 +30,7 @@ async def signed_request(request: Request, node: NodeDep) -> SignedRequest:
     body = await request.body()
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     peer = node.federation.authenticate(request.method, target, body, request.headers)
-    if not body:
-        return SignedRequest(peer, None)
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise InvalidInput.for_field("body", "is not valid JSON") from exc
-    return SignedRequest(peer, payload)
+    return SignedRequest(peer, read_json(body, malformed=InvalidInput) if body else None)
 
 
 Heads = dict[str, dict[str, int]]
@@ -93,7 +87,7 @@ async def push(node: NodeDep, signed: Signed) -> PushOut:
 def checkpoint(
     node: NodeDep,
     signed: Signed,
-    from_size: Annotated[int, Query(alias="from", ge=0)] = 0,
+    from_size: Annotated[BoundedInt, Query(alias="from")] = 0,
 ) -> WitnessCheckpointOut:
     """The latest checkpoint for a witness, with a consistency proof from the size it saw."""
     return WitnessCheckpointOut.model_validate(node.transparency.serve_checkpoint(from_size))

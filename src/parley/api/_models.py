@@ -31,7 +31,8 @@ class _Strict(BaseModel):
 
 
 class LoginIn(_Strict):
-    username: str
+    # Bounded as an operator name is: the throttle and the audit log keep it.
+    username: str = Field(max_length=64)
     password: str
 
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from parley.errors import AuthenticationFailed, FieldError, ParleyError
+from parley.errors import AuthenticationFailed, FieldError, ParleyError, TooManyRequests
 
 __all__ = ["PROBLEM_TYPE_BASE", "install_problem_handlers", "problem"]
 
@@ -27,6 +27,7 @@ def problem(
     title: str,
     detail: str,
     errors: Sequence[FieldError] = (),
+    retry_after_s: int | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
@@ -37,7 +38,11 @@ def problem(
         "code": code,
         "errors": [{"field": e.field, "message": e.message} for e in errors],
     }
-    headers = {"WWW-Authenticate": 'Bearer realm="parley"'} if status == 401 else None
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="parley"'
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
     return JSONResponse(
         body, status_code=status, media_type="application/problem+json", headers=headers
     )
@@ -52,22 +57,16 @@ def _from_parley(request: Request, exc: Exception) -> JSONResponse:
         title=exc.title,
         detail=exc.detail,
         errors=exc.errors,
+        retry_after_s=exc.retry_after_s if isinstance(exc, TooManyRequests) else None,
     )
 
 
 def _from_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    raw = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in raw):
-        return problem(
-            request,
-            status=400,
-            code="bad-json",
-            title="Malformed JSON",
-            detail="the request body is not valid JSON",
-            errors=(FieldError("body", "is not valid JSON"),),
-        )
-    errors = tuple(FieldError(_field_path(e.get("loc", ())), str(e.get("msg", ""))) for e in raw)
+    # Bodies are read before validation (``_input.JsonRoute``): what is left is their shape.
+    errors = tuple(
+        FieldError(_field_path(e.get("loc", ())), str(e.get("msg", ""))) for e in exc.errors()
+    )
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
     return problem(
         request,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from parley.errors import NotFound
@@ -30,6 +30,7 @@ from ._answers import (
 )
 from ._deconfliction_answers import CheckOut, DeconflictionAlertOut, MatchOut
 from ._deps import CurrentPrincipal, CurrentToken, NodeDep
+from ._input import BoundedInt, JsonRoute
 from ._log_answers import CheckpointOut, ConsistencyProofOut, InclusionProofOut
 from ._models import (
     CancelIn,
@@ -47,7 +48,7 @@ from ._models import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=JsonRoute)
 
 
 LangQuery = Annotated[
@@ -80,8 +81,11 @@ def node_info(node: NodeDep, principal: CurrentPrincipal) -> NodeOut:
 
 # -- authentication ------------------------------------------------------------------------------
 @router.post("/auth/token", status_code=201, tags=["auth"])
-async def login(node: NodeDep, body: LoginIn) -> TokenOut:
-    return TokenOut.model_validate(await node.operators.login(body.username, body.password))
+async def login(node: NodeDep, body: LoginIn, request: Request) -> TokenOut:
+    """429 with Retry-After once a username or an address failed too often in a while."""
+    address = request.client.host if request.client else "unknown"
+    issued = await node.operators.login(body.username, body.password, address=address)
+    return TokenOut.model_validate(issued)
 
 
 @router.delete("/auth/token", status_code=204, tags=["auth"])
@@ -166,8 +170,8 @@ def list_events(
     node: NodeDep,
     principal: CurrentPrincipal,
     channel: str,
-    after: Annotated[int, Query(description="return events after this position")] = 0,
-    limit: Annotated[int, Query()] = 100,
+    after: Annotated[BoundedInt, Query(description="return events after this position")] = 0,
+    limit: Annotated[BoundedInt, Query()] = 100,
     lang: LangQuery = None,
 ) -> EventPageOut:
     views, next_after = node.channels.events(principal, channel, after=after, limit=limit)
@@ -266,7 +270,9 @@ def list_drafts(node: NodeDep, principal: CurrentPrincipal, channel: str) -> lis
 
 
 @router.post("/drafts/{draft_id}/release", status_code=201, tags=["events"])
-async def release_draft(node: NodeDep, principal: CurrentPrincipal, draft_id: int) -> ShownEventOut:
+async def release_draft(
+    node: NodeDep, principal: CurrentPrincipal, draft_id: Annotated[BoundedInt, Path()]
+) -> ShownEventOut:
     return present(node, principal, await node.notifications.release(principal, draft_id), None)
 
 
@@ -327,7 +333,7 @@ def inclusion_proof(
     principal: CurrentPrincipal,
     event_id: str,
     size: Annotated[
-        int | None, Query(ge=0, description="tree size (default: the latest checkpoint's)")
+        BoundedInt | None, Query(description="tree size (default: the latest checkpoint's)")
     ] = None,
 ) -> InclusionProofOut:
     return InclusionProofOut.model_validate(node.transparency.inclusion(principal, event_id, size))
@@ -337,8 +343,8 @@ def inclusion_proof(
 def consistency_proof(
     node: NodeDep,
     principal: CurrentPrincipal,
-    first: Annotated[int, Query(ge=0, description="size of the older tree")],
-    second: Annotated[int, Query(ge=0, description="size of the newer tree")],
+    first: Annotated[BoundedInt, Query(description="size of the older tree")],
+    second: Annotated[BoundedInt, Query(description="size of the newer tree")],
 ) -> ConsistencyProofOut:
     return ConsistencyProofOut.model_validate(
         node.transparency.consistency(principal, first, second)

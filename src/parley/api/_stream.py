@@ -15,6 +15,7 @@ from parley.services import BusItem, EventView, Node, Permission, Principal
 
 from ._answers import AlertOut, EventOut
 from ._deps import CurrentPrincipal, NodeDep
+from ._input import BoundedInt, parse_count
 
 __all__ = ["router"]
 
@@ -67,22 +68,24 @@ _MESSAGE_SCHEMA = {
 async def stream(
     node: NodeDep,
     principal: CurrentPrincipal,
-    after: Annotated[int | None, Query(description="replay events after this position")] = None,
+    after: Annotated[
+        BoundedInt | None, Query(description="replay events after this position")
+    ] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventStream:
-    """``id`` of each ``event`` message is its position: reconnect with Last-Event-ID."""
-    start = _resume_point(after, last_event_id)
+    """``id`` of each ``event`` message is its position: reconnect with Last-Event-ID.
+
+    The resume point is checked here, before the stream starts: a refusal is a problem, not
+    a stream cut short."""
+    start = after if last_event_id is None else _position(last_event_id)
     return EventStream(_messages(node, principal, start), ping=int(node.settings.sse_keepalive_s))
 
 
-def _resume_point(after: int | None, last_event_id: str | None) -> int | None:
-    if last_event_id is not None:
-        if not last_event_id.isdigit():
-            raise InvalidInput.for_field("Last-Event-ID", "must be an event position")
-        return int(last_event_id)
-    if after is not None and after < 0:
-        raise InvalidInput.for_field("after", "must be >= 0")
-    return after
+def _position(last_event_id: str) -> int:
+    position = parse_count(last_event_id)
+    if position is None:
+        raise InvalidInput.for_field("Last-Event-ID", "must be an event position")
+    return position
 
 
 async def _messages(node: Node, principal: Principal, start: int | None) -> AsyncIterator[Message]:

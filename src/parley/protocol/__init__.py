@@ -36,6 +36,7 @@ from ._bundle_entries import (
     read_entry,
     sent_items,
 )
+from ._bundle_json import MAX_INT
 from ._canonical import canonical_bytes
 from ._chain import ChainHead, Verdict, check_append
 from ._event import (
@@ -134,6 +135,7 @@ __all__ = [
     "EVENT_VERSION",
     "FED_HEADERS",
     "HASH_SIZE",
+    "MAX_INT",
     "MAX_SIGNATURES",
     "MAX_TEXT_BYTES",
     "SPLIT_VIEW_REASONS",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 
-from parley.errors import AuthenticationFailed
+from parley.errors import AuthenticationFailed, FieldError
 
 from ._keys import Signer, verify_signature
 
@@ -17,6 +18,10 @@ __all__ = [
     "signing_bytes",
     "verify_request",
 ]
+
+# Milliseconds since the epoch in ASCII digits: ``str.isdigit`` also takes '²', which ``int``
+# refuses, and ``int`` of thousands of digits is an error of its own, so the length is bounded.
+_TIMESTAMP_RE = re.compile("[0-9]{1,15}")
 
 FED_HEADERS = (
     "x-parley-from",
@@ -50,8 +55,12 @@ class RequestSignature:
         if missing:
             raise AuthenticationFailed(f"unsigned federation request: no {missing[0]} header")
         stamp = headers["x-parley-timestamp"]
-        if not stamp.isdigit():
-            raise AuthenticationFailed("x-parley-timestamp must be milliseconds since the epoch")
+        if not _TIMESTAMP_RE.fullmatch(stamp):
+            message = "must be milliseconds since the epoch"
+            raise AuthenticationFailed(
+                f"x-parley-timestamp {message}",
+                errors=(FieldError("x-parley-timestamp", message),),
+            )
         return cls(
             headers["x-parley-from"],
             headers["x-parley-to"],

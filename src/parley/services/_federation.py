@@ -10,11 +10,13 @@ from typing import Any
 from parley.clock import to_ms
 from parley.errors import AuthenticationFailed, Forbidden, InvalidInput, ParleyError
 from parley.protocol import (
+    MAX_INT,
     Event,
     RequestSignature,
     decode_public_key,
     event_from_dict,
     validate_channel_id,
+    validate_party_id,
     verify_request,
 )
 from parley.store import ChannelRecord
@@ -93,13 +95,21 @@ class FederationService:
         if not isinstance(payload, dict):
             raise InvalidInput.for_field("body", "must be a JSON object")
         channel = validate_channel_id(payload.get("channel"), "channel")
-        self._shared(peer, channel)
+        members = self._shared(peer, channel).members
         heads = payload.get("heads")
-        if not isinstance(heads, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
-            for k, v in heads.items()
-        ):
+        if not isinstance(heads, dict):
             raise InvalidInput.for_field("heads", "must map party ids to sequence numbers")
+        # Checked before any work: each head costs the query a clause, and only members author.
+        if len(heads) > len(members):
+            raise InvalidInput.for_field(
+                "heads", f"names {len(heads)} authors; the channel has {len(members)} members"
+            )
+        for author, seq in heads.items():
+            validate_party_id(author, "heads")
+            if not _is_seq(seq):
+                raise InvalidInput.for_field(
+                    f"heads.{author}", f"must be a sequence number from 0 to {MAX_INT}"
+                )
         return self._ctx.store.events_missing_at(
             channel, heads, exclude_author=peer, limit=self._ctx.settings.replication_batch
         )
@@ -135,3 +145,7 @@ class FederationService:
             touched.add(event.channel)
         heads = {channel: self._ctx.store.channel_heads(channel) for channel in sorted(touched)}
         return PushOutcome(stored, duplicates, heads)
+
+
+def _is_seq(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT

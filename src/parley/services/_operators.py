@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
@@ -8,18 +9,21 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from parley.clock import to_ms
-from parley.errors import AuthenticationFailed, InvalidInput, NotFound
+from parley.errors import AuthenticationFailed, InvalidInput, NotFound, TooManyRequests
 from parley.forms import SUPPORTED_LOCALES
 from parley.protocol import validate_operator_name
 from parley.store import OperatorRecord, StoreTx, TokenRecord
 
 from ._auth import Permission, Principal, Role, require
 from ._context import NodeContext
-from ._threads import to_thread
+from ._threads import Lane
+from ._throttle import LoginThrottle
 
 __all__ = ["IssuedToken", "OperatorService"]
 
 MIN_PASSWORD_LENGTH = 12
+# Who logged in, who failed and who was throttled, from where; never a password.
+_audit = logging.getLogger("parley.audit")
 
 
 class IssuedToken:
@@ -41,6 +45,8 @@ class OperatorService:
         self._hasher = hasher
         # Verified against when the username is unknown, so timing does not tell who exists.
         self._dummy_hash = hasher.hash("parley-no-such-operator")
+        self._passwords = Lane("passwords", ctx.settings.password_workers, nice=10)
+        self.throttle = LoginThrottle(ctx.clock, ctx.settings)
 
     async def add(self, username: str, role: str, password: str) -> OperatorRecord:
         validate_operator_name(username, "username")
@@ -53,18 +59,33 @@ class OperatorService:
             raise InvalidInput.for_field(
                 "password", f"must have at least {MIN_PASSWORD_LENGTH} characters"
             )
-        hashed = await to_thread(self._hasher.hash, password)
+        hashed = await self._passwords.run(self._hasher.hash, password)
         record = OperatorRecord(username, parsed_role.value, hashed, disabled=False)
         now_ms = to_ms(self._ctx.clock.now())
         await self._ctx.store.write(lambda tx: tx.insert_operator(record, now_ms))
         return record
 
-    async def login(self, username: str, password: str) -> IssuedToken:
+    async def login(self, username: str, password: str, *, address: str = "local") -> IssuedToken:
+        """A bearer token for the right password; ``address`` is where the request came from,
+        for the throttle and the audit log."""
+        try:
+            attempt = self.throttle.admit(username, address)
+        except TooManyRequests as exc:
+            _audit.warning(
+                "login throttled: username=%r address=%r retry_after_s=%d",
+                username,
+                address,
+                exc.retry_after_s,
+            )
+            raise
         record = self._ctx.store.get_operator(username)
         stored_hash = self._dummy_hash if record is None else record.password_hash
-        ok = await to_thread(_verify, self._hasher, stored_hash, password)
+        ok = await self._passwords.run(_verify, self._hasher, stored_hash, password)
         if record is None or not ok or record.disabled:
+            _audit.warning("login failed: username=%r address=%r", username, address)
             raise AuthenticationFailed("wrong username or password, or the operator is disabled")
+        self.throttle.succeeded(username, address, attempt)
+        _audit.info("login succeeded: username=%r address=%r", username, address)
         token = secrets.token_urlsafe(32)
         now = self._ctx.clock.now()
         expires_ms = to_ms(now + self._ttl)
