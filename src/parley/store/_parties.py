@@ -43,6 +43,7 @@ class PartiesTx(Protocol):
     def insert_party(self, record: PartyRecord, added_ms: int) -> None: ...
     def set_peer_urls(self, party: str, urls: list[str]) -> None: ...
     def save_link(self, record: LinkRecord) -> None: ...
+    def delete_party(self, party: str) -> None: ...
 
 
 class PartiesReads(Protocol):
@@ -74,6 +75,12 @@ class SqlPartiesTx(SqlTxBase):
     def save_link(self, record: LinkRecord) -> None:
         values = asdict(record)
         self._upsert(t.links.c.party, values.pop("party"), values)
+
+    def delete_party(self, party: str) -> None:
+        """Unpin a party with what only serves to reach it; a channel naming it keeps it
+        (foreign key), and the caller checks the rest of the record first."""
+        for table in (t.peer_urls, t.links, t.witnessed, t.parties):
+            self._conn.execute(table.delete().where(table.c.party == party))
 
 
 class SqlPartiesReads(SqlReadsBase):
