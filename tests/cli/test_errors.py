@@ -17,6 +17,7 @@ from parley.cli import app
 from parley.cli._cluster import free_port
 from parley.services import Node, Role
 from tests.cli.test_cli import PARLEY, init, runner
+from tests.cli.test_send import send_args
 from tests.conftest import PASSWORD, as_role, pin_all
 
 TRACE = "Traceback"
@@ -42,26 +43,14 @@ def secret(tmp_path: Path, password: str = PASSWORD) -> Path:
     return path
 
 
-def send_args(url: str, password_file: Path) -> list[str]:
-    return [
-        "send",
-        "--node",
-        url,
-        "--username",
-        "duty1",
-        "--channel",
-        "ch_0123456789abcdef0123",
-        "--text",
-        "Line check",
-        "--password-file",
-        str(password_file),
-    ]
+def send_line_check(url: str, password_file: Path) -> list[str]:
+    return send_args(url, "ch_0123456789abcdef0123", password_file, "--text", "Line check")
 
 
 # -- a node that does not answer, or is not a node -------------------------------------------
 def test_send_where_no_node_listens_says_so_in_one_line_and_exits_3(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    code, out, err = run(*send_args(url, secret(tmp_path)))
+    code, out, err = run(*send_line_check(url, secret(tmp_path)))
     assert (code, out) == (3, "")
     assert len(err) == 1, err
     assert err[0].startswith(f"Node unreachable: no answer from {url} (")
@@ -69,7 +58,7 @@ def test_send_where_no_node_listens_says_so_in_one_line_and_exits_3(tmp_path: Pa
 
 
 def test_send_as_a_program_where_no_node_listens_prints_no_traceback(tmp_path: Path) -> None:
-    done = program(*send_args(f"http://127.0.0.1:{free_port()}", secret(tmp_path)))
+    done = program(*send_line_check(f"http://127.0.0.1:{free_port()}", secret(tmp_path)))
     assert done.returncode == 3
     assert done.stderr.count("\n") == 1, done.stderr
     assert TRACE not in done.stderr
@@ -100,7 +89,7 @@ def web_server() -> Iterator[str]:
 def test_a_url_that_is_no_parley_node_is_named_in_one_line_with_exit_3(
     web_server: str, tmp_path: Path
 ) -> None:
-    code, _, err = run(*send_args(web_server, secret(tmp_path)))
+    code, _, err = run(*send_line_check(web_server, secret(tmp_path)))
     assert code == 3
     assert err == [
         f"Node unreachable: {web_server} is not a Parley node: GET /api/v1/health answered 404 "
@@ -109,14 +98,14 @@ def test_a_url_that_is_no_parley_node_is_named_in_one_line_with_exit_3(
 
 
 def test_a_node_url_without_a_scheme_is_an_input_error(tmp_path: Path) -> None:
-    code, _, err = run(*send_args("127.0.0.1:8701", secret(tmp_path)))
+    code, _, err = run(*send_line_check("127.0.0.1:8701", secret(tmp_path)))
     assert code == 2
     assert err == ["Invalid input: --node: '127.0.0.1:8701' is not an http(s) URL of a node"]
 
 
 def test_a_wrong_password_is_refused_by_the_node_in_one_line(served, tmp_path: Path) -> None:
     _node, url = served
-    code, _, err = run(*send_args(url, secret(tmp_path, "not the password")))
+    code, _, err = run(*send_line_check(url, secret(tmp_path, "not the password")))
     assert code == 2
     assert err == [
         "Authentication failed: wrong username or password, or the operator is disabled "
@@ -219,20 +208,23 @@ def test_a_password_file_that_is_not_text_is_an_input_error(tmp_path: Path) -> N
     init(data)
     binary = tmp_path / "password"
     binary.write_bytes(b"\xff\xfe\x00\x81")
-    code, _, err = run(
-        "operator",
-        "add",
-        "--data",
-        str(data),
-        "--username",
-        "duty1",
-        "--role",
-        "operator",
-        "--password-file",
-        str(binary),
-    )
+    operator = ["--data", str(data), "--username", "duty1", "--role", "operator"]
+    code, _, err = run("operator", "add", *operator, "--password-file", str(binary))
     assert code == 2
     assert err == [f"Invalid input: --password-file: {binary} is not text"]
+
+
+def test_a_sites_file_that_is_not_utf8_is_one_line_and_nothing_is_imported(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "node"
+    init(data)
+    sites = tmp_path / "sites.csv"
+    sites.write_bytes(b"lon,lat,name,category\n33.1,44.2,\xff\xfe,power_plant\n")
+    code, out, err = run("sites", "import", str(sites), "--data", str(data))
+    assert (code, out) == (2, "")
+    assert err == ["Invalid input: file: sites.csv is not UTF-8 text"]
+    assert run("sites", "list", "--data", str(data))[1].endswith("0 sites\n")
 
 
 # -- serve -------------------------------------------------------------------------------------

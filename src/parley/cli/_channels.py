@@ -6,7 +6,7 @@ holds the channel, logged in as an admin (``list``: any operator).
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -23,8 +23,6 @@ channel_app = typer.Typer(
     help="Channels between parties: an admin opens one, each invited party's admin accepts it.",
 )
 app.add_typer(channel_app, name="channel")
-
-Reason = Annotated[str, typer.Option(help="Why, for every member to read.")]
 
 
 @channel_app.command("create")
@@ -111,37 +109,23 @@ def _members(channel: dict[str, Any]) -> str:
     )
 
 
-@channel_app.command("suspend")
-@run_or_exit
-def channel_suspend(
-    node_url: NodeUrl,
-    username: Username,
-    channel: ChannelId,
-    reason: Reason,
-    password_file: PasswordFile = None,
-) -> None:
-    """Suspend a channel: nothing can be sent on it until it is resumed."""
-    _set_status(node_url, username, password_file, channel, "suspended", reason)
+def _status_command(status: str) -> Callable[..., None]:
+    def set_status(
+        node_url: NodeUrl,
+        username: Username,
+        channel: ChannelId,
+        reason: Annotated[str, typer.Option(help="Why, for every member to read.")],
+        password_file: PasswordFile = None,
+    ) -> None:
+        body = {"status": status, "reason": reason}
+        with session(node_url, username, password_file) as node:
+            node.call("POST", f"/channels/{segment(channel)}/status", body)
+        console.print(f"Channel {channel} is {status}: {escape(printable(reason))}")
+
+    return run_or_exit(set_status)
 
 
-@channel_app.command("resume")
-@run_or_exit
-def channel_resume(
-    node_url: NodeUrl,
-    username: Username,
-    channel: ChannelId,
-    reason: Reason,
-    password_file: PasswordFile = None,
-) -> None:
-    """Resume a suspended channel."""
-    _set_status(node_url, username, password_file, channel, "active", reason)
-
-
-def _set_status(
-    url: str, username: str, password_file: Path | None, channel: str, status: str, reason: str
-) -> None:
-    with session(url, username, password_file) as node:
-        node.call(
-            "POST", f"/channels/{segment(channel)}/status", {"status": status, "reason": reason}
-        )
-    console.print(f"Channel {channel} is {status}: {escape(printable(reason))}")
+channel_app.command(
+    "suspend", help="Suspend a channel: nothing can be sent on it until it is resumed."
+)(_status_command("suspended"))
+channel_app.command("resume", help="Resume a suspended channel.")(_status_command("active"))

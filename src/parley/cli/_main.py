@@ -22,9 +22,6 @@ from parley.errors import InvalidInput, NodeUnreachable, ParleyError
 from parley.services import AUDIT_LOGGER, Node, Principal, Role
 
 __all__ = [
-    "FAILED",
-    "NO_NODE",
-    "REFUSED",
     "DataDir",
     "app",
     "console",

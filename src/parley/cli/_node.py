@@ -87,9 +87,9 @@ def _listen(host: str, port: int) -> socket.socket:
                 f"port {port} on {host} is in use by another program; stop it or choose "
                 "another --port"
             ) from exc
-        raise InvalidInput.for_field(
-            "--host", f"cannot listen on {host} port {port}: {exc.strerror}"
-        ) from exc
+        field = "--port" if exc.errno == errno.EACCES else "--host"
+        detail = f"cannot listen on {host} port {port}: {exc.strerror}"
+        raise InvalidInput.for_field(field, detail) from exc
 
 
 def _in_url(host: str) -> str:
