@@ -90,14 +90,15 @@ async def test_urls_of_an_unknown_party_or_of_this_node_are_not_found(api):
         response = await api.client.put(
             f"/api/v1/parties/{party}/urls", headers=api.auth("admin"), json={"urls": []}
         )
-        body = assert_problem(response, 404)
-        assert body["detail"] == f"no pinned peer {party}"
+        body = assert_problem(response, 404, "party")
+        assert body["detail"] == f"party: no pinned peer {party}"
 
 
 async def test_a_peer_in_no_channel_is_unpinned_with_its_urls_and_the_removal_is_audited(
     api, caplog
 ):
     await pin_mediator(api, ["http://127.0.0.1:8703"])
+    caplog.clear()
 
     with caplog.at_level(logging.INFO, logger="parley.audit"):
         response = await api.client.delete(f"/api/v1/parties/{AE}", headers=api.auth("admin"))
@@ -120,9 +121,9 @@ async def test_a_peer_in_no_channel_is_unpinned_with_its_urls_and_the_removal_is
 
 async def test_a_peer_a_channel_names_stays_pinned(api):
     response = await api.client.delete(f"/api/v1/parties/{RU}", headers=api.auth("admin"))
-    body = assert_problem(response, 409)
+    body = assert_problem(response, 409, "party")
     assert (
-        f"{RU} is named in channel {api.channel} (hotline): its key stays pinned"
+        f"party: {RU} is named in channel {api.channel} (hotline): its key stays pinned"
         in (body["detail"])
     )
     assert api.node.store.get_party(RU) is not None
@@ -131,7 +132,7 @@ async def test_a_peer_a_channel_names_stays_pinned(api):
 async def test_removing_an_unknown_party_or_this_node_is_not_found(api):
     for party in ("xx-nobody", "us-eucom"):
         response = await api.client.delete(f"/api/v1/parties/{party}", headers=api.auth("admin"))
-        assert_problem(response, 404)
+        assert_problem(response, 404, "party")
 
 
 @pytest.mark.parametrize("username", sorted(USERS))

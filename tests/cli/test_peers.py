@@ -119,8 +119,11 @@ def test_set_urls_with_no_url_stops_calling_the_peer_and_keeps_its_key(
     ("args", "says"),
     [
         (["--party", RU, "--url", "ftp://x/"], "Invalid input: urls[0]: 'ftp://x/' is not"),
-        (["--party", "xx-nobody", "--url", "http://x:1"], "Not found: no pinned peer xx-nobody"),
-        (["--party", "us-eucom"], "Not found: no pinned peer us-eucom"),
+        (
+            ["--party", "xx-nobody", "--url", "http://x:1"],
+            "Not found: party: no pinned peer xx-nobody",
+        ),
+        (["--party", "us-eucom"], "Not found: party: no pinned peer us-eucom"),
     ],
     ids=["not-a-node-url", "unknown-party", "this-node"],
 )
@@ -184,7 +187,7 @@ def test_remove_keeps_a_peer_a_channel_names(pinned: tuple[Path, Path]) -> None:
 
     assert code == 2
     assert err == (
-        f"Conflict: {RU} is named in channel {channel} (hotline): its key stays pinned; "
+        f"Conflict: party: {RU} is named in channel {channel} (hotline): its key stays pinned; "
         "'parley peer set-urls' with no --url stops this node calling it"
     )
     code, out, _ = invoke("peer", "list", "--data", str(us))

@@ -17,12 +17,12 @@ from parley.services import Node
 from ._main import (
     DataDir,
     app,
+    audit_shown,
     console,
     console_principal,
     print_table,
     read_password,
     run_or_exit,
-    show_audit,
     with_node,
 )
 
@@ -96,11 +96,13 @@ def peer_add(
     url: PeerUrls = None,
 ) -> None:
     """Pin another party's public key. Compare the fingerprint with the peer out of band."""
-    show_audit()
-    record = with_node(
-        data,
-        lambda node: node.pin_party(console_principal(node), party, name or party, key, url or []),
-    )
+    with audit_shown():
+        record = with_node(
+            data,
+            lambda node: node.pin_party(
+                console_principal(node), party, name or party, key, url or []
+            ),
+        )
     console.print(f"Pinned {record.party}: fingerprint {fingerprint(decode_public_key(key))}")
 
 
@@ -111,10 +113,10 @@ def peer_set_urls(data: DataDir, party: PeerParty, url: PeerUrls = None) -> None
 
     The peer may still call this node, and its key stays pinned.
     """
-    show_audit()
-    urls = with_node(
-        data, lambda node: node.set_peer_urls(console_principal(node), party, url or [])
-    )
+    with audit_shown():
+        urls = with_node(
+            data, lambda node: node.set_peer_urls(console_principal(node), party, url or [])
+        )
     now = " ".join(urls) or "none: this node no longer calls it"
     console.print(f"URLs of {party}: {now}")
 
@@ -127,8 +129,8 @@ def peer_remove(data: DataDir, party: PeerParty) -> None:
     Refused while a channel, a cosignature or a split view of this node names the peer: its
     key is what proves those, so it stays pinned ('peer set-urls' with no --url stops calls).
     """
-    show_audit()
-    record = with_node(data, lambda node: node.remove_peer(console_principal(node), party))
+    with audit_shown():
+        record = with_node(data, lambda node: node.remove_peer(console_principal(node), party))
     print_ = fingerprint(decode_public_key(record.public_key))
     console.print(f"Unpinned {record.party} (fingerprint {print_}); its URLs are forgotten")
 

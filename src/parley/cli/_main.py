@@ -6,7 +6,8 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial, wraps
 from pathlib import Path
 from typing import Annotated, Any, Final, ParamSpec, TypeVar
@@ -24,6 +25,7 @@ from parley.services import AUDIT_LOGGER, Node, Principal, Role
 __all__ = [
     "DataDir",
     "app",
+    "audit_shown",
     "console",
     "console_principal",
     "err_console",
@@ -32,7 +34,6 @@ __all__ = [
     "printable",
     "read_password",
     "run_or_exit",
-    "show_audit",
     "with_node",
 ]
 
@@ -200,21 +201,17 @@ def read_password(password_file: Path | None, *, confirm: bool) -> str:
     return value
 
 
-class _StderrLines(logging.Handler):
-    """Each record as one line on standard error, as it is when the record is written."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except Exception:  # logging reports its own failures
-            self.handleError(record)
-
-
-def show_audit() -> None:
-    """Audit lines of the changes a command makes go to its standard error."""
+@contextmanager
+def audit_shown() -> Iterator[None]:
+    """While it lasts, the audit lines of the changes a command makes go to its stderr."""
     log = logging.getLogger(AUDIT_LOGGER)
-    if not any(isinstance(h, _StderrLines) for h in log.handlers):
-        handler = _StderrLines()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-        log.addHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    level = log.level
+    log.addHandler(handler)
     log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)

@@ -15,7 +15,7 @@ from rich.markup import escape
 from parley.errors import Conflict, InvalidInput
 from parley.services import Node, init_node
 
-from ._main import DataDir, app, console, print_json, run_or_exit, show_audit
+from ._main import DataDir, app, audit_shown, console, print_json, run_or_exit
 
 __all__ = ["node_app"]
 
@@ -63,11 +63,11 @@ def serve(
         served = {"url": url, "since": datetime.now(UTC).isoformat(timespec="seconds")}
         (data / SERVED_FILE).write_text(json.dumps(served) + "\n", "utf-8")
         console.print(f"Parley node {node.party} on {url}/api/v1 (docs: /docs)")
-        show_audit()
         config = uvicorn.Config(
             create_app(node), host=host, port=port, log_level="warning", access_log=False
         )
-        uvicorn.Server(config).run(sockets=[listener])
+        with audit_shown():
+            uvicorn.Server(config).run(sockets=[listener])
     finally:
         node.close()
 

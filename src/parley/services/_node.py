@@ -42,6 +42,7 @@ from ._journal import Journal
 from ._links import LinkMonitor
 from ._notify import NotificationService
 from ._operators import OperatorService
+from ._proofs import field_error
 from ._receipts import ReceiptSender
 from ._replicator import Replicator
 from ._sites import SiteService
@@ -256,9 +257,11 @@ class Node:
         peer = self._peer(party)
         named_in = self._record_naming(party)
         if named_in:
-            raise Conflict(
+            raise field_error(
+                Conflict,
+                "party",
                 f"{party} is named in {named_in}: its key stays pinned; "
-                "'parley peer set-urls' with no --url stops this node calling it"
+                "'parley peer set-urls' with no --url stops this node calling it",
             )
         old = self.store.peer_urls(party)
         await self.store.write(lambda tx: tx.delete_party(party))
@@ -268,7 +271,7 @@ class Node:
     def _peer(self, party: str) -> PartyRecord:
         peer = self.store.get_party(party)
         if peer is None or peer.is_self:
-            raise NotFound(f"no pinned peer {party}")
+            raise field_error(NotFound, "party", f"no pinned peer {party}")
         return peer
 
     def _record_naming(self, party: str) -> str:
