@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use, from Debian's packages, when missing:
-# a PostgreSQL server (the store tests run against a real one).
+# a PostgreSQL server (the store tests run against a real one) and jq (the README's
+# walk-through, which a test runs as written, reads JSON answers with it).
 set -euo pipefail
 
 have_postgres() {
@@ -12,4 +13,11 @@ if ! have_postgres; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq postgresql >/dev/null
+fi
+
+if ! command -v jq >/dev/null 2>&1; then
+  echo "installing jq from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq jq >/dev/null
 fi

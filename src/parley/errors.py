@@ -26,6 +26,7 @@ __all__ = [
     "InvalidNote",
     "InvalidProof",
     "MissingDependency",
+    "NodeUnreachable",
     "NotFound",
     "NotMember",
     "ParleyError",
@@ -202,6 +203,14 @@ class PeerRefused(ParleyError):
     def __init__(self, detail: str, peer_status: int) -> None:
         super().__init__(detail)
         self.peer_status = peer_status
+
+
+class NodeUnreachable(ParleyError):
+    """An operator's own node, named by URL, did not answer, or answered as no Parley node does."""
+
+    status = 502
+    code = "node-unreachable"
+    title = "Node unreachable"
 
 
 class BundleInvalid(ParleyError):

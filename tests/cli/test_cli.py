@@ -13,7 +13,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from parley.cli import _main as cli_main
 from parley.cli import app
 from parley.clock import SystemClock, to_ms
 from parley.errors import AuthenticationFailed
@@ -26,12 +25,6 @@ PASSWORD = "correct horse battery staple"
 
 # Wide enough that rich never wraps a line (a path, a fingerprint) in the middle.
 runner = CliRunner(env={"COLUMNS": "250"})
-
-
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tables as a wide terminal shows them: rich sizes its console once, at import."""
-    monkeypatch.setattr(cli_main.console, "width", 250)
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:

@@ -29,22 +29,23 @@ def _setup(url: str, tmp_path: Path) -> tuple[str, Path]:
     return created.json()["id"], secret
 
 
+def send_args(url: str, channel: str, secret: Path, *args: str) -> list[str]:
+    return [
+        "send",
+        "--node",
+        url,
+        "--username",
+        "duty1",
+        "--channel",
+        channel,
+        "--password-file",
+        str(secret),
+        *args,
+    ]
+
+
 def send(url: str, channel: str, secret: Path, *args: str):
-    return CliRunner().invoke(
-        app,
-        [
-            "send",
-            "--node",
-            url,
-            "--username",
-            "duty1",
-            "--channel",
-            channel,
-            "--password-file",
-            str(secret),
-            *args,
-        ],
-    )
+    return CliRunner().invoke(app, send_args(url, channel, secret, *args))
 
 
 def test_send_a_form_from_a_file_prints_the_event_and_its_rendering(served, tmp_path):

@@ -41,6 +41,7 @@ __all__ = [
     "NodeOut",
     "OperatorOut",
     "PartyOut",
+    "PeerUrlsOut",
     "RenderedOut",
     "ReplyOut",
     "ShownEventOut",
@@ -99,6 +100,11 @@ class PartyOut(Answer):
     @computed_field(description="of the public key, to compare over a second channel")
     def fingerprint(self) -> str:
         return fingerprint(decode_public_key(self.public_key))
+
+
+class PeerUrlsOut(Answer):
+    party: str
+    urls: list[str] = Field(description="URLs of its node, tried in order")
 
 
 # -- events ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ __all__ = [
     "NotificationIn",
     "OperatorIn",
     "PartyIn",
+    "PeerUrlsIn",
     "TranslationIn",
 ]
 
@@ -47,6 +48,10 @@ class PartyIn(_Strict):
     name: str
     key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
     urls: list[str] = Field(default=[], description="URLs of its node, tried in order")
+
+
+class PeerUrlsIn(_Strict):
+    urls: list[str] = Field(description="URLs of its node, tried in order; none: stop calling it")
 
 
 class ChannelStatusIn(_Strict):

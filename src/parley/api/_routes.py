@@ -24,6 +24,7 @@ from ._answers import (
     NodeOut,
     OperatorOut,
     PartyOut,
+    PeerUrlsOut,
     RenderedOut,
     ShownEventOut,
     TokenOut,
@@ -43,6 +44,7 @@ from ._models import (
     NotificationIn,
     OperatorIn,
     PartyIn,
+    PeerUrlsIn,
     TranslationIn,
 )
 
@@ -127,6 +129,20 @@ async def pin_party(node: NodeDep, principal: CurrentPrincipal, body: PartyIn) -
     return PartyOut.model_validate(
         await node.pin_party(principal, body.party, body.name, body.key, body.urls)
     )
+
+
+@router.put("/parties/{party}/urls", tags=["parties"])
+async def set_peer_urls(
+    node: NodeDep, principal: CurrentPrincipal, party: str, body: PeerUrlsIn
+) -> PeerUrlsOut:
+    """Replace the URLs of a peer's node; an empty list stops this node calling it."""
+    return PeerUrlsOut(party=party, urls=await node.set_peer_urls(principal, party, body.urls))
+
+
+@router.delete("/parties/{party}", status_code=204, tags=["parties"])
+async def remove_peer(node: NodeDep, principal: CurrentPrincipal, party: str) -> None:
+    """Unpin a peer no channel, cosignature or split view of this node names: 409 otherwise."""
+    await node.remove_peer(principal, party)
 
 
 # -- channels and events -------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 """The ``parley`` command."""
 
+from . import _admin as _admin  # registers the operator and peer commands
+from . import _channels as _channels  # registers the channel commands
 from . import _demo as _demo  # registers the demo command
+from . import _events as _events  # registers send, events and ack
+from . import _node as _node  # registers init, serve and node show
 from . import _record as _record  # registers export and verify
 from . import _sites as _sites  # registers the sites commands
 from ._main import app

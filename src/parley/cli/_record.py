@@ -14,7 +14,7 @@ from parley.errors import BundleInvalid, InvalidInput, NotFound
 from parley.protocol import Sent, key_fingerprints, parse_fingerprint, validate_party_id
 from parley.services import BundleReport, Node, verify_bundle
 
-from ._main import DataDir, app, console, run_or_exit
+from ._main import DataDir, app, console, printable, run_or_exit
 
 __all__: list[str] = []
 
@@ -96,7 +96,7 @@ def verify(
             verdict = {"verdict": "invalid", "reason": reason, "counts": None, "keys": None}
             typer.echo(json.dumps(verdict, ensure_ascii=False))
         else:
-            typer.echo(f"VERDICT: INVALID: {_printable(reason)}")
+            typer.echo(f"VERDICT: INVALID: {printable(reason)}")
         raise typer.Exit(1) from exc
     if as_json:
         typer.echo(json.dumps(verdict_json(report), ensure_ascii=False))
@@ -125,7 +125,7 @@ def _expected_keys(options: list[str]) -> dict[str, str]:
 
 def verdict_lines(report: BundleReport) -> Iterator[str]:
     header = report.header
-    names = {party: _printable(name) for party, (name, _) in header.parties.items()}
+    names = {party: printable(name) for party, (name, _) in header.parties.items()}
     yield (
         f"Channel {header.channel}, exported by {header.exported_by} "
         f"({names[header.exported_by]}) at {header.exported_at}"
@@ -240,21 +240,13 @@ def _sent_lines(sent: Sent) -> Iterator[str]:
     )
     yield f"{entry.ts}  {entry.author} (by {body.get('by')}) sent {what} [{entry.id[:12]}]"
     if entry.type == "message":
-        yield f"    text: {_printable(str(body.get('text', '')), 100)}"
+        yield f"    text: {printable(str(body.get('text', '')), 100)}"
     delivered = ", ".join(f"{party} at {ts}" for party, ts in sorted(sent.delivered.items()))
     yield f"    delivered: {delivered or 'no member has confirmed holding it'}"
     acked = ", ".join(
         f"{party} by {officer} at {ts}" for party, (officer, ts) in sorted(sent.acked.items())
     )
     yield f"    acknowledged: {acked or 'not acknowledged'}"
-
-
-def _printable(text: str, cut: int | None = None) -> str:
-    """Text of the bundle on one line, control characters escaped: a bundle must not print
-    lines of its own into the verdict."""
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-    return text if cut is None or len(text) <= cut else text[: cut - 1] + "…"
 
 
 def _when(stamp: int) -> str:

@@ -59,6 +59,7 @@ def sites_import(
             TimeElapsedColumn(),
             console=err_console,
             transient=True,
+            disable=not err_console.is_terminal,  # a log or a pipe gets the outcome only
         ) as progress:
             task = progress.add_task(f"Checking and storing {file.name}", total=None)
             report = node.sites.import_file(

@@ -13,6 +13,7 @@ from parley.store import (
     PartyRecord,
 )
 
+from ._audit import AUDIT_LOGGER
 from ._auth import ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
@@ -37,6 +38,7 @@ from ._transport import HttpPeerTransport, PeerTransport
 from ._witness import Witness
 
 __all__ = [
+    "AUDIT_LOGGER",
     "CATEGORIES",
     "CONFIG_FILE",
     "KEY_FILE",

@@ -27,6 +27,7 @@ from parley.protocol import (
 from parley.settings import Settings
 from parley.store import PartyRecord, SqlStore, Store, StoreTx
 
+from ._audit import audit
 from ._auth import Permission, Principal, require
 from ._bundle import ExportSummary, export_bundle
 from ._bus import Bus
@@ -41,6 +42,7 @@ from ._journal import Journal
 from ._links import LinkMonitor
 from ._notify import NotificationService
 from ._operators import OperatorService
+from ._proofs import field_error
 from ._receipts import ReceiptSender
 from ._replicator import Replicator
 from ._sites import SiteService
@@ -232,15 +234,58 @@ class Node:
             tx.set_peer_urls(party, checked)
 
         await self.store.write(apply)
+        audit(principal, "peer.pin", party=party, fingerprint=_print(key), urls=checked)
         return record
 
-    async def set_peer_urls(self, principal: Principal, party: str, urls: Sequence[str]) -> None:
+    async def set_peer_urls(
+        self, principal: Principal, party: str, urls: Sequence[str]
+    ) -> list[str]:
+        """Replace the URLs of a peer's node, tried in order; none: this node stops calling it
+        (it may still call this node). Returns the URLs now set."""
         require(principal, Permission.MANAGE_PARTIES)
+        self._peer(party)
+        checked = [_peer_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
+        old = self.store.peer_urls(party)
+        await self.store.write(lambda tx: tx.set_peer_urls(party, checked))
+        audit(principal, "peer.set_urls", party=party, old=old, new=checked)
+        return checked
+
+    async def remove_peer(self, principal: Principal, party: str) -> PartyRecord:
+        """Unpin a peer's key, with its URLs and link state, if nothing in this node's record
+        names it: its key is what proves its events, cosignatures and split views."""
+        require(principal, Permission.MANAGE_PARTIES)
+        peer = self._peer(party)
+        named_in = self._record_naming(party)
+        if named_in:
+            raise field_error(
+                Conflict,
+                "party",
+                f"{party} is named in {named_in}: its key stays pinned; "
+                "'parley peer set-urls' with no --url stops this node calling it",
+            )
+        old = self.store.peer_urls(party)
+        await self.store.write(lambda tx: tx.delete_party(party))
+        audit(principal, "peer.remove", party=party, fingerprint=_print(peer.public_key), old=old)
+        return peer
+
+    def _peer(self, party: str) -> PartyRecord:
         peer = self.store.get_party(party)
         if peer is None or peer.is_self:
-            raise NotFound(f"no pinned peer {party}")
-        checked = [_peer_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
-        await self.store.write(lambda tx: tx.set_peer_urls(party, checked))
+            raise field_error(NotFound, "party", f"no pinned peer {party}")
+        return peer
+
+    def _record_naming(self, party: str) -> str:
+        """What in this node's record names ``party`` (channels, cosignatures, split views)."""
+        named = [f"channel {c.id} ({c.name})" for c in self.store.list_channels(party)]
+        if self.store.has_cosigned(party):
+            named.append("cosignatures of this node's checkpoints")
+        if self.store.list_split_views(party):
+            named.append("the evidence of a split view")
+        return ", ".join(named)
+
+
+def _print(key: str) -> str:
+    return fingerprint(decode_public_key(key))
 
 
 def _peer_url(url: str, where: str) -> str:

@@ -45,7 +45,7 @@ class Replicator:
         self._answers: Counter[str] = Counter()  # requests each peer's node answered
         self._next_sync: dict[str, float] = {}  # by peer, in event-loop time
         self._peers: dict[str, Duty] = {}
-        self._peer_tasks: list[asyncio.Task[None]] = []
+        self._peer_tasks: dict[str, asyncio.Task[None]] = {}
         self.duty = Duty(
             "replication", self._start_peers, every_s=ctx.settings.anti_entropy_interval_s
         )
@@ -165,18 +165,27 @@ class Replicator:
         try:
             await self.duty.run()
         finally:
-            for task in self._peer_tasks:
+            for task in self._peer_tasks.values():
                 task.cancel()
-            await asyncio.gather(*self._peer_tasks, return_exceptions=True)
+            await asyncio.gather(*self._peer_tasks.values(), return_exceptions=True)
             self._peer_tasks.clear()
             self._peers.clear()  # started afresh by the next run
 
     async def _start_peers(self) -> None:
-        """A duty for each peer pinned since the last look."""
-        for record in self._ctx.store.list_parties():
-            if not record.is_self and record.party not in self._peers:
-                duty = self._peers[record.party] = self._peer_duty(record.party)
-                self._peer_tasks.append(asyncio.create_task(duty.run(), name=duty.name))
+        """A duty for each peer pinned since the last look; a peer unpinned since is let go."""
+        pinned = {r.party for r in self._ctx.store.list_parties() if not r.is_self}
+        for peer in sorted(pinned - self._peers.keys()):
+            duty = self._peers[peer] = self._peer_duty(peer)
+            self._peer_tasks[peer] = asyncio.create_task(duty.run(), name=duty.name)
+        for peer in self._peers.keys() - pinned:
+            self._let_go(peer)
+
+    def _let_go(self, peer: str) -> None:
+        """Stop the duty of a peer that is no longer pinned ('parley peer remove')."""
+        del self._peers[peer]
+        self._peer_heads.pop(peer, None)
+        self._next_sync.pop(peer, None)
+        self._peer_tasks.pop(peer).cancel()
 
     def _peer_duty(self, peer: str) -> Duty:
         """Push when woken by a new event, sync when anti-entropy is due; an unreachable
@@ -192,6 +201,9 @@ class Replicator:
         )
 
     async def _exchange(self, peer: str) -> None:
+        if self._ctx.store.get_party(peer) is None:
+            self._let_go(peer)  # unpinned while this duty waited: it ends here
+            return
         loop = asyncio.get_running_loop()
         if loop.time() >= self._next_sync.get(peer, 0.0) or peer not in self._peer_heads:
             await self.sync(peer)

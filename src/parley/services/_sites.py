@@ -107,7 +107,10 @@ class SiteService:
 
         def apply(tx: StoreTx) -> int:
             rows = _csv_rows(path, report) if suffix == ".csv" else _geojson_rows(path, report)
-            stored = tx.insert_sites(_checked(rows, terms, tally), path.name, now_ms)
+            try:
+                stored = tx.insert_sites(_checked(rows, terms, tally), path.name, now_ms)
+            except UnicodeDecodeError as exc:
+                raise InvalidInput.for_field("file", f"{path.name} is not UTF-8 text") from exc
             if tally.bad:
                 raise _invalid(path, tally)  # rolls the whole file back
             return stored

@@ -129,6 +129,7 @@ class LogReads(Protocol):
     def latest_checkpoint(self) -> CheckpointRecord | None: ...
     def checkpoint_at(self, size: int) -> CheckpointRecord | None: ...
     def cosignatures_of(self, size: int) -> list[CosignatureRecord]: ...
+    def has_cosigned(self, witness: str) -> bool: ...
     def get_witnessed(self, party: str) -> WitnessedRecord | None: ...
     def list_split_views(self, party: str | None = None) -> list[SplitViewRecord]: ...
 
@@ -324,6 +325,11 @@ class SqlLogReads(SqlReadsBase):
         c = t.cosignatures.c
         rows = self._log_rows(select(t.cosignatures).where(c.size == size).order_by(c.witness))
         return [CosignatureRecord(r.size, r.witness, r.signature, r.timestamp) for r in rows]
+
+    def has_cosigned(self, witness: str) -> bool:
+        """Whether ``witness`` cosigned any checkpoint of this node's log."""
+        c = t.cosignatures.c
+        return bool(self._log_rows(select(c.size).where(c.witness == witness).limit(1)))
 
     def get_witnessed(self, party: str) -> WitnessedRecord | None:
         rows = self._log_rows(select(t.witnessed).where(t.witnessed.c.party == party))

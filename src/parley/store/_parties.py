@@ -54,6 +54,7 @@ class PartiesTx(Protocol):
     def set_peer_urls(self, party: str, urls: list[str]) -> None: ...
     def save_link(self, record: LinkRecord) -> None: ...
     def resolve_link_alerts(self, party: str, resolved_ms: int) -> list[int]: ...
+    def delete_party(self, party: str) -> None: ...
 
 
 class PartiesReads(Protocol):
@@ -100,6 +101,12 @@ class SqlPartiesTx(SqlTxBase):
                 update(t.alerts).where(t.alerts.c.id.in_(ids)).values(resolved_ms=resolved_ms)
             )
         return ids
+
+    def delete_party(self, party: str) -> None:
+        """Unpin a party with what only serves to reach it; a channel naming it keeps it
+        (foreign key), and the caller checks the rest of the record first."""
+        for table in (t.peer_urls, t.links, t.witnessed, t.parties):
+            self._conn.execute(table.delete().where(table.c.party == party))
 
 
 class SqlPartiesReads(SqlReadsBase):

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from parley.errors import StoreUnavailable
 
 from ._acks import SqlAcksReads, SqlAcksTx
 from ._alerts import SqlAlertsReads, SqlAlertsTx
@@ -66,8 +69,12 @@ class SqlStore(
 
     @classmethod
     def open(cls, url: str, *, max_batch: int = 256) -> SqlStore:
-        engine = make_engine(url)
-        upgrade(engine)
+        try:
+            engine = make_engine(url)
+            upgrade(engine)
+        except SQLAlchemyError as exc:  # a malformed URL, a database that does not answer
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise StoreUnavailable(f"cannot open the store: {reason}") from exc
         return cls(engine, max_batch=max_batch)
 
     @property

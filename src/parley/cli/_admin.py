@@ -1,0 +1,162 @@
+"""``parley operator`` and ``parley peer``: set up on the node's data folder, served or not.
+
+These write no event, so they need no running node; a running one reads what they change
+(operators, pinned keys, URLs) on its next use of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from parley.protocol import decode_public_key, fingerprint
+from parley.services import Node
+
+from ._main import (
+    DataDir,
+    app,
+    audit_shown,
+    console,
+    console_principal,
+    print_table,
+    read_password,
+    run_or_exit,
+    with_node,
+)
+
+__all__ = ["operator_app", "peer_app"]
+
+operator_app = typer.Typer(no_args_is_help=True, help="Operators of this node.")
+peer_app = typer.Typer(no_args_is_help=True, help="Other parties and their pinned keys.")
+app.add_typer(operator_app, name="operator")
+app.add_typer(peer_app, name="peer")
+
+PeerParty = Annotated[str, typer.Option("--party", help="The peer's party id, e.g. ru-genstaff.")]
+PeerUrls = Annotated[
+    list[str] | None,
+    typer.Option("--url", help="URL of the peer's node; repeat for other paths, tried in order."),
+]
+
+
+@operator_app.command("add")
+@run_or_exit
+def operator_add(
+    data: DataDir,
+    username: Annotated[str, typer.Option(help="Login name, e.g. duty1.")],
+    role: Annotated[str, typer.Option(help="operator, supervisor, admin or auditor.")],
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Read the password from this file's first line.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
+) -> None:
+    """Add an operator; the password comes from a prompt, stdin or a file."""
+    password = read_password(password_file, confirm=True)
+    record = with_node(data, lambda node: node.operators.add(username, role, password))
+    console.print(f"Operator [bold]{record.username}[/] added with role {record.role}")
+
+
+@operator_app.command("list")
+@run_or_exit
+def operator_list(data: DataDir) -> None:
+    """List the node's operators."""
+    print_table(
+        data,
+        ("username", "role", "disabled"),
+        lambda node: [
+            (o.username, o.role, "yes" if o.disabled else "")
+            for o in node.operators.list_operators(console_principal(node))
+        ],
+    )
+
+
+@operator_app.command("disable")
+@run_or_exit
+def operator_disable(
+    data: DataDir, username: Annotated[str, typer.Option(help="Login name.")]
+) -> None:
+    """Disable an operator and revoke every token it holds."""
+    with_node(data, lambda node: node.operators.disable(console_principal(node), username))
+    console.print(f"Operator {username} disabled; its tokens are revoked")
+
+
+@peer_app.command("add")
+@run_or_exit
+def peer_add(
+    data: DataDir,
+    party: PeerParty,
+    key: Annotated[str, typer.Option(help="The peer's public key (base64, 'parley node show').")],
+    name: Annotated[str, typer.Option(help="The peer's full name.")] = "",
+    url: PeerUrls = None,
+) -> None:
+    """Pin another party's public key. Compare the fingerprint with the peer out of band."""
+    with audit_shown():
+        record = with_node(
+            data,
+            lambda node: node.pin_party(
+                console_principal(node), party, name or party, key, url or []
+            ),
+        )
+    console.print(f"Pinned {record.party}: fingerprint {fingerprint(decode_public_key(key))}")
+
+
+@peer_app.command("set-urls")
+@run_or_exit
+def peer_set_urls(data: DataDir, party: PeerParty, url: PeerUrls = None) -> None:
+    """Replace the URLs of a peer's node, tried in order; none: this node stops calling it.
+
+    The peer may still call this node, and its key stays pinned.
+    """
+    with audit_shown():
+        urls = with_node(
+            data, lambda node: node.set_peer_urls(console_principal(node), party, url or [])
+        )
+    now = " ".join(urls) or "none: this node no longer calls it"
+    console.print(f"URLs of {party}: {now}")
+
+
+@peer_app.command("remove")
+@run_or_exit
+def peer_remove(data: DataDir, party: PeerParty) -> None:
+    """Unpin a peer (a key pinned by mistake), with its URLs and link state.
+
+    Refused while a channel, a cosignature or a split view of this node names the peer: its
+    key is what proves those, so it stays pinned ('peer set-urls' with no --url stops calls).
+    """
+    with audit_shown():
+        record = with_node(data, lambda node: node.remove_peer(console_principal(node), party))
+    print_ = fingerprint(decode_public_key(record.public_key))
+    console.print(f"Unpinned {record.party} (fingerprint {print_}); its URLs are forgotten")
+
+
+@peer_app.command("list")
+@run_or_exit
+def peer_list(data: DataDir) -> None:
+    """List known parties: key fingerprints, link and direct path state, reachability, URLs."""
+
+    def rows(node: Node) -> list[tuple[str, ...]]:
+        links = {link.party: link for link in node.links.links(console_principal(node))}
+        out: list[tuple[str, ...]] = []
+        for p in node.parties(console_principal(node)):
+            link = links.get(p.party)
+            state = "self" if p.is_self else (link.state if link else "unknown")
+            direct = link.direct if link else ("" if p.is_self else "unknown")
+            rtt = f"{link.rtt_ms} ms" if link and link.rtt_ms is not None else ""
+            reach = (
+                ""
+                if link is None
+                else {None: "no", p.party: "yes"}.get(link.via, f"via {link.via}")
+            )
+            urls = " ".join(node.links.peer_urls(console_principal(node), p.party))
+            key = fingerprint(decode_public_key(p.public_key))
+            out.append((p.party, p.name, key, state, direct, rtt, reach, urls))
+        return out
+
+    columns = ("party", "name", "fingerprint", "link", "direct", "rtt", "reachable", "urls")
+    print_table(data, columns, rows)
