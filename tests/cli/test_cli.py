@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -138,6 +141,45 @@ def test_init_as_a_program_keeps_the_key_private_even_with_a_permissive_umask(
     assert done.returncode == 0, done.stderr
     assert (data / "node.key").stat().st_mode & 0o777 == 0o600
     assert public_key_of(data) in done.stdout
+
+
+def test_init_as_a_program_keeps_the_folder_config_and_database_private(tmp_path: Path) -> None:
+    data = tmp_path / "node"
+    done = subprocess.run(
+        [str(PARLEY), "init", "--party", "us-eucom", "--name", "US EUCOM", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        umask=0,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    modes = {path.name: path.stat().st_mode & 0o777 for path in (data, *data.iterdir())}
+    assert modes == {"node": 0o700, "node.key": 0o600, "parley.toml": 0o600, "parley.db": 0o600}
+
+
+def test_serve_writes_where_it_listens_readable_by_the_node_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    data = tmp_path / "node"
+    init(data)
+
+    def served_and_stopped(_server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        for listener in sockets:
+            listener.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", served_and_stopped)
+    old = os.umask(0)
+    try:
+        code, _, err = invoke("serve", "--data", str(data), "--port", "0")
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    served = data / "served.json"
+    assert served.stat().st_mode & 0o777 == 0o600
+    assert json.loads(served.read_text("utf-8"))["url"].startswith("http://127.0.0.1:")
 
 
 def test_init_twice_fails_with_exit_2_and_does_not_overwrite_the_key(node_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -152,3 +153,60 @@ async def test_an_export_verifies_against_the_fingerprints_its_parties_read_out(
     assert report.chains.shown == Counter(item.event.author for item in stored)
     with pytest.raises(BundleInvalid, match=f"the key of {RU} in the bundle has fingerprint"):
         verify_bundle(out, workers=1, expected_keys={RU: peers[AE].fingerprint})
+
+
+async def test_an_export_is_private_even_with_a_permissive_umask(
+    peers,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    channel, _ = await scene(peers)
+    old = os.umask(0)
+    try:
+        peers[US].export(channel, tmp_path / "b")
+        peers[US].export(channel, tmp_path / "b", replace=True)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "b").stat().st_mode & 0o777 == 0o600
+
+
+async def test_an_export_neither_overwrites_a_file_nor_follows_a_symlink_unless_replacing(
+    peers: dict[str, Node],  # noqa: F811 - the fixture imported above
+    exported: tuple[Path, str, str],
+    tmp_path: Path,
+) -> None:
+    out, channel, _ = exported
+    before = out.read_bytes()
+    with pytest.raises(Conflict, match="already exists; refusing to overwrite it"):
+        peers[US].export(channel, out)
+    assert out.read_bytes() == before
+    target, link = tmp_path / "elsewhere", tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    with pytest.raises(Conflict, match="already exists"):
+        peers[US].export(channel, link)
+    assert not target.exists()
+
+    target.write_bytes(b"kept")
+    peers[US].export(channel, link, replace=True)
+    assert not link.is_symlink()
+    assert target.read_bytes() == b"kept"
+    assert len(verify_bundle(link, workers=1).entries) == len(verify_bundle(out, workers=1).entries)
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]  # no temp file
+
+
+async def test_the_cli_refuses_to_overwrite_an_export_in_one_line_unless_forced(
+    exported: tuple[Path, str, str],
+    tmp_path: Path,
+) -> None:
+    out, channel, _ = exported
+    before = out.read_bytes()
+    runner = CliRunner()
+    args = ["export", "--data", str(tmp_path / US), "--channel", channel, "--out", str(out)]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines() == [
+        f"Conflict: {out} already exists; refusing to overwrite it (--force replaces it)"
+    ]
+    assert out.read_bytes() == before
+    forced = runner.invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert verify_bundle(out, workers=1).header.channel == channel

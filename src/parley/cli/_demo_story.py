@@ -26,11 +26,11 @@ _SHORT_TEXT = 120  # the mediator's announcement in full, a long message cut
 
 
 def _export_commands(data: Path, channel: str, bundle: Path) -> tuple[str, str]:
-    """The two commands that write a channel's record and check it offline, ready to paste."""
+    """The two commands that write a channel's record and check it offline, ready to paste;
+    the export replaces the bundle the demo wrote."""
+    export = ["parley", "export", "--data", str(data), "--channel", channel, "--out", str(bundle)]
     return (
-        shlex.join(
-            ["parley", "export", "--data", str(data), "--channel", channel, "--out", str(bundle)]
-        ),
+        shlex.join([*export, "--force"]),
         shlex.join(["parley", "verify", str(bundle)]),
     )
 

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from parley.errors import Conflict, InvalidInput
-from parley.services import Node, init_node
+from parley.services import Node, init_node, write_private
 
 from ._main import DataDir, app, audit_shown, console, print_json, run_or_exit
 
@@ -61,7 +61,7 @@ def serve(
         listener = _listen(host, port)
         url = f"http://{_in_url(host)}:{listener.getsockname()[1]}"
         served = {"url": url, "since": datetime.now(UTC).isoformat(timespec="seconds")}
-        (data / SERVED_FILE).write_text(json.dumps(served) + "\n", "utf-8")
+        write_private(data / SERVED_FILE, [json.dumps(served).encode() + b"\n"], replace=True)
         console.print(f"Parley node {node.party} on {url}/api/v1 (docs: /docs)")
         config = uvicorn.Config(
             create_app(node), host=host, port=port, log_level="warning", access_log=False

@@ -24,12 +24,13 @@ __all__: list[str] = []
 def export(
     data: DataDir,
     channel: Annotated[str, typer.Option(help="The channel whose record to export.")],
-    out: Annotated[Path, typer.Option(help="The bundle file to write.")],
+    out: Annotated[Path, typer.Option(help="The bundle file to write (mode 0600).")],
+    force: Annotated[bool, typer.Option(help="Replace a file already at --out.")] = False,
 ) -> None:
     """Write a channel's record, up to the latest checkpoint, as a bundle 'parley verify' checks."""
     node = Node.open(data)
     try:
-        summary = node.export(channel, out)
+        summary = node.export(channel, out, replace=force)
     finally:
         node.close()
     witnesses = ", ".join(summary.cosigners) or "no witness yet"

@@ -23,6 +23,7 @@ from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting
 from ._deconflict_alerts import DeconflictionAlert
 from ._federation import FederationService, PushOutcome
+from ._files import write_private
 from ._ingest import IngestOutcome, IngestService
 from ._journal import Journal
 from ._links import LinkMonitor, LinkStatus
@@ -96,4 +97,5 @@ __all__ = [
     "init_node",
     "require",
     "verify_bundle",
+    "write_private",
 ]

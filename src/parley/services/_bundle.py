@@ -33,6 +33,7 @@ from parley.protocol import (
 )
 from parley.store import Store
 
+from ._files import write_private
 from ._threads import collector_paused
 from ._transparency import TransparencyLog
 
@@ -80,8 +81,11 @@ def export_bundle(
     channel: str,
     out: Path,
     clock: Clock,
+    *,
+    replace: bool = False,
 ) -> ExportSummary:
-    """Write the channel's events up to the latest checkpoint, with everything that proves them.
+    """Write the channel's events up to the latest checkpoint, with everything that proves them,
+    to ``out`` (mode 0600); an existing ``out`` is refused unless ``replace``.
 
     The proof is one batch inclusion proof (the complete subtrees beside the channel's
     leaves), far smaller than one audit path per event for a channel of a million events.
@@ -122,9 +126,8 @@ def export_bundle(
         lines=lines,
         signer=signer,
     )
-    with out.open("wb") as handle:
-        handle.write(header)
-        handle.writelines(lines)
+    if not write_private(out, [header, *lines], replace=replace):
+        raise Conflict(f"{out} already exists; refusing to overwrite it (--force replaces it)")
     cosigners = [c.witness for c in checkpoint.cosignatures]
     return ExportSummary(len(lines), left_out, checkpoint.size, cosigners)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from ._deadlines import AlertService
 from ._deconflict import DeconflictionService
 from ._duty import DutyStats
 from ._federation import FederationService
+from ._files import PRIVATE_DIR, write_private
 from ._ingest import IngestService
 from ._journal import Journal
 from ._links import LinkMonitor
@@ -87,21 +87,23 @@ class NodeConfig:
 def init_node(
     data_dir: Path, party: str, name: str, *, settings: dict[str, Any] | None = None
 ) -> NodeConfig:
-    """Create the key (mode 0600), the config file and the database of a new node."""
+    """Create the folder (mode 0700), key, config file and database (mode 0600) of a new node."""
     validate_party_id(party)
     if not name.strip():
         raise InvalidInput.for_field("name", "must not be empty")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(PRIVATE_DIR, parents=True, exist_ok=True)
     key_path = data_dir / KEY_FILE
     if key_path.exists() or (data_dir / CONFIG_FILE).exists():
         raise Conflict(f"{data_dir} already holds a node; refusing to overwrite its key")
     config = NodeConfig(data_dir, party, name, Settings.from_mapping(settings or {}))
     signer = Ed25519Signer.generate()
-    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(signer.to_pem())
     document = {"node": {"party": party, "name": name}, "settings": settings or {}}
-    (data_dir / CONFIG_FILE).write_text(tomli_w.dumps(document), "utf-8")
+    for path, content in (
+        (key_path, signer.to_pem()),
+        (data_dir / CONFIG_FILE, tomli_w.dumps(document).encode("utf-8")),
+    ):
+        if not write_private(path, [content], replace=False):
+            raise Conflict(f"{path} already exists; refusing to overwrite it")
     store = SqlStore.open(config.database_url)
     try:
         record = PartyRecord(party, name, encode_public_key(signer.public_key), is_self=True)
@@ -188,10 +190,18 @@ class Node:
             raise Conflict(f"the key in {data_dir / KEY_FILE} is not the key of {config.party}")
         return cls(config, store, signer, clock)
 
-    def export(self, channel: str, out: Path) -> ExportSummary:
-        """Write ``channel``'s record up to the latest checkpoint as a bundle to verify offline."""
+    def export(self, channel: str, out: Path, *, replace: bool = False) -> ExportSummary:
+        """Write ``channel``'s record up to the latest checkpoint as a bundle to verify offline;
+        an existing ``out`` is refused unless ``replace``."""
         return export_bundle(
-            self.store, self.transparency, self.signer, self.party, channel, out, self.clock
+            self.store,
+            self.transparency,
+            self.signer,
+            self.party,
+            channel,
+            out,
+            self.clock,
+            replace=replace,
         )
 
     def close(self) -> None:

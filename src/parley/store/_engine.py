@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -12,14 +14,22 @@ READ_ONLY = "parley_read_only"
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, fsync on every commit) or PostgreSQL, by URL."""
+    """An engine for SQLite (WAL, fsync on every commit) or PostgreSQL, by URL.
+
+    A statement's parameters (message texts, password hashes) never appear in its errors or logs.
+    """
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=8)
+    return create_engine(url, pool_pre_ping=True, pool_size=8, hide_parameters=True)
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
+    database = engine.url.database
+    if database and database != ":memory:":
+        _create_private(database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -45,3 +55,11 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_private(path: str) -> None:
+    """Create the database file with mode 0600 before SQLite does: SQLite gives its WAL and
+    shared-memory files the mode of the database file, whatever the umask."""
+    # A folder that does not exist is reported by SQLite itself, as before.
+    with suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
