@@ -66,6 +66,12 @@ class Settings:
     max_federation_bytes: int = _setting(
         8 * 1024 * 1024, "Largest federation request body (a batch of events), bytes."
     )
+    max_channels_opened_by_peer: int = _setting(
+        100, "Most channels one peer may open with this node; its next invitation is refused."
+    )
+    max_peer_answer_bytes: int = _setting(
+        16 * 1024 * 1024, "Largest answer read from a peer's node, bytes."
+    )
     replication_batch: int = _setting(200, "Most events pushed or pulled in one request.")
     anti_entropy_interval_s: float = _setting(
         5.0, "How often a node compares heads with each peer and fetches what it lacks, seconds."

@@ -337,3 +337,25 @@ async def test_a_channel_agreeing_a_deadline_for_no_form_is_a_422_naming_the_key
         c["id"]
         for c in (await api.client.get("/api/v1/channels", headers=api.auth("admin"))).json()
     ] == [api.channel]
+
+
+async def test_channels_are_listed_in_pages_with_a_link_to_the_next(api):
+    admin = api.auth("admin")
+    for name in ("second", "third"):
+        opened = await api.client.post(
+            "/api/v1/channels",
+            headers=admin,
+            json={"name": name, "members": {"ru-genstaff": "party"}},
+        )
+        assert opened.status_code == 201
+    everything = (await api.client.get("/api/v1/channels", headers=admin)).json()
+    assert "link" not in (await api.client.get("/api/v1/channels", headers=admin)).headers
+    first = await api.client.get("/api/v1/channels?limit=2", headers=admin)
+    link = first.headers["link"]
+    assert link.endswith('; rel="next"')
+    second = await api.client.get(link[1 : link.index(">")], headers=admin)
+    assert "link" not in second.headers
+    assert len(everything) == 3
+    assert first.json() + second.json() == everything
+    assert_problem(await api.client.get("/api/v1/channels?limit=0", headers=admin), 422, "limit")
+    assert_problem(await api.client.get("/api/v1/channels?limit=1001", headers=admin), 422, "limit")

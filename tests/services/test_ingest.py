@@ -6,9 +6,11 @@ would have refused, and shows that this node refuses it too and stores nothing.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from parley.errors import (
     BadSignature,
@@ -19,6 +21,7 @@ from parley.errors import (
 )
 from parley.protocol import Ed25519Signer, Event, sign_event
 from parley.services import Node, Role
+from parley.store import _schema as t
 from tests.conftest import as_role, pin_all
 from tests.services.test_channels import hotline
 
@@ -120,6 +123,38 @@ async def test_equivocation_keeps_both_events_as_proof_and_raises_a_critical_ale
     alerts = us.alerts.list_alerts(as_role(us, Role.SUPERVISOR))
     assert [(a.kind, a.severity) for a in alerts] == [("equivocation", "critical")]
     assert us.store.chain(channel, ru.party)[-1] == honest
+
+
+async def test_repeated_forks_keep_one_proof_per_seq_and_one_open_alert_per_author(make_node):
+    us, ru = make_node("us-eucom"), make_node("ru-genstaff")
+    channel = await hotline(us, ru)
+    honest = peer_event(ru, channel)
+    await us.ingest.receive([honest])
+    for n in range(30):
+        twin = peer_event(ru, channel, body={**honest.body, "text": f"story {n}"})
+        with pytest.raises(EquivocationDetected):
+            await us.ingest.receive([twin])
+    earlier = peer_event(ru, channel, seq=1, prev=None, body={**honest.body, "text": "first"})
+    with pytest.raises(EquivocationDetected):
+        await us.ingest.receive([earlier])
+
+    alerts = us.alerts.list_alerts(as_role(us, Role.SUPERVISOR))
+    assert [(a.kind, json.loads(a.detail)["forks"]) for a in alerts] == [("equivocation", 2)]
+    with us.store.engine.connect() as conn:
+        proofs = conn.execute(select(t.equivocations.c.seq)).scalars().all()
+    assert sorted(proofs) == [1, 2]
+
+
+async def test_a_peer_opens_at_most_max_channels_opened_by_peer_channels(make_node):
+    us, ru = make_node("us-eucom", max_channels_opened_by_peer=2), make_node("ru-genstaff")
+    await pin_all(us, ru)
+    for n in range(3):
+        opened = await ru.channels.create(as_role(ru, Role.ADMIN), f"c{n}", {us.party: "party"})
+        if n < 2:
+            await us.ingest.receive([opened.event])
+    await refused(us, opened.event, "already opened 2 channels .* max_channels_opened_by_peer")
+    assert us.store.get_channel(opened.event.channel) is None
+    assert len(us.store.list_channels(us.party)) == 2
 
 
 async def test_same_event_twice_is_stored_once(make_node):

@@ -20,3 +20,14 @@ async def test_a_channel_is_stored_with_its_members_and_listed_for_members_only(
     assert [c.id for c in channels.list_channels(RU)] == [HOTLINE]
     assert channels.list_channels("ua-nsdc") == []
     assert channels.get_channel("ch_doesnotexist0") is None
+
+
+async def test_channels_are_listed_in_pages_past_a_channel(channels: SqlStore) -> None:
+    assert [c.id for c in channels.list_channels(US, limit=1)] == [HOTLINE]
+    assert [c.id for c in channels.list_channels(US, after=HOTLINE, limit=1)] == [SIDELINE]
+    assert channels.list_channels(US, after=SIDELINE) == []
+    assert channels.list_channels(US, after="ch_doesnotexist0") == []
+
+
+async def test_channels_opened_by_a_party_are_counted(channels: SqlStore) -> None:
+    assert (channels.count_channels_opened_by(US), channels.count_channels_opened_by(RU)) == (2, 0)

@@ -147,8 +147,21 @@ async def remove_peer(node: NodeDep, principal: CurrentPrincipal, party: str) ->
 
 # -- channels and events -------------------------------------------------------------------------
 @router.get("/channels", tags=["channels"])
-def list_channels(node: NodeDep, principal: CurrentPrincipal) -> list[ChannelOut]:
-    return [ChannelOut.model_validate(c) for c in node.channels.list_channels(principal)]
+def list_channels(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    after: Annotated[str | None, Query(description="return channels after this channel")] = None,
+    limit: Annotated[BoundedInt, Query()] = 100,
+) -> list[ChannelOut]:
+    """A page of channels in the order they were opened; a ``Link: rel="next"`` header names
+    the next page while there is one."""
+    records, next_after = node.channels.list_channels(principal, after=after, limit=limit)
+    if next_after is not None:
+        following = request.url.include_query_params(after=next_after, limit=limit)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return [ChannelOut.model_validate(c) for c in records]
 
 
 @router.post("/channels", status_code=201, tags=["channels"])

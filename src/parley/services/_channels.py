@@ -44,9 +44,15 @@ class ChannelService:
         self._journal.add_effect(effect)
 
     # -- reading -------------------------------------------------------------------------------
-    def list_channels(self, principal: Principal) -> list[ChannelRecord]:
+    def list_channels(
+        self, principal: Principal, *, after: str | None = None, limit: int = 100
+    ) -> tuple[list[ChannelRecord], str | None]:
+        """A page of this party's channels past the channel ``after``, and the next cursor."""
         require(principal, Permission.READ)
-        return self._ctx.store.list_channels(self._ctx.party)
+        _check_limit(limit)
+        records = self._ctx.store.list_channels(self._ctx.party, after=after, limit=limit + 1)
+        more = len(records) > limit
+        return records[:limit], (records[limit - 1].id if more else None)
 
     def get(self, principal: Principal, channel: str) -> ChannelRecord:
         require(principal, Permission.READ)
@@ -57,8 +63,7 @@ class ChannelService:
     ) -> tuple[list[EventView], int | None]:
         """A page of events after position ``after``, and the cursor of the next page."""
         record = self.get(principal, channel)
-        if not 1 <= limit <= 1000:
-            raise InvalidInput.for_field("limit", "must be between 1 and 1000")
+        _check_limit(limit)
         if after < 0:
             raise InvalidInput.for_field("after", "must be >= 0")
         stored = self._ctx.store.list_events(channel, after=after, limit=limit + 1)
@@ -308,3 +313,8 @@ def _check_idempotency_key(key: str | None) -> None:
         raise InvalidInput.for_field(
             "Idempotency-Key", f"must be 1-{_IDEMPOTENCY_KEY_MAX} printable characters"
         )
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= 1000:
+        raise InvalidInput.for_field("limit", "must be between 1 and 1000")

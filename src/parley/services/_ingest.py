@@ -175,25 +175,32 @@ class IngestService:
         unknown = sorted(p for p in members if self._ctx.store.get_party(p) is None)
         if unknown:
             raise UnknownParty(f"{event.channel} lists {unknown[0]}, whose key is not pinned here")
+        cap = self._ctx.settings.max_channels_opened_by_peer
+        if self._ctx.store.count_channels_opened_by(event.author) >= cap:
+            raise EventRejected(
+                f"{event.author}#{event.seq}: {event.author} already opened {cap} channels with "
+                "this node, the most max_channels_opened_by_peer allows"
+            )
         return channel_record(event.channel, event.author, event.body)
 
     def _record_equivocation(
         self, tx: StoreTx, event: Event, alarm: EquivocationDetected, now: datetime
     ) -> None:
-        """Both signed events are kept as proof, and a critical alert is raised."""
+        """Both signed events are kept as proof, and a critical alert is raised.
+
+        A peer forking its chain again and again must not grow the store: only the first
+        proof at a seq is kept, and further forks are counted in the author's open alert.
+        """
         stored_id = tx.stored_id_at(event.channel, event.author, event.seq)
         assert stored_id is not None
         stored_raw = tx.stored_raw(stored_id)
         assert stored_raw is not None
-        tx.record_equivocation(event, stored_raw, to_ms(now))
-        tx.insert_alert(
-            "equivocation",
-            "critical",
-            event.channel,
-            event.id,
-            {"author": event.author, "seq": event.seq, "detail": alarm.detail},
-            to_ms(now),
-        )
+        if tx.record_equivocation(event, stored_raw, to_ms(now)):
+            tx.raise_equivocation_alert(
+                event,
+                {"author": event.author, "seq": event.seq, "detail": alarm.detail},
+                to_ms(now),
+            )
 
 
 @contextlib.contextmanager

@@ -60,13 +60,15 @@ class HttpPeerTransport:
             nonce=secrets.token_hex(12),
         )
         headers = {**signature.headers(), "content-type": "application/json"}
-        response = await self._client.request(
-            method, base.rstrip("/") + path, content=body, headers=headers
-        )
-        if response.status_code >= 500:
-            raise httpx.HTTPStatusError("server error", request=response.request, response=response)
+        url = base.rstrip("/") + path
+        async with self._client.stream(method, url, content=body, headers=headers) as response:
+            if response.status_code >= 500:
+                raise httpx.HTTPStatusError(
+                    "server error", request=response.request, response=response
+                )
+            raw = await self._read_capped(peer, response)
         try:
-            answer = response.json()
+            answer = json.loads(raw)
         except ValueError as exc:
             raise httpx.DecodingError("answer is not JSON") from exc
         if response.status_code >= 400:
@@ -76,6 +78,20 @@ class HttpPeerTransport:
                 response.status_code,
             )
         return answer
+
+    async def _read_capped(self, peer: str, response: httpx.Response) -> bytes:
+        """The answer's body, read in a stream: a peer must not make this node hold any size."""
+        cap = self._ctx.settings.max_peer_answer_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise PeerUnreachable(
+                    f"{peer}'s answer is larger than max_peer_answer_bytes ({cap} bytes)"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 
 from . import _schema as t
 from ._base import SqlReadsBase, SqlTxBase
@@ -43,7 +43,10 @@ class ChannelsTx(Protocol):
 
 class ChannelsReads(Protocol):
     def get_channel(self, channel: str) -> ChannelRecord | None: ...
-    def list_channels(self, party: str) -> list[ChannelRecord]: ...
+    def list_channels(
+        self, party: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[ChannelRecord]: ...
+    def count_channels_opened_by(self, party: str) -> int: ...
 
 
 class SqlChannelsTx(SqlTxBase):
@@ -92,12 +95,25 @@ class SqlChannelsReads(SqlReadsBase):
             return None
         return self._channels([row])[0]
 
-    def list_channels(self, party: str) -> list[ChannelRecord]:
+    def list_channels(
+        self, party: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[ChannelRecord]:
+        """The party's channels in the order they were opened; ``after``: a channel id, the
+        page starts past it (an unknown one starts nowhere: an empty page)."""
+        c = t.channels.c
         mine = select(t.members.c.channel).where(t.members.c.party == party)
-        rows = self._all(
-            select(t.channels).where(t.channels.c.id.in_(mine)).order_by(t.channels.c.created_ms)
+        query = select(t.channels).where(c.id.in_(mine)).order_by(c.created_ms, c.id).limit(limit)
+        if after is not None:
+            cursor = select(c.created_ms).where(c.id == after).scalar_subquery()
+            query = query.where(tuple_(c.created_ms, c.id) > tuple_(cursor, after))
+        return self._channels(self._all(query))
+
+    def count_channels_opened_by(self, party: str) -> int:
+        return int(
+            self._first(
+                select(func.count()).select_from(t.channels).where(t.channels.c.created_by == party)
+            )[0]
         )
-        return self._channels(rows)
 
     def _channels(self, rows: list[Any]) -> list[ChannelRecord]:
         ids = [r.id for r in rows]

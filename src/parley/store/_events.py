@@ -77,7 +77,10 @@ class EventsTx(Protocol):
     def stored_id_at(self, channel: str, author: str, seq: int) -> str | None: ...
     def stored_raw(self, event_id: str) -> bytes | None: ...
     def insert_event(self, event: Event, head: ChainHead | None, stored_ms: int) -> int: ...
-    def record_equivocation(self, event: Event, stored: bytes, detected_ms: int) -> None: ...
+    def record_equivocation(self, event: Event, stored: bytes, detected_ms: int) -> bool: ...
+    def raise_equivocation_alert(
+        self, event: Event, detail: Mapping[str, Any], created_ms: int
+    ) -> None: ...
 
 
 class EventsReads(Protocol):
@@ -167,7 +170,19 @@ class SqlEventsTx(SqlTxBase):
         if rows:
             self._conn.execute(insert(t.receipts), rows)
 
-    def record_equivocation(self, event: Event, stored: bytes, detected_ms: int) -> None:
+    def record_equivocation(self, event: Event, stored: bytes, detected_ms: int) -> bool:
+        """Keep the first proof of a fork at that seq; a peer forking it again adds no row.
+
+        Returns whether this proof was the first.
+        """
+        eq = t.equivocations.c
+        known = self._conn.execute(
+            select(eq.id)
+            .where(eq.channel == event.channel, eq.author == event.author, eq.seq == event.seq)
+            .limit(1)
+        ).first()
+        if known is not None:
+            return False
         self._conn.execute(
             insert(t.equivocations).values(
                 channel=event.channel,
@@ -176,6 +191,36 @@ class SqlEventsTx(SqlTxBase):
                 stored_raw=stored,
                 conflicting_raw=event.signed_bytes(),
                 detected_ms=detected_ms,
+            )
+        )
+        return True
+
+    def raise_equivocation_alert(
+        self, event: Event, detail: Mapping[str, Any], created_ms: int
+    ) -> None:
+        """At most one open alert per author and channel: later forks are counted in it."""
+        a = t.alerts.c
+        open_alerts = self._conn.execute(
+            select(a.id, a.detail).where(
+                a.kind == "equivocation", a.channel == event.channel, a.resolved_ms.is_(None)
+            )
+        ).all()
+        for row in open_alerts:
+            known = json.loads(row.detail)
+            if known.get("author") == event.author:
+                known["forks"] = known.get("forks", 1) + 1
+                self._conn.execute(
+                    update(t.alerts).where(a.id == row.id).values(detail=json.dumps(known))
+                )
+                return
+        self._conn.execute(
+            insert(t.alerts).values(
+                kind="equivocation",
+                severity="critical",
+                channel=event.channel,
+                event_id=event.id,
+                detail=json.dumps({**detail, "forks": 1}, ensure_ascii=False),
+                created_ms=created_ms,
             )
         )
 
