@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from parley.cli import _channels as cli_channels
 from parley.services import Node, Role
 from tests.cli.test_cli import invoke
 from tests.conftest import PASSWORD, as_role
@@ -228,3 +229,18 @@ def test_events_leave_out_receipts_and_link_tests_unless_asked(desk: Desk) -> No
     code, everything, _ = desk.run("events", "--channel", channel, "--all", username="duty1")
     assert f"{RU} receipt [" in everything
     assert receipt_id in everything
+
+
+def test_channel_list_follows_the_pages_of_the_node(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = []
+    for name in ("hotline", "incidents", "exchanges"):
+        code, out, err = desk.run("channel", "create", "--name", name, "--member", f"{RU}=party")
+        assert code == 0, err
+        opened.append(out.split()[1])
+    monkeypatch.setattr(cli_channels, "CHANNEL_PAGE", 2)
+
+    listed = desk.json("channel", "list", username="duty1")
+
+    assert sorted(c["id"] for c in listed) == sorted(opened)

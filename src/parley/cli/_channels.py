@@ -13,10 +13,21 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._client import AsJson, ChannelId, NodeUrl, PasswordFile, Username, segment, session
+from ._client import (
+    AsJson,
+    ChannelId,
+    NodeSession,
+    NodeUrl,
+    PasswordFile,
+    Username,
+    segment,
+    session,
+)
 from ._main import app, console, print_json, printable, run_or_exit
 
-__all__ = ["channel_app"]
+__all__ = ["CHANNEL_PAGE", "channel_app"]
+
+CHANNEL_PAGE = 1000  # the most the node gives in one page
 
 channel_app = typer.Typer(
     no_args_is_help=True,
@@ -79,6 +90,18 @@ def channel_accept(
     console.print(f"Accepted {channel} as {accepted['event']['author']}")
 
 
+def _all_channels(node: NodeSession) -> list[Any]:
+    """Every page of the node's channel list: a page shorter than asked for is the last."""
+    channels: list[Any] = []
+    params: dict[str, str | int] = {"limit": CHANNEL_PAGE}
+    while True:
+        page = node.call("GET", "/channels", params=params).body
+        channels.extend(page)
+        if len(page) < CHANNEL_PAGE:
+            return channels
+        params["after"] = page[-1]["id"]
+
+
 @channel_app.command("list")
 @run_or_exit
 def channel_list(
@@ -89,7 +112,7 @@ def channel_list(
 ) -> None:
     """Your party's channels: id, name, status and members (invited: not accepted yet)."""
     with session(node_url, username, password_file) as node:
-        channels = node.call("GET", "/channels").body
+        channels = _all_channels(node)
     if as_json:
         print_json(channels)
         return
