@@ -3,9 +3,7 @@ answered by its deadline, raises an alert to supervisors."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from parley.clock import format_ts, to_ms
+from parley.clock import format_ms, to_ms
 from parley.protocol import MemberRole, Precedence, request_addressees
 from parley.store import AlertRecord, PendingAck, StoreTx
 
@@ -75,7 +73,7 @@ class AlertService:
             "author": event.author,
             "seq": event.seq,
             "by": event.body["by"],
-            "deadline": _deadline_of(pending),
+            "deadline": format_ms(pending.deadline_ms),
             "waiting_for": waiting_for,
         }
 
@@ -83,7 +81,3 @@ class AlertService:
             return tx.escalate(pending, SEVERITY[precedence], detail, now_ms)
 
         return await self._ctx.store.write(apply)
-
-
-def _deadline_of(pending: PendingAck) -> str:
-    return format_ts(datetime.fromtimestamp(pending.deadline_ms / 1000, UTC))

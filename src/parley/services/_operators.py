@@ -14,6 +14,7 @@ from parley.forms import SUPPORTED_LOCALES
 from parley.protocol import validate_operator_name
 from parley.store import OperatorRecord, StoreTx, TokenRecord
 
+from ._audit import AUDIT_LOGGER
 from ._auth import Permission, Principal, Role, require
 from ._context import NodeContext
 from ._threads import Lane
@@ -23,7 +24,7 @@ __all__ = ["IssuedToken", "OperatorService"]
 
 MIN_PASSWORD_LENGTH = 12
 # Who logged in, who failed and who was throttled, from where; never a password.
-_audit = logging.getLogger("parley.audit")
+_audit = logging.getLogger(AUDIT_LOGGER)
 
 
 class IssuedToken:

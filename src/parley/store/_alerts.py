@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import insert, select, update
 
+from parley.protocol import Event
+
 from . import _schema as t
 from ._base import SqlReadsBase, SqlTxBase, record_from_row
 
@@ -37,6 +39,10 @@ class AlertsTx(Protocol):
         detail: Mapping[str, Any],
         created_ms: int,
     ) -> int: ...
+    def raise_equivocation_alert(
+        self, event: Event, detail: Mapping[str, Any], created_ms: int
+    ) -> None: ...
+    def resolve_link_alerts(self, party: str, resolved_ms: int) -> list[int]: ...
 
 
 class AlertsReads(Protocol):
@@ -64,6 +70,43 @@ class SqlAlertsTx(SqlTxBase):
                 created_ms=created_ms,
             )
         )
+
+    def raise_equivocation_alert(
+        self, event: Event, detail: Mapping[str, Any], created_ms: int
+    ) -> None:
+        """At most one open alert per author and channel: later forks are counted in it."""
+        a = t.alerts.c
+        open_alerts = self._conn.execute(
+            select(a.id, a.detail).where(
+                a.kind == "equivocation", a.channel == event.channel, a.resolved_ms.is_(None)
+            )
+        ).all()
+        for row in open_alerts:
+            known = json.loads(row.detail)
+            if known.get("author") == event.author:
+                known["forks"] = known.get("forks", 1) + 1
+                self._conn.execute(
+                    update(t.alerts).where(a.id == row.id).values(detail=json.dumps(known))
+                )
+                return
+        self.insert_alert(
+            "equivocation", "critical", event.channel, event.id, {**detail, "forks": 1}, created_ms
+        )
+
+    def resolve_link_alerts(self, party: str, resolved_ms: int) -> list[int]:
+        """Resolve the open ``link_test_missed`` alerts about ``party``; their ids."""
+        rows = self._conn.execute(
+            select(t.alerts.c.id, t.alerts.c.detail).where(
+                t.alerts.c.kind == "link_test_missed", t.alerts.c.resolved_ms.is_(None)
+            )
+        )
+        # Few are ever open at once: the peer is read from the detail here, not indexed.
+        ids = [row.id for row in rows if json.loads(row.detail).get("peer") == party]
+        if ids:
+            self._conn.execute(
+                update(t.alerts).where(t.alerts.c.id.in_(ids)).values(resolved_ms=resolved_ms)
+            )
+        return ids
 
     def _resolve_alert(self, kind: str, event_id: str, resolved_ms: int) -> None:
         """Resolve the open alert of that kind about that event; one resolved stays as it was."""

@@ -78,9 +78,6 @@ class EventsTx(Protocol):
     def stored_raw(self, event_id: str) -> bytes | None: ...
     def insert_event(self, event: Event, head: ChainHead | None, stored_ms: int) -> int: ...
     def record_equivocation(self, event: Event, stored: bytes, detected_ms: int) -> bool: ...
-    def raise_equivocation_alert(
-        self, event: Event, detail: Mapping[str, Any], created_ms: int
-    ) -> None: ...
 
 
 class EventsReads(Protocol):
@@ -194,35 +191,6 @@ class SqlEventsTx(SqlTxBase):
             )
         )
         return True
-
-    def raise_equivocation_alert(
-        self, event: Event, detail: Mapping[str, Any], created_ms: int
-    ) -> None:
-        """At most one open alert per author and channel: later forks are counted in it."""
-        a = t.alerts.c
-        open_alerts = self._conn.execute(
-            select(a.id, a.detail).where(
-                a.kind == "equivocation", a.channel == event.channel, a.resolved_ms.is_(None)
-            )
-        ).all()
-        for row in open_alerts:
-            known = json.loads(row.detail)
-            if known.get("author") == event.author:
-                known["forks"] = known.get("forks", 1) + 1
-                self._conn.execute(
-                    update(t.alerts).where(a.id == row.id).values(detail=json.dumps(known))
-                )
-                return
-        self._conn.execute(
-            insert(t.alerts).values(
-                kind="equivocation",
-                severity="critical",
-                channel=event.channel,
-                event_id=event.id,
-                detail=json.dumps({**detail, "forks": 1}, ensure_ascii=False),
-                created_ms=created_ms,
-            )
-        )
 
 
 class SqlEventsReads(SqlReadsBase):

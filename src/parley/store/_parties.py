@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from . import _schema as t
 from ._base import SqlReadsBase, SqlTxBase, record_from_row
@@ -53,7 +52,6 @@ class PartiesTx(Protocol):
     def insert_party(self, record: PartyRecord, added_ms: int) -> None: ...
     def set_peer_urls(self, party: str, urls: list[str]) -> None: ...
     def save_link(self, record: LinkRecord) -> None: ...
-    def resolve_link_alerts(self, party: str, resolved_ms: int) -> list[int]: ...
     def delete_party(self, party: str) -> None: ...
 
 
@@ -86,21 +84,6 @@ class SqlPartiesTx(SqlTxBase):
     def save_link(self, record: LinkRecord) -> None:
         values = asdict(record)
         self._upsert(t.links.c.party, values.pop("party"), values)
-
-    def resolve_link_alerts(self, party: str, resolved_ms: int) -> list[int]:
-        """Resolve the open ``link_test_missed`` alerts about ``party``; their ids."""
-        rows = self._conn.execute(
-            select(t.alerts.c.id, t.alerts.c.detail).where(
-                t.alerts.c.kind == "link_test_missed", t.alerts.c.resolved_ms.is_(None)
-            )
-        )
-        # Few are ever open at once: the peer is read from the detail here, not indexed.
-        ids = [row.id for row in rows if json.loads(row.detail).get("peer") == party]
-        if ids:
-            self._conn.execute(
-                update(t.alerts).where(t.alerts.c.id.in_(ids)).values(resolved_ms=resolved_ms)
-            )
-        return ids
 
     def delete_party(self, party: str) -> None:
         """Unpin a party with what only serves to reach it; a channel naming it keeps it
