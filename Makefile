@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.package-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: demo test test-fast lint install system-deps docs bench clean
+.PHONY: demo test test-fast lint install system-deps docs bench clean assets
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -31,7 +31,7 @@ system-deps:
 # Tests checked by mypy --strict as src/ is: protocol, store, federation and the shared support. The
 # other test folders are annotated as they are touched; add each one here once it passes.
 TYPED_TESTS := tests/conftest.py tests/support tests/protocol tests/federation tests/store \
-	tests/test_layers.py tests/test_settings.py tests/services/test_duty.py
+	tests/test_layers.py tests/test_settings.py tests/services/test_duty.py tests/web
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench scripts
@@ -52,18 +52,25 @@ docs: $(STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/node_bench.py
 
+# The console's front-end libraries, pinned in package.json and package-lock.json: their built
+# files are copied into src/parley/web/static/vendor with a checksum manifest, and committed,
+# so nothing else needs Node.js. Run after changing a version there.
+assets:
+	npm ci --ignore-scripts --no-audit --no-fund
+	python3 scripts/assets.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# Forms catalogues (src/parley/forms/locale): extract the messages of src/parley/forms into
-# messages.pot, merge them into the ar/en/ru/uk .po files, compile the .mo files. New or changed
+# Catalogues (src/parley/forms/locale): extract the messages of the forms and of the console's
+# templates (babel.cfg) into messages.pot, merge them into the ar/en/ru/uk .po files, compile the .mo files. New or changed
 # messages come out untranslated or fuzzy: translate them, then run this again.
 FORMS_LOCALE := src/parley/forms/locale
 .PHONY: i18n
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o $(FORMS_LOCALE)/messages.pot --project=Parley \
 		--version=0.1.0 --copyright-holder="Parley contributors" -c TRANSLATORS: \
-		--add-location=file src/parley/forms \
+		--add-location=file src/parley \
 	&& $(BIN)/pybabel update -i $(FORMS_LOCALE)/messages.pot -d $(FORMS_LOCALE) -D parley \
 		--ignore-obsolete \
 	&& $(BIN)/pybabel compile -d $(FORMS_LOCALE) -D parley --statistics

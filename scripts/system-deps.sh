@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use, from Debian's packages, when missing:
 # a PostgreSQL server (the store tests run against a real one) and jq (the README's
-# walk-through, which a test runs as written, reads JSON answers with it).
+# walk-through, which a test runs as written, reads JSON answers with it) and Chromium (the
+# console's browser tests drive it through Playwright, by its path: /usr/bin/chromium).
 set -euo pipefail
 
 have_postgres() {
@@ -20,4 +21,11 @@ if ! command -v jq >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq jq >/dev/null
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Chromium from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
 fi

@@ -27,6 +27,8 @@ FORBIDDEN = {
     "store": {"parley.services", "parley.api", "parley.cli", "fastapi"},
     "services": {"parley.api", "parley.cli", "fastapi", "sqlalchemy"},
     "api": {"parley.cli", "sqlalchemy", *STORE_PRIVATE},
+    # The console is an adapter like the API, beside it: the API mounts it, never the reverse.
+    "web": {"parley.cli", "parley.api", "parley.store", "sqlalchemy"},
     "forms": {
         "parley.store",
         "parley.services",

@@ -31,6 +31,12 @@ class Settings:
         5.0, "How often the node looks for overdue messages, seconds."
     )
     token_ttl_s: int = _setting(12 * 3600, "Lifetime of an operator's bearer token, seconds.")
+    console_idle_s: int = _setting(
+        900,
+        "How long a console session may go without its operator opening a page or sending a "
+        "form before it is signed out and its token revoked, seconds; the live updates of an "
+        "open page do not count.",
+    )
     password_time_cost: int = _setting(3, "Argon2id passes when hashing an operator password.")
     password_memory_kib: int = _setting(
         64 * 1024, "Argon2id memory per password hash, KiB (at least 32)."

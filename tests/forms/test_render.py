@@ -196,7 +196,7 @@ def test_catalogues_hold_exactly_the_messages_the_code_uses() -> None:
     used = {
         (context, message)
         for _, _, message, _, context in extract_from_dir(
-            REPO / "src/parley/forms", method_map, options_map
+            REPO / "src/parley", method_map, options_map
         )
     }
     with (LOCALE_DIR / "messages.pot").open("rb") as pot:

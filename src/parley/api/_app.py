@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 import parley
 from parley.services import Node
+from parley.web import install_console
 
 from ._federation import router as federation_router
 from ._input import parse_count
@@ -52,6 +53,7 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     app.include_router(router)
     app.include_router(stream_router)
     app.include_router(federation_router)
+    install_console(app)
     app.add_middleware(
         BodyLimit,
         limit=node.settings.max_request_bytes,

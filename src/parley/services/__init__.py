@@ -24,6 +24,7 @@ from ._deconflict import DeconflictionService, Meeting
 from ._deconflict_alerts import DeconflictionAlert
 from ._federation import FederationService, PushOutcome
 from ._files import write_private
+from ._inbox import Inbox, InboxItem, waits_for
 from ._ingest import IngestOutcome, IngestService
 from ._journal import Journal
 from ._links import LinkMonitor, LinkStatus
@@ -63,6 +64,8 @@ __all__ = [
     "FederationService",
     "HttpPeerTransport",
     "ImportReport",
+    "Inbox",
+    "InboxItem",
     "InclusionProof",
     "IngestOutcome",
     "IngestService",
@@ -97,5 +100,6 @@ __all__ = [
     "init_node",
     "require",
     "verify_bundle",
+    "waits_for",
     "write_private",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +72,15 @@ class ChannelService:
             self._ctx.store, self._ctx.party, record, stored[:limit], self._ctx.clock.now()
         )
         return views, (views[-1].pos if more else None)
+
+    def latest(
+        self, principal: Principal, channel: str, types: Iterable[str], limit: int
+    ) -> list[EventView]:
+        """The newest events of some types in a channel, newest first (a timeline's page)."""
+        record = self.get(principal, channel)
+        _check_limit(limit)
+        stored = self._ctx.store.latest_events(channel, types, limit)
+        return build_views(self._ctx.store, self._ctx.party, record, stored, self._ctx.clock.now())
 
     def events_after(self, principal: Principal, after: int, limit: int) -> list[EventView]:
         """Events of all this party's channels after a position, in local order (stream replay)."""

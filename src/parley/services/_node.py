@@ -37,6 +37,7 @@ from ._deconflict import DeconflictionService
 from ._duty import DutyStats
 from ._federation import FederationService
 from ._files import PRIVATE_DIR, write_private
+from ._inbox import Inbox
 from ._ingest import IngestService
 from ._journal import Journal
 from ._links import LinkMonitor
@@ -142,6 +143,7 @@ class Node:
         self.ingest = IngestService(self.ctx, journal)
         self.alerts = AlertService(self.ctx)
         self.notifications = NotificationService(self.ctx, self.channels)
+        self.inbox = Inbox(self.ctx, self.channels)
         self.federation = FederationService(self.ctx, self.ingest)
         self.transport: PeerTransport = transport or HttpPeerTransport(
             self.ctx, self.settings.peer_timeout_s

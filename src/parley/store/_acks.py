@@ -12,6 +12,7 @@ from sqlalchemy import and_, insert, select, update
 from . import _schema as t
 from ._alerts import SqlAlertsTx
 from ._base import SqlReadsBase, record_from_row
+from ._events import StoredEvent, stored_event
 
 __all__ = [
     "AckRecord",
@@ -74,6 +75,7 @@ class AcksReads(Protocol):
     def acks_for(self, event_ids: list[str]) -> dict[str, list[AckRecord]]: ...
     def replies_for(self, request_ids: list[str]) -> dict[str, ReplyRecord]: ...
     def due_pending_acks(self, now_ms: int, limit: int = 500) -> list[PendingAck]: ...
+    def pending_inbound(self, party: str, limit: int) -> list[StoredEvent]: ...
 
 
 class SqlAcksTx(SqlAlertsTx):
@@ -159,3 +161,15 @@ class SqlAcksReads(SqlReadsBase):
             .limit(limit)
         )
         return [record_from_row(PendingAck, r) for r in rows]
+
+    def pending_inbound(self, party: str, limit: int) -> list[StoredEvent]:
+        """Other parties' events whose ack or reply clock still runs here, soonest first."""
+        p, e = t.pending_acks.c, t.events.c
+        rows = self._all(
+            select(e.pos, e.raw, e.stored_ms)
+            .join_from(t.pending_acks, t.events, e.id == p.event_id)
+            .where(e.author != party)
+            .order_by(p.deadline_ms, e.pos)
+            .limit(limit)
+        )
+        return [stored_event(r) for r in rows]

@@ -90,6 +90,9 @@ class EventsReads(Protocol):
     def list_events(
         self, channel: str, *, after: int = 0, limit: int = 100
     ) -> list[StoredEvent]: ...
+    def latest_events(
+        self, channel: str, types: Iterable[str], limit: int
+    ) -> list[StoredEvent]: ...
     def events_since(
         self, channels: Iterable[str], after: int, limit: int
     ) -> list[StoredEvent]: ...
@@ -243,6 +246,17 @@ class SqlEventsReads(SqlReadsBase):
     def list_events(self, channel: str, *, after: int = 0, limit: int = 100) -> list[StoredEvent]:
         query = stored_after(t.events.c.channel == channel, after, limit)
         return [stored_event(r) for r in self._all(query)]
+
+    def latest_events(self, channel: str, types: Iterable[str], limit: int) -> list[StoredEvent]:
+        """The newest events of some types in a channel, newest first."""
+        c = t.events.c
+        rows = self._all(
+            select(c.pos, c.raw, c.stored_ms)
+            .where(c.channel == channel, c.type.in_(list(types)))
+            .order_by(c.pos.desc())
+            .limit(limit)
+        )
+        return [stored_event(r) for r in rows]
 
     def events_since(self, channels: Iterable[str], after: int, limit: int) -> list[StoredEvent]:
         query = stored_after(t.events.c.channel.in_(list(channels)), after, limit)

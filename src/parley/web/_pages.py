@@ -1,0 +1,291 @@
+"""The console's pages: sign in and out, the inbox, channels and their timeline, alerts.
+
+Pages and forms count as the operator's activity (they renew the session); the fragments
+under /console/live/ that an open page fetches by itself do not. Every form that changes
+anything carries the session's CSRF token; after a plain form post the browser is sent on
+(303), so a reload never posts twice; htmx gets the fragment it swaps in instead.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from parley.errors import AuthenticationFailed, ParleyError, TooManyRequests
+from parley.protocol import ACKABLE_TYPES, Precedence
+from parley.services import EventView, Node, Permission, waits_for
+
+from ._i18n import countdown, page
+from ._session import (
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    Session,
+    Sessions,
+    new_nonce,
+    read_form,
+    set_cookie,
+)
+
+__all__ = ["SEVERITIES", "router"]
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+HOME = "/console/"
+SIGN_IN = "/console/login"
+TIMELINE_LENGTH = 100
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+def node_of(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+def sessions_of(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.console_sessions
+    return sessions
+
+
+async def page_session(request: Request) -> Session:
+    return await sessions_of(request).resolve(request, activity=True)
+
+
+async def live_session(request: Request) -> Session:
+    return await sessions_of(request).resolve(request, activity=False)
+
+
+PageSession = Annotated[Session, Depends(page_session)]
+LiveSession = Annotated[Session, Depends(live_session)]
+
+
+def _now(request: Request) -> datetime:
+    return node_of(request).clock.now()
+
+
+def _show(
+    request: Request,
+    session: Session | None,
+    template: str,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return page(request, session, template, context, status=status, now=_now(request))
+
+
+def _go(to: str, request: Request | None = None, session: Session | None = None) -> Response:
+    response = RedirectResponse(to, status_code=303)
+    if request is not None and session is not None and session.renewed is not None:
+        set_cookie(request, response, SESSION_COOKIE, session.renewed)
+    return response
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _next(fields: dict[str, str]) -> str:
+    """Where to go after a form: one of the console's own pages, never another site."""
+    target = fields.get("next", HOME)
+    inside = target.startswith(HOME) and "//" not in target and "\\" not in target
+    return target if inside else HOME
+
+
+# -- signing in and out --------------------------------------------------------------------------
+@router.get("")
+def bare() -> Response:
+    return _go(HOME)
+
+
+@router.get("/login")
+def sign_in_form(request: Request, idle: bool = False) -> Response:
+    return _sign_in_page(request, status=200, idle=idle)
+
+
+def _sign_in_page(request: Request, *, status: int, **context: Any) -> Response:
+    nonce = new_nonce()
+    response = _show(
+        request,
+        None,
+        "login.html",
+        status,
+        csrf=sessions_of(request).sign_in_token(nonce),
+        **{"idle": False, "failed": False, "retry_after_s": None, **context},
+    )
+    set_cookie(request, response, SIGN_IN_COOKIE, nonce)
+    return response
+
+
+@router.post("/login")
+async def sign_in(request: Request) -> Response:
+    fields = await read_form(request)
+    sessions_of(request).check_sign_in(request, fields)
+    address = request.client.host if request.client else "unknown"
+    try:
+        issued = await node_of(request).operators.login(
+            fields.get("username", ""), fields.get("password", ""), address=address
+        )
+    except AuthenticationFailed:
+        return _sign_in_page(request, status=401, failed=True)
+    except TooManyRequests as exc:
+        response = _sign_in_page(request, status=429, retry_after_s=exc.retry_after_s)
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+    response = _go(HOME)
+    set_cookie(request, response, SESSION_COOKIE, sessions_of(request).cookie(issued.token))
+    response.delete_cookie(SIGN_IN_COOKIE, path="/console/")
+    return response
+
+
+@router.post("/logout")
+async def sign_out(request: Request, session: PageSession) -> Response:
+    await sessions_of(request).form(request, session)
+    await node_of(request).operators.logout(session.token)
+    response = _go(SIGN_IN)
+    response.delete_cookie(SESSION_COOKIE, path="/console/")
+    return response
+
+
+@router.post("/language")
+async def set_language(request: Request, session: PageSession) -> Response:
+    fields = await sessions_of(request).form(request, session)
+    await node_of(request).operators.set_language(session.principal, fields.get("lang", ""))
+    return _go(_next(fields), request, session)
+
+
+# -- the inbox -----------------------------------------------------------------------------------
+def _inbox(request: Request, session: Session, template: str) -> HTMLResponse:
+    node = node_of(request)
+    items = node.inbox.items(session.principal)
+    return _show(
+        request,
+        session,
+        template,
+        items=items,
+        rendered={i.view.event.id: _text(node, i.view, session) for i in items},
+        left={i.view.event.id: countdown(i.deadline, _now(request)) for i in items},
+    )
+
+
+def _text(node: Node, view: EventView, session: Session) -> str | None:
+    rendered = node.notifications.rendered(view, session.principal.lang)
+    return None if rendered is None else rendered["text"]
+
+
+@router.get("/")
+def inbox(request: Request, session: PageSession) -> HTMLResponse:
+    return _inbox(request, session, "inbox.html")
+
+
+@router.get("/live/inbox")
+def inbox_items(request: Request, session: LiveSession) -> HTMLResponse:
+    return _inbox(request, session, "inbox_items.html")
+
+
+@router.post("/channels/{channel}/events/{event_id}/ack")
+async def acknowledge(
+    request: Request, session: PageSession, channel: str, event_id: str
+) -> Response:
+    fields = await sessions_of(request).form(request, session)
+    await node_of(request).channels.acknowledge(session.principal, channel, event_id)
+    if _htmx(request):
+        return _inbox(request, session, "inbox_items.html")
+    return _go(_next(fields), request, session)
+
+
+# -- channels ------------------------------------------------------------------------------------
+@router.get("/channels")
+def channels(request: Request, session: PageSession) -> HTMLResponse:
+    # A desk follows a few channels; past a thousand, the API's pages list the rest.
+    records, _ = node_of(request).channels.list_channels(session.principal, limit=1000)
+    return _show(request, session, "channels.html", channels=records)
+
+
+def _timeline(
+    request: Request, session: Session, channel: str, template: str, status: int = 200, **form: Any
+) -> HTMLResponse:
+    node = node_of(request)
+    record = node.channels.get(session.principal, channel)
+    views = node.channels.latest(session.principal, channel, ACKABLE_TYPES, TIMELINE_LENGTH)
+    return _show(
+        request,
+        session,
+        template,
+        status,
+        channel=record,
+        views=views,
+        party=node.party,
+        rendered={v.event.id: _text(node, v, session) for v in views},
+        waiting={v.event.id for v in views if waits_for(record, v, node.party)},
+        precedences=[p.value for p in Precedence],
+        **{"error": None, "text": "", "precedence": "routine", "key": secrets.token_urlsafe(16)}
+        | form,
+    )
+
+
+@router.get("/channels/{channel}")
+def channel_page(request: Request, session: PageSession, channel: str) -> HTMLResponse:
+    return _timeline(request, session, channel, "channel.html")
+
+
+@router.get("/live/channels/{channel}")
+def channel_events(request: Request, session: LiveSession, channel: str) -> HTMLResponse:
+    return _timeline(request, session, channel, "timeline.html")
+
+
+@router.post("/channels/{channel}/messages")
+async def send_message(request: Request, session: PageSession, channel: str) -> Response:
+    fields = await sessions_of(request).form(request, session)
+    text, precedence = fields.get("text", ""), fields.get("precedence", "")
+    try:
+        await node_of(request).channels.post_message(
+            session.principal,
+            channel,
+            precedence=precedence,
+            text=text,
+            lang=fields.get("lang", session.principal.lang),
+            idempotency_key=fields.get("key") or None,
+        )
+    except ParleyError as exc:
+        # The form comes back as it was sent, with the node's reason beside it.
+        return _timeline(
+            request,
+            session,
+            channel,
+            "channel.html",
+            exc.status,
+            error=exc.detail,
+            text=text,
+            precedence=precedence,
+            key=fields.get("key", ""),
+        )
+    return _go(f"/console/channels/{channel}", request, session)
+
+
+# -- alerts --------------------------------------------------------------------------------------
+def _alerts(request: Request, session: Session, template: str) -> HTMLResponse:
+    if not session.principal.can(Permission.VIEW_ALERTS):
+        return _show(request, session, "forbidden.html", 403)
+    alerts = node_of(request).alerts.list_alerts(session.principal, open_only=True)
+    rank = {severity: index for index, severity in enumerate(SEVERITIES)}
+    ordered = sorted(alerts, key=lambda a: (rank.get(a.severity, len(rank)), -a.created_ms))
+    details = {a.id: json.loads(a.detail) for a in ordered}
+    return _show(request, session, template, alerts=ordered, details=details)
+
+
+@router.get("/alerts")
+def alerts(request: Request, session: PageSession) -> HTMLResponse:
+    return _alerts(request, session, "alerts.html")
+
+
+@router.get("/live/alerts")
+def alert_items(request: Request, session: LiveSession) -> HTMLResponse:
+    return _alerts(request, session, "alert_items.html")
+
+
+@router.get("/live/session", status_code=204)
+def session_check(session: LiveSession) -> None:
+    """For an open page that lost its live stream: 204 while the session holds, else 401."""

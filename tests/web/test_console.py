@@ -1,0 +1,463 @@
+"""The console's pages over the node's app: sign-in, the session cookie and its idle expiry,
+CSRF refusals, the security headers, language and direction, the inbox and its order."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from parley.clock import ManualClock
+from parley.services import Principal, Role
+from parley.web._live import _messages
+from parley.web._sound import flash_wav
+from tests.conftest import PASSWORD
+from tests.web.conftest import Console, client_of, csrf_of
+
+pytestmark = pytest.mark.anyio
+
+TEMPLATES = Path(__file__).parents[2] / "src" / "parley" / "web" / "templates"
+PAGES = ["/console/", "/console/channels", "/console/alerts"]
+
+
+def cookie_header(response: httpx.Response, name: str) -> str:
+    (found,) = [h for h in response.headers.get_list("set-cookie") if h.startswith(name + "=")]
+    return found
+
+
+def inbox_ids(html: str) -> list[str]:
+    return re.findall(r'data-item="([0-9a-f]+)"', html)
+
+
+# -- signing in ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", [*PAGES, "/console/channels/ch_x"])
+async def test_pages_behind_sign_in_send_the_browser_to_it(console: Console, path: str) -> None:
+    response = await console.client.get(path)
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/login"
+
+
+async def test_what_an_open_page_fetches_gets_a_401_that_htmx_follows(console: Console) -> None:
+    response = await console.client.get("/console/live/inbox", headers={"HX-Request": "true"})
+
+    assert response.status_code == 401
+    assert response.headers["hx-redirect"] == "/console/login"
+
+
+async def test_sign_in_sets_an_http_only_strict_cookie_and_opens_the_inbox(
+    console: Console,
+) -> None:
+    response = await console.sign_in()
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/"
+    cookie = cookie_header(response, "parley_session").lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/console/" in cookie
+    assert "secure" not in cookie  # plain HTTP: a Secure cookie would never come back
+    inbox = await console.client.get("/console/")
+    assert inbox.status_code == 200
+    assert "duty1" in inbox.text
+
+
+async def test_the_cookie_is_secure_when_the_node_is_served_over_tls(console: Console) -> None:
+    async with client_of(console.node, "https://node") as client:
+        form = await client.get("/console/login")
+        response = await client.post(
+            "/console/login",
+            data={"csrf": csrf_of(form), "username": "duty1", "password": PASSWORD},
+        )
+
+    assert "secure" in cookie_header(response, "parley_session").lower()
+    assert "secure" in cookie_header(form, "parley_sign_in").lower()
+
+
+async def test_a_wrong_password_is_refused_on_the_sign_in_page(console: Console) -> None:
+    response = await console.sign_in(password="not the password")
+
+    assert response.status_code == 401
+    assert "Wrong username or password" in response.text
+    assert "parley_session" not in response.headers.get("set-cookie", "")
+
+
+async def test_sign_in_without_its_csrf_token_is_refused(console: Console) -> None:
+    await console.client.get("/console/login")
+    response = await console.client.post(
+        "/console/login", data={"username": "duty1", "password": PASSWORD}
+    )
+
+    assert response.status_code == 403
+    assert "parley_session" not in response.headers.get("set-cookie", "")
+
+
+async def test_no_token_is_ever_in_a_url_or_a_page(console: Console) -> None:
+    await console.sign_in()
+    token = console.client.cookies["parley_session"].split(".")[0]
+    await console.from_peer()
+
+    for path in [*PAGES, f"/console/channels/{console.channel}", "/console/live/inbox"]:
+        page = await console.client.get(path)
+        assert token not in page.text
+        assert not re.search(r"(href|action|src|hx-\w+)=\"[^\"]*token", page.text)
+
+
+async def test_sign_out_revokes_the_token(console: Console) -> None:
+    await console.sign_in()
+    token = console.client.cookies["parley_session"].split(".")[0]
+
+    response = await console.client.post("/console/logout", data={"csrf": await console.csrf()})
+
+    assert response.headers["location"] == "/console/login"
+    api = await console.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 401
+
+
+async def test_an_idle_session_is_signed_out_and_its_token_revoked(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.sign_in()
+    token = console.client.cookies["parley_session"].split(".")[0]
+    idle = console.node.settings.console_idle_s
+
+    clock.advance(timedelta(seconds=idle - 1))
+    assert (await console.client.get("/console/")).status_code == 200  # activity: renewed
+    clock.advance(timedelta(seconds=idle - 1))
+    assert (await console.client.get("/console/live/inbox")).status_code == 200
+    clock.advance(timedelta(seconds=2))  # the live fetch did not renew it
+    response = await console.client.get("/console/")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/login?idle=1"
+    api = await console.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 401
+    page = await console.client.get("/console/login?idle=1")
+    assert "signed out after a time without activity" in page.text
+
+
+async def test_a_forged_cookie_is_no_session(console: Console) -> None:
+    await console.sign_in()
+    token, last, _ = console.client.cookies["parley_session"].split(".")
+    console.client.cookies.clear()
+    console.client.cookies.set("parley_session", f"{token}.{last}.forged", path="/console/")
+
+    assert (await console.client.get("/console/")).status_code == 303
+
+
+# -- CSRF ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("token", [None, "wrong"])
+async def test_state_changing_forms_without_the_sessions_csrf_token_do_nothing(
+    console: Console, token: str | None
+) -> None:
+    await console.sign_in()
+    sent = await console.from_peer()
+    csrf = {} if token is None else {"csrf": token}
+    channel = console.channel
+    posts = {
+        f"/console/channels/{channel}/events/{sent.event.id}/ack": {},
+        f"/console/channels/{channel}/messages": {"text": "forged", "precedence": "flash"},
+        "/console/language": {"lang": "ar"},
+        "/console/logout": {},
+    }
+
+    for path, fields in posts.items():
+        response = await console.client.post(path, data={**fields, **csrf})
+        assert response.status_code == 403, path
+        assert "Form refused" in response.text
+
+    inbox = await console.client.get("/console/")
+    assert inbox_ids(inbox.text) == [sent.event.id]  # not acknowledged
+    assert 'lang="en"' in inbox.text  # language unchanged, still signed in
+    principal = Principal("duty1", Role.OPERATOR, console.node.party)
+    views, _ = console.node.channels.events(principal, channel)
+    assert [v.event.body.get("text") for v in views if v.event.type == "message"] == ["Line check"]
+
+
+async def test_a_json_post_is_no_form(console: Console) -> None:
+    await console.sign_in()
+    response = await console.client.post(
+        "/console/language", json={"lang": "ar", "csrf": await console.csrf()}
+    )
+
+    assert response.status_code == 403
+
+
+# -- headers -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/login",
+        "/console/",
+        "/console/static/console.js",
+        "/console/static/vendor/htmx.org/htmx.min.js",
+        "/console/flash.wav",
+    ],
+)
+async def test_every_console_response_carries_the_security_headers(
+    console: Console, path: str
+) -> None:
+    response = await console.client.get(path)
+
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp
+    assert "style-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_pages_are_never_cached_and_the_api_keeps_its_own_headers(console: Console) -> None:
+    await console.sign_in()
+
+    assert (await console.client.get("/console/")).headers["cache-control"] == "no-store"
+    assert "content-security-policy" not in (await console.client.get("/api/v1/health")).headers
+
+
+@pytest.mark.parametrize("template", sorted(p.name for p in TEMPLATES.glob("*.html")))
+def test_templates_have_no_inline_script_style_or_handler(template: str) -> None:
+    html = (TEMPLATES / template).read_text("utf-8")
+
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)
+    assert "<style" not in html
+    assert not re.search(r"\sstyle=", html)
+    assert not re.search(r"\son[a-z]+=", html)
+    assert "hx-on" not in html
+
+
+# -- language and direction ----------------------------------------------------------------------
+async def test_arabic_pages_run_right_to_left_with_ids_isolated(console: Console) -> None:
+    await console.sign_in()
+    await console.from_peer()
+
+    changed = await console.client.post(
+        "/console/language", data={"lang": "ar", "next": "/console/", "csrf": await console.csrf()}
+    )
+    inbox = await console.client.get(changed.headers["location"])
+
+    assert '<html lang="ar" dir="rtl">' in inbox.text
+    assert "الوارد" in inbox.text  # Inbox
+    assert "تأكيد الاستلام" in inbox.text  # Acknowledge
+    assert '<bdi class="ident">ru-genstaff</bdi>' in inbox.text
+    assert re.search(
+        r"<time datetime=\"[^\"]+\"><bdi>\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ</bdi>", inbox.text
+    )
+
+
+async def test_the_language_set_through_the_api_is_the_consoles(console: Console) -> None:
+    await console.sign_in()
+    token = console.client.cookies["parley_session"].split(".")[0]
+
+    response = await console.client.put(
+        "/api/v1/me/language", json={"lang": "ru"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    inbox = await console.client.get("/console/")
+
+    assert response.status_code == 204
+    assert '<html lang="ru" dir="ltr">' in inbox.text
+    assert "Входящие" in inbox.text
+
+
+async def test_the_sign_in_page_speaks_the_browsers_language(console: Console) -> None:
+    page = await console.client.get("/console/login", headers={"Accept-Language": "uk,en;q=0.5"})
+    chosen = await console.client.get("/console/login?lang=ar")
+
+    assert '<html lang="uk" dir="ltr">' in page.text
+    assert "Увійти" in page.text
+    assert '<html lang="ar" dir="rtl">' in chosen.text
+
+
+async def test_an_unknown_language_is_refused(console: Console) -> None:
+    await console.sign_in()
+
+    response = await console.client.post(
+        "/console/language", data={"lang": "fr", "csrf": await console.csrf()}
+    )
+
+    assert response.status_code == 422
+
+
+# -- the inbox -----------------------------------------------------------------------------------
+async def test_inbox_orders_by_precedence_then_deadline(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.sign_in()
+    routine = await console.from_peer("routine", "routine")
+    early_immediate = await console.from_peer("immediate", "first immediate")
+    clock.advance(timedelta(minutes=1))
+    late_immediate = await console.from_peer("immediate", "second immediate")
+    flash = await console.from_peer("flash", "flash")
+    await console.node.channels.post_message(
+        Principal("duty1", Role.OPERATOR, console.node.party),
+        console.channel,
+        precedence="flash",
+        text="our own: not in our inbox",
+        lang="en",
+    )
+
+    inbox = await console.client.get("/console/")
+
+    expected = [flash, early_immediate, late_immediate, routine]
+    assert inbox_ids(inbox.text) == [v.event.id for v in expected]
+    assert 'data-precedence="flash"' in inbox.text
+    assert 'data-deadline="2026-02-05T14:11:00.000Z"' in inbox.text  # the flash one's
+
+
+async def test_an_item_past_its_deadline_is_marked_overdue(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.sign_in()
+    await console.from_peer("flash")
+    clock.advance(timedelta(minutes=11))
+
+    inbox = await console.client.get("/console/live/inbox")
+
+    assert re.search(r'class="item precedence-flash overdue"', inbox.text)
+    assert "00:01:00" in inbox.text
+
+
+async def test_acknowledging_takes_the_item_out_of_the_inbox(console: Console) -> None:
+    await console.sign_in()
+    first = await console.from_peer("flash")
+    second = await console.from_peer("routine")
+
+    response = await console.client.post(
+        f"/console/channels/{console.channel}/events/{first.event.id}/ack",
+        data={"csrf": await console.csrf()},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200
+    assert inbox_ids(response.text) == [second.event.id]  # the fragment htmx swaps in
+    principal = Principal("duty1", Role.OPERATOR, console.node.party)
+    view = console.node.channels.event(principal, console.channel, first.event.id)
+    (peer,) = [m for m in view.members if m.party == console.node.party]
+    assert peer.acknowledged_by == "duty1"
+
+
+async def test_a_plain_form_acknowledges_and_goes_back(console: Console) -> None:
+    await console.sign_in()
+    sent = await console.from_peer()
+    page = f"/console/channels/{console.channel}"
+
+    response = await console.client.post(
+        f"/console/channels/{console.channel}/events/{sent.event.id}/ack",
+        data={"csrf": await console.csrf(), "next": page},
+    )
+    timeline = await console.client.get(page)
+
+    assert (response.status_code, response.headers["location"]) == (303, page)
+    assert 'acknowledged by <bdi class="ident">duty1</bdi>' in timeline.text
+    assert inbox_ids((await console.client.get("/console/")).text) == []
+
+
+async def test_a_form_never_sends_the_browser_to_another_site(console: Console) -> None:
+    await console.sign_in()
+
+    response = await console.client.post(
+        "/console/language",
+        data={"lang": "en", "next": "//elsewhere.example/", "csrf": await console.csrf()},
+    )
+
+    assert response.headers["location"] == "/console/"
+
+
+# -- channels ------------------------------------------------------------------------------------
+async def test_a_message_sent_from_the_channel_page_shows_its_status(console: Console) -> None:
+    await console.sign_in()
+    page = f"/console/channels/{console.channel}"
+    form = await console.client.get(page)
+    key = re.search(r'name="key" value="([^"]+)"', form.text)
+    assert key is not None
+    fields = {"csrf": csrf_of(form), "key": key.group(1), "precedence": "priority"}
+
+    sent = await console.client.post(
+        f"{page}/messages", data={**fields, "text": "Exercise ends 18:00Z", "lang": "en"}
+    )
+    again = await console.client.post(
+        f"{page}/messages", data={**fields, "text": "Exercise ends 18:00Z", "lang": "en"}
+    )
+    timeline = await console.client.get(page)
+
+    assert (sent.status_code, sent.headers["location"]) == (303, page)
+    assert again.status_code == 303
+    assert timeline.text.count("Exercise ends 18:00Z") == 1  # a second click sends nothing
+    assert "sent, not delivered yet" in timeline.text
+
+
+async def test_a_refused_message_comes_back_with_the_nodes_reason(console: Console) -> None:
+    await console.sign_in()
+    page = f"/console/channels/{console.channel}"
+
+    response = await console.client.post(
+        f"{page}/messages",
+        data={"csrf": await console.csrf(page), "text": "kept", "precedence": "urgent"},
+    )
+
+    assert response.status_code == 422
+    assert "The node refused this message" in response.text
+    assert "precedence" in response.text
+    assert ">kept</textarea>" in response.text
+
+
+# -- alerts --------------------------------------------------------------------------------------
+async def test_an_operator_does_not_see_the_alerts(console: Console) -> None:
+    await console.sign_in("duty1")
+
+    page = await console.client.get("/console/alerts")
+
+    assert page.status_code == 403
+    assert 'href="/console/alerts"' not in (await console.client.get("/console/")).text
+
+
+async def test_a_supervisor_sees_open_alerts_most_severe_first(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.from_peer("routine")
+    await console.from_peer("flash")
+    clock.advance(timedelta(days=2))
+    await console.node.alerts.escalate_overdue()
+    await console.sign_in("watch1")
+
+    page = await console.client.get("/console/alerts")
+
+    assert page.status_code == 200
+    severities = re.findall(r'class="alert severity-(\w+)"', page.text)
+    assert severities == ["critical", "low"]
+    assert "Not acknowledged in time" in page.text
+
+
+# -- live ----------------------------------------------------------------------------------------
+async def test_the_stream_says_what_to_fetch_again(console: Console) -> None:
+    principal = Principal("duty1", Role.OPERATOR, console.node.party)
+    stream = _messages(console.node, principal, lifetime_s=30)
+
+    first = await anext(stream)
+    pending = anext(stream)
+    await console.from_peer("flash")
+    changed = [await pending, await anext(stream)]
+
+    assert first.event == "inbox"
+    assert sorted(str(m.event) for m in changed) == [f"channel-{console.channel}", "inbox"]
+    await stream.aclose()
+
+
+async def test_the_stream_ends_when_the_session_would_time_out(console: Console) -> None:
+    principal = Principal("duty1", Role.OPERATOR, console.node.party)
+
+    received = [m.event async for m in _messages(console.node, principal, lifetime_s=0.05)]
+
+    assert received == ["inbox"]
+
+
+def test_the_flash_alarm_is_a_short_wav() -> None:
+    sound = flash_wav()
+
+    assert sound[:4] == b"RIFF"
+    assert sound[8:12] == b"WAVE"
+    assert 8_000 < len(sound) < 40_000
