@@ -41,6 +41,7 @@ SLOW = {
     "tests/cli/": "the parley command as a real subprocess, the demo on three processes",
     "tests/api/": "the HTTP API end to end, kill -9 on a server process",
     "tests/test_faultproxy.py": "real sockets through the fault proxy",
+    "tests/web/test_browser.py": "the console in Chromium against node processes",
 }
 
 

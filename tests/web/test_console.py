@@ -55,7 +55,7 @@ async def test_sign_in_sets_an_http_only_strict_cookie_and_opens_the_inbox(
 
     assert response.status_code == 303
     assert response.headers["location"] == "/console/"
-    cookie = cookie_header(response, "parley_session").lower()
+    cookie = cookie_header(response, "parley_session_us-eucom").lower()
     assert "httponly" in cookie
     assert "samesite=strict" in cookie
     assert "path=/console/" in cookie
@@ -73,8 +73,8 @@ async def test_the_cookie_is_secure_when_the_node_is_served_over_tls(console: Co
             data={"csrf": csrf_of(form), "username": "duty1", "password": PASSWORD},
         )
 
-    assert "secure" in cookie_header(response, "parley_session").lower()
-    assert "secure" in cookie_header(form, "parley_sign_in").lower()
+    assert "secure" in cookie_header(response, "parley_session_us-eucom").lower()
+    assert "secure" in cookie_header(form, "parley_sign_in_us-eucom").lower()
 
 
 async def test_a_wrong_password_is_refused_on_the_sign_in_page(console: Console) -> None:
@@ -82,7 +82,7 @@ async def test_a_wrong_password_is_refused_on_the_sign_in_page(console: Console)
 
     assert response.status_code == 401
     assert "Wrong username or password" in response.text
-    assert "parley_session" not in response.headers.get("set-cookie", "")
+    assert "parley_session_us-eucom" not in response.headers.get("set-cookie", "")
 
 
 async def test_sign_in_without_its_csrf_token_is_refused(console: Console) -> None:
@@ -92,12 +92,12 @@ async def test_sign_in_without_its_csrf_token_is_refused(console: Console) -> No
     )
 
     assert response.status_code == 403
-    assert "parley_session" not in response.headers.get("set-cookie", "")
+    assert "parley_session_us-eucom" not in response.headers.get("set-cookie", "")
 
 
 async def test_no_token_is_ever_in_a_url_or_a_page(console: Console) -> None:
     await console.sign_in()
-    token = console.client.cookies["parley_session"].split(".")[0]
+    token = console.client.cookies["parley_session_us-eucom"].split(".")[0]
     await console.from_peer()
 
     for path in [*PAGES, f"/console/channels/{console.channel}", "/console/live/inbox"]:
@@ -108,7 +108,7 @@ async def test_no_token_is_ever_in_a_url_or_a_page(console: Console) -> None:
 
 async def test_sign_out_revokes_the_token(console: Console) -> None:
     await console.sign_in()
-    token = console.client.cookies["parley_session"].split(".")[0]
+    token = console.client.cookies["parley_session_us-eucom"].split(".")[0]
 
     response = await console.client.post("/console/logout", data={"csrf": await console.csrf()})
 
@@ -121,7 +121,7 @@ async def test_an_idle_session_is_signed_out_and_its_token_revoked(
     console: Console, clock: ManualClock
 ) -> None:
     await console.sign_in()
-    token = console.client.cookies["parley_session"].split(".")[0]
+    token = console.client.cookies["parley_session_us-eucom"].split(".")[0]
     idle = console.node.settings.console_idle_s
 
     clock.advance(timedelta(seconds=idle - 1))
@@ -141,9 +141,11 @@ async def test_an_idle_session_is_signed_out_and_its_token_revoked(
 
 async def test_a_forged_cookie_is_no_session(console: Console) -> None:
     await console.sign_in()
-    token, last, _ = console.client.cookies["parley_session"].split(".")
+    token, last, _ = console.client.cookies["parley_session_us-eucom"].split(".")
     console.client.cookies.clear()
-    console.client.cookies.set("parley_session", f"{token}.{last}.forged", path="/console/")
+    console.client.cookies.set(
+        "parley_session_us-eucom", f"{token}.{last}.forged", path="/console/"
+    )
 
     assert (await console.client.get("/console/")).status_code == 303
 
@@ -251,7 +253,7 @@ async def test_arabic_pages_run_right_to_left_with_ids_isolated(console: Console
 
 async def test_the_language_set_through_the_api_is_the_consoles(console: Console) -> None:
     await console.sign_in()
-    token = console.client.cookies["parley_session"].split(".")[0]
+    token = console.client.cookies["parley_session_us-eucom"].split(".")[0]
 
     response = await console.client.put(
         "/api/v1/me/language", json={"lang": "ru"}, headers={"Authorization": f"Bearer {token}"}
@@ -317,7 +319,7 @@ async def test_an_item_past_its_deadline_is_marked_overdue(
 
     inbox = await console.client.get("/console/live/inbox")
 
-    assert re.search(r'class="item precedence-flash overdue"', inbox.text)
+    assert re.search(r'class="item overdue"[^>]*data-precedence="flash"', inbox.text)
     assert "00:01:00" in inbox.text
 
 

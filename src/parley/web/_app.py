@@ -13,7 +13,7 @@ from ._i18n import page
 from ._live import router as live_router
 from ._pages import SIGN_IN, node_of
 from ._pages import router as pages_router
-from ._session import SESSION_COOKIE, CsrfRefused, Sessions, SignedOut
+from ._session import CsrfRefused, Sessions, SignedOut, sessions_of
 from ._sound import flash_wav
 
 __all__ = ["install_console"]
@@ -46,7 +46,7 @@ def _to_sign_in(request: Request, exc: Exception) -> Response:
         response = Response(status_code=401, headers={"HX-Redirect": to})
     else:
         response = Response(status_code=303, headers={"Location": to})
-    response.delete_cookie(SESSION_COOKIE, path="/console/")
+    sessions_of(request).end(response)
     return response
 
 

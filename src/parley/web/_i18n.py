@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse
 from parley.clock import format_ms, format_ts, parse_ts
 from parley.forms import RIGHT_TO_LEFT, SUPPORTED_LOCALES, get_form, translations
 
-from ._session import SESSION_COOKIE, Session, set_cookie
+from ._session import Session, sessions_of
 
 __all__ = ["LANGUAGES", "countdown", "negotiate", "page", "utc"]
 
@@ -100,6 +100,6 @@ def page(
         )
     )
     response = HTMLResponse(html, status_code=status)
-    if session is not None and session.renewed is not None:
-        set_cookie(request, response, SESSION_COOKIE, session.renewed)
+    if session is not None:
+        sessions_of(request).keep(request, response, session)
     return response

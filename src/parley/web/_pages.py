@@ -21,15 +21,7 @@ from parley.protocol import ACKABLE_TYPES, Precedence
 from parley.services import EventView, Node, Permission, waits_for
 
 from ._i18n import countdown, page
-from ._session import (
-    SESSION_COOKIE,
-    SIGN_IN_COOKIE,
-    Session,
-    Sessions,
-    new_nonce,
-    read_form,
-    set_cookie,
-)
+from ._session import Session, read_form, sessions_of
 
 __all__ = ["SEVERITIES", "router"]
 
@@ -43,11 +35,6 @@ SEVERITIES = ("critical", "high", "medium", "low")
 def node_of(request: Request) -> Node:
     node: Node = request.app.state.node
     return node
-
-
-def sessions_of(request: Request) -> Sessions:
-    sessions: Sessions = request.app.state.console_sessions
-    return sessions
 
 
 async def page_session(request: Request) -> Session:
@@ -78,8 +65,8 @@ def _show(
 
 def _go(to: str, request: Request | None = None, session: Session | None = None) -> Response:
     response = RedirectResponse(to, status_code=303)
-    if request is not None and session is not None and session.renewed is not None:
-        set_cookie(request, response, SESSION_COOKIE, session.renewed)
+    if request is not None and session is not None:
+        sessions_of(request).keep(request, response, session)
     return response
 
 
@@ -106,16 +93,17 @@ def sign_in_form(request: Request, idle: bool = False) -> Response:
 
 
 def _sign_in_page(request: Request, *, status: int, **context: Any) -> Response:
-    nonce = new_nonce()
+    sessions = sessions_of(request)
+    csrf, nonce = sessions.sign_in_token()
     response = _show(
         request,
         None,
         "login.html",
         status,
-        csrf=sessions_of(request).sign_in_token(nonce),
+        csrf=csrf,
         **{"idle": False, "failed": False, "retry_after_s": None, **context},
     )
-    set_cookie(request, response, SIGN_IN_COOKIE, nonce)
+    sessions.offer_sign_in(request, response, nonce)
     return response
 
 
@@ -135,8 +123,7 @@ async def sign_in(request: Request) -> Response:
         response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
     response = _go(HOME)
-    set_cookie(request, response, SESSION_COOKIE, sessions_of(request).cookie(issued.token))
-    response.delete_cookie(SIGN_IN_COOKIE, path="/console/")
+    sessions_of(request).start(request, response, issued.token)
     return response
 
 
@@ -145,7 +132,7 @@ async def sign_out(request: Request, session: PageSession) -> Response:
     await sessions_of(request).form(request, session)
     await node_of(request).operators.logout(session.token)
     response = _go(SIGN_IN)
-    response.delete_cookie(SESSION_COOKIE, path="/console/")
+    sessions_of(request).end(response)
     return response
 
 

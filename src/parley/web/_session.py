@@ -2,7 +2,8 @@
 
 The cookie holds ``<token>.<last activity ms>.<mac>``: HttpOnly (no script reads it),
 SameSite=Strict (no other site's page sends it), Secure when the node is served over TLS,
-scoped to /console/. The JSON API never reads it: it keeps its bearer tokens.
+scoped to /console/ and named after the node's party: cookies do not tell ports apart, and
+the nodes of a demo share 127.0.0.1. The JSON API never reads it: it keeps its bearer tokens.
 
 Nothing is kept in the process: every worker of a node checks a cookie with the same key, and
 a restart signs nobody out. The key is the node's own signature over a fixed label (Ed25519
@@ -25,21 +26,8 @@ from parley.clock import to_ms
 from parley.errors import AuthenticationFailed, InvalidInput
 from parley.services import Node, Principal
 
-__all__ = [
-    "COOKIE_PATH",
-    "SESSION_COOKIE",
-    "SIGN_IN_COOKIE",
-    "CsrfRefused",
-    "Session",
-    "Sessions",
-    "SignedOut",
-    "new_nonce",
-    "read_form",
-    "set_cookie",
-]
+__all__ = ["CsrfRefused", "Session", "Sessions", "SignedOut", "read_form", "sessions_of"]
 
-SESSION_COOKIE = "parley_session"
-SIGN_IN_COOKIE = "parley_sign_in"  # the sign-in form's own CSRF token, before any session
 COOKIE_PATH = "/console/"
 _KEY_LABEL = b"parley console session key, version 1"
 _FORM_TYPE = "application/x-www-form-urlencoded"
@@ -71,6 +59,9 @@ class Sessions:
     def __init__(self, node: Node) -> None:
         self._node = node
         self._key = node.signer.sign(_KEY_LABEL)
+        self.session_cookie = f"parley_session_{node.party}"
+        # The sign-in form's own CSRF token, before there is a session.
+        self.sign_in_cookie = f"parley_sign_in_{node.party}"
 
     def _mac(self, *parts: str) -> str:
         digest = hmac.new(self._key, "\x00".join(parts).encode("utf-8"), hashlib.sha256)
@@ -79,24 +70,43 @@ class Sessions:
     def _now_ms(self) -> int:
         return to_ms(self._node.clock.now())
 
-    def cookie(self, token: str) -> str:
+    def _cookie(self, token: str) -> str:
         """The session cookie of a token, active now."""
         now = str(self._now_ms())
         return f"{token}.{now}.{self._mac('session', token, now)}"
 
-    def sign_in_token(self, nonce: str) -> str:
-        return self._mac("sign-in", nonce)
+    def start(self, request: Request, response: Response, token: str) -> None:
+        """Signed in: the session cookie replaces the sign-in form's."""
+        _set_cookie(request, response, self.session_cookie, self._cookie(token))
+        _delete_cookie(response, self.sign_in_cookie)
+
+    def keep(self, request: Request, response: Response, session: Session) -> None:
+        """Renew the cookie of a request that was the operator's activity."""
+        if session.renewed is not None:
+            _set_cookie(request, response, self.session_cookie, session.renewed)
+
+    def end(self, response: Response) -> None:
+        _delete_cookie(response, self.session_cookie)
+
+    def sign_in_token(self) -> tuple[str, str]:
+        """A sign-in form's CSRF token and the nonce its cookie holds (``offer_sign_in``)."""
+        nonce = secrets.token_urlsafe(24)
+        return self._mac("sign-in", nonce), nonce
+
+    def offer_sign_in(self, request: Request, response: Response, nonce: str) -> None:
+        _set_cookie(request, response, self.sign_in_cookie, nonce)
 
     def check_sign_in(self, request: Request, fields: dict[str, str]) -> None:
-        nonce = request.cookies.get(SIGN_IN_COOKIE, "")
-        if not nonce or not hmac.compare_digest(self.sign_in_token(nonce), fields.get("csrf", "")):
+        nonce = request.cookies.get(self.sign_in_cookie, "")
+        expected = self._mac("sign-in", nonce)
+        if not nonce or not hmac.compare_digest(expected, fields.get("csrf", "")):
             raise CsrfRefused
 
     async def resolve(self, request: Request, *, activity: bool) -> Session:
         """The session of a request, or SignedOut. A session idle too long is signed out and
         its token revoked, so it no longer works anywhere. ``activity``: the operator opened a
         page or sent a form (a live update of an open page is not one)."""
-        token, last_ms = self._parse(request.cookies.get(SESSION_COOKIE, ""))
+        token, last_ms = self._parse(request.cookies.get(self.session_cookie, ""))
         now_ms = self._now_ms()
         idle_ms = self._node.settings.console_idle_s * 1000
         if now_ms - last_ms > idle_ms:
@@ -106,7 +116,7 @@ class Sessions:
             principal = self._node.operators.authenticate(token)
         except AuthenticationFailed as exc:
             raise SignedOut from exc
-        renewed = self.cookie(token) if activity else None
+        renewed = self._cookie(token) if activity else None
         left_ms = idle_ms if activity else last_ms + idle_ms - now_ms
         return Session(principal, token, self._mac("csrf", token), renewed, left_ms / 1000)
 
@@ -143,11 +153,12 @@ async def read_form(request: Request) -> dict[str, str]:
     return dict(pairs)
 
 
-def new_nonce() -> str:
-    return secrets.token_urlsafe(24)
+def sessions_of(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.console_sessions
+    return sessions
 
 
-def set_cookie(request: Request, response: Response, name: str, value: str) -> None:
+def _set_cookie(request: Request, response: Response, name: str, value: str) -> None:
     response.set_cookie(
         name,
         value,
@@ -156,3 +167,7 @@ def set_cookie(request: Request, response: Response, name: str, value: str) -> N
         samesite="strict",
         secure=request.url.scheme == "https",
     )
+
+
+def _delete_cookie(response: Response, name: str) -> None:
+    response.delete_cookie(name, path=COOKIE_PATH, httponly=True, samesite="strict")
