@@ -23,7 +23,7 @@ from parley.services import EventView, Node, Permission, waits_for
 from ._i18n import countdown, page
 from ._session import Session, read_form, sessions_of
 
-__all__ = ["SEVERITIES", "router"]
+__all__ = ["LiveSession", "PageSession", "node_of", "router"]
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 HOME = "/console/"

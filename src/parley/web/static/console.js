@@ -64,7 +64,7 @@ function setLive(connected) {
 async function checkSession() {
   try {
     const answer = await fetch("/console/live/session", { credentials: "same-origin" });
-    if (answer.status === 401) location.assign("/console/login?idle=1");
+    if (answer.status === 401) location.assign(answer.headers.get("HX-Redirect") || "/console/login");
   } catch {
     // The node is unreachable: the stream keeps trying, the page says it is disconnected.
   }
