@@ -186,3 +186,25 @@ def test_signature_is_over_canonical_bytes_without_sig() -> None:
     assert verify_signature(
         SIGNER.public_key, canonical_bytes(unsigned), base64.b64decode(event.sig)
     )
+
+
+def test_a_signature_spelt_with_other_spare_bits_is_refused() -> None:
+    event = sign_event(
+        SIGNER,
+        channel="ch_00000000000000",
+        author="a0000",
+        seq=1,
+        prev=None,
+        seen={},
+        ts="2026-02-05T14:02:11.123Z",
+        type="message",
+        body={},
+    )
+    # 64 bytes take 86 base64 digits: the last one carries 4 spare bits.
+    last = event.sig[85]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    other = alphabet[alphabet.index(last) ^ 1]
+    respelt = event_from_dict({**event.to_dict(), "sig": event.sig[:85] + other + "=="})
+    assert respelt.id != event.id
+    with pytest.raises(EventRejected, match="canonical base64"):
+        respelt.verify(SIGNER.public_key)

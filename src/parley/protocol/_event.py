@@ -81,6 +81,10 @@ class Event:
             signature = base64.b64decode(self.sig, validate=True)
         except ValueError as exc:
             raise BadSignature(f"event {self.author}#{self.seq}: sig is not base64") from exc
+        # Base64 has spare bits: another spelling of the same signature would give the same
+        # event a second id, and an honest author would look like an equivocator.
+        if base64.b64encode(signature).decode("ascii") != self.sig:
+            raise BadSignature(f"event {self.author}#{self.seq}: sig is not canonical base64")
         if not verify_signature(public_key, canonical_bytes(self.unsigned()), signature):
             raise BadSignature(
                 f"event {self.author}#{self.seq} in {self.channel}: signature does not verify "
