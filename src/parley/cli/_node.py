@@ -85,10 +85,13 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port; 0: any free one.")] = 8701,
     tls_cert: Annotated[
         Path | None,
-        typer.Option(dir_okay=False, help="Certificate chain (PEM): serve https (tls_cert)."),
+        typer.Option(
+            dir_okay=False, help="Certificate chain (PEM) to serve https; default: tls_cert."
+        ),
     ] = None,
     tls_key: Annotated[
-        Path | None, typer.Option(dir_okay=False, help="Its private key (PEM) (tls_key).")
+        Path | None,
+        typer.Option(dir_okay=False, help="Private key (PEM) of --tls-cert; default: tls_key."),
     ] = None,
 ) -> None:
     """Run the node's HTTP API until interrupted: https with a certificate, else http."""
@@ -186,8 +189,10 @@ def node_encrypt_key(data: DataDir) -> None:
 @node_app.command("decrypt-key")
 @run_or_exit
 def node_decrypt_key(data: DataDir) -> None:
-    """Write node.key in clear again, in place (opened with PARLEY_KEY_PASSPHRASE or the
-    setting key_passphrase_file): whoever reads it can then sign as the party."""
+    """Write node.key in clear again, in place: whoever reads it can then sign as the party.
+
+    The key opens as on every command: PARLEY_KEY_PASSPHRASE or the setting key_passphrase_file.
+    """
     node = Node.open(data)
     try:
         if not key_is_encrypted(data):
