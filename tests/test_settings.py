@@ -47,3 +47,10 @@ def test_wrong_type_is_named() -> None:
 
 def test_integer_is_accepted_for_a_float_setting() -> None:
     assert Settings.from_mapping({"escalation_interval_s": 2}).escalation_interval_s == 2.0
+
+
+def test_a_bool_setting_takes_true_or_false_only() -> None:
+    assert Settings.from_mapping({"allow_http_peers": True}).allow_http_peers is True
+    for value in (1, "true"):
+        with pytest.raises(InvalidInput, match=r"settings\.allow_http_peers: must be of type bool"):
+            Settings.from_mapping({"allow_http_peers": value})

@@ -87,6 +87,40 @@ class Settings:
     )
     retry_max_s: float = _setting(30.0, "Longest wait between retries to an unreachable peer.")
     peer_timeout_s: float = _setting(10.0, "Timeout of one request to a peer, seconds.")
+    tls_cert: str = _setting(
+        "",
+        "Certificate chain (PEM) 'parley serve' answers https with, a path relative to the "
+        "data folder or absolute; --tls-cert wins over it. Empty (and no --tls-cert): plain http.",
+    )
+    tls_key: str = _setting(
+        "", "Private key (PEM, no passphrase) of tls_cert, relative to the data folder or absolute."
+    )
+    tls_client_ca: str = _setting(
+        "",
+        "CA certificates (PEM): when set, 'parley serve' completes a TLS handshake only with a "
+        "client presenting a certificate they signed (peers' nodes and operators alike).",
+    )
+    peer_ca_file: str = _setting(
+        "",
+        "CA certificates (PEM) trusted to sign peers' https certificates, relative to the data "
+        "folder or absolute; empty: the system's trust store.",
+    )
+    tls_client_cert: str = _setting(
+        "",
+        "Certificate (PEM) this node presents when calling a peer that requires one "
+        "(tls_client_ca there); with tls_client_key.",
+    )
+    tls_client_key: str = _setting("", "Private key (PEM, no passphrase) of tls_client_cert.")
+    allow_http_peers: bool = _setting(
+        False,
+        "Accept plain http:// URLs of peers' nodes on other hosts (a lab without certificates); "
+        "http to loopback (127.0.0.0/8, ::1, localhost) is accepted either way.",
+    )
+    key_passphrase_file: str = _setting(
+        "",
+        "A file, readable by its owner only, whose first line is the passphrase of an encrypted "
+        "node.key; the environment variable PARLEY_KEY_PASSPHRASE wins over it.",
+    )
     link_test_interval_s: float = _setting(
         600.0,
         "How often a link_test event is sent to each peer, seconds; a party not heard from "
@@ -151,6 +185,8 @@ def describe_settings() -> list[tuple[str, str, Any, str]]:
 
 
 def _coerce(name: str, kind: type, value: Any) -> Any:
+    if kind is bool and isinstance(value, bool):
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidInput.for_field(f"settings.{name}", f"must be of type {kind.__name__}")
     if kind is float and isinstance(value, int | float):

@@ -85,6 +85,27 @@ async def test_a_url_that_is_not_a_nodes_is_refused_naming_it_and_nothing_change
     assert api.node.store.peer_urls(RU) == ["http://127.0.0.1:8702"]
 
 
+async def test_plain_http_to_another_host_is_refused_when_pinning_or_setting_urls(api):
+    await api.node.set_peer_urls(as_role(api.node, Role.ADMIN), RU, ["http://127.0.0.1:8702"])
+    response = await api.client.put(
+        f"/api/v1/parties/{RU}/urls",
+        headers=api.auth("admin"),
+        json={"urls": ["http://ru.example:8702"]},
+    )
+    body = assert_problem(response, 422, "urls[0]")
+    assert "allow_http_peers = true" in body["detail"]
+    assert api.node.store.peer_urls(RU) == ["http://127.0.0.1:8702"]
+
+    pinned = {"party": AE, "name": "Mediator", "key": encode_public_key(AE_KEY)}
+    response = await api.client.post(
+        "/api/v1/parties",
+        headers=api.auth("admin"),
+        json={**pinned, "urls": ["https://ae.example", "http://ae.example"]},
+    )
+    assert_problem(response, 422, "urls[1]")
+    assert api.node.store.get_party(AE) is None
+
+
 async def test_urls_of_an_unknown_party_or_of_this_node_are_not_found(api):
     for party in ("xx-nobody", "us-eucom"):
         response = await api.client.put(

@@ -28,7 +28,7 @@ def pinned(tmp_path: Path) -> tuple[Path, Path]:
     assert code == 0, err
     key = json.loads(out)["public_key"]
     code, _, err = invoke(
-        "peer", "add", "--data", str(us), "--party", RU, "--key", key, "--url", "http://a:1"
+        "peer", "add", "--data", str(us), "--party", RU, "--key", key, "--url", "https://a:1"
     )
     assert code == 0, err
     return us, ru
@@ -90,7 +90,7 @@ def test_set_urls_replaces_a_peers_urls_and_audits_old_and_new(pinned: tuple[Pat
             "operator": "console",
             "node": "us-eucom",
             "party": RU,
-            "old": ["http://a:1"],
+            "old": ["https://a:1"],
             "new": ["http://127.0.0.1:8702", "https://mediator.example:8701"],
         }
     ]
@@ -135,7 +135,7 @@ def test_set_urls_refuses_in_one_line_and_changes_nothing(
     assert code == 2
     assert err.startswith(says)
     code, out, _ = invoke("peer", "list", "--data", str(us))
-    assert {cells[0]: cells[-1] for cells in table_rows(out)}[RU] == "http://a:1"
+    assert {cells[0]: cells[-1] for cells in table_rows(out)}[RU] == "https://a:1"
 
 
 # -- peer remove -------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_remove_unpins_a_peer_in_no_channel_so_another_key_can_be_pinned(
             "node": "us-eucom",
             "party": RU,
             "fingerprint": print_,
-            "old": ["http://a:1"],
+            "old": ["https://a:1"],
         }
     ]
     code, out, _ = invoke("peer", "list", "--data", str(us))

@@ -25,14 +25,14 @@ async def test_urls_are_replaced_in_order_and_checked_each_by_its_place(make_nod
     us, ru = make_node(US), make_node(RU)
     await pin_all(us, ru)
 
-    assert await us.set_peer_urls(admin(us), RU, ["http://a:1/", "http://b:2"]) == [
-        "http://a:1",
-        "http://b:2",
+    assert await us.set_peer_urls(admin(us), RU, ["https://a:1/", "https://b:2"]) == [
+        "https://a:1",
+        "https://b:2",
     ]
     with pytest.raises(InvalidInput) as refused:
-        await us.set_peer_urls(admin(us), RU, ["http://c:3", "mailto:x@y"])
+        await us.set_peer_urls(admin(us), RU, ["https://c:3", "mailto:x@y"])
     assert refused.value.errors[0].field == "urls[1]"
-    assert us.store.peer_urls(RU) == ["http://a:1", "http://b:2"]
+    assert us.store.peer_urls(RU) == ["https://a:1", "https://b:2"]
     with pytest.raises(Forbidden):
         await us.set_peer_urls(as_role(us, Role.OPERATOR), RU, [])
 

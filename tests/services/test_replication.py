@@ -24,12 +24,12 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def trio(make_node, tmp_path):
-    """us-eucom, ru-genstaff and ae-mediator, each reaching the others at http://<party>."""
+    """us-eucom, ru-genstaff and ae-mediator, each reaching the others at https://<party>."""
     nodes = {p: make_node(p) for p in ("us-eucom", "ru-genstaff", "ae-mediator")}
     apps = {p: create_app(n, run_background_tasks=False) for p, n in nodes.items()}
     clients = []
     for party, node in nodes.items():
-        mounts = {f"http://{p}": httpx.ASGITransport(app=a) for p, a in apps.items() if p != party}
+        mounts = {f"https://{p}": httpx.ASGITransport(app=a) for p, a in apps.items() if p != party}
         client = httpx.AsyncClient(mounts=mounts)
         clients.append(client)
         node.transport = HttpPeerTransport(node.ctx, 5.0, client=client)
@@ -41,7 +41,7 @@ async def trio(make_node, tmp_path):
                     other.party,
                     NAMES[other.party],
                     other.public_key,
-                    [f"http://{other.party}"],
+                    [f"https://{other.party}"],
                 )
     yield nodes
     for client in clients:
@@ -271,7 +271,7 @@ async def test_with_the_direct_link_down_the_party_is_reachable_via_the_mediator
     assert (mediator.state, mediator.direct, mediator.via) == ("up", "up", "ae-mediator")
 
     # The direct link is back: the next exchange carries the test pending since the last round.
-    await us.set_peer_urls(as_role(us, Role.ADMIN), "ru-genstaff", ["http://ru-genstaff"])
+    await us.set_peer_urls(as_role(us, Role.ADMIN), "ru-genstaff", ["https://ru-genstaff"])
     await us.replicator.sync("ru-genstaff")
     link = link_to(us, "ru-genstaff")
     assert (link.state, link.direct, link.rtt_ms, link.missed_tests) == ("up", "up", 1000, 0)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.anyio
 async def test_an_answer_past_max_peer_answer_bytes_is_not_read_to_its_end(make_node):
     us, ru = make_node("us-eucom", max_peer_answer_bytes=1024), make_node("ru-genstaff")
     await us.pin_party(
-        as_role(us, Role.ADMIN), ru.party, NAMES[ru.party], ru.public_key, ["http://ru-genstaff"]
+        as_role(us, Role.ADMIN), ru.party, NAMES[ru.party], ru.public_key, ["https://ru-genstaff"]
     )
     sent: list[int] = []
 
@@ -37,7 +37,7 @@ async def test_an_answer_past_max_peer_answer_bytes_is_not_read_to_its_end(make_
 async def test_an_answer_within_max_peer_answer_bytes_is_read(make_node):
     us, ru = make_node("us-eucom", max_peer_answer_bytes=1024), make_node("ru-genstaff")
     await us.pin_party(
-        as_role(us, Role.ADMIN), ru.party, NAMES[ru.party], ru.public_key, ["http://ru-genstaff"]
+        as_role(us, Role.ADMIN), ru.party, NAMES[ru.party], ru.public_key, ["https://ru-genstaff"]
     )
     answer = httpx.MockTransport(lambda request: httpx.Response(200, json={"heads": {}}))
     transport = HttpPeerTransport(us.ctx, 5.0, client=httpx.AsyncClient(transport=answer))

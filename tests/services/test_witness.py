@@ -104,7 +104,7 @@ async def rewritten(peers: dict[str, Node], tmp_path, clock, entries: int, signe
 async def witnessing(us: Node, fork: Node):
     """us-eucom's witness reaches ``fork`` where it expects ru-genstaff's node."""
     app = create_app(fork, run_background_tasks=False)
-    async with httpx.AsyncClient(mounts={f"http://{RU}": httpx.ASGITransport(app=app)}) as client:
+    async with httpx.AsyncClient(mounts={f"https://{RU}": httpx.ASGITransport(app=app)}) as client:
         us.witness._transport = HttpPeerTransport(us.ctx, 5.0, client=client)
         try:
             yield

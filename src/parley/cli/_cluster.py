@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ import httpx
 
 from parley.services import Node, Principal, Role, init_node
 
-__all__ = ["OPERATORS", "ClusterNode", "LocalCluster", "free_port"]
+__all__ = ["OPERATORS", "ClusterNode", "LocalCluster", "NodeTls", "free_port"]
 
 OPERATORS = (
     ("admin", Role.ADMIN),
@@ -42,26 +43,43 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class NodeTls:
+    """The certificate chain and key a node serves https with (--tls-cert, --tls-key)."""
+
+    cert: Path
+    key: Path
+
+
 @dataclass
 class ClusterNode:
     party: str
     name: str
     data: Path
     port: int
+    tls: NodeTls | None = None
     passwords: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
-        return f"http://{_LOOPBACK}:{self.port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{_LOOPBACK}:{self.port}"
+
+    def serve_args(self) -> list[str]:
+        where = ["--data", str(self.data), "--host", _LOOPBACK, "--port", str(self.port)]
+        if self.tls is None:
+            return where
+        return [*where, "--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
 
 
 class LocalCluster:
     """Nodes of ``parties`` under ``root``; every peer pinned, with routes you may bend.
 
     ``route(a, b)`` gives the URLs node ``a`` uses to reach ``b`` (default: b's own URL),
-    so a test can put a fault-injecting proxy on one link.
+    so a test can put a fault-injecting proxy on one link. Nodes named in ``tls`` serve https;
+    ``verify`` is what this driver trusts (and presents) when it calls them.
     """
 
     def __init__(
@@ -71,13 +89,22 @@ class LocalCluster:
         *,
         settings: Mapping[str, Any] | None = None,
         ports: Mapping[str, int] | None = None,
+        tls: Mapping[str, NodeTls] | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         self.root = root
         self.settings = dict(settings or {})
         self.nodes = {
-            party: ClusterNode(party, name, root / party, (ports or {}).get(party) or free_port())
+            party: ClusterNode(
+                party,
+                name,
+                root / party,
+                (ports or {}).get(party) or free_port(),
+                (tls or {}).get(party),
+            )
             for party, name in parties.items()
         }
+        self._verify: ssl.SSLContext | bool = verify or True
         self._clients: dict[tuple[str, str], httpx.Client] = {}
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -109,18 +136,7 @@ class LocalCluster:
             node = self.nodes[party]
             log = (self.root / f"{party}.log").open("ab")
             node.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [
-                    sys.executable,
-                    "-m",
-                    "parley",
-                    "serve",
-                    "--data",
-                    str(node.data),
-                    "--host",
-                    _LOOPBACK,
-                    "--port",
-                    str(node.port),
-                ],
+                [sys.executable, "-m", "parley", "serve", *node.serve_args()],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -137,19 +153,23 @@ class LocalCluster:
             if node.process.poll() is not None:
                 raise RuntimeError(f"{node.party} exited; see {self.root / node.party}.log")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{node.url}/api/v1/health", timeout=1, trust_env=False).is_success:
+                health = httpx.get(
+                    f"{node.url}/api/v1/health", timeout=1, trust_env=False, verify=self._verify
+                )
+                if health.is_success:
                     return
             time.sleep(0.05)
         raise RuntimeError(f"{node.party} did not answer within {timeout_s} s")
 
     def kill(self, party: str, sig: int = signal.SIGKILL) -> None:
         node = self.nodes[party]
+        # Our connections first: a node stopping over TLS waits for each client's close_notify.
+        for key in [k for k in self._clients if k[0] == party]:
+            self._clients.pop(key).close()
         if node.process is not None and node.process.poll() is None:
             os.killpg(node.process.pid, sig)
             node.process.wait(timeout=30)
         node.process = None
-        for key in [k for k in self._clients if k[0] == party]:
-            self._clients.pop(key).close()
 
     def stop(self) -> None:
         for party in self.nodes:
@@ -166,7 +186,9 @@ class LocalCluster:
         key = (party, username)
         if key not in self._clients:
             node = self.nodes[party]
-            client = httpx.Client(base_url=node.url, timeout=30, trust_env=False)
+            client = httpx.Client(
+                base_url=node.url, timeout=30, trust_env=False, verify=self._verify
+            )
             token = node.tokens.get(username)
             if token is None:
                 answer = client.post(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import socket
+import ssl
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -13,9 +17,26 @@ import typer
 from rich.markup import escape
 
 from parley.errors import Conflict, InvalidInput
-from parley.services import Node, init_node, write_private
+from parley.services import (
+    KEY_FILE,
+    PASSPHRASE_ENV,
+    Node,
+    check_passphrase,
+    init_node,
+    key_is_encrypted,
+    server_context,
+    write_private,
+)
 
-from ._main import DataDir, app, audit_shown, console, print_json, run_or_exit
+from ._main import (
+    DataDir,
+    app,
+    audit_shown,
+    console,
+    console_principal,
+    print_json,
+    run_or_exit,
+)
 
 __all__ = ["node_app"]
 
@@ -24,6 +45,8 @@ app.add_typer(node_app, name="node")
 
 # Where 'parley serve' last listened, for 'parley node show': the node cannot know it otherwise.
 SERVED_FILE: Final = "served.json"
+# The new passphrase of a key file already encrypted: PARLEY_KEY_PASSPHRASE still opens it.
+NEW_PASSPHRASE_ENV: Final = "PARLEY_NEW_KEY_PASSPHRASE"  # noqa: S105 - a variable name
 
 
 @app.command()
@@ -32,14 +55,24 @@ def init(
     party: Annotated[str, typer.Option(help="This node's party id, e.g. us-eucom.")],
     name: Annotated[str, typer.Option(help="The party's full name.")],
     data: DataDir,
+    encrypt_key: Annotated[
+        bool,
+        typer.Option(
+            "--encrypt-key",
+            help=f"Encrypt node.key under a passphrase: {PASSPHRASE_ENV}, or asked twice.",
+        ),
+    ] = False,
 ) -> None:
     """Create a node: its signing key (mode 0600), config file and database."""
-    config = init_node(data, party, name)
-    node = Node.open(data)
+    passphrase = _new_passphrase(PASSPHRASE_ENV) if encrypt_key else None
+    config = init_node(data, party, name, passphrase=passphrase)
+    node = Node.open(data, passphrase=passphrase)
     try:
         console.print(f"Node [bold]{config.party}[/] created in {data}")
         console.print(f"Public key:  {node.public_key}")
         console.print(f"Fingerprint: {node.fingerprint}  (read it to peers out of band)")
+        if passphrase is not None:
+            console.print(f"node.key is encrypted: the node opens it with {PASSPHRASE_ENV}")
     finally:
         node.close()
 
@@ -50,21 +83,38 @@ def serve(
     data: DataDir,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port; 0: any free one.")] = 8701,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False, help="Certificate chain (PEM) to serve https; default: tls_cert."
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="Private key (PEM) of --tls-cert; default: tls_key."),
+    ] = None,
 ) -> None:
-    """Run the node's HTTP API until interrupted."""
+    """Run the node's HTTP API until interrupted: https with a certificate, else http."""
     import uvicorn
 
     from parley.api import create_app
 
     node = Node.open(data)
     try:
+        tls = server_context(data, node.settings, tls_cert, tls_key)
         listener = _listen(host, port)
-        url = f"http://{_in_url(host)}:{listener.getsockname()[1]}"
+        scheme = "http" if tls is None else "https"
+        url = f"{scheme}://{_in_url(host)}:{listener.getsockname()[1]}"
         served = {"url": url, "since": datetime.now(UTC).isoformat(timespec="seconds")}
         write_private(data / SERVED_FILE, [json.dumps(served).encode() + b"\n"], replace=True)
         console.print(f"Parley node {node.party} on {url}/api/v1 (docs: /docs)")
         config = uvicorn.Config(
-            create_app(node), host=host, port=port, log_level="warning", access_log=False
+            create_app(node),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            ssl_context_factory=None if tls is None else _given(tls),
         )
         with audit_shown():
             uvicorn.Server(config).run(sockets=[listener])
@@ -94,6 +144,64 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _in_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _given(tls: ssl.SSLContext) -> Callable[[Any, Any], ssl.SSLContext]:
+    """uvicorn's hook for a context of our own, built and checked before the node listens."""
+    return lambda _config, _default: tls
+
+
+def _new_passphrase(source: str) -> str:
+    """A passphrase to encrypt node.key with: from the environment variable ``source``, else
+    asked twice at a terminal."""
+    if given := os.environ.get(source):
+        return check_passphrase(given)
+    if not sys.stdin.isatty():
+        raise InvalidInput.for_field("passphrase", f"no terminal to ask it at: set {source}")
+    asked: str = typer.prompt("Passphrase of node.key", hide_input=True, confirmation_prompt=True)
+    return check_passphrase(asked)
+
+
+@node_app.command("encrypt-key")
+@run_or_exit
+def node_encrypt_key(data: DataDir) -> None:
+    """Encrypt node.key under a passphrase, or change its passphrase, in place.
+
+    The new passphrase is asked twice at a terminal, or read from PARLEY_KEY_PASSPHRASE; for
+    a key already encrypted, which PARLEY_KEY_PASSPHRASE (or key_passphrase_file) opens, the
+    new one is read from PARLEY_NEW_KEY_PASSPHRASE. A node then opens the key with
+    PARLEY_KEY_PASSPHRASE or the setting key_passphrase_file.
+    """
+    node = Node.open(data)
+    try:
+        source = NEW_PASSPHRASE_ENV if key_is_encrypted(data) else PASSPHRASE_ENV
+        passphrase = _new_passphrase(source)
+        with audit_shown():
+            node.protect_key(console_principal(node), passphrase)
+    finally:
+        node.close()
+    console.print(
+        f"{data / KEY_FILE} is encrypted; the node opens it with {PASSPHRASE_ENV} "
+        "or the setting key_passphrase_file"
+    )
+
+
+@node_app.command("decrypt-key")
+@run_or_exit
+def node_decrypt_key(data: DataDir) -> None:
+    """Write node.key in clear again, in place: whoever reads it can then sign as the party.
+
+    The key opens as on every command: PARLEY_KEY_PASSPHRASE or the setting key_passphrase_file.
+    """
+    node = Node.open(data)
+    try:
+        if not key_is_encrypted(data):
+            raise Conflict(f"{data / KEY_FILE} is not encrypted")
+        with audit_shown():
+            node.protect_key(console_principal(node), None)
+    finally:
+        node.close()
+    console.print(f"{data / KEY_FILE} is in clear: whoever reads it can sign as {node.party}")
 
 
 @node_app.command("show")

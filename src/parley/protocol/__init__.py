@@ -60,6 +60,7 @@ from ._keys import (
     decode_public_key,
     encode_public_key,
     fingerprint,
+    pem_is_encrypted,
     verify_signature,
 )
 from ._merkle import (
@@ -202,6 +203,7 @@ __all__ = [
     "parse_fingerprint",
     "parse_precedence",
     "parse_vkey",
+    "pem_is_encrypted",
     "plain_text_error",
     "proof_nodes",
     "read_entry",

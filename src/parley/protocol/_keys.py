@@ -19,8 +19,11 @@ __all__ = [
     "decode_public_key",
     "encode_public_key",
     "fingerprint",
+    "pem_is_encrypted",
     "verify_signature",
 ]
+
+_ENCRYPTED_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
 
 
 class Signer(Protocol):
@@ -53,17 +56,30 @@ class Ed25519Signer:
         return cls(Ed25519PrivateKey.from_private_bytes(seed))
 
     @classmethod
-    def from_pem(cls, pem: bytes) -> Ed25519Signer:
-        key = serialization.load_pem_private_key(pem, password=None)
+    def from_pem(cls, pem: bytes, passphrase: bytes | None = None) -> Ed25519Signer:
+        """The key of a PKCS#8 PEM, encrypted (give its ``passphrase``) or not.
+
+        A wrong passphrase is InvalidInput; so is a file that holds no such key.
+        """
+        try:
+            key = serialization.load_pem_private_key(pem, password=passphrase)
+        except ValueError as exc:  # a wrong passphrase reads as damaged data
+            raise InvalidInput("the key file cannot be read with this passphrase") from exc
+        except TypeError as exc:  # a passphrase given for a key in clear, or none for one not
+            raise InvalidInput(str(exc)) from exc
         if not isinstance(key, Ed25519PrivateKey):
             raise InvalidInput("node key file does not hold an Ed25519 private key")
         return cls(key)
 
-    def to_pem(self) -> bytes:
+    def to_pem(self, passphrase: bytes | None = None) -> bytes:
+        """PKCS#8 PEM, encrypted with ``passphrase`` (the best scheme the library offers)."""
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(passphrase)
+            if passphrase
+            else serialization.NoEncryption()
+        )
         return self._key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
 
     @property
@@ -72,6 +88,11 @@ class Ed25519Signer:
 
     def sign(self, data: bytes) -> bytes:
         return self._key.sign(data)
+
+
+def pem_is_encrypted(pem: bytes) -> bool:
+    """Whether a PKCS#8 PEM key needs a passphrase to be read."""
+    return pem.lstrip().startswith(_ENCRYPTED_PEM)
 
 
 def encode_public_key(raw: bytes) -> str:

@@ -27,6 +27,7 @@ from ._files import write_private
 from ._inbox import Inbox, InboxItem, waits_for
 from ._ingest import IngestOutcome, IngestService
 from ._journal import Journal
+from ._keyfile import PASSPHRASE_ENV, check_passphrase, key_is_encrypted
 from ._links import LinkMonitor, LinkStatus
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
@@ -35,6 +36,7 @@ from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
 from ._status import EventStatus, EventView, MemberDelivery, ReplyClock, ReplyState
+from ._tls import server_context
 from ._transparency import ServedCheckpoint, SignedCheckpoint, TransparencyLog
 from ._transport import HttpPeerTransport, PeerTransport
 from ._witness import Witness
@@ -45,6 +47,7 @@ __all__ = [
     "CONFIG_FILE",
     "KEY_FILE",
     "MORATORIUM_CATEGORIES",
+    "PASSPHRASE_ENV",
     "ROLE_PERMISSIONS",
     "AlertRecord",
     "AlertService",
@@ -96,9 +99,12 @@ __all__ = [
     "SiteService",
     "TransparencyLog",
     "Witness",
+    "check_passphrase",
     "export_bundle",
     "init_node",
+    "key_is_encrypted",
     "require",
+    "server_context",
     "verify_bundle",
     "waits_for",
     "write_private",

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import tomli_w
 from argon2 import PasswordHasher
@@ -36,10 +35,11 @@ from ._deadlines import AlertService
 from ._deconflict import DeconflictionService
 from ._duty import DutyStats
 from ._federation import FederationService
-from ._files import PRIVATE_DIR, write_private
+from ._files import PRIVATE_DIR, tighten, write_private
 from ._inbox import Inbox
 from ._ingest import IngestService
 from ._journal import Journal
+from ._keyfile import KEY_FILE, load_signer, write_key
 from ._links import LinkMonitor
 from ._notify import NotificationService
 from ._operators import OperatorService
@@ -47,6 +47,7 @@ from ._proofs import field_error
 from ._receipts import ReceiptSender
 from ._replicator import Replicator
 from ._sites import SiteService
+from ._tls import check_peer_url, peer_context
 from ._transparency import TransparencyLog
 from ._transport import HttpPeerTransport, PeerTransport
 from ._witness import Witness
@@ -54,7 +55,8 @@ from ._witness import Witness
 __all__ = ["CONFIG_FILE", "KEY_FILE", "Node", "NodeConfig", "init_node"]
 
 CONFIG_FILE = "parley.toml"
-KEY_FILE = "node.key"
+# What a node keeps in its data folder that only its user may read: tightened when it opens.
+_PRIVATE_FILES = (CONFIG_FILE, KEY_FILE, "parley.db", "parley.db-wal", "parley.db-shm")
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,15 @@ class NodeConfig:
 
 
 def init_node(
-    data_dir: Path, party: str, name: str, *, settings: dict[str, Any] | None = None
+    data_dir: Path,
+    party: str,
+    name: str,
+    *,
+    settings: dict[str, Any] | None = None,
+    passphrase: str | None = None,
 ) -> NodeConfig:
-    """Create the folder (mode 0700), key, config file and database (mode 0600) of a new node."""
+    """Create the folder (mode 0700), key, config file and database (mode 0600) of a new node;
+    with ``passphrase``, the key file is encrypted under it."""
     validate_party_id(party)
     if not name.strip():
         raise InvalidInput.for_field("name", "must not be empty")
@@ -99,12 +107,10 @@ def init_node(
     config = NodeConfig(data_dir, party, name, Settings.from_mapping(settings or {}))
     signer = Ed25519Signer.generate()
     document = {"node": {"party": party, "name": name}, "settings": settings or {}}
-    for path, content in (
-        (key_path, signer.to_pem()),
-        (data_dir / CONFIG_FILE, tomli_w.dumps(document).encode("utf-8")),
-    ):
-        if not write_private(path, [content], replace=False):
-            raise Conflict(f"{path} already exists; refusing to overwrite it")
+    _created(key_path, write_key(key_path, signer, passphrase, replace=False))
+    config_path = data_dir / CONFIG_FILE
+    config_text = tomli_w.dumps(document).encode("utf-8")
+    _created(config_path, write_private(config_path, [config_text], replace=False))
     store = SqlStore.open(config.database_url)
     try:
         record = PartyRecord(party, name, encode_public_key(signer.public_key), is_self=True)
@@ -112,6 +118,11 @@ def init_node(
     finally:
         store.close()
     return config
+
+
+def _created(path: Path, written: bool) -> None:
+    if not written:
+        raise Conflict(f"{path} already exists; refusing to overwrite it")
 
 
 class Node:
@@ -146,7 +157,9 @@ class Node:
         self.inbox = Inbox(self.ctx, self.channels)
         self.federation = FederationService(self.ctx, self.ingest)
         self.transport: PeerTransport = transport or HttpPeerTransport(
-            self.ctx, self.settings.peer_timeout_s
+            self.ctx,
+            self.settings.peer_timeout_s,
+            verify=peer_context(config.data_dir, self.settings),
         )
         self.links = LinkMonitor(self.ctx, self.channels)
         self.replicator = Replicator(self.ctx, self.ingest, self.transport, self.links)
@@ -182,9 +195,14 @@ class Node:
         return [duty.stats() for duty in (*self._duties, *self.replicator.duties())]
 
     @classmethod
-    def open(cls, data_dir: Path, clock: Clock | None = None) -> Node:
-        config = NodeConfig.load(data_dir)
-        signer = Ed25519Signer.from_pem((data_dir / KEY_FILE).read_bytes())
+    def open(
+        cls, data_dir: Path, clock: Clock | None = None, *, passphrase: str | None = None
+    ) -> Node:
+        """The node of a data folder; an encrypted key opens with ``passphrase`` or as
+        ``load_signer`` says."""
+        config = NodeConfig.load(data_dir)  # first: it proves the folder is a node's
+        tighten(data_dir, _PRIVATE_FILES)
+        signer = load_signer(data_dir, config.settings, passphrase)
         store = SqlStore.open(config.database_url, max_batch=config.settings.group_commit_max_batch)
         me = store.self_party()
         if me is None or me.public_key != encode_public_key(signer.public_key):
@@ -205,6 +223,12 @@ class Node:
             self.clock,
             replace=replace,
         )
+
+    def protect_key(self, principal: Principal, passphrase: str | None) -> None:
+        """Rewrite ``node.key`` in place, encrypted under ``passphrase`` or in clear (None)."""
+        write_key(self.config.data_dir / KEY_FILE, self.signer, passphrase, replace=True)
+        action = "node.key_encrypted" if passphrase is not None else "node.key_decrypted"
+        audit(principal, action, fingerprint=self.fingerprint)
 
     def close(self) -> None:
         self.store.close()
@@ -237,7 +261,7 @@ class Node:
         decode_public_key(key)
         if not name.strip():
             raise InvalidInput.for_field("name", "must not be empty")
-        checked = [_peer_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
+        checked = self._peer_urls(urls)
         record = PartyRecord(party, name, key, is_self=False)
         now_ms = to_ms(self.clock.now())
 
@@ -256,7 +280,7 @@ class Node:
         (it may still call this node). Returns the URLs now set."""
         require(principal, Permission.MANAGE_PARTIES)
         self._peer(party)
-        checked = [_peer_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
+        checked = self._peer_urls(urls)
         old = self.store.peer_urls(party)
         await self.store.write(lambda tx: tx.set_peer_urls(party, checked))
         audit(principal, "peer.set_urls", party=party, old=old, new=checked)
@@ -280,6 +304,12 @@ class Node:
         audit(principal, "peer.remove", party=party, fingerprint=_print(peer.public_key), old=old)
         return peer
 
+    def _peer_urls(self, urls: Sequence[str]) -> list[str]:
+        allow_http = self.settings.allow_http_peers
+        return [
+            check_peer_url(url, f"urls[{i}]", allow_http=allow_http) for i, url in enumerate(urls)
+        ]
+
     def _peer(self, party: str) -> PartyRecord:
         peer = self.store.get_party(party)
         if peer is None or peer.is_self:
@@ -298,12 +328,3 @@ class Node:
 
 def _print(key: str) -> str:
     return fingerprint(decode_public_key(key))
-
-
-def _peer_url(url: str, where: str) -> str:
-    parsed = urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise InvalidInput.for_field(where, f"{url!r} is not an http(s) URL of a node")
-    if parsed.query or parsed.fragment:
-        raise InvalidInput.for_field(where, "a node URL has no query or fragment")
-    return url.rstrip("/")

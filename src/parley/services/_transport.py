@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 from typing import Any, Protocol
 
 import httpx
@@ -13,6 +14,7 @@ from parley.errors import PeerRefused, PeerUnreachable
 from parley.protocol import sign_request
 
 from ._context import NodeContext
+from ._tls import http_allowed
 
 __all__ = ["HttpPeerTransport", "PeerTransport"]
 
@@ -29,11 +31,20 @@ class HttpPeerTransport:
     """Tries each of a peer's URLs in order (direct link first, then other paths)."""
 
     def __init__(
-        self, ctx: NodeContext, timeout_s: float, client: httpx.AsyncClient | None = None
+        self,
+        ctx: NodeContext,
+        timeout_s: float,
+        client: httpx.AsyncClient | None = None,
+        *,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
+        """``verify``: whom this node trusts in a peer's certificate, and the certificate it
+        presents (see ``peer_context``); None: the defaults of httpx."""
         self._ctx = ctx
         # trust_env off: federation traffic never goes through a proxy from the environment.
-        self._client = client or httpx.AsyncClient(timeout=timeout_s, trust_env=False)
+        self._client = client or httpx.AsyncClient(
+            timeout=timeout_s, trust_env=False, verify=verify or True
+        )
 
     async def call(self, peer: str, method: str, path: str, payload: Any | None = None) -> Any:
         urls = self._ctx.store.peer_urls(peer)
@@ -41,11 +52,15 @@ class HttpPeerTransport:
             raise PeerUnreachable(f"no URL is known for {peer}")
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         failures = []
+        allow_http = self._ctx.settings.allow_http_peers
         for base in urls:
+            if not http_allowed(base, allow_http=allow_http):  # set before http was refused
+                failures.append(f"{base}: plain http to another host (allow_http_peers is off)")
+                continue
             try:
                 return await self._send(peer, base, method, path, body)
             except httpx.HTTPError as exc:
-                failures.append(f"{base}: {type(exc).__name__}")
+                failures.append(f"{base}: {_failure(exc)}")
         raise PeerUnreachable(f"{peer} unreachable: {'; '.join(failures)}")
 
     async def _send(self, peer: str, base: str, method: str, path: str, body: bytes) -> Any:
@@ -95,3 +110,15 @@ class HttpPeerTransport:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _failure(exc: httpx.HTTPError) -> str:
+    """What failed, in a few words; a TLS failure says why, as an operator must fix it."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"{type(exc).__name__}: TLS certificate not trusted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return f"{type(exc).__name__}: TLS failed ({cause.reason or cause})"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
