@@ -26,6 +26,7 @@ from ._federation import FederationService, PushOutcome
 from ._files import write_private
 from ._ingest import IngestOutcome, IngestService
 from ._journal import Journal
+from ._keys import KeyChange, KeyService
 from ._links import LinkMonitor, LinkStatus
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
@@ -68,6 +69,8 @@ __all__ = [
     "IngestService",
     "IssuedToken",
     "Journal",
+    "KeyChange",
+    "KeyService",
     "LinkMonitor",
     "LinkRecord",
     "LinkStatus",
