@@ -37,6 +37,7 @@ from ._bundle_entries import (
     sent_items,
 )
 from ._bundle_json import MAX_INT
+from ._bundle_keys import check_key_changes
 from ._canonical import canonical_bytes
 from ._chain import ChainHead, Verdict, check_append
 from ._event import (
@@ -186,6 +187,7 @@ __all__ = [
     "check_event",
     "check_header",
     "check_inclusion",
+    "check_key_changes",
     "check_keys",
     "check_member",
     "check_sender",
