@@ -13,9 +13,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from parley.cli import app
 from parley.clock import ManualClock, format_ts
-from parley.errors import AuthenticationFailed, BadSignature, Conflict, KeyCompromised
+from parley.errors import (
+    AuthenticationFailed,
+    BadSignature,
+    BundleInvalid,
+    Conflict,
+    KeyCompromised,
+)
 from parley.protocol import (
     Ed25519Signer,
     Event,
@@ -269,7 +277,7 @@ async def test_federation_requests_are_checked_with_the_key_valid_when_signed(pa
 
 async def test_verify_follows_a_key_change_and_fails_for_a_tampered_one(pair, clock, tmp_path):
     await pair.say(pair.us, "before")
-    await pair.rotate()
+    old = await pair.rotate()
     clock.advance(timedelta(seconds=1))
     await pair.say(pair.us, "after")
     await pair.us.transparency.publish_checkpoint()
@@ -281,8 +289,16 @@ async def test_verify_follows_a_key_change_and_fails_for_a_tampered_one(pair, cl
     assert len(report.header.histories[US].periods) == 2
 
     for tampered in _tampered_key_changes(out):
-        with pytest.raises(Exception, match=r"signature|proof|key"):
+        with pytest.raises(BundleInvalid, match=r"signature|proof|key"):
             verify_bundle(tampered, workers=1)
+
+    shown = CliRunner().invoke(app, ["verify", str(out), "--workers", "1"])
+    assert shown.exit_code == 0, shown.stdout
+    assert f"{old}  earlier key, valid until " in shown.stdout
+    assert shown.stdout.splitlines()[-1].startswith("VERDICT: VALID")
+    shown = CliRunner().invoke(app, ["verify", str(next(_tampered_key_changes(out)))])
+    assert shown.exit_code == 1
+    assert shown.stdout.startswith("VERDICT: INVALID: line ")
 
 
 def _tampered_key_changes(bundle: Path) -> Iterator[Path]:

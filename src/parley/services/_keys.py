@@ -38,7 +38,9 @@ _FEDERATION = "federation"
 
 @dataclass(frozen=True)
 class KeyChange:
-    """A key replaced: the old and new fingerprints, from when, and the events that say so."""
+    """A key replaced (or revoked): the old and new (current) fingerprints, when the new key
+    signs from (for a revocation: since when the old one is compromised), and how many events
+    say so."""
 
     party: str
     old: str

@@ -205,7 +205,11 @@ class Node:
         key_path = self.config.data_dir / KEY_FILE
         pending = key_path.with_name(KEY_FILE + ".new")
         write_private(pending, [new.to_pem()], replace=True)
-        change = await self.keys.rotate(principal, new)
+        try:
+            change = await self.keys.rotate(principal, new)
+        except BaseException:
+            pending.unlink()  # nothing was stored: the key in use stays the only one
+            raise
         kept = key_path.with_name(f"{KEY_FILE}.{change.old.replace(' ', '-')}.old")
         os.replace(key_path, kept)
         os.replace(pending, key_path)
