@@ -25,6 +25,7 @@ __all__ = [
     "InvalidInput",
     "InvalidNote",
     "InvalidProof",
+    "KeyCompromised",
     "MissingDependency",
     "NodeUnreachable",
     "NotFound",
@@ -157,6 +158,13 @@ class EventRejected(ParleyError):
 class BadSignature(EventRejected):
     code = "bad-signature"
     title = "Bad signature"
+
+
+class KeyCompromised(BadSignature):
+    """Signed by a key its party declared compromised, at or after the time declared."""
+
+    code = "key-compromised"
+    title = "Key compromised"
 
 
 class BrokenChain(EventRejected):

@@ -129,3 +129,19 @@ def test_a_short_passphrase_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     code, _, err = invoke("node", "encrypt-key", "--data", str(data))
     assert (code, err) == (2, "Invalid input: passphrase: must have at least 12 characters")
     assert not encrypted(data)
+
+
+def test_a_rotated_key_stays_under_the_passphrase_of_the_key_it_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "node"
+    monkeypatch.setenv(PASSPHRASE_ENV, OLD)
+    assert init(data, "--encrypt-key")[0] == 0
+
+    code, _, err = invoke("node", "rotate-key", "--data", str(data))
+
+    assert code == 0, err
+    assert encrypted(data)
+    assert invoke("node", "show", "--data", str(data))[0] == 0
+    old_files = list(data.glob("node.key.*.old"))
+    assert len(old_files) == 1 and pem_is_encrypted(old_files[0].read_bytes())

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from parley.protocol import decode_public_key, fingerprint
+from parley.protocol import decode_public_key, fingerprint, parse_fingerprint
 from parley.services import Node
 
 from ._main import (
@@ -133,6 +133,60 @@ def peer_remove(data: DataDir, party: PeerParty) -> None:
         record = with_node(data, lambda node: node.remove_peer(console_principal(node), party))
     print_ = fingerprint(decode_public_key(record.public_key))
     console.print(f"Unpinned {record.party} (fingerprint {print_}); its URLs are forgotten")
+
+
+PeerArgument = Annotated[str, typer.Argument(help="The peer's party id, e.g. ru-genstaff.")]
+
+
+@peer_app.command("rekey")
+@run_or_exit
+def peer_rekey(
+    data: DataDir,
+    party: PeerArgument,
+    key: Annotated[str, typer.Option(help="The peer's new public key (base64).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Re-pin without asking.")] = False,
+) -> None:
+    """Re-pin a peer's key out of band, when no key_change of it can reach this node.
+
+    Shows the fingerprints of the pinned key and of the new one: compare the new one with the
+    peer over a second channel (a call) before confirming.
+    """
+    node = Node.open(data)
+    try:
+        old, new = node.keys.rekey_preview(party, key)
+    finally:
+        node.close()
+    console.print(f"Pinned key of {party}: {old}")
+    console.print(f"New key:{' ' * (len(party) + 6)}{new}")
+    if not yes:
+        typer.confirm(f"Replace the pinned key of {party}?", abort=True)
+    with audit_shown():
+        change = with_node(data, lambda n: n.keys.rekey(console_principal(n), party, key))
+    console.print(f"Re-pinned {party}: {change.new}, valid from {change.valid_from}")
+
+
+@peer_app.command("revoke-key")
+@run_or_exit
+def peer_revoke_key(
+    data: DataDir,
+    party: PeerArgument,
+    fingerprint_: Annotated[
+        str, typer.Option("--fingerprint", help="The fingerprint of the compromised key.")
+    ],
+    since: Annotated[str, typer.Option(help="UTC time from which it is compromised.")],
+) -> None:
+    """Declare a key of a peer compromised since a time, on word received out of band.
+
+    Its events signed since are refused from now on; those already stored are flagged by a
+    critical alert, not deleted.
+    """
+    printed = parse_fingerprint(fingerprint_, "--fingerprint")
+    with audit_shown():
+        change = with_node(
+            data, lambda n: n.keys.revoke_peer(console_principal(n), party, printed, since)
+        )
+    console.print(f"Key {change.old} of {party} is compromised since {change.valid_from}")
+    console.print(f"Current key of {party}: {change.new}")
 
 
 @peer_app.command("list")

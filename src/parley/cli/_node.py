@@ -1,14 +1,17 @@
-"""``parley init``, ``serve`` and ``node show``: a node's identity, and serving its API."""
+"""``parley init``, ``serve`` and ``node show``, ``rotate-key``, ``revoke-key``: a node's
+identity and key, and serving its API."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
 import socket
 import ssl
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -17,9 +20,11 @@ import typer
 from rich.markup import escape
 
 from parley.errors import Conflict, InvalidInput
+from parley.protocol import parse_fingerprint
 from parley.services import (
     KEY_FILE,
     PASSPHRASE_ENV,
+    KeyChange,
     Node,
     check_passphrase,
     init_node,
@@ -36,6 +41,7 @@ from ._main import (
     console_principal,
     print_json,
     run_or_exit,
+    with_node,
 )
 
 __all__ = ["node_app"]
@@ -47,6 +53,10 @@ app.add_typer(node_app, name="node")
 SERVED_FILE: Final = "served.json"
 # The new passphrase of a key file already encrypted: PARLEY_KEY_PASSPHRASE still opens it.
 NEW_PASSPHRASE_ENV: Final = "PARLEY_NEW_KEY_PASSPHRASE"  # noqa: S105 - a variable name
+# Held (shared) while 'parley serve' runs; a key change takes it alone, so it never runs
+# beside a node that would go on signing with the old key.
+LOCK_FILE: Final = "node.lock"
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")]
 
 
 @app.command()
@@ -95,13 +105,19 @@ def serve(
     ] = None,
 ) -> None:
     """Run the node's HTTP API until interrupted: https with a certificate, else http."""
+    node = Node.open(data)
+    try:
+        _serve(node, data, host, port, server_context(data, node.settings, tls_cert, tls_key))
+    finally:
+        node.close()
+
+
+def _serve(node: Node, data: Path, host: str, port: int, tls: ssl.SSLContext | None) -> None:
     import uvicorn
 
     from parley.api import create_app
 
-    node = Node.open(data)
-    try:
-        tls = server_context(data, node.settings, tls_cert, tls_key)
+    with _folder_lock(data, exclusive=False):
         listener = _listen(host, port)
         scheme = "http" if tls is None else "https"
         url = f"{scheme}://{_in_url(host)}:{listener.getsockname()[1]}"
@@ -118,8 +134,25 @@ def serve(
         )
         with audit_shown():
             uvicorn.Server(config).run(sockets=[listener])
-    finally:
-        node.close()
+
+
+@contextlib.contextmanager
+def _folder_lock(data: Path, *, exclusive: bool) -> Iterator[None]:
+    """The data folder's lock: shared by a serving node, exclusive for a key change. A folder
+    that is not there has no node to lock: opening it says so."""
+    if not data.is_dir():
+        yield
+        return
+    with os.fdopen(os.open(data / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as handle:
+        try:
+            fcntl.flock(handle, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise Conflict(
+                f"a node is serving {data}: stop it before changing its key"
+                if exclusive
+                else f"the key of the node in {data} is being changed; start it afterwards"
+            ) from exc
+        yield
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -245,3 +278,73 @@ def _served_urls(data: Path) -> list[str]:
         return []
     url = served.get("url") if isinstance(served, dict) else None
     return [url] if isinstance(url, str) else []
+
+
+@node_app.command("rotate-key")
+@run_or_exit
+def node_rotate_key(data: DataDir, as_json: JsonOption = False) -> None:
+    """Replace this node's key with a new one, with the node stopped.
+
+    A key_change event, signed by the old key with a proof by the new one, goes on every
+    channel of this party; peers accept the new key through it. The old key file is kept as
+    node.key.<fingerprint>.old (mode 0600).
+    """
+    with _folder_lock(data, exclusive=True), audit_shown():
+        change = with_node(data, lambda node: node.rotate_key(console_principal(node)))
+    kept = f"node.key.{change.old.replace(' ', '-')}.old"
+    lines = [
+        f"Rotated the key of {change.party}",
+        f"Old key: {change.old}  (kept as {kept})",
+        f"New key: {change.new}  valid from {change.valid_from}",
+    ]
+    _print_change(change, as_json, lines, "key_change")
+
+
+@node_app.command("revoke-key")
+@run_or_exit
+def node_revoke_key(
+    data: DataDir,
+    compromised_since: Annotated[
+        str,
+        typer.Option(
+            help="UTC time from which the old key is compromised, e.g. 2026-02-05T14:00:00Z."
+        ),
+    ],
+    fingerprint: Annotated[
+        str | None, typer.Option(help="The earlier key to revoke (default: the one just rotated).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Declare an earlier key of this node compromised since a time, after rotating it.
+
+    A key_revocation event, signed by the current key, goes on every channel: peers refuse
+    what the old key signed since then and flag what they stored.
+    """
+    printed = None if fingerprint is None else parse_fingerprint(fingerprint, "--fingerprint")
+    with _folder_lock(data, exclusive=True), audit_shown():
+        change = with_node(
+            data,
+            lambda node: node.keys.revoke_own(console_principal(node), compromised_since, printed),
+        )
+    lines = [
+        f"Revoked {change.old} of {change.party}: compromised since {change.valid_from}",
+        f"Current key: {change.new}",
+    ]
+    _print_change(change, as_json, lines, "key_revocation")
+
+
+def _print_change(change: KeyChange, as_json: bool, lines: list[str], kind: str) -> None:
+    if as_json:
+        print_json(
+            {
+                "party": change.party,
+                "old": change.old,
+                "new": change.new,
+                "valid_from": change.valid_from,
+                "events": change.events,
+            }
+        )
+        return
+    for line in lines:
+        console.print(line)
+    console.print(f"{kind} events: {change.events}, one per channel, sent when the node serves")

@@ -10,8 +10,15 @@ from typing import Annotated, Any, Final
 
 import typer
 
+from parley.clock import format_ms
 from parley.errors import BundleInvalid, InvalidInput, NotFound
-from parley.protocol import Sent, key_fingerprints, parse_fingerprint, validate_party_id
+from parley.protocol import (
+    BundleHeader,
+    Sent,
+    key_fingerprints,
+    parse_fingerprint,
+    validate_party_id,
+)
 from parley.services import BundleReport, Node, verify_bundle
 
 from ._main import DataDir, app, console, printable, run_or_exit
@@ -139,6 +146,8 @@ def verdict_lines(report: BundleReport) -> Iterator[str]:
         role = report.members.get(party, "not a member")
         checked = "as expected" if party in report.checked_keys else "not checked"
         yield f"  {party:<16} {print_}  {names[party]} ({role}), {checked}"
+        for earlier in _earlier_keys(header, party):
+            yield f"  {'':<16} {earlier['fingerprint']}  {_period(earlier)}"
     yield (
         f"Checkpoint of {header.exported_by}'s log: {report.size} entries, root {report.root.hex()}"
     )
@@ -160,6 +169,57 @@ def verdict_lines(report: BundleReport) -> Iterator[str]:
         f"notifications, each signed by its author and in {header.exported_by}'s checkpoint of "
         f"{report.size} entries; events of an author after its last one shown are not ruled out."
     )
+
+
+def _key_json(report: BundleReport, party: str, print_: str) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "name": report.header.parties[party][0],
+        "fingerprint": print_,
+        "role": report.members.get(party),
+        "checked": party in report.checked_keys,
+    }
+    earlier = _earlier_keys(report.header, party)
+    if earlier:  # a party whose key changed: what each earlier key was valid for
+        shown["earlier_keys"] = earlier
+    return shown
+
+
+def _earlier_keys(header: BundleHeader, party: str) -> list[dict[str, str | None]]:
+    """The keys of ``party`` before its current one, each proven by a key change shown in the
+    record or given by the exporter; the current key too if it is compromised."""
+    history = header.histories.get(party)
+    if history is None:
+        return []
+    keys = []
+    for index, period in enumerate(history.periods):
+        until = history.valid_until_ms(index)
+        if until is None and period.compromised_ms is None:
+            continue
+        keys.append(
+            {
+                "fingerprint": period.fingerprint,
+                "valid_until": _ms(until),
+                "compromised_since": _ms(period.compromised_ms),
+            }
+        )
+    return keys
+
+
+def _ms(value: int | None) -> str | None:
+    return None if value is None else format_ms(value)
+
+
+def _period(key: dict[str, str | None]) -> str:
+    said = (
+        [f"earlier key, valid until {key['valid_until']}"]
+        if key["valid_until"]
+        else ["current key"]
+    )
+    if key["compromised_since"]:
+        said.append(
+            f"COMPROMISED since {key['compromised_since']}: events it signed since are refused"
+        )
+    return "; ".join(said)
 
 
 def _chain(report: BundleReport, party: str) -> str:
@@ -188,12 +248,7 @@ def verdict_json(report: BundleReport) -> dict[str, Any]:
             "checkpoint_size": report.size,
         },
         "keys": {
-            party: {
-                "name": header.parties[party][0],
-                "fingerprint": print_,
-                "role": report.members.get(party),
-                "checked": party in report.checked_keys,
-            }
+            party: _key_json(report, party, print_)
             for party, print_ in sorted(key_fingerprints(header).items())
         },
         "checkpoint": {

@@ -37,6 +37,7 @@ from ._bundle_entries import (
     sent_items,
 )
 from ._bundle_json import MAX_INT
+from ._bundle_keys import check_key_changes
 from ._canonical import canonical_bytes
 from ._chain import ChainHead, Verdict, check_append
 from ._event import (
@@ -53,6 +54,16 @@ from ._fedauth import (
     sign_request,
     signing_bytes,
     verify_request,
+)
+from ._key_history import (
+    KeyHistory,
+    KeyPeriod,
+    Signing,
+    event_signing_key,
+    key_change_proof_bytes,
+    sign_key_change,
+    signing_key,
+    ts_ms,
 )
 from ._keys import (
     Ed25519Signer,
@@ -149,6 +160,8 @@ __all__ = [
     "Ed25519Signer",
     "Entry",
     "Event",
+    "KeyHistory",
+    "KeyPeriod",
     "LeafRange",
     "MemberRole",
     "NoteSignature",
@@ -161,6 +174,7 @@ __all__ = [
     "Sender",
     "Sent",
     "Signer",
+    "Signing",
     "SplitView",
     "TreeNode",
     "Verdict",
@@ -174,6 +188,7 @@ __all__ = [
     "check_event",
     "check_header",
     "check_inclusion",
+    "check_key_changes",
     "check_keys",
     "check_member",
     "check_sender",
@@ -185,12 +200,14 @@ __all__ = [
     "encode_public_key",
     "entry_line",
     "event_from_dict",
+    "event_signing_key",
     "fingerprint",
     "fold",
     "format_signature_line",
     "header_line",
     "inclusion_ranges",
     "judge_checkpoint",
+    "key_change_proof_bytes",
     "key_fingerprints",
     "key_id",
     "leaf_hash",
@@ -213,11 +230,14 @@ __all__ = [
     "sender_of",
     "sent_items",
     "sign_event",
+    "sign_key_change",
     "sign_note",
     "sign_request",
     "signing_bytes",
+    "signing_key",
     "split_note",
     "subtree_nodes",
+    "ts_ms",
     "validate_body",
     "validate_channel_id",
     "validate_language_tag",

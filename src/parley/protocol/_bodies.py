@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ MAX_TEXT_BYTES = 16 * 1024
 _OPERATOR_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _HASH_B64_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+_FINGERPRINT_RE = re.compile(r"^[0-9]{5}( [0-9]{5}){4}$")
 _FORM_RE = re.compile(r"^[a-z][a-z_]{1,40}/[1-9][0-9]{0,3}$")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 # What no person's words need and what can make a text show other than it reads: C0 controls
@@ -297,6 +299,40 @@ def _deconfliction_withdrawn(body: Mapping[str, Any]) -> None:
     validate_text(body["reason"], "body.reason", limit=1000)
 
 
+def _fingerprint(value: object, where: str) -> None:
+    if not isinstance(value, str) or not _FINGERPRINT_RE.match(value):
+        raise InvalidInput.for_field(where, "must be a key fingerprint as printed (5 groups of 5)")
+
+
+def _base64(value: object, where: str, size: int) -> None:
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        raw = base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise InvalidInput.for_field(where, "must be base64") from exc
+    if len(raw) != size:
+        raise InvalidInput.for_field(where, f"must be base64 of {size} bytes")
+
+
+def _key_change(body: Mapping[str, Any]) -> None:
+    """A party's new node key, signed by the old one (the event) and by the new one (proof)."""
+    _exact_keys(body, {"key", "previous", "valid_from", "proof", "by"})
+    _base64(body["key"], "body.key", 32)
+    _fingerprint(body["previous"], "body.previous")
+    _timestamp(body["valid_from"], "body.valid_from")
+    _base64(body["proof"], "body.proof", 64)
+    validate_operator_name(body["by"], "body.by")
+
+
+def _key_revocation(body: Mapping[str, Any]) -> None:
+    """An earlier key of the author, compromised since a time: what it signed since is void."""
+    _exact_keys(body, {"key", "compromised_since", "by"})
+    _fingerprint(body["key"], "body.key")
+    _timestamp(body["compromised_since"], "body.compromised_since")
+    validate_operator_name(body["by"], "body.by")
+
+
 SPLIT_VIEW_REASONS = ("fork", "inconsistent", "rollback")
 _NOTE_MAX_BYTES = 8 * 1024
 _PROOF_MAX = 128
@@ -337,6 +373,8 @@ _VALIDATORS = {
     "cancellation": _cancellation,
     "deconfliction_alert": _deconfliction_alert,
     "deconfliction_withdrawn": _deconfliction_withdrawn,
+    "key_change": _key_change,
+    "key_revocation": _key_revocation,
 }
 # The types this node understands; any other passes as it is, a newer peer's.
 EVENT_TYPES = tuple(_VALIDATORS)

@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from parley.errors import InvalidInput, InvalidNote, InvalidProof
@@ -39,8 +39,10 @@ from ._bundle_json import (
     shown,
     timestamp_field,
 )
+from ._bundle_keys import history_json, read_history
 from ._canonical import canonical_bytes
 from ._event import validate_channel_id
+from ._key_history import KeyHistory
 from ._keys import (
     Signer,
     decode_public_key,
@@ -64,6 +66,7 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT: Final = "parley-bundle/1"
+_PARTY_FIELDS: Final = frozenset({"name", "public_key"})
 _FINGERPRINT_RE: Final = re.compile(r"[0-9]{25}")
 _HEADER_FIELDS: Final = frozenset(
     {
@@ -91,6 +94,12 @@ class BundleHeader:
     proof: Mapping[tuple[int, int], bytes]
     events: int
     entries_sha256: str
+    # the parties with more than one key (or a compromised one): all their keys, oldest first
+    histories: Mapping[str, KeyHistory] = field(default_factory=dict)
+
+    def keys(self) -> dict[str, bytes | KeyHistory]:
+        """What each author's entries are verified with: its key, or its key history."""
+        return {p: self.histories.get(p, key) for p, (_, key) in self.parties.items()}
 
 
 def header_line(
@@ -103,17 +112,21 @@ def header_line(
     proof: Mapping[tuple[int, int], bytes],
     lines: Sequence[bytes],
     signer: Signer,
+    histories: Mapping[str, KeyHistory] | None = None,
 ) -> bytes:
-    """Line 1 of a bundle whose entry lines are ``lines``, signed by the exporting node."""
+    """Line 1 of a bundle whose entry lines are ``lines``, signed by the exporting node;
+    ``histories``: the parties whose key changed, with all their keys."""
+    listed: dict[str, dict[str, Any]] = {}
+    for party, (name, key) in sorted(parties.items()):
+        listed[party] = {"name": name, "public_key": encode_public_key(key)}
+        if histories and party in histories:
+            listed[party]["keys"] = history_json(histories[party])
     header: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "channel": channel,
         "exported_by": exported_by,
         "exported_at": exported_at,
-        "parties": {
-            party: {"name": name, "public_key": encode_public_key(key)}
-            for party, (name, key) in sorted(parties.items())
-        },
+        "parties": listed,
         "checkpoint": checkpoint,
         "proof": [
             [level, index, base64.b64encode(node).decode("ascii")]
@@ -137,7 +150,7 @@ def check_header(line: bytes) -> BundleHeader:
             f"header.format is {shown(raw.get('format'))}; this verifier reads {BUNDLE_FORMAT}"
         )
     exact_fields("header", raw, _HEADER_FIELDS)
-    parties = _header_parties(raw["parties"])
+    parties, histories = _header_parties(raw["parties"])
     exporter = _header_str(raw, "exported_by")
     if exporter not in parties:
         raise fail(f"header.parties has no key of the exporter {shown(exporter)}")
@@ -158,6 +171,7 @@ def check_header(line: bytes) -> BundleHeader:
         proof=_header_proof(raw["proof"]),
         events=raw["events"],
         entries_sha256=raw["entries_sha256"],
+        histories=histories,
     )
     # Every member's shape is checked above, so the canonical bytes exist.
     unsigned = {k: v for k, v in raw.items() if k != "signature"}
@@ -177,17 +191,20 @@ def _header_str(raw: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _header_parties(value: object) -> dict[str, tuple[str, bytes]]:
+def _header_parties(
+    value: object,
+) -> tuple[dict[str, tuple[str, bytes]], dict[str, KeyHistory]]:
     if not isinstance(value, dict) or not value:
         raise fail("header.parties must map party ids to their name and public key")
     parties: dict[str, tuple[str, bytes]] = {}
+    histories: dict[str, KeyHistory] = {}
     for party, info in value.items():
         if not is_party(party):
             raise fail(f"header.parties: {shown(party)} is not a party id")
         where = f"header.parties.{party}"
         if not isinstance(info, dict):
             raise fail(f"{where} needs a name and a public_key")
-        exact_fields(where, info, frozenset({"name", "public_key"}))
+        exact_fields(where, info, _PARTY_FIELDS | ({"keys"} & info.keys()))
         if not isinstance(info["name"], str) or not info["name"]:
             raise fail(f"{where}.name must be a non-empty string")
         if not isinstance(info["public_key"], str):
@@ -196,7 +213,9 @@ def _header_parties(value: object) -> dict[str, tuple[str, bytes]]:
             parties[party] = (info["name"], decode_public_key(info["public_key"]))
         except InvalidInput as exc:
             raise fail(f"{where}.public_key: {exc.detail}") from None
-    return parties
+        if "keys" in info:
+            histories[party] = read_history(f"{where}.keys", party, info["keys"], parties[party][1])
+    return parties, histories
 
 
 def _header_proof(value: object) -> dict[tuple[int, int], bytes]:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from parley.errors import InvalidInput
+from parley.errors import EventRejected, InvalidInput
 
 from ._bodies import validate_body
 from ._bundle_json import (
@@ -23,6 +23,7 @@ from ._bundle_json import (
     timestamp_field,
 )
 from ._event import EVENT_VERSION
+from ._key_history import KeyHistory, ts_ms
 from ._keys import (
     verify_signature,
 )
@@ -49,7 +50,11 @@ _EVENT_FIELDS: Final = frozenset(
     {"v", "channel", "author", "seq", "prev", "seen", "ts", "type", "body", "sig"}
 )
 # Event types whose body the verdict reads; the rest only need their chain facts.
-_VERDICT_TYPES: Final = frozenset({"channel", "message", "notification", "ack", "translation"})
+_VERDICT_TYPES: Final = frozenset(
+    {"channel", "message", "notification", "ack", "translation", "key_change", "key_revocation"}
+)
+_TS_MEMBER: Final = b',"ts":"'
+_KEY_CHANGE_END: Final = b',"type":"key_change","v":1}'
 
 
 class Entry(NamedTuple):
@@ -75,7 +80,10 @@ def entry_line(index: int, raw: bytes) -> bytes:
     return b'{"index":%d,"event":%s}\n' % (index, raw)
 
 
-def check_entry(line_number: int, line: bytes, channel: str, keys: Mapping[str, bytes]) -> Entry:
+Keys = Mapping[str, bytes | KeyHistory]  # a party's one key, or its key history
+
+
+def check_entry(line_number: int, line: bytes, channel: str, keys: Keys) -> Entry:
     """Parse one entry line and verify its author's signature."""
     check_signature(line_number, line, keys)
     return read_entry(line_number, line, channel)
@@ -150,13 +158,17 @@ def _seen(where: str, value: object, author: str) -> dict[str, int]:
     return value
 
 
-def check_signature(line_number: int, line: bytes, keys: Mapping[str, bytes]) -> None:
+def check_signature(line_number: int, line: bytes, keys: Keys) -> None:
     """Verify the author's signature of one entry without parsing its JSON.
 
     The author signed the canonical bytes without the ``sig`` member. In canonical bytes
     ``author`` is the first member, ``seq`` comes right before ``sig``, and ``sig`` is the only
     top-level member between ``seq`` and ``ts``; nothing after it can hold the quoted pattern,
     so its last occurrence is the top-level one. Cheap enough to spread over processes.
+
+    An author with a key history signed with its key valid at the ``ts`` right after ``sig``
+    (``type`` and ``v`` close the event); a key change, checked whole later, is exempt from
+    its old key's compromise.
     """
     where = f"line {line_number}"
     _, raw = _split_line(where, line)
@@ -172,6 +184,8 @@ def check_signature(line_number: int, line: bytes, keys: Mapping[str, bytes]) ->
         raise fail(f"{where}: the bundle has no public key of {shown(author)}")
     seq = raw[seq_at + len(_SEQ_MEMBER) : start]
     where = f"{where} ({author}#{seq.decode() if seq.isdigit() and len(seq) < 20 else '?'})"
+    if isinstance(key, KeyHistory):
+        key = _key_at(where, raw[end + 1 :], key)
     try:
         signature = base64.b64decode(raw[start + len(_SIG_MEMBER) : end], validate=True)
     except ValueError as exc:
@@ -181,6 +195,23 @@ def check_signature(line_number: int, line: bytes, keys: Mapping[str, bytes]) ->
             f"{where}: the signature does not verify with the key of {author} "
             "(the event was altered, or signed by someone else)"
         )
+
+
+def _key_at(where: str, rest: bytes, history: KeyHistory) -> bytes:
+    ts_end = rest.find(b'"', len(_TS_MEMBER))
+    try:
+        if not rest.startswith(_TS_MEMBER) or ts_end < 0:
+            raise ValueError
+        at_ms = ts_ms(rest[len(_TS_MEMBER) : ts_end].decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        raise fail(f"{where}: the event has no ts after its signature") from None
+    period = history.periods[history.index_at(at_ms)]
+    if not rest.endswith(_KEY_CHANGE_END):
+        try:
+            history.check_not_compromised(period, at_ms, where)
+        except EventRejected as exc:
+            raise fail(f"{exc.detail}: signed by a key outside its validity") from None
+    return period.key
 
 
 # -- across entries --------------------------------------------------------------------------

@@ -87,11 +87,14 @@ class Sender(Enum):
 
 
 # A receipt confirms what was stored, and a suspended channel is resumed by a
-# channel_status, so these pass where nothing else may. Unknown types are SPEAKER.
+# channel_status, so these pass where nothing else may; a key change or revocation concerns
+# every channel of its author (docs/keys.md). Unknown types are SPEAKER.
 _SENDERS: Mapping[str, Sender] = {
     "channel": Sender.CREATOR,
     "accept": Sender.INVITED,
     "receipt": Sender.MEMBER,
+    "key_change": Sender.MEMBER,
+    "key_revocation": Sender.MEMBER,
     "channel_status": Sender.ACTIVE,
 }
 

@@ -8,11 +8,12 @@ the evidence, and the party that reports it cannot forge it.
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parley.errors import InvalidProof
+from parley.errors import InvalidNote, InvalidProof
 
 from ._merkle import verify_consistency
 from ._note import Checkpoint, NoteVerifier, OpenedCheckpoint, open_checkpoint
@@ -44,6 +45,13 @@ def log_verifier(party: str, public_key: bytes) -> NoteVerifier:
 def open_log_checkpoint(note: str, party: str, public_key: bytes) -> OpenedCheckpoint:
     """A checkpoint of ``party``'s log, signed with its pinned key; InvalidNote if not."""
     return open_checkpoint(note, party, log_verifier(party, public_key))
+
+
+def _open_with_any(note: str, party: str, keys: Sequence[bytes]) -> Checkpoint:
+    for key in keys[1:]:
+        with contextlib.suppress(InvalidNote):
+            return open_log_checkpoint(note, party, key).checkpoint
+    return open_log_checkpoint(note, party, keys[0]).checkpoint
 
 
 def judge_checkpoint(
@@ -81,15 +89,16 @@ def judge_checkpoint(
     return None
 
 
-def verify_split_view(body: Mapping[str, Any], public_key: bytes) -> SplitView:
-    """Check the evidence of a ``split_view`` event against the accused party's pinned key.
+def verify_split_view(body: Mapping[str, Any], public_key: bytes, *older: bytes) -> SplitView:
+    """Check the evidence of a ``split_view`` event against the accused party's pinned key
+    (or an ``older`` key of it: a note may predate a key change).
 
     Raises InvalidNote if a note is not that party's, InvalidProof if the two checkpoints
     do not contradict each other as the event says.
     """
     party = body["party"]
-    seen = open_log_checkpoint(body["note_a"], party, public_key).checkpoint
-    new = open_log_checkpoint(body["note_b"], party, public_key).checkpoint
+    seen = _open_with_any(body["note_a"], party, (public_key, *older))
+    new = _open_with_any(body["note_b"], party, (public_key, *older))
     proof = [base64.b64decode(p) for p in body["proof"]]
     found = judge_checkpoint(seen, new, proof)
     if found is None:

@@ -28,6 +28,7 @@ from ._inbox import Inbox, InboxItem, waits_for
 from ._ingest import IngestOutcome, IngestService
 from ._journal import Journal
 from ._keyfile import PASSPHRASE_ENV, check_passphrase, key_is_encrypted
+from ._keys import KeyChange, KeyService
 from ._links import LinkMonitor, LinkStatus
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
@@ -74,6 +75,8 @@ __all__ = [
     "IngestService",
     "IssuedToken",
     "Journal",
+    "KeyChange",
+    "KeyService",
     "LinkMonitor",
     "LinkRecord",
     "LinkStatus",

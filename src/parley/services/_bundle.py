@@ -16,6 +16,7 @@ from parley.protocol import (
     BundleHeader,
     Chains,
     Entry,
+    KeyHistory,
     Sent,
     Signer,
     batch_nodes,
@@ -23,6 +24,7 @@ from parley.protocol import (
     check_checkpoint,
     check_header,
     check_inclusion,
+    check_key_changes,
     check_keys,
     check_signature,
     decode_public_key,
@@ -34,12 +36,13 @@ from parley.protocol import (
 from parley.store import Store
 
 from ._files import write_private
+from ._keys import history_from
 from ._threads import collector_paused
 from ._transparency import TransparencyLog
 
 __all__ = ["BundleReport", "ExportSummary", "export_bundle", "verify_bundle"]
 
-_Chunk = tuple[int, list[bytes], Mapping[str, bytes]]
+_Chunk = tuple[int, list[bytes], Mapping[str, bytes | KeyHistory]]
 _CHUNK: Final = 4096  # lines per task: large enough that pickling is cheap beside verifying
 _PAGE: Final = 1000  # events read from the store at a time when exporting
 
@@ -112,10 +115,14 @@ def export_bundle(
     lines = [entry_line(index, raw) for index, raw in raws]
     # The witnesses' keys too, so their cosignatures can be checked offline.
     parties = {}
+    histories = {}
     for member in sorted({*record.members, *(c.witness for c in checkpoint.cosignatures)}):
         known = store.get_party(member)
         assert known is not None  # channels and cosignatures name only pinned parties
         parties[member] = (known.name, decode_public_key(known.public_key))
+        history = history_from(member, store.party_keys(member), known.public_key)
+        if len(history.periods) > 1 or history.current.compromised_ms is not None:
+            histories[member] = history
     header = header_line(
         channel=channel,
         exported_by=party,
@@ -125,6 +132,7 @@ def export_bundle(
         proof=store.log_nodes(batch_nodes(checkpoint.size, (i for i, _ in raws))),
         lines=lines,
         signer=signer,
+        histories=histories,
     )
     if not write_private(out, [header, *lines], replace=replace):
         raise Conflict(f"{out} already exists; refusing to overwrite it (--force replaces it)")
@@ -151,6 +159,7 @@ def verify_bundle(
     with collector_paused():
         entries = _check_entries(header, lines, workers or os.cpu_count() or 1)
     chains = check_chains(entries)
+    check_key_changes(entries, header.channel, header.histories)
     check_inclusion(entries, header.proof, size, root)
     if len(lines) != header.events:
         raise BundleInvalid(
@@ -179,7 +188,7 @@ def _check_entries(header: BundleHeader, lines: list[bytes], workers: int) -> li
     Only lines go to the workers and only a verdict comes back: shipping parsed entries
     between processes would cost as much as verifying them.
     """
-    keys = {party: key for party, (_, key) in header.parties.items()}
+    keys = header.keys()
     chunks: list[_Chunk] = [
         (start + 2, lines[start : start + _CHUNK], keys) for start in range(0, len(lines), _CHUNK)
     ]

@@ -13,9 +13,11 @@ from parley.errors import InvalidInput, NotFound, UnknownParty
 from parley.forms import check_form_names
 from parley.protocol import (
     MemberRole,
+    Signer,
     check_sender,
     parse_precedence,
     sign_event,
+    sign_key_change,
     validate_body,
     validate_language_tag,
     validate_text,
@@ -261,6 +263,33 @@ class ChannelService:
         stored = await self._journal.write(apply)
         return None if stored is None else self._journal.publish(record, stored, own=True)
 
+    async def append_everywhere(
+        self,
+        kind: str,
+        body: Mapping[str, Any],
+        now: datetime,
+        *,
+        proof_by: Signer | None = None,
+        also: Callable[[StoreTx, list[StoredEvent]], None] | None = None,
+    ) -> list[StoredEvent]:
+        """One event of this node, all dated ``now``, on every channel it is a member of, in one
+        transaction with ``also``: a key change (``proof_by``: the new key) or revocation."""
+        records = [self._channel(c.id) for c in self._ctx.store.list_channels(self._ctx.party)]
+
+        def apply(tx: StoreTx) -> list[StoredEvent]:
+            stored = [
+                self._append_own(tx, record, kind, body, now, proof_by=proof_by)
+                for record in records
+            ]
+            if also is not None:
+                also(tx, stored)
+            return stored
+
+        stored = await self._journal.write(apply)
+        for record, item in zip(records, stored, strict=True):
+            self._journal.publish(record, item, own=True)
+        return stored
+
     def writable(self, channel: str) -> ChannelRecord:
         """The channel, if this node may send messages on it now; Conflict saying why not.
 
@@ -280,24 +309,27 @@ class ChannelService:
         now: datetime,
         *,
         opens: bool = False,
+        proof_by: Signer | None = None,
     ) -> StoredEvent:
         """Link a new event of this node into its chain, if the rule book allows it; runs
-        inside the writer. ``opens``: the event opens ``record``, stored with it."""
+        inside the writer. ``opens``: the event opens ``record``, stored with it;
+        ``proof_by``: the new key of a key change, which signs its proof."""
         channel = record.id
         view = tx.chain_view(channel, self._ctx.party)
         head = view.head
-        seen = {p: s for p, s in view.channel_heads.items() if p != self._ctx.party}
-        event = sign_event(
-            self._ctx.signer,
-            channel=channel,
-            author=self._ctx.party,
-            seq=1 if head is None else head.seq + 1,
-            prev=None if head is None else head.event_id,
-            seen=seen,
-            ts=format_ts(now),
-            type=kind,
-            body=body,
-        )
+        fields: dict[str, Any] = {
+            "channel": channel,
+            "author": self._ctx.party,
+            "seq": 1 if head is None else head.seq + 1,
+            "prev": None if head is None else head.event_id,
+            "seen": {p: s for p, s in view.channel_heads.items() if p != self._ctx.party},
+            "ts": format_ts(now),
+            "body": body,
+        }
+        if proof_by is None:
+            event = sign_event(self._ctx.signer, type=kind, **fields)
+        else:
+            event = sign_key_change(self._ctx.signer, proof_by, **fields)
         current = self._journal.current(record)
         self._journal.check(tx, current, event, received=False)
         stored_ms = to_ms(self._ctx.clock.now())

@@ -8,12 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from parley.clock import to_ms
-from parley.errors import AuthenticationFailed, Forbidden, InvalidInput, ParleyError
+from parley.errors import (
+    AuthenticationFailed,
+    Forbidden,
+    InvalidInput,
+    KeyCompromised,
+    ParleyError,
+)
 from parley.protocol import (
     MAX_INT,
     Event,
     RequestSignature,
-    decode_public_key,
     event_from_dict,
     validate_channel_id,
     validate_party_id,
@@ -23,6 +28,7 @@ from parley.store import ChannelRecord
 
 from ._context import NodeContext
 from ._ingest import IngestService
+from ._keys import history_from
 from ._links import delivered_by
 
 __all__ = ["FederationService", "PushOutcome"]
@@ -54,9 +60,14 @@ class FederationService:
             raise AuthenticationFailed(f"{signature.sender} is not a pinned peer of this node")
         now_ms = to_ms(self._ctx.clock.now())
         window_ms = self._ctx.settings.federation_window_s * 1000
+        history = history_from(peer.party, self._ctx.store.party_keys(peer.party), peer.public_key)
+        try:  # the key of the peer's node when it signed: a rotated peer signs with its new one
+            key = history.key_at(signature.timestamp_ms, f"a request of {signature.sender}")
+        except KeyCompromised as exc:
+            raise AuthenticationFailed(exc.detail) from exc
         verify_request(
             signature,
-            public_key=decode_public_key(peer.public_key),
+            public_key=key,
             method=method,
             target=target,
             body=body,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +19,13 @@ from parley.errors import (
 )
 from parley.forms import check_form_names, validate_form
 from parley.protocol import (
+    ChainHead,
     Event,
+    KeyHistory,
+    Signing,
     Verdict,
     check_append,
-    decode_public_key,
+    event_signing_key,
     validate_body,
     validate_party_id,
 )
@@ -29,6 +33,7 @@ from parley.store import ChannelRecord, StoredEvent, StoreTx
 
 from ._context import NodeContext
 from ._journal import Journal, channel_record
+from ._keys import KeyService
 
 __all__ = ["IngestOutcome", "IngestService"]
 
@@ -42,9 +47,10 @@ class IngestOutcome:
 
 
 class IngestService:
-    def __init__(self, ctx: NodeContext, journal: Journal) -> None:
+    def __init__(self, ctx: NodeContext, journal: Journal, keys: KeyService) -> None:
         self._ctx = ctx
         self._journal = journal
+        self._keys = keys
 
     async def receive(self, events: list[Event]) -> IngestOutcome:
         """Verify and store events of other authors, in order.
@@ -74,7 +80,7 @@ class IngestService:
             start = end
         return IngestOutcome(stored_count, duplicates)
 
-    def _prepare(self, event: Event, record: ChannelRecord | None) -> tuple[ChannelRecord, bytes]:
+    def _prepare(self, event: Event, record: ChannelRecord | None) -> ChannelRecord:
         """Checks that need no transaction: this node's membership, pinned key, body, form."""
         if record is None or self._ctx.party not in record.members:
             raise NotFound(f"no channel {event.channel} of which {self._ctx.party} is a member")
@@ -90,7 +96,7 @@ class IngestService:
                 validate_form(event.body["form"], event.body["data"], now=parse_ts(event.ts))
             elif event.type == "channel":
                 check_form_names(event.body.get("deadlines", {}), "body.deadlines")
-        return record, decode_public_key(author.public_key)
+        return record
 
     async def _chunk(self, events: list[Event]) -> tuple[list[StoredEvent], ParleyError | None]:
         """Events of one channel in one transaction; returns what was stored and what stopped it."""
@@ -99,27 +105,30 @@ class IngestService:
         opening = record is None and first.type == "channel" and first.seq == 1
         if opening:
             record = self._opened_channel(first)
-        prepared: list[tuple[Event, bytes]] = []
+        prepared: list[Event] = []
         error: ParleyError | None = None
         for event in events:
             try:
-                record, key = self._prepare(event, record)
+                record = self._prepare(event, record)
             except ParleyError as exc:
                 error = exc
                 break
-            prepared.append((event, key))
+            prepared.append(event)
         if not prepared:
             return [], error
         assert record is not None
         channel = record
         now = self._ctx.clock.now()
+        learnt: list[Event] = []
 
         def apply(tx: StoreTx) -> tuple[list[StoredEvent], ParleyError | None]:
             stored: list[StoredEvent] = []
-            for index, (event, key) in enumerate(prepared):
+            histories: dict[str, KeyHistory] = {}
+            learnt.clear()
+            for index, event in enumerate(prepared):
                 try:
                     appended = self._append(
-                        tx, channel, event, key, now, opens=opening and index == 0
+                        tx, channel, event, histories, now, opens=opening and index == 0
                     )
                 except EquivocationDetected as alarm:
                     self._record_equivocation(tx, event, alarm, now)
@@ -128,9 +137,13 @@ class IngestService:
                     return stored, exc
                 if appended is not None:
                     stored.append(appended)
+                if event.author not in histories:  # its key history changed: keep what it says
+                    learnt.append(event)
             return stored, None
 
         stored, stopped = await self._journal.write(apply)
+        for event in learnt:
+            self._keys.audit_learnt(event)
         for item in stored:
             self._journal.publish(channel, item, own=False)
         return stored, stopped or error
@@ -140,18 +153,21 @@ class IngestService:
         tx: StoreTx,
         record: ChannelRecord,
         event: Event,
-        key: bytes,
+        histories: dict[str, KeyHistory],
         now: datetime,
         *,
         opens: bool,
     ) -> StoredEvent | None:
-        """Check one event against its chain and the rule book inside the transaction, and
-        store it. ``opens``: the event creates the channel here, stored only once it passed.
+        """Check one event against its author's key valid for it, its chain and the rule book
+        inside the transaction, and store it. ``opens``: the event creates the channel here,
+        stored only once it passed. ``histories``: the authors' key histories read in this
+        transaction; an author's is dropped once an event of it changed it.
         """
         view = tx.chain_view(event.channel, event.author)
+        signing = self._signing(tx, event, view.head, histories)
         verdict = check_append(
             event,
-            public_key=key,
+            public_key=signing.key,
             members=record.members,
             head=view.head,
             stored_id_at_seq=tx.stored_id_at(event.channel, event.author, event.seq),
@@ -163,7 +179,33 @@ class IngestService:
         current = self._journal.current(record)
         with _rejected(event):
             self._journal.check(tx, current, event, received=True)
-        return self._journal.store(tx, current, event, view.head, now, to_ms(now), opens=opens)
+        stored = self._journal.store(tx, current, event, view.head, now, to_ms(now), opens=opens)
+        if self._keys.learn(tx, event, signing, now):
+            histories.pop(event.author, None)
+        return stored
+
+    def _signing(
+        self,
+        tx: StoreTx,
+        event: Event,
+        head: ChainHead | None,
+        histories: dict[str, KeyHistory],
+    ) -> Signing:
+        """The key ``event`` must verify with, as its author's key history stands."""
+        history = histories.get(event.author)
+        if history is None:
+            pinned = self._ctx.store.get_party(event.author)
+            assert pinned is not None  # _prepare refused an author without a pinned key
+            history = self._keys.history_tx(tx, event.author, pinned.public_key)
+            histories[event.author] = history
+        previous = None
+        if head is not None and len(history.periods) > 1:  # only a retired key needs it
+            raw = tx.stored_raw(head.event_id)
+            assert raw is not None
+            named = json.loads(raw)
+            previous = (named["type"], named["ts"])
+        with _rejected(event):
+            return event_signing_key(history, event, previous)
 
     def _opened_channel(self, event: Event) -> ChannelRecord:
         """Another party opened a channel with this one: its first event defines it."""

@@ -24,6 +24,7 @@ __all__ = [
     "PASSPHRASE_ENV",
     "check_passphrase",
     "key_is_encrypted",
+    "key_passphrase",
     "load_signer",
     "write_key",
 ]
@@ -53,6 +54,15 @@ def load_signer(data_dir: Path, settings: Settings, passphrase: str | None = Non
 
 def key_is_encrypted(data_dir: Path) -> bool:
     return pem_is_encrypted((data_dir / KEY_FILE).read_bytes())
+
+
+def key_passphrase(data_dir: Path, settings: Settings) -> str | None:
+    """The passphrase ``node.key`` is encrypted under, as ``load_signer`` finds it; None if the
+    file is in clear."""
+    path = data_dir / KEY_FILE
+    if not pem_is_encrypted(path.read_bytes()):
+        return None
+    return _passphrase(data_dir, settings, None, path)[1]
 
 
 def write_key(path: Path, signer: Signer, passphrase: str | None, *, replace: bool) -> bool:

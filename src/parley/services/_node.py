@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ from ._files import PRIVATE_DIR, tighten, write_private
 from ._inbox import Inbox
 from ._ingest import IngestService
 from ._journal import Journal
-from ._keyfile import KEY_FILE, load_signer, write_key
+from ._keyfile import KEY_FILE, key_passphrase, load_signer, write_key
+from ._keys import KeyChange, KeyService
 from ._links import LinkMonitor
 from ._notify import NotificationService
 from ._operators import OperatorService
@@ -151,7 +153,8 @@ class Node:
         self.operators = OperatorService(self.ctx, hasher)
         journal = Journal(self.ctx)
         self.channels = ChannelService(self.ctx, journal)
-        self.ingest = IngestService(self.ctx, journal)
+        self.keys = KeyService(self.ctx, self.channels)
+        self.ingest = IngestService(self.ctx, journal, self.keys)
         self.alerts = AlertService(self.ctx)
         self.notifications = NotificationService(self.ctx, self.channels)
         self.inbox = Inbox(self.ctx, self.channels)
@@ -204,11 +207,34 @@ class Node:
         tighten(data_dir, _PRIVATE_FILES)
         signer = load_signer(data_dir, config.settings, passphrase)
         store = SqlStore.open(config.database_url, max_batch=config.settings.group_commit_max_batch)
-        me = store.self_party()
-        if me is None or me.public_key != encode_public_key(signer.public_key):
+        try:
+            _check_own_key(store, config.party, signer.public_key, data_dir / KEY_FILE)
+        except Conflict:
             store.close()
-            raise Conflict(f"the key in {data_dir / KEY_FILE} is not the key of {config.party}")
+            raise
         return cls(config, store, signer, clock)
+
+    async def rotate_key(self, principal: Principal) -> KeyChange:
+        """Replace this node's key: a new key signs from now on, announced on every channel.
+
+        The new key is written beside the old one before the change is stored, so a crash
+        leaves either file in use; after it the old key is kept as ``node.key.<digits>.old``.
+        Run with the node stopped: a running node would go on signing with the old key.
+        """
+        new = Ed25519Signer.generate()
+        key_path = self.config.data_dir / KEY_FILE
+        pending = key_path.with_name(KEY_FILE + ".new")
+        # The new key is kept as the old one was: under the same passphrase, or in clear.
+        write_key(pending, new, key_passphrase(self.config.data_dir, self.settings), replace=True)
+        try:
+            change = await self.keys.rotate(principal, new)
+        except BaseException:
+            pending.unlink()  # nothing was stored: the key in use stays the only one
+            raise
+        kept = key_path.with_name(f"{KEY_FILE}.{change.old.replace(' ', '-')}.old")
+        os.replace(key_path, kept)
+        os.replace(pending, key_path)
+        return change
 
     def export(self, channel: str, out: Path, *, replace: bool = False) -> ExportSummary:
         """Write ``channel``'s record up to the latest checkpoint as a bundle to verify offline;
@@ -324,6 +350,25 @@ class Node:
         if self.store.list_split_views(party):
             named.append("the evidence of a split view")
         return ", ".join(named)
+
+
+def _check_own_key(store: Store, party: str, key: bytes, path: Path) -> None:
+    """The key file holds the current key of this node's party, or the node does not start."""
+    me = store.self_party()
+    if me is not None and me.public_key == encode_public_key(key):
+        return
+    if me is None:
+        raise Conflict(f"the store of {path.parent} has no party of its own")
+    retired = next((r for r in store.party_keys(party) if r.key == encode_public_key(key)), None)
+    if retired is not None:
+        raise Conflict(
+            f"{path} holds a retired key of {party} ({retired.fingerprint}); the current key "
+            f"has fingerprint {_print(me.public_key)}: put its key file back at {path}"
+        )
+    raise Conflict(
+        f"the key in {path} is not a key of {party}; a node key is changed only with "
+        "'parley node rotate-key' (put the current key file back first)"
+    )
 
 
 def _print(key: str) -> str:

@@ -32,6 +32,7 @@ from parley.store import ChannelRecord, StoreTx, WitnessedRecord
 from ._channels import ChannelService
 from ._context import NodeContext
 from ._duty import Duty
+from ._keys import history_from
 from ._proofs import b64
 from ._transport import PeerTransport
 
@@ -157,7 +158,12 @@ class Witness:
         try:
             if accused is None:
                 raise InvalidNote(f"{party} has no pinned key on this node")
-            found = verify_split_view(body, decode_public_key(accused.public_key))
+            keys = history_from(party, self._ctx.store.party_keys(party), accused.public_key)
+            # A log signs with its node's key of the day: either note may predate a rotation.
+            honest = [p.key for p in reversed(keys.periods) if p.compromised_ms is None]
+            if not honest:
+                raise InvalidNote(f"every key of {party} is declared compromised")
+            found = verify_split_view(body, *honest)
         except (InvalidNote, InvalidProof) as exc:
             detail = {"party": party, "reported_by": event.author, "detail": exc.detail}
             tx.insert_alert("split_view_unproven", "high", record.id, event.id, detail, to_ms(now))

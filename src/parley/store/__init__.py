@@ -17,6 +17,7 @@ from ._log import (
 from ._migrate import upgrade
 from ._operators import OperatorRecord, TokenRecord
 from ._parties import LinkRecord, PartyRecord
+from ._party_keys import AuthoredEvent, PartyKeyRecord
 from ._protocol import Store, StoreTx
 from ._sql import SqlStore, SqlTx
 from ._writer import GroupCommitWriter, WriterStats
@@ -24,6 +25,7 @@ from ._writer import GroupCommitWriter, WriterStats
 __all__ = [
     "AckRecord",
     "AlertRecord",
+    "AuthoredEvent",
     "ChainView",
     "ChannelRecord",
     "CheckpointRecord",
@@ -34,6 +36,7 @@ __all__ = [
     "LogEntry",
     "OperatorRecord",
     "PairRecord",
+    "PartyKeyRecord",
     "PartyRecord",
     "PendingAck",
     "ReceiptRecord",

@@ -7,8 +7,16 @@ from typing import Protocol
 
 from sqlalchemy import insert, select
 
+from parley.protocol import decode_public_key, fingerprint
+
 from . import _schema as t
-from ._base import SqlReadsBase, SqlTxBase, record_from_row
+from ._base import record_from_row
+from ._party_keys import (
+    PartyKeysReads,
+    PartyKeysTx,
+    SqlPartyKeysReads,
+    SqlPartyKeysTx,
+)
 
 __all__ = [
     "LinkRecord",
@@ -48,14 +56,14 @@ class LinkRecord:
     heard_via: str | None  # the party whose node delivered it: itself or a relay
 
 
-class PartiesTx(Protocol):
+class PartiesTx(PartyKeysTx, Protocol):
     def insert_party(self, record: PartyRecord, added_ms: int) -> None: ...
     def set_peer_urls(self, party: str, urls: list[str]) -> None: ...
     def save_link(self, record: LinkRecord) -> None: ...
     def delete_party(self, party: str) -> None: ...
 
 
-class PartiesReads(Protocol):
+class PartiesReads(PartyKeysReads, Protocol):
     def get_party(self, party: str) -> PartyRecord | None: ...
     def self_party(self) -> PartyRecord | None: ...
     def list_parties(self) -> list[PartyRecord]: ...
@@ -64,14 +72,22 @@ class PartiesReads(Protocol):
     def get_link(self, party: str) -> LinkRecord | None: ...
 
 
-class SqlPartiesTx(SqlTxBase):
+class SqlPartiesTx(SqlPartyKeysTx):
     def insert_party(self, record: PartyRecord, added_ms: int) -> None:
+        """Pin a party's key: the first of its key history."""
         self._insert_new(
             t.parties.c.party,
             record.party,
             {**asdict(record), "added_ms": added_ms},
             f"party {record.party} is already known; its key stays pinned",
         )
+        first = {
+            "party": record.party,
+            "key": record.public_key,
+            "fingerprint": fingerprint(decode_public_key(record.public_key)),
+            "learnt": "pinned",
+        }
+        self._conn.execute(t.party_keys.insert().values(**first))
 
     def set_peer_urls(self, party: str, urls: list[str]) -> None:
         self._conn.execute(t.peer_urls.delete().where(t.peer_urls.c.party == party))
@@ -88,11 +104,11 @@ class SqlPartiesTx(SqlTxBase):
     def delete_party(self, party: str) -> None:
         """Unpin a party with what only serves to reach it; a channel naming it keeps it
         (foreign key), and the caller checks the rest of the record first."""
-        for table in (t.peer_urls, t.links, t.witnessed, t.parties):
+        for table in (t.peer_urls, t.links, t.witnessed, t.party_keys, t.parties):
             self._conn.execute(table.delete().where(table.c.party == party))
 
 
-class SqlPartiesReads(SqlReadsBase):
+class SqlPartiesReads(SqlPartyKeysReads):
     def get_party(self, party: str) -> PartyRecord | None:
         row = self._first(select(t.parties).where(t.parties.c.party == party))
         return None if row is None else record_from_row(PartyRecord, row)

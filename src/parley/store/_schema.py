@@ -37,6 +37,7 @@ __all__ = [
     "metadata",
     "operators",
     "parties",
+    "party_keys",
     "peer_urls",
     "pending_acks",
     "protected_sites",
@@ -59,6 +60,24 @@ parties = Table(
     Column("public_key", String(64), nullable=False),
     Column("is_self", Boolean, nullable=False, default=False),
     Column("added_ms", BigInteger, nullable=False),
+)
+
+party_keys = Table(
+    "party_keys",
+    metadata,
+    # Every key a party's node has signed with, oldest first (docs/keys.md); parties.public_key
+    # is the current one. valid_from_ms is null for the key first pinned.
+    Column("party", String(63), ForeignKey("parties.party"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("fingerprint", String(32), nullable=False),
+    Column("valid_from_ms", BigInteger, nullable=True),
+    Column("valid_until_ms", BigInteger, nullable=True),
+    Column("compromised_ms", BigInteger, nullable=True),
+    # pinned, key_change (event_id: the event that carried it) or rekey (out of band)
+    Column("learnt", String(16), nullable=False),
+    Column("event_id", String(64), nullable=True),
+    # when the events it signed after its compromise were flagged by an alert, once
+    Column("flagged_ms", BigInteger, nullable=True),
 )
 
 operators = Table(
