@@ -24,6 +24,10 @@ app.add_typer(node_app, name="node")
 
 # Where 'parley serve' last listened, for 'parley node show': the node cannot know it otherwise.
 SERVED_FILE: Final = "served.json"
+# A request's line and headers: a bearer token or the federation signature headers need
+# well under 1 KiB.
+MAX_REQUEST_HEAD_BYTES: Final = 16 * 1024
+KEEP_ALIVE_S: Final = 5  # how long a connection may idle between two requests
 
 
 @app.command()
@@ -64,7 +68,16 @@ def serve(
         write_private(data / SERVED_FILE, [json.dumps(served).encode() + b"\n"], replace=True)
         console.print(f"Parley node {node.party} on {url}/api/v1 (docs: /docs)")
         config = uvicorn.Config(
-            create_app(node), host=host, port=port, log_level="warning", access_log=False
+            create_app(node),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            # h11, not httptools: it bounds a request's head, which httptools lets grow
+            # without end; an idle connection is closed after timeout_keep_alive.
+            http="h11",
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         with audit_shown():
             uvicorn.Server(config).run(sockets=[listener])

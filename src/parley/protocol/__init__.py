@@ -50,6 +50,7 @@ from ._event import (
 from ._fedauth import (
     FED_HEADERS,
     RequestSignature,
+    check_request_headers,
     sign_request,
     signing_bytes,
     verify_request,
@@ -175,6 +176,7 @@ __all__ = [
     "check_inclusion",
     "check_keys",
     "check_member",
+    "check_request_headers",
     "check_sender",
     "check_signature",
     "consistency_ranges",
