@@ -62,6 +62,16 @@ class Settings:
     )
     max_text_bytes: int = _setting(MAX_TEXT_BYTES, "Largest message text, UTF-8 bytes.")
     max_request_bytes: int = _setting(256 * 1024, "Largest HTTP request body, bytes.")
+    max_unauthenticated_bytes: int = _setting(
+        16 * 1024,
+        "Largest body of a request without a valid bearer token (a login), bytes; a larger "
+        "one is refused with 413 before it is read.",
+    )
+    unauthenticated_body_timeout_s: float = _setting(
+        10.0,
+        "How long a request without a valid bearer token may take to send its body, seconds; "
+        "a slower one is cut with 408.",
+    )
     group_commit_max_batch: int = _setting(
         256, "Most writes that share one transaction and fsync; 1 turns group commit off."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -74,9 +75,12 @@ async def peer(make_node):
 
     us, ru = make_node("us-eucom"), make_node("ru-genstaff")
     await pin_all(us, ru)
-    transport = httpx.ASGITransport(app=create_app(us, run_background_tasks=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://us") as client:
+    app = create_app(us, run_background_tasks=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://us"
+    ) as client:
         harness = Peer(us, ru, client)
+        harness.app = app
         opened = await us.channels.create(
             as_role(us, Role.ADMIN), "hotline", {"ru-genstaff": "party"}
         )
@@ -119,7 +123,50 @@ async def test_signed_push_of_a_valid_event_is_stored(peer):
 
 async def test_heads_list_only_channels_shared_with_the_peer(peer):
     response = await peer.send("GET", "/federation/v1/heads")
-    assert response.json() == {peer.channel: {"us-eucom": 1}}
+    assert response.json() == {"heads": {peer.channel: {"us-eucom": 1}}, "next_after": None}
+
+
+async def test_heads_come_a_page_at_a_time_and_only_the_pages_channels_are_read(
+    peer, make_node, clock, monkeypatch
+):
+    mediator = make_node("ae-mediator")
+    await pin_all(peer.us, mediator)
+    admin = as_role(peer.us, Role.ADMIN)
+    for n in range(3):
+        await peer.us.channels.create(admin, f"elsewhere{n}", {"ae-mediator": "party"})
+    shared = [peer.channel]
+    for n in range(4):
+        clock.advance(timedelta(seconds=1))  # pages follow the order channels were opened in
+        opened = await peer.us.channels.create(admin, f"hotline{n}", {"ru-genstaff": "party"})
+        shared.append(opened.event.channel)
+    read: list[str] = []
+    channel_heads = peer.us.store.channel_heads
+    monkeypatch.setattr(
+        peer.us.store,
+        "channel_heads",
+        lambda channel: read.append(channel) or channel_heads(channel),
+    )
+
+    pages, after = [], None
+    while True:
+        query = "?limit=2" + (f"&after={after}" if after else "")
+        answer = (await peer.send("GET", "/federation/v1/heads" + query)).json()
+        pages.append(list(answer["heads"]))
+        after = answer["next_after"]
+        if after is None:
+            break
+
+    assert pages == [shared[0:2], shared[2:4], shared[4:5]]
+    assert read == shared
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("limit=0", "limit"), ("limit=1001", "limit"), ("after=..%2F", "after")],
+)
+async def test_heads_page_past_the_bounds_is_refused(peer, query, field):
+    response = await peer.send("GET", f"/federation/v1/heads?{query}")
+    assert_refused(response, 422, "invalid-input", field)
 
 
 async def test_pull_returns_what_the_peer_lacks_in_causal_order(peer):
@@ -177,6 +224,98 @@ async def test_replayed_request_is_refused(peer):
     again = await peer.send("GET", "/federation/v1/heads", nonce="replayed-nonce-1")
     assert first.status_code == 200
     assert_refused(again, 401, "unauthenticated", "replayed federation request")
+
+
+class Unread:
+    """What a server hands the application: a request head, and a body nobody asked for."""
+
+    def __init__(self) -> None:
+        self.receive_calls = 0
+        self.sent: list[dict] = []
+
+    async def receive(self) -> dict:
+        self.receive_calls += 1
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict) -> None:
+        self.sent.append(message)
+
+    def status_and_headers(self) -> tuple[int, dict[bytes, bytes]]:
+        start = self.sent[0]
+        return start["status"], dict(start["headers"])
+
+
+async def call_with_unread_body(app, path: str, headers: dict[str, str]) -> Unread:
+    """POST ``path`` declaring 8 MiB of body (max_federation_bytes) and sending none of it."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-length", str(8 * 1024 * 1024).encode()),
+            (b"content-type", b"application/json"),
+            *((k.encode(), v.encode()) for k, v in headers.items()),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8701),
+    }
+    unread = Unread()
+    await app(scope, unread.receive, unread.send)
+    return unread
+
+
+PRE_BODY_REFUSALS = {
+    "unknown party": ({"sender": "ua-nsdc"}, {}, "ua-nsdc is not a pinned peer"),
+    "stale timestamp": ({"timestamp_ms": 1}, {}, "stale federation request"),
+    "another receiver": ({"receiver": "ae-mediator"}, {}, "signed for ae-mediator"),
+    "short nonce": ({"nonce": "short"}, {}, "8 to 64 characters"),
+    "replayed nonce": ({"nonce": "replayed-nonce-2"}, {}, "replayed federation request"),
+    "no signature": ({}, {"x-parley-signature": ""}, "no x-parley-signature header"),
+    "signature not base64": ({}, {"x-parley-signature": "?not base64?"}, "not base64"),
+}
+
+
+@pytest.mark.parametrize("case", PRE_BODY_REFUSALS)
+async def test_request_headers_are_checked_before_the_body_is_read(peer, case):
+    """A request from nobody in particular is refused at its headers: the 8 MiB it declares
+    are not waited for, and the connection is closed rather than drained."""
+    signed, replaced, text = PRE_BODY_REFUSALS[case]
+    assert (await peer.send("GET", "/federation/v1/heads", nonce="replayed-nonce-2")).is_success
+    fields = {
+        "sender": "ru-genstaff",
+        "receiver": "us-eucom",
+        "timestamp_ms": to_ms(peer.us.clock.now()),
+        "nonce": secrets.token_hex(12),
+        **signed,
+    }
+    signature = sign_request(
+        peer.ru.signer, method="POST", target="/federation/v1/events", body=b"", **fields
+    )
+    headers = {**signature.headers(), **replaced}
+
+    unread = await call_with_unread_body(peer.app, "/federation/v1/events", headers)
+
+    status, answer_headers = unread.status_and_headers()
+    assert status == 401
+    assert text in json.loads(unread.sent[1]["body"])["detail"]
+    assert unread.receive_calls == 0
+    assert answer_headers[b"connection"] == b"close"
+
+
+async def test_federation_body_of_undeclared_length_is_refused(peer):
+    async def chunks():
+        yield b'{"events": []}'
+
+    response = await peer.client.post(
+        "/federation/v1/events", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_refused(response, 411, "length-required", "Content-Length")
 
 
 async def test_request_signed_for_another_node_is_refused(peer):

@@ -6,9 +6,12 @@ import json
 from datetime import timedelta
 
 import httpx
+import pytest
 from httpx_sse import connect_sse
 
-from tests.conftest import PASSWORD
+from parley.api import _stream as stream_module
+from parley.services import Role
+from tests.conftest import PASSWORD, as_role, pin_all
 
 
 def login(client: httpx.Client, username: str) -> dict[str, str]:
@@ -85,6 +88,52 @@ def test_supervisor_stream_carries_the_overdue_alert(served, clock):
             alert = next_data(events, "alert")
     assert alert["event_id"] == posted["id"]
     assert alert["severity"] == "critical"
+
+
+@pytest.mark.anyio
+async def test_replay_reads_a_page_at_a_time_and_joins_live_events_without_gap_or_twice(
+    make_node, monkeypatch
+):
+    node, peer = make_node("us-eucom"), make_node("ru-genstaff")
+    await pin_all(node, peer)
+    opened = await node.channels.create(as_role(node, Role.ADMIN), "hotline", {peer.party: "party"})
+    await peer.ingest.receive([opened.event])
+    accepted = await peer.channels.accept(as_role(peer, Role.ADMIN), opened.event.channel)
+    await node.ingest.receive([accepted.event])
+    duty = as_role(node, Role.OPERATOR)
+
+    async def post(text: str) -> int:
+        sent, _ = await node.channels.post_message(
+            duty, opened.event.channel, precedence="routine", text=text, lang="en"
+        )
+        return sent.pos
+
+    stored = [await post(f"m{n}") for n in range(12)]
+    monkeypatch.setattr(stream_module, "_REPLAY_PAGE", 5)
+    pages: list[int] = []
+    events_after = node.channels.events_after
+    monkeypatch.setattr(
+        node.channels,
+        "events_after",
+        lambda principal, after, limit: (
+            pages.append(after) or events_after(principal, after, limit)
+        ),
+    )
+    messages = stream_module._messages(node, duty, stored[0])
+
+    first = await anext(messages)
+    assert pages == [stored[0]]  # the first event is out before the second page is read
+    during = await post("stored while the stream replays")
+    replayed = [first]
+    while replayed[-1]["event"] != "ready":
+        replayed.append(await anext(messages))
+    after = await post("stored once the stream is live")
+    live = await anext(messages)
+    await messages.aclose()
+
+    sent = [int(m["id"]) for m in [*replayed, live] if m["event"] == "event"]
+    assert sent == [*stored[1:], during, after]
+    assert len(pages) == 3
 
 
 def test_stream_refuses_a_malformed_last_event_id(served):

@@ -144,4 +144,5 @@ def test_a_rotated_key_stays_under_the_passphrase_of_the_key_it_replaces(
     assert encrypted(data)
     assert invoke("node", "show", "--data", str(data))[0] == 0
     old_files = list(data.glob("node.key.*.old"))
-    assert len(old_files) == 1 and pem_is_encrypted(old_files[0].read_bytes())
+    assert len(old_files) == 1
+    assert pem_is_encrypted(old_files[0].read_bytes())

@@ -269,7 +269,11 @@ async def test_federation_requests_are_checked_with_the_key_valid_when_signed(pa
         return signed.headers()
 
     clock.advance(timedelta(seconds=1))
-    auth = pair.ru.federation.authenticate
+    federation = pair.ru.federation
+
+    def auth(method: str, target: str, body: bytes, headers: dict[str, str]) -> str:
+        return federation.authenticate(federation.admit(method, target, headers), body)
+
     assert auth("GET", "/federation/v1/heads", b"", request(pair.us.signer)) == US
     with pytest.raises(AuthenticationFailed, match="does not verify"):
         auth("GET", "/federation/v1/heads", b"", request(old_signer))

@@ -17,7 +17,8 @@ from parley.api import create_app
 from parley.clock import to_ms
 from parley.errors import Conflict, PeerUnreachable, StoreUnavailable
 from parley.services import HttpPeerTransport, LinkStatus, Node, Role
-from tests.conftest import NAMES, as_role
+from parley.services import _replicator as replicator_module
+from tests.conftest import NAMES, as_role, pin_all
 
 pytestmark = pytest.mark.anyio
 
@@ -131,6 +132,63 @@ async def test_journals_converge_and_each_event_is_stored_once(trio):
     }
     assert sorted(ids["us-eucom"]) == sorted(ids["ru-genstaff"])
     assert len(set(ids["us-eucom"])) == len(ids["us-eucom"])
+
+
+async def test_anti_entropy_follows_the_heads_a_page_at_a_time(trio, monkeypatch):
+    us, ru = trio["us-eucom"], trio["ru-genstaff"]
+    monkeypatch.setattr(replicator_module, "_HEADS_PAGE", 2)
+    for n in range(5):
+        await us.channels.create(as_role(us, Role.ADMIN), f"hotline{n}", {"ru-genstaff": "party"})
+    opened = [record.id for record in us.store.list_channels(ru.party)]
+    asked: list[str] = []
+    call = ru.transport.call
+
+    async def recorded(peer, method, path, payload=None):
+        asked.append(path)
+        return await call(peer, method, path, payload)
+
+    monkeypatch.setattr(ru.transport, "call", recorded)
+    await ru.replicator.sync(us.party)
+
+    assert [record.id for record in ru.store.list_channels(ru.party)] == opened
+    assert [path for path in asked if path.startswith("/federation/v1/heads")] == [
+        "/federation/v1/heads?limit=2",
+        f"/federation/v1/heads?limit=2&after={opened[1]}",
+        f"/federation/v1/heads?limit=2&after={opened[3]}",
+    ]
+
+
+class EndlessHeads:
+    """A peer whose heads never end: each page names two channels nobody opened."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def call(self, peer, method, path, payload=None):
+        self.asked.append(path)
+        if not path.startswith("/federation/v1/heads"):
+            return {"events": []}
+        page = len(self.asked)
+        made_up = [f"ch_madeup{page:04d}{n}" for n in range(2)]
+        heads = {channel: {"ru-genstaff": 1} for channel in made_up}
+        return {"heads": heads, "next_after": made_up[-1]}
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_peer_whose_heads_never_end_is_asked_a_bounded_number_of_times(make_node):
+    us, ru = make_node("us-eucom", max_channels_opened_by_peer=3), make_node("ru-genstaff")
+    await pin_all(us, ru)
+    peer = EndlessHeads()
+    us.replicator._transport = peer
+
+    await us.replicator.sync(ru.party)
+
+    asked_heads = [path for path in peer.asked if path.startswith("/federation/v1/heads")]
+    asked_pulls = [path for path in peer.asked if path == "/federation/v1/pull"]
+    # Two pages hold the three channels it may have opened; the third adds none and ends it.
+    assert (len(asked_heads), len(asked_pulls)) == (3, 3)
 
 
 async def test_events_reach_a_party_through_the_mediator_when_the_direct_link_is_down(trio):

@@ -14,6 +14,7 @@ from parley.web import install_console
 
 from ._federation import router as federation_router
 from ._input import parse_count
+from ._preauth import PreAuthLimit
 from ._problems import install_problem_handlers, problem
 from ._routes import router
 from ._stream import router as stream_router
@@ -59,6 +60,7 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
         limit=node.settings.max_request_bytes,
         federation_limit=node.settings.max_federation_bytes,
     )
+    app.add_middleware(PreAuthLimit, node=node)
     return app
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field, RootModel
+from pydantic import Field
 
 from parley.errors import InvalidInput
 
@@ -26,18 +26,22 @@ class SignedRequest:
 
 
 async def signed_request(request: Request, node: NodeDep) -> SignedRequest:
-    """Verify the node signature over method, path, body, time and nonce; then parse."""
-    body = await request.body()
+    """Check the headers (a pinned peer, the time, the nonce) before the body is read, so
+    nobody in particular makes the node wait for a body; then verify the node signature over
+    method, path, body, time and nonce, and parse."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    peer = node.federation.authenticate(request.method, target, body, request.headers)
+    admitted = node.federation.admit(request.method, target, request.headers)
+    body = await request.body()
+    peer = node.federation.authenticate(admitted, body)
     return SignedRequest(peer, read_json(body, malformed=InvalidInput) if body else None)
 
 
 Heads = dict[str, dict[str, int]]
 
 
-class HeadsOut(RootModel[Heads]):
-    """Per channel, the highest seq stored of each author."""
+class HeadsOut(Answer):
+    heads: Heads = Field(description="per channel of the page, the highest seq of each author")
+    next_after: str | None = Field(description="the cursor of the next page; null: the last")
 
 
 class PullOut(Answer):
@@ -68,8 +72,15 @@ Signed = Annotated[SignedRequest, Depends(signed_request)]
 
 
 @router.get("/heads")
-def heads(node: NodeDep, signed: Signed) -> HeadsOut:
-    return HeadsOut(node.federation.heads(signed.peer))
+def heads(
+    node: NodeDep,
+    signed: Signed,
+    after: Annotated[str | None, Query(description="return channels after this one")] = None,
+    limit: Annotated[BoundedInt, Query()] = 100,
+) -> HeadsOut:
+    """A page of the channels shared with the peer, in the order they were opened."""
+    page, next_after = node.federation.heads(signed.peer, after=after, limit=limit)
+    return HeadsOut(heads=page, next_after=next_after)
 
 
 @router.post("/pull")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -107,13 +107,14 @@ async def _messages(node: Node, principal: Principal, start: int | None) -> Asyn
                 yield live
 
 
-def _replay(node: Node, principal: Principal, after: int) -> list[EventView]:
-    out: list[EventView] = []
+def _replay(node: Node, principal: Principal, after: int) -> Iterator[EventView]:
+    """The stored events after a position, read a page at a time as the stream sends them:
+    a long history is neither held whole nor read before the first event goes out."""
     while True:
         views = node.channels.events_after(principal, after, _REPLAY_PAGE)
-        out.extend(views)
+        yield from views
         if len(views) < _REPLAY_PAGE:
-            return out
+            return
         after = views[-1].pos
 
 

@@ -57,6 +57,10 @@ NEW_PASSPHRASE_ENV: Final = "PARLEY_NEW_KEY_PASSPHRASE"  # noqa: S105 - a variab
 # beside a node that would go on signing with the old key.
 LOCK_FILE: Final = "node.lock"
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")]
+# A request's line and headers: a bearer token or the federation signature headers need
+# well under 1 KiB.
+MAX_REQUEST_HEAD_BYTES: Final = 16 * 1024
+KEEP_ALIVE_S: Final = 5  # how long a connection may idle between two requests
 
 
 @app.command()
@@ -131,6 +135,11 @@ def _serve(node: Node, data: Path, host: str, port: int, tls: ssl.SSLContext | N
             log_level="warning",
             access_log=False,
             ssl_context_factory=None if tls is None else _given(tls),
+            # h11, not httptools: it bounds a request's head, which httptools lets grow
+            # without end; an idle connection is closed after timeout_keep_alive.
+            http="h11",
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         with audit_shown():
             uvicorn.Server(config).run(sockets=[listener])

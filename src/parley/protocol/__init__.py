@@ -51,6 +51,7 @@ from ._event import (
 from ._fedauth import (
     FED_HEADERS,
     RequestSignature,
+    check_request_headers,
     sign_request,
     signing_bytes,
     verify_request,
@@ -191,6 +192,7 @@ __all__ = [
     "check_key_changes",
     "check_keys",
     "check_member",
+    "check_request_headers",
     "check_sender",
     "check_signature",
     "consistency_ranges",

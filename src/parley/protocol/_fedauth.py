@@ -14,6 +14,7 @@ from ._keys import Signer, verify_signature
 __all__ = [
     "FED_HEADERS",
     "RequestSignature",
+    "check_request_headers",
     "sign_request",
     "signing_bytes",
     "verify_request",
@@ -110,19 +111,17 @@ def sign_request(
     return RequestSignature(sender, receiver, timestamp_ms, nonce, signature)
 
 
-def verify_request(
+def check_request_headers(
     signature: RequestSignature,
     *,
-    public_key: bytes,
-    method: str,
-    target: str,
-    body: bytes,
     receiver: str,
     now_ms: int,
     window_ms: int,
     not_before_ms: int,
 ) -> None:
-    """Check everything but replay (the caller keeps the nonces it has seen in the window).
+    """What is checked before the body is read: the receiver, the time, the shape of the
+    nonce and of the signature. Not replay (the caller keeps the nonces it has seen in the
+    window), nor the signature itself, which covers the body.
 
     ``not_before_ms`` is when the receiver started: a request signed before it cannot be
     replayed after a restart that forgot the nonces.
@@ -136,15 +135,37 @@ def verify_request(
         )
     if not 8 <= len(signature.nonce) <= 64:
         raise AuthenticationFailed("x-parley-nonce must have 8 to 64 characters")
-    try:
-        raw = base64.b64decode(signature.signature, validate=True)
-    except ValueError as exc:
-        raise AuthenticationFailed("x-parley-signature is not base64") from exc
+    _signature_bytes(signature)
+
+
+def verify_request(
+    signature: RequestSignature,
+    *,
+    public_key: bytes,
+    method: str,
+    target: str,
+    body: bytes,
+) -> None:
+    """The signature over the request, its body included, by the sender's pinned key; the
+    headers passed ``check_request_headers`` first."""
     data = signing_bytes(
-        method, target, body, signature.sender, receiver, signature.timestamp_ms, signature.nonce
+        method,
+        target,
+        body,
+        signature.sender,
+        signature.receiver,
+        signature.timestamp_ms,
+        signature.nonce,
     )
-    if not verify_signature(public_key, data, raw):
+    if not verify_signature(public_key, data, _signature_bytes(signature)):
         raise AuthenticationFailed(
             f"federation request signature does not verify with the pinned key of "
             f"{signature.sender}"
         )
+
+
+def _signature_bytes(signature: RequestSignature) -> bytes:
+    try:
+        return base64.b64decode(signature.signature, validate=True)
+    except ValueError as exc:
+        raise AuthenticationFailed("x-parley-signature is not base64") from exc

@@ -19,6 +19,7 @@ from parley.protocol import (
     MAX_INT,
     Event,
     RequestSignature,
+    check_request_headers,
     event_from_dict,
     validate_channel_id,
     validate_party_id,
@@ -31,7 +32,19 @@ from ._ingest import IngestService
 from ._keys import history_from
 from ._links import delivered_by
 
-__all__ = ["FederationService", "PushOutcome"]
+__all__ = ["AdmittedRequest", "FederationService", "PushOutcome"]
+
+_MAX_HEADS_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class AdmittedRequest:
+    """A federation request whose headers passed every check made before its body is read."""
+
+    signature: RequestSignature
+    public_key: bytes
+    method: str
+    target: str
 
 
 @dataclass(frozen=True)
@@ -50,42 +63,58 @@ class FederationService:
         self._started_ms = to_ms(ctx.clock.now())
         self._nonces: OrderedDict[tuple[str, str], int] = OrderedDict()
 
-    def authenticate(
-        self, method: str, target: str, body: bytes, headers: Mapping[str, str]
-    ) -> str:
-        """The party that signed this request, or AuthenticationFailed saying why not."""
+    def admit(self, method: str, target: str, headers: Mapping[str, str]) -> AdmittedRequest:
+        """Everything about a request that needs no body: a pinned peer's name, a time
+        within the window, a nonce of the right shape not seen yet, a signature that parses.
+
+        Called before the body is read, so a request of nobody in particular is refused
+        without making the node wait for or hold its body.
+        """
         signature = RequestSignature.from_headers(dict(headers))
         peer = self._ctx.store.get_party(signature.sender)
         if peer is None or peer.is_self:
             raise AuthenticationFailed(f"{signature.sender} is not a pinned peer of this node")
-        now_ms = to_ms(self._ctx.clock.now())
-        window_ms = self._ctx.settings.federation_window_s * 1000
+        now_ms, window_ms = self._window()
         history = history_from(peer.party, self._ctx.store.party_keys(peer.party), peer.public_key)
         try:  # the key of the peer's node when it signed: a rotated peer signs with its new one
             key = history.key_at(signature.timestamp_ms, f"a request of {signature.sender}")
         except KeyCompromised as exc:
             raise AuthenticationFailed(exc.detail) from exc
-        verify_request(
+        check_request_headers(
             signature,
-            public_key=key,
-            method=method,
-            target=target,
-            body=body,
             receiver=self._ctx.party,
             now_ms=now_ms,
             window_ms=window_ms,
             not_before_ms=self._started_ms - window_ms // 10,
         )
-        self._remember_nonce(signature, now_ms, window_ms)
+        self._check_fresh(signature, now_ms, window_ms)
+        return AdmittedRequest(signature, key, method, target)
+
+    def authenticate(self, request: AdmittedRequest, body: bytes) -> str:
+        """The party that signed this request and its body, or AuthenticationFailed."""
+        signature = request.signature
+        verify_request(
+            signature,
+            public_key=request.public_key,
+            method=request.method,
+            target=request.target,
+            body=body,
+        )
+        # Remembered only once the signature holds: unsigned requests fill no memory. Checked
+        # again, for the same request may have been admitted twice while its body came.
+        now_ms, window_ms = self._window()
+        self._check_fresh(signature, now_ms, window_ms)
+        self._nonces[(signature.sender, signature.nonce)] = now_ms
         return signature.sender
 
-    def _remember_nonce(self, signature: RequestSignature, now_ms: int, window_ms: int) -> None:
+    def _window(self) -> tuple[int, int]:
+        return to_ms(self._ctx.clock.now()), self._ctx.settings.federation_window_s * 1000
+
+    def _check_fresh(self, signature: RequestSignature, now_ms: int, window_ms: int) -> None:
         while self._nonces and next(iter(self._nonces.values())) < now_ms - 2 * window_ms:
             self._nonces.popitem(last=False)
-        key = (signature.sender, signature.nonce)
-        if key in self._nonces:
+        if (signature.sender, signature.nonce) in self._nonces:
             raise AuthenticationFailed(f"replayed federation request from {signature.sender}")
-        self._nonces[key] = now_ms
 
     def _shared(self, peer: str, channel: str) -> ChannelRecord:
         record = self._ctx.store.get_channel(channel)
@@ -93,13 +122,26 @@ class FederationService:
             raise Forbidden(f"{peer} and {self._ctx.party} share no channel {channel}")
         return record
 
-    def heads(self, peer: str) -> dict[str, dict[str, int]]:
-        """Every channel shared with ``peer``, and the highest seq stored of each author."""
-        return {
+    def heads(
+        self, peer: str, *, after: str | None, limit: int
+    ) -> tuple[dict[str, dict[str, int]], str | None]:
+        """A page of the channels shared with ``peer`` past the channel ``after``, with the
+        highest seq stored of each author; and the cursor of the next page.
+
+        Only the peer's channels are read, a page at a time, however many this node has.
+        """
+        if not 1 <= limit <= _MAX_HEADS_PAGE:
+            raise InvalidInput.for_field("limit", f"must be between 1 and {_MAX_HEADS_PAGE}")
+        if after is not None:
+            validate_channel_id(after, "after")
+        records = self._ctx.store.list_channels(peer, after=after, limit=limit + 1)
+        page = records[:limit]
+        heads = {
             record.id: self._ctx.store.channel_heads(record.id)
-            for record in self._ctx.store.list_channels(self._ctx.party)
-            if peer in record.members
+            for record in page
+            if self._ctx.party in record.members
         }
+        return heads, (page[-1].id if len(records) > limit else None)
 
     def pull(self, peer: str, payload: Any) -> list[Event]:
         """Events of a shared channel that ``peer`` lacks, given its heads, in causal order."""

@@ -13,6 +13,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from parley.errors import ParleyError
 from parley.protocol import event_from_dict
@@ -27,6 +28,7 @@ from ._transport import PeerTransport
 __all__ = ["Replicator"]
 
 Heads = dict[str, dict[str, int]]  # channel -> author -> seq
+_HEADS_PAGE = 100  # channels of the peer's heads asked for in one request
 
 
 class Replicator:
@@ -123,8 +125,28 @@ class Replicator:
         return sent
 
     async def _fetch_heads(self, peer: str) -> Heads:
-        answer = await self._call(peer, "GET", "/federation/v1/heads")
-        heads = _heads_of({"heads": answer})
+        """The peer's heads of the channels shared with it, a page at a time.
+
+        The pages hold this node's channels and at most ``max_channels_opened_by_peer`` it
+        does not hold yet (invitations to pull; more come at the next sync). A page that adds
+        nothing ends it: a peer can make this node neither hold nor ask without end.
+        """
+        heads: Heads = {}
+        unknown = self._ctx.settings.max_channels_opened_by_peer
+        query: dict[str, str | int] = {"limit": _HEADS_PAGE}
+        while True:
+            answer = await self._call(peer, "GET", f"/federation/v1/heads?{urlencode(query)}")
+            held = len(heads)
+            for channel, authors in _heads_of(answer).items():
+                if channel not in heads and self._ctx.store.get_channel(channel) is None:
+                    if unknown == 0:
+                        continue
+                    unknown -= 1
+                heads[channel] = authors
+            after = answer.get("next_after") if isinstance(answer, dict) else None
+            if not isinstance(after, str) or len(heads) == held:
+                break
+            query["after"] = after
         self._peer_heads[peer] = heads
         return heads
 
