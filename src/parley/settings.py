@@ -121,6 +121,11 @@ class Settings:
         "(tls_client_ca there); with tls_client_key.",
     )
     tls_client_key: str = _setting("", "Private key (PEM, no passphrase) of tls_client_cert.")
+    trusted_proxies: str = _setting(
+        "",
+        "Addresses (comma-separated) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto the node believes; empty: nobody's, the connection's address counts.",
+    )
     allow_http_peers: bool = _setting(
         False,
         "Accept plain http:// URLs of peers' nodes on other hosts (a lab without certificates); "

@@ -140,6 +140,10 @@ def _serve(node: Node, data: Path, host: str, port: int, tls: ssl.SSLContext | N
             http="h11",
             h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
             timeout_keep_alive=KEEP_ALIVE_S,
+            # Forwarded headers name the client the login throttle counts: believed from the
+            # proxies an operator listed, never from any local process (uvicorn's default).
+            proxy_headers=bool(node.settings.trusted_proxies),
+            forwarded_allow_ips=node.settings.trusted_proxies or "",
         )
         with audit_shown():
             uvicorn.Server(config).run(sockets=[listener])
