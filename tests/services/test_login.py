@@ -4,6 +4,7 @@ and hashed in a lane of their own so a flood of guesses cannot take the node's t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -115,16 +116,23 @@ async def test_each_login_is_audited_with_username_and_address_and_never_the_pas
     await refused(node, "duty1", WRONG, "192.0.2.3")
 
     lines = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
-    assert lines == [
-        ("parley.audit", "INFO", "login succeeded: username='duty1' address='192.0.2.1'"),
-        ("parley.audit", "WARNING", "login failed: username='duty1' address='192.0.2.2'"),
+    said = {"action": "login", "operator": "duty1", "node": US, "target": "duty1"}
+    assert [(name, level, json.loads(text)) for name, level, text in lines] == [
+        ("parley.audit", "INFO", {**said, "address": "192.0.2.1", "outcome": "ok"}),
+        ("parley.audit", "WARNING", {**said, "address": "192.0.2.2", "outcome": "failed"}),
         (
             "parley.audit",
             "WARNING",
-            "login throttled: username='duty1' address='192.0.2.3' retry_after_s=300",
+            {**said, "address": "192.0.2.3", "outcome": "throttled", "retry_after_s": 300},
         ),
     ]
     assert not any(PASSWORD in text or WRONG in text for *_, text in lines)
+    rows = node.store.list_audit(after=0, limit=10, action="login")
+    assert [(r.actor, r.address, r.outcome) for r in rows] == [
+        ("duty1", "192.0.2.1", "ok"),
+        ("duty1", "192.0.2.2", "failed"),
+        ("duty1", "192.0.2.3", "throttled"),
+    ]
 
 
 class GatedHasher(PasswordHasher):

@@ -11,6 +11,8 @@ from starlette.requests import Request
 import parley
 from parley.services import Node
 
+from ._admin_routes import install_denial_audit
+from ._admin_routes import router as admin_router
 from ._federation import router as federation_router
 from ._input import parse_count
 from ._problems import install_problem_handlers, problem
@@ -49,7 +51,9 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     )
     app.state.node = node
     install_problem_handlers(app)
+    install_denial_audit(app)
     app.include_router(router)
+    app.include_router(admin_router)
     app.include_router(stream_router)
     app.include_router(federation_router)
     app.add_middleware(

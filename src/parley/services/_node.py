@@ -26,8 +26,8 @@ from parley.protocol import (
 from parley.settings import Settings
 from parley.store import PartyRecord, SqlStore, Store, StoreTx
 
-from ._audit import audit
-from ._auth import Permission, Principal, require
+from ._audit import AuditService, audit_entry, log_audit, write_audited
+from ._auth import CONSOLE, Permission, Principal, require
 from ._bundle import ExportSummary, export_bundle
 from ._bus import Bus
 from ._channels import ChannelService
@@ -137,6 +137,7 @@ class Node:
             memory_cost=self.settings.password_memory_kib,
         )
         self.operators = OperatorService(self.ctx, hasher)
+        self.audit = AuditService(self.ctx)
         journal = Journal(self.ctx)
         self.channels = ChannelService(self.ctx, journal)
         self.ingest = IngestService(self.ctx, journal)
@@ -192,8 +193,8 @@ class Node:
 
     def export(self, channel: str, out: Path, *, replace: bool = False) -> ExportSummary:
         """Write ``channel``'s record up to the latest checkpoint as a bundle to verify offline;
-        an existing ``out`` is refused unless ``replace``."""
-        return export_bundle(
+        an existing ``out`` is refused unless ``replace``. Only the node's console exports."""
+        summary = export_bundle(
             self.store,
             self.transparency,
             self.signer,
@@ -203,6 +204,12 @@ class Node:
             self.clock,
             replace=replace,
         )
+        entry = audit_entry(
+            self.ctx, CONSOLE, "bundle.export", channel, events=summary.events, size=summary.size
+        )
+        self.store.write_sync(lambda tx: tx.insert_audit(entry))
+        log_audit(self.ctx, entry)
+        return summary
 
     def close(self) -> None:
         self.store.close()
@@ -243,8 +250,10 @@ class Node:
             tx.insert_party(record, now_ms)
             tx.set_peer_urls(party, checked)
 
-        await self.store.write(apply)
-        audit(principal, "peer.pin", party=party, fingerprint=_print(key), urls=checked)
+        entry = audit_entry(
+            self.ctx, principal, "peer.pin", party, fingerprint=_print(key), urls=checked
+        )
+        await write_audited(self.ctx, apply, entry)
         return record
 
     async def set_peer_urls(
@@ -256,8 +265,8 @@ class Node:
         self._peer(party)
         checked = [_peer_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
         old = self.store.peer_urls(party)
-        await self.store.write(lambda tx: tx.set_peer_urls(party, checked))
-        audit(principal, "peer.set_urls", party=party, old=old, new=checked)
+        entry = audit_entry(self.ctx, principal, "peer.set_urls", party, old=old, new=checked)
+        await write_audited(self.ctx, lambda tx: tx.set_peer_urls(party, checked), entry)
         return checked
 
     async def remove_peer(self, principal: Principal, party: str) -> PartyRecord:
@@ -274,8 +283,10 @@ class Node:
                 "'parley peer set-urls' with no --url stops this node calling it",
             )
         old = self.store.peer_urls(party)
-        await self.store.write(lambda tx: tx.delete_party(party))
-        audit(principal, "peer.remove", party=party, fingerprint=_print(peer.public_key), old=old)
+        entry = audit_entry(
+            self.ctx, principal, "peer.remove", party, fingerprint=_print(peer.public_key), old=old
+        )
+        await write_audited(self.ctx, lambda tx: tx.delete_party(party), entry)
         return peer
 
     def _peer(self, party: str) -> PartyRecord:
