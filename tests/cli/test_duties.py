@@ -3,14 +3,16 @@ a second person approves an account the admin made, and the trail shows who did 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.cli.test_cli import invoke, table_rows
-from tests.conftest import PASSWORD
+from parley.services import Node, Role
+from tests.cli.test_cli import init, invoke, table_rows
+from tests.conftest import PASSWORD, as_role, pin_all
 
 
 class Desk:
@@ -96,3 +98,51 @@ def test_only_auditors_and_admins_read_the_trail(desk: Desk) -> None:
 
     assert code == 2
     assert err == "Forbidden: role operator may not read audit (the node answered 403)"
+
+
+def test_an_export_at_the_console_is_in_the_trail_and_on_its_standard_error(
+    tmp_path: Path,
+) -> None:
+    data, peer = tmp_path / "us-eucom", tmp_path / "ru-genstaff"
+    init(data)
+    init(peer, "ru-genstaff", "Russian General Staff")
+    us, ru = Node.open(data), Node.open(peer)
+    try:
+
+        async def opened() -> str:
+            await pin_all(us, ru)
+            view = await us.channels.create(as_role(us, Role.ADMIN), "hotline", {ru.party: "party"})
+            await us.transparency.publish_checkpoint()
+            return view.event.channel
+
+        channel = asyncio.run(opened())
+    finally:
+        us.close()
+        ru.close()
+
+    code, _, err = invoke(
+        "export", "--data", str(data), "--channel", channel, "--out", str(tmp_path / "b.jsonl")
+    )
+
+    assert code == 0, err
+    line = json.loads(err.split(" parley.audit ", 1)[1])
+    assert line == {
+        "action": "bundle.export",
+        "operator": "console",
+        "node": "us-eucom",
+        "target": channel,
+        "address": "local",
+        "outcome": "ok",
+        "events": 1,
+        "size": 1,
+    }
+    node = Node.open(data)
+    try:
+        [entry] = node.store.list_audit(after=0, limit=10, action="bundle.export")
+    finally:
+        node.close()
+    assert (entry.actor, entry.target, entry.details) == (
+        "console",
+        channel,
+        {"events": 1, "size": 1},
+    )

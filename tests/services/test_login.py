@@ -189,3 +189,28 @@ async def test_password_work_runs_in_a_lane_of_its_own_below_the_loop_and_unknow
     assert (hasher.most, hasher.calls) == (2, 6)  # unknown usernames cost a verification too
     below_the_loop = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
     assert hasher.niceness == {below_the_loop}
+
+
+async def test_a_flood_of_refused_guesses_is_one_throttled_entry_per_throttled_key_and_wait(
+    make_node: NodeFactory, clock: ManualClock
+) -> None:
+    node = await node_with_duty1(make_node, login_failures_per_address=3, login_window_s=60.0)
+    for n in range(3):
+        await refused(node, f"guess{n}", WRONG, "203.0.113.5")
+
+    for n in range(50):  # cycling names from the throttled address
+        assert isinstance(await refused(node, f"name{n}", WRONG, "203.0.113.5"), TooManyRequests)
+    clock.advance(timedelta(seconds=61))
+    for n in range(3):
+        await refused(node, f"again{n}", WRONG, "203.0.113.5")
+    await refused(node, "late", WRONG, "203.0.113.5")
+
+    outcomes = [
+        (e.actor, e.outcome) for e in node.store.list_audit(after=0, limit=100, action="login")
+    ]
+    assert outcomes == [
+        *((f"guess{n}", "failed") for n in range(3)),
+        ("name0", "throttled"),
+        *((f"again{n}", "failed") for n in range(3)),
+        ("late", "throttled"),
+    ]

@@ -114,7 +114,7 @@ class OperatorService:
         try:
             attempt = self.throttle.admit(username, address)
         except TooManyRequests as exc:
-            if self.throttle.first_refusal(username, address, exc.retry_after_s):
+            if self.throttle.first_refusal(username, address):
                 await self._login_refused(username, address, "throttled", exc.retry_after_s)
             raise
         record = self._ctx.store.get_operator(username)

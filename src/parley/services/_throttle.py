@@ -32,8 +32,8 @@ class LoginThrottle:
         }
         self._capacity = settings.login_throttle_entries
         self._recent: OrderedDict[_Key, deque[float]] = OrderedDict()
-        # (username, address) -> until when its refusals are already on record
-        self._refused: OrderedDict[tuple[str, str], float] = OrderedDict()
+        # A throttled key -> until when its refusals are already on record.
+        self._refused: OrderedDict[_Key, float] = OrderedDict()
 
     def admit(self, username: str, address: str) -> float:
         """Count an attempt and return its time, or refuse it with TooManyRequests."""
@@ -57,19 +57,21 @@ class LoginThrottle:
             if times is not None and at in times:
                 times.remove(at)
 
-    def first_refusal(self, username: str, address: str, retry_after_s: int) -> bool:
-        """Whether a refusal is the first of this username and address in its wait: the one
-        the audit trail records, so that a flood of refused guesses writes one entry, not one
-        each. Remembered as keys are, at most the setting's number of pairs."""
+    def first_refusal(self, username: str, address: str) -> bool:
+        """Whether a refusal is news: the first since the username or address that throttles
+        it began its wait. The audit trail records only those, so a flood of refused guesses,
+        cycling names or not, writes an entry per throttled key and wait, not one each."""
         now = self._clock.now().timestamp()
-        pair = (username, address)
-        if self._refused.get(pair, 0.0) > now:
-            return False
-        self._refused[pair] = now + retry_after_s
-        self._refused.move_to_end(pair)
-        if len(self._refused) > self._capacity:
-            self._refused.popitem(last=False)
-        return True
+        news = False
+        for key in (("username", username), ("address", address)):
+            wait = self._wait(key, now)
+            if wait > 0 and self._refused.get(key, 0.0) <= now:
+                self._refused[key] = now + wait
+                self._refused.move_to_end(key)
+                if len(self._refused) > self._capacity:
+                    self._refused.popitem(last=False)
+                news = True
+        return news
 
     def remembered(self) -> int:
         """How many usernames and addresses are remembered (bounded by the setting)."""
