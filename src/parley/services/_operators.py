@@ -241,7 +241,8 @@ def _parse_role(role: str) -> Role:
 def _check_person(person: str) -> None:
     if not person.strip() or len(person) > MAX_PERSON_LENGTH or not person.isprintable():
         raise InvalidInput.for_field(
-            "person", f"names who is behind the account in 1-{MAX_PERSON_LENGTH} characters"
+            "person",
+            f"must name who is behind the account in 1 to {MAX_PERSON_LENGTH} printable characters",
         )
 
 
