@@ -34,6 +34,7 @@ __all__ = [
     "PayloadTooLarge",
     "PeerRefused",
     "PeerUnreachable",
+    "PermissionDenied",
     "SeqOutOfOrder",
     "StoreUnavailable",
     "TooManyRequests",
@@ -110,6 +111,16 @@ class Forbidden(ParleyError):
     status = 403
     code = "forbidden"
     title = "Forbidden"
+
+
+class PermissionDenied(Forbidden):
+    """An operator's role lacks a permission: who, from where, and which, for the audit trail."""
+
+    def __init__(self, detail: str, *, actor: str, address: str, permission: str) -> None:
+        super().__init__(detail)
+        self.actor = actor
+        self.address = address
+        self.permission = permission
 
 
 class TooManyRequests(ParleyError):

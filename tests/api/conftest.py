@@ -67,6 +67,28 @@ async def api(make_node):
         yield harness
 
 
+async def create_approved(api: Api, username: str, role: Role, person: str) -> str:
+    """An account made by the admin through the API and approved by the supervisor, as a
+    second person must; its bearer token."""
+    made = await api.client.post(
+        "/api/v1/operators",
+        headers=api.auth("admin"),
+        json={"username": username, "role": role.value, "password": PASSWORD, "person": person},
+    )
+    assert made.status_code == 201, made.text
+    if made.json()["pending"]:
+        approved = await api.client.post(
+            f"/api/v1/operators/{username}/approve", headers=api.auth("watch1")
+        )
+        assert approved.status_code == 200, approved.text
+    login = await api.client.post(
+        "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+    )
+    assert login.status_code == 201, login.text
+    api.tokens[username] = login.json()["token"]
+    return api.tokens[username]
+
+
 def assert_problem(response: httpx.Response, status: int, field: str | None = None) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"

@@ -225,6 +225,8 @@ ALLOWED = {
     "create channel": {"admin"},
     "list operators": {"admin"},
     "create operator": {"admin"},
+    "approve operator": {"admin", "watch1"},
+    "read audit": {"admin", "audit1"},
     "pin party": {"admin"},
     "list parties": {"admin", "duty1", "watch1", "audit1"},
     "node": {"admin", "duty1", "watch1", "audit1"},
@@ -263,8 +265,21 @@ async def _call(api: Api, action: str, username: str) -> httpx.Response:
         return await c.post(
             "/api/v1/operators",
             headers=h,
-            json={"username": f"new-{username}", "role": "operator", "password": PASSWORD},
+            json={
+                "username": f"new-{username}",
+                "role": "operator",
+                "password": PASSWORD,
+                "person": f"SN-{username}",
+            },
         )
+    if action == "approve operator":
+        # Made by an admin who is not under test, so that every admin under test may approve.
+        await api.node.operators.create(
+            as_role(api.node, Role.ADMIN, "admin2"), "pending1", "operator", PASSWORD, "SN-1"
+        )
+        return await c.post("/api/v1/operators/pending1/approve", headers=h)
+    if action == "read audit":
+        return await c.get("/api/v1/audit", headers=h)
     if action == "pin party":
         from parley.protocol import Ed25519Signer, encode_public_key
 

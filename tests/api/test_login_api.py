@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
@@ -31,10 +32,18 @@ async def test_guesses_past_the_limit_are_429_with_retry_after_until_the_window_
     body = assert_problem(throttled, 429)
     assert body["code"] == "too-many-requests"
     assert throttled.headers["retry-after"] == "300"
-    assert stored_rows(api.node) == before  # no token issued
-    audit = [r.getMessage() for r in caplog.records if r.name == "parley.audit"]
-    assert audit[-1] == "login throttled: username='duty1' address='127.0.0.1' retry_after_s=300"
-    assert audit.count("login failed: username='duty1' address='127.0.0.1'") == 5
+    after = stored_rows(api.node)
+    assert after.pop("audit") == before.pop("audit") + 6  # five failures, one throttled
+    assert after == before  # no token issued
+    audit = [json.loads(r.getMessage()) for r in caplog.records if r.name == "parley.audit"]
+    said = {"action": "login", "operator": "duty1", "node": "us-eucom", "target": "duty1"}
+    assert audit[-1] == {
+        **said,
+        "address": "127.0.0.1",
+        "outcome": "throttled",
+        "retry_after_s": 300,
+    }
+    assert audit.count({**said, "address": "127.0.0.1", "outcome": "failed"}) == 5
 
     clock.advance(timedelta(seconds=300))
     assert (await login(api, "duty1", PASSWORD)).status_code == 201

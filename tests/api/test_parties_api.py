@@ -56,11 +56,16 @@ async def test_an_admin_replaces_a_peers_urls_and_the_change_is_audited(api, cap
             "action": "peer.set_urls",
             "operator": "admin",
             "node": "us-eucom",
-            "party": RU,
+            "target": RU,
+            "address": "127.0.0.1",
+            "outcome": "ok",
             "old": ["http://127.0.0.1:8702"],
             "new": urls,
         }
     ]
+    *_, entry = api.node.store.list_audit(after=0, limit=10, action="peer.set_urls")
+    assert (entry.actor, entry.address, entry.target) == ("admin", "127.0.0.1", RU)
+    assert entry.details == {"old": ["http://127.0.0.1:8702"], "new": urls}
 
 
 async def test_no_urls_stops_this_node_calling_the_peer_and_keeps_its_key(api):
@@ -132,11 +137,15 @@ async def test_a_peer_in_no_channel_is_unpinned_with_its_urls_and_the_removal_is
             "action": "peer.remove",
             "operator": "admin",
             "node": "us-eucom",
-            "party": AE,
+            "target": AE,
+            "address": "127.0.0.1",
+            "outcome": "ok",
             "fingerprint": fingerprint(AE_KEY),
             "old": ["http://127.0.0.1:8703"],
         }
     ]
+    [entry] = api.node.store.list_audit(after=0, limit=10, action="peer.remove")
+    assert (entry.actor, entry.target, entry.outcome) == ("admin", AE, "ok")
     await pin_mediator(api)  # pinned again, with another key if that one was wrong
 
 

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from parley.services import Node
 from parley.store import LinkRecord
 
 PARLEY = Path(sys.executable).with_name("parley")
+BY_CONSOLE = re.compile(r"^console \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PASSWORD = "correct horse battery staple"
 
 # Wide enough that rich never wraps a line (a path, a fingerprint) in the middle.
@@ -379,8 +381,40 @@ def test_operator_list_shows_each_operator_with_role_and_disabled_flag(node_dir:
 
     assert code == 0
     rows = {cells[0]: cells[1:] for cells in table_rows(out)}
-    assert rows["duty1"] == ["operator", "yes"]
-    assert rows["admin"] == ["admin", ""]
+    role, disabled, pending, person, created, approved, changed = rows["duty1"]
+    assert (role, disabled, pending, person, approved) == ("operator", "yes", "", "duty1", "")
+    assert BY_CONSOLE.match(created)
+    assert BY_CONSOLE.match(changed)
+    role, disabled, pending, person, created, approved, changed = rows["admin"]
+    assert (role, disabled, pending, person, approved, changed) == (
+        "admin",
+        "",
+        "",
+        "admin",
+        "",
+        "",
+    )
+    assert BY_CONSOLE.match(created)
+
+
+def test_operator_add_takes_the_person_behind_the_account_one_account_each(
+    node_dir: Path,
+) -> None:
+    added = ("operator", "add", "--data", str(node_dir), "--person", "SN 1234", "--username")
+    code, out, err = invoke(*added, "watch1", "--role", "supervisor", input=PASSWORD + "\n")
+    assert code == 0, err
+    assert out == "Operator watch1 added with role supervisor, person SN 1234\n"
+    assert '"action": "operator.create", "operator": "console"' in err
+
+    code, _, err = invoke(*added, "duty9", "--role", "operator", input=PASSWORD + "\n")
+    assert code == 2
+    assert err == "Conflict: person SN 1234 already has an account"
+
+
+def test_console_is_no_operator_name(node_dir: Path) -> None:
+    code, _, err = add_operator(node_dir, "console", role="admin")
+    assert code == 2
+    assert err == "Invalid input: username: console is the node's console"
 
 
 def test_operator_disable_revokes_tokens_and_refuses_new_logins(node_dir: Path) -> None:

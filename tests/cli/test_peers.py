@@ -89,7 +89,9 @@ def test_set_urls_replaces_a_peers_urls_and_audits_old_and_new(pinned: tuple[Pat
             "action": "peer.set_urls",
             "operator": "console",
             "node": "us-eucom",
-            "party": RU,
+            "target": RU,
+            "address": "local",
+            "outcome": "ok",
             "old": ["https://a:1"],
             "new": ["http://127.0.0.1:8702", "https://mediator.example:8701"],
         }
@@ -152,7 +154,9 @@ def test_remove_unpins_a_peer_in_no_channel_so_another_key_can_be_pinned(
             "action": "peer.remove",
             "operator": "console",
             "node": "us-eucom",
-            "party": RU,
+            "target": RU,
+            "address": "local",
+            "outcome": "ok",
             "fingerprint": print_,
             "old": ["https://a:1"],
         }

@@ -4,6 +4,7 @@ and hashed in a lane of their own so a flood of guesses cannot take the node's t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -115,16 +116,23 @@ async def test_each_login_is_audited_with_username_and_address_and_never_the_pas
     await refused(node, "duty1", WRONG, "192.0.2.3")
 
     lines = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
-    assert lines == [
-        ("parley.audit", "INFO", "login succeeded: username='duty1' address='192.0.2.1'"),
-        ("parley.audit", "WARNING", "login failed: username='duty1' address='192.0.2.2'"),
+    said = {"action": "login", "operator": "duty1", "node": US, "target": "duty1"}
+    assert [(name, level, json.loads(text)) for name, level, text in lines] == [
+        ("parley.audit", "INFO", {**said, "address": "192.0.2.1", "outcome": "ok"}),
+        ("parley.audit", "WARNING", {**said, "address": "192.0.2.2", "outcome": "failed"}),
         (
             "parley.audit",
             "WARNING",
-            "login throttled: username='duty1' address='192.0.2.3' retry_after_s=300",
+            {**said, "address": "192.0.2.3", "outcome": "throttled", "retry_after_s": 300},
         ),
     ]
     assert not any(PASSWORD in text or WRONG in text for *_, text in lines)
+    rows = node.store.list_audit(after=0, limit=10, action="login")
+    assert [(r.actor, r.address, r.outcome) for r in rows] == [
+        ("duty1", "192.0.2.1", "ok"),
+        ("duty1", "192.0.2.2", "failed"),
+        ("duty1", "192.0.2.3", "throttled"),
+    ]
 
 
 class GatedHasher(PasswordHasher):
@@ -181,3 +189,28 @@ async def test_password_work_runs_in_a_lane_of_its_own_below_the_loop_and_unknow
     assert (hasher.most, hasher.calls) == (2, 6)  # unknown usernames cost a verification too
     below_the_loop = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
     assert hasher.niceness == {below_the_loop}
+
+
+async def test_a_flood_of_refused_guesses_is_one_throttled_entry_per_throttled_key_and_wait(
+    make_node: NodeFactory, clock: ManualClock
+) -> None:
+    node = await node_with_duty1(make_node, login_failures_per_address=3, login_window_s=60.0)
+    for n in range(3):
+        await refused(node, f"guess{n}", WRONG, "203.0.113.5")
+
+    for n in range(50):  # cycling names from the throttled address
+        assert isinstance(await refused(node, f"name{n}", WRONG, "203.0.113.5"), TooManyRequests)
+    clock.advance(timedelta(seconds=61))
+    for n in range(3):
+        await refused(node, f"again{n}", WRONG, "203.0.113.5")
+    await refused(node, "late", WRONG, "203.0.113.5")
+
+    outcomes = [
+        (e.actor, e.outcome) for e in node.store.list_audit(after=0, limit=100, action="login")
+    ]
+    assert outcomes == [
+        *((f"guess{n}", "failed") for n in range(3)),
+        ("name0", "throttled"),
+        *((f"again{n}", "failed") for n in range(3)),
+        ("late", "throttled"),
+    ]

@@ -29,6 +29,11 @@ def test_a_statement_error_does_not_show_its_parameters(engine: Engine) -> None:
     assert "s3cret-value" not in str(failed.value)
 
 
+def test_the_engine_hides_parameters_from_its_errors_and_its_logs(engine: Engine) -> None:
+    # The flag covers the statement logs too (echo, or a logger set to INFO), not only errors.
+    assert engine.hide_parameters
+
+
 @pytest.mark.usefixtures("permissive_umask")
 def test_the_sqlite_database_and_its_wal_files_are_private_even_with_a_permissive_umask(
     tmp_path: Path,

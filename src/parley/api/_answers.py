@@ -88,7 +88,17 @@ class MeOut(Answer):
 class OperatorOut(Answer):
     username: str
     role: Role
+    person: str = Field(description="who is behind the account: one account per person")
     disabled: bool
+    pending: bool = Field(description="waits for a second person's approval; cannot log in")
+    created_by: str | None = Field(
+        description="'console': whoever holds the node's host; null: made before it was kept"
+    )
+    created_at: Timestamp = Field(validation_alias="created_ms")
+    approved_by: str | None
+    approved_at: Timestamp | None = Field(validation_alias="approved_ms")
+    changed_by: str | None = Field(description="who last changed its role, state or password")
+    changed_at: Timestamp | None = Field(validation_alias="changed_ms")
 
 
 class PartyOut(Answer):

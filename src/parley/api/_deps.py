@@ -7,7 +7,7 @@ from fastapi import Depends, Header, Request
 from parley.errors import AuthenticationFailed
 from parley.services import Node, Principal
 
-__all__ = ["CurrentPrincipal", "CurrentToken", "NodeDep", "get_node"]
+__all__ = ["CurrentPrincipal", "CurrentToken", "NodeDep", "client_address", "get_node"]
 
 
 # The dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
@@ -28,10 +28,17 @@ async def bearer_token(authorization: Annotated[str | None, Header()] = None) ->
     return token.strip()
 
 
+def client_address(request: Request) -> str:
+    """Where a request came from, for the login throttle and the audit trail."""
+    return request.client.host if request.client else "unknown"
+
+
 async def current_principal(
-    node: Annotated[Node, Depends(get_node)], token: Annotated[str, Depends(bearer_token)]
+    request: Request,
+    node: Annotated[Node, Depends(get_node)],
+    token: Annotated[str, Depends(bearer_token)],
 ) -> Principal:
-    return node.operators.authenticate(token)
+    return node.operators.authenticate(token, address=client_address(request))
 
 
 NodeDep = Annotated[Node, Depends(get_node)]

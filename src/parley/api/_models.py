@@ -41,6 +41,10 @@ class OperatorIn(_Strict):
     username: str
     role: Lax[Role]
     password: str
+    person: str = Field(
+        max_length=64,
+        description="who is behind the account, e.g. a service number: one account per person",
+    )
 
 
 class PartyIn(_Strict):

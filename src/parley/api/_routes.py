@@ -30,7 +30,7 @@ from ._answers import (
     TokenOut,
 )
 from ._deconfliction_answers import CheckOut, DeconflictionAlertOut, MatchOut
-from ._deps import CurrentPrincipal, CurrentToken, NodeDep
+from ._deps import CurrentPrincipal, CurrentToken, NodeDep, client_address
 from ._input import BoundedInt, JsonRoute
 from ._log_answers import CheckpointOut, ConsistencyProofOut, InclusionProofOut
 from ._models import (
@@ -85,8 +85,9 @@ def node_info(node: NodeDep, principal: CurrentPrincipal) -> NodeOut:
 @router.post("/auth/token", status_code=201, tags=["auth"])
 async def login(node: NodeDep, body: LoginIn, request: Request) -> TokenOut:
     """429 with Retry-After once a username or an address failed too often in a while."""
-    address = request.client.host if request.client else "unknown"
-    issued = await node.operators.login(body.username, body.password, address=address)
+    issued = await node.operators.login(
+        body.username, body.password, address=client_address(request)
+    )
     return TokenOut.model_validate(issued)
 
 
@@ -110,7 +111,9 @@ def list_operators(node: NodeDep, principal: CurrentPrincipal) -> list[OperatorO
 async def create_operator(
     node: NodeDep, principal: CurrentPrincipal, body: OperatorIn
 ) -> OperatorOut:
-    record = await node.operators.create(principal, body.username, body.role, body.password)
+    record = await node.operators.create(
+        principal, body.username, body.role, body.password, body.person
+    )
     return OperatorOut.model_validate(record)
 
 

@@ -1,7 +1,8 @@
 """``parley operator`` and ``parley peer``: set up on the node's data folder, served or not.
 
 These write no event, so they need no running node; a running one reads what they change
-(operators, pinned keys, URLs) on its next use of it.
+(operators, pinned keys, URLs) on its next use of it. ``operator approve`` is the exception:
+a second person approves an account as themselves, logged in to the running node.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
+from parley.clock import format_ms
 from parley.protocol import decode_public_key, fingerprint, parse_fingerprint
 from parley.services import Node
 
+from ._client import AsJson, NodeUrl, PasswordFile, Username, segment, session
 from ._main import (
     DataDir,
     app,
     audit_shown,
     console,
     console_principal,
+    print_json,
     print_table,
     read_password,
     run_or_exit,
@@ -46,6 +51,13 @@ def operator_add(
     data: DataDir,
     username: Annotated[str, typer.Option(help="Login name, e.g. duty1.")],
     role: Annotated[str, typer.Option(help="operator, supervisor, admin or auditor.")],
+    person: Annotated[
+        str | None,
+        typer.Option(
+            help="Who is behind the account, e.g. a service number; one account per person "
+            "(default: the username)."
+        ),
+    ] = None,
     password_file: Annotated[
         Path | None,
         typer.Option(
@@ -56,24 +68,46 @@ def operator_add(
         ),
     ] = None,
 ) -> None:
-    """Add an operator; the password comes from a prompt, stdin or a file."""
+    """Add an operator, active at once: whoever holds the node's host answers for it. The
+    password comes from a prompt, stdin or a file."""
     password = read_password(password_file, confirm=True)
-    record = with_node(data, lambda node: node.operators.add(username, role, password))
-    console.print(f"Operator [bold]{record.username}[/] added with role {record.role}")
+    with audit_shown():
+        record = with_node(
+            data, lambda node: node.operators.add(username, role, password, person=person)
+        )
+    console.print(
+        f"Operator [bold]{record.username}[/] added with role {record.role}, "
+        f"person {escape(record.person)}"
+    )
 
 
 @operator_app.command("list")
 @run_or_exit
 def operator_list(data: DataDir) -> None:
-    """List the node's operators."""
+    """List the node's operators: role, state, person, who made, approved and last changed each
+    account, and when."""
     print_table(
         data,
-        ("username", "role", "disabled"),
+        ("username", "role", "disabled", "pending", "person", "created", "approved", "changed"),
         lambda node: [
-            (o.username, o.role, "yes" if o.disabled else "")
+            (
+                o.username,
+                o.role,
+                "yes" if o.disabled else "",
+                "yes" if o.pending else "",
+                o.person,
+                _by_at(o.created_by, o.created_ms),
+                _by_at(o.approved_by, o.approved_ms),
+                _by_at(o.changed_by, o.changed_ms),
+            )
             for o in node.operators.list_operators(console_principal(node))
         ],
     )
+
+
+def _by_at(by: str | None, at_ms: int | None) -> str:
+    """Who and when, as far as the node knows (nothing before it kept them)."""
+    return " ".join(part for part in (by, None if at_ms is None else format_ms(at_ms)) if part)
 
 
 @operator_app.command("disable")
@@ -82,8 +116,31 @@ def operator_disable(
     data: DataDir, username: Annotated[str, typer.Option(help="Login name.")]
 ) -> None:
     """Disable an operator and revoke every token it holds."""
-    with_node(data, lambda node: node.operators.disable(console_principal(node), username))
+    with audit_shown():
+        with_node(data, lambda node: node.operators.disable(console_principal(node), username))
     console.print(f"Operator {username} disabled; its tokens are revoked")
+
+
+@operator_app.command("approve")
+@run_or_exit
+def operator_approve(
+    node_url: NodeUrl,
+    username: Username,
+    operator: Annotated[str, typer.Option(help="The pending account to approve.")],
+    password_file: PasswordFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Let an account an admin made through the API log in: you must be a supervisor, or an
+    admin other than the one who made it."""
+    with session(node_url, username, password_file) as node:
+        approved = node.call("POST", f"/operators/{segment(operator)}/approve").body
+    if as_json:
+        print_json(approved)
+        return
+    console.print(
+        f"Operator {approved['username']} ({approved['role']}) approved by {username}; "
+        "it may now log in"
+    )
 
 
 @peer_app.command("add")

@@ -20,7 +20,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from parley.errors import InvalidInput, NodeUnreachable, ParleyError
-from parley.services import AUDIT_LOGGER, Node, Principal, Role
+from parley.services import AUDIT_LOGGER, CONSOLE, Node, Principal, Role
 
 __all__ = [
     "DataDir",
@@ -61,6 +61,7 @@ _ORDER: Final = (
     "ack",
     "export",
     "verify",
+    "audit",
     "sites",
     "demo",
 )
@@ -159,7 +160,7 @@ def with_node(data: Path, action: Callable[[Node], Coroutine[Any, Any, R]]) -> R
 
 def console_principal(node: Node) -> Principal:
     """Whoever runs the CLI at the node's console holds its key file: an admin."""
-    return Principal("console", Role.ADMIN, node.party)
+    return Principal(CONSOLE, Role.ADMIN, node.party)
 
 
 def print_table(

@@ -21,7 +21,7 @@ from parley.protocol import (
 )
 from parley.services import BundleReport, Node, verify_bundle
 
-from ._main import DataDir, app, console, printable, run_or_exit
+from ._main import DataDir, app, audit_shown, console, printable, run_or_exit
 
 __all__: list[str] = []
 
@@ -37,7 +37,8 @@ def export(
     """Write a channel's record, up to the latest checkpoint, as a bundle 'parley verify' checks."""
     node = Node.open(data)
     try:
-        summary = node.export(channel, out, replace=force)
+        with audit_shown():
+            summary = node.export(channel, out, replace=force)
     finally:
         node.close()
     witnesses = ", ".join(summary.cosigners) or "no witness yet"

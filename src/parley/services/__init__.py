@@ -5,6 +5,7 @@ They answer with records; an adapter decides how a record is shown.
 
 from parley.store import (
     AlertRecord,
+    AuditRecord,
     ChannelRecord,
     CosignatureRecord,
     DraftRecord,
@@ -13,8 +14,8 @@ from parley.store import (
     PartyRecord,
 )
 
-from ._audit import AUDIT_LOGGER
-from ._auth import ROLE_PERMISSIONS, Permission, Principal, Role, require
+from ._audit import AUDIT_LOGGER, AuditService, record_audit
+from ._auth import CONSOLE, NEEDS_APPROVAL, ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
 from ._channels import ChannelService
@@ -46,12 +47,16 @@ __all__ = [
     "AUDIT_LOGGER",
     "CATEGORIES",
     "CONFIG_FILE",
+    "CONSOLE",
     "KEY_FILE",
     "MORATORIUM_CATEGORIES",
+    "NEEDS_APPROVAL",
     "PASSPHRASE_ENV",
     "ROLE_PERMISSIONS",
     "AlertRecord",
     "AlertService",
+    "AuditRecord",
+    "AuditService",
     "BundleReport",
     "Bus",
     "BusItem",
@@ -106,6 +111,7 @@ __all__ = [
     "export_bundle",
     "init_node",
     "key_is_encrypted",
+    "record_audit",
     "require",
     "server_context",
     "verify_bundle",

@@ -3,9 +3,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from parley.errors import Forbidden
+from parley.errors import PermissionDenied
 
-__all__ = ["ROLE_PERMISSIONS", "Permission", "Principal", "Role", "require"]
+__all__ = [
+    "CONSOLE",
+    "NEEDS_APPROVAL",
+    "ROLE_PERMISSIONS",
+    "Permission",
+    "Principal",
+    "Role",
+    "require",
+]
+
+# Who acts at the node's console (``parley`` on its data folder): whoever holds its host. No
+# operator may take the name, so the audit trail cannot confuse the two.
+CONSOLE = "console"
 
 
 class Role(StrEnum):
@@ -25,6 +37,8 @@ class Permission(StrEnum):
     MANAGE_PARTIES = "manage_parties"
     RELEASE = "release"  # the second person of a two-person release
     PUBLISH_CHECKPOINT = "publish_checkpoint"  # sign the log's checkpoint now
+    APPROVE_OPERATORS = "approve_operators"  # the second person behind a new account
+    READ_AUDIT = "read_audit"
 
 
 # Admins run the node but do not speak for the party; auditors only read.
@@ -38,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_ALERTS,
             Permission.RELEASE,
             Permission.PUBLISH_CHECKPOINT,
+            Permission.APPROVE_OPERATORS,
         }
     ),
     Role.ADMIN: frozenset(
@@ -48,10 +63,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_OPERATORS,
             Permission.MANAGE_PARTIES,
             Permission.PUBLISH_CHECKPOINT,
+            Permission.APPROVE_OPERATORS,
+            Permission.READ_AUDIT,
         }
     ),
-    Role.AUDITOR: frozenset({Permission.READ, Permission.VIEW_ALERTS}),
+    Role.AUDITOR: frozenset({Permission.READ, Permission.VIEW_ALERTS, Permission.READ_AUDIT}),
 }
+
+# An account made through the API with one of these roles speaks for the party or runs the
+# node: one admin alone could otherwise make, and log in as, an account that sends.
+NEEDS_APPROVAL = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,7 @@ class Principal:
     role: Role
     party: str
     lang: str = "en"  # the operator's language for rendered notifications
+    address: str = "local"  # where the request came from, for the audit trail
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
@@ -69,4 +91,9 @@ class Principal:
 
 def require(principal: Principal, permission: Permission) -> None:
     if not principal.can(permission):
-        raise Forbidden(f"role {principal.role} may not {permission.value.replace('_', ' ')}")
+        raise PermissionDenied(
+            f"role {principal.role} may not {permission.value.replace('_', ' ')}",
+            actor=principal.username,
+            address=principal.address,
+            permission=permission.value,
+        )

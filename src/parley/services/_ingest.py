@@ -143,7 +143,7 @@ class IngestService:
 
         stored, stopped = await self._journal.write(apply)
         for event in learnt:
-            self._keys.audit_learnt(event)
+            await self._keys.audit_learnt(event)
         for item in stored:
             self._journal.publish(channel, item, own=False)
         return stored, stopped or error

@@ -24,8 +24,8 @@ from parley.protocol import (
 )
 from parley.store import PartyKeyRecord, StoredEvent, StoreTx
 
-from ._audit import audit
-from ._auth import Permission, Principal, Role, require
+from ._audit import record_audit
+from ._auth import Permission, Principal, require
 from ._channels import ChannelService
 from ._context import NodeContext
 from ._proofs import field_error
@@ -99,7 +99,7 @@ class KeyService:
         change = KeyChange(
             self._ctx.party, fingerprint(old), fingerprint(new.public_key), valid_from, len(stored)
         )
-        _audit_change(principal, "node.rotate_key", change)
+        await self._audit_change(principal, "node.rotate_key", change)
         return change
 
     async def revoke_own(
@@ -131,7 +131,7 @@ class KeyService:
         change = KeyChange(
             self._ctx.party, printed, history.current.fingerprint, since_text, len(stored)
         )
-        _audit_change(principal, "node.revoke_key", change)
+        await self._audit_change(principal, "node.revoke_key", change)
         return change
 
     # -- peers' keys, out of band ------------------------------------------------------------
@@ -152,7 +152,7 @@ class KeyService:
         row = _key_row(party, decode_public_key(key), now, None, learnt="rekey")
         await self._ctx.store.write(lambda tx: tx.add_party_key(row))
         change = KeyChange(party, old, new, now, 0)
-        _audit_change(principal, "peer.rekey", change)
+        await self._audit_change(principal, "peer.rekey", change)
         return change
 
     async def revoke_peer(
@@ -173,7 +173,7 @@ class KeyService:
 
         await self._ctx.store.write(apply)
         change = KeyChange(party, printed, history.current.fingerprint, since_text, 0)
-        _audit_change(principal, "peer.revoke_key", change)
+        await self._audit_change(principal, "peer.revoke_key", change)
         return change
 
     def _peer_history(self, party: str) -> KeyHistory:
@@ -201,11 +201,22 @@ class KeyService:
         flag_compromised(tx, event.author, event.body["key"], to_ms(now))
         return changed
 
-    def audit_learnt(self, event: Event) -> None:
-        facts: dict[str, Any] = {"party": event.author, "event": event.id, **event.body}
+    async def audit_learnt(self, event: Event) -> None:
+        facts: dict[str, Any] = {"event": event.id, **event.body}
         facts.pop("proof", None)
-        principal = Principal(_FEDERATION, Role.ADMIN, self._ctx.party)
-        audit(principal, f"peer.{event.type}", **facts)
+        await record_audit(self._ctx, _FEDERATION, f"peer.{event.type}", event.author, **facts)
+
+    async def _audit_change(self, principal: Principal, action: str, change: KeyChange) -> None:
+        await record_audit(
+            self._ctx,
+            principal,
+            action,
+            change.party,
+            old=change.old,
+            new=change.new,
+            valid_from=change.valid_from,
+            events=change.events,
+        )
 
 
 def flag_compromised(tx: StoreTx, party: str, printed: str, now_ms: int) -> None:
@@ -261,15 +272,3 @@ def _past_time(text: str, now: datetime) -> str:
     if moment > now:
         raise field_error(InvalidInput, "since", "a key is declared compromised since a past time")
     return format_ts(moment)
-
-
-def _audit_change(principal: Principal, action: str, change: KeyChange) -> None:
-    audit(
-        principal,
-        action,
-        party=change.party,
-        old=change.old,
-        new=change.new,
-        valid_from=change.valid_from,
-        events=change.events,
-    )

@@ -26,8 +26,8 @@ from parley.protocol import (
 from parley.settings import Settings
 from parley.store import PartyRecord, SqlStore, Store, StoreTx
 
-from ._audit import audit
-from ._auth import Permission, Principal, require
+from ._audit import AuditService, audit_entry, log_audit, write_audited
+from ._auth import CONSOLE, Permission, Principal, require
 from ._bundle import ExportSummary, export_bundle
 from ._bus import Bus
 from ._channels import ChannelService
@@ -151,6 +151,7 @@ class Node:
             memory_cost=self.settings.password_memory_kib,
         )
         self.operators = OperatorService(self.ctx, hasher)
+        self.audit = AuditService(self.ctx)
         journal = Journal(self.ctx)
         self.channels = ChannelService(self.ctx, journal)
         self.keys = KeyService(self.ctx, self.channels)
@@ -238,8 +239,8 @@ class Node:
 
     def export(self, channel: str, out: Path, *, replace: bool = False) -> ExportSummary:
         """Write ``channel``'s record up to the latest checkpoint as a bundle to verify offline;
-        an existing ``out`` is refused unless ``replace``."""
-        return export_bundle(
+        an existing ``out`` is refused unless ``replace``. Only the node's console exports."""
+        summary = export_bundle(
             self.store,
             self.transparency,
             self.signer,
@@ -249,12 +250,22 @@ class Node:
             self.clock,
             replace=replace,
         )
+        self._audit_now(CONSOLE, "bundle.export", channel, events=summary.events, size=summary.size)
+        return summary
 
     def protect_key(self, principal: Principal, passphrase: str | None) -> None:
         """Rewrite ``node.key`` in place, encrypted under ``passphrase`` or in clear (None)."""
         write_key(self.config.data_dir / KEY_FILE, self.signer, passphrase, replace=True)
         action = "node.key_encrypted" if passphrase is not None else "node.key_decrypted"
-        audit(principal, action, fingerprint=self.fingerprint)
+        self._audit_now(principal, action, fingerprint=self.fingerprint)
+
+    def _audit_now(
+        self, actor: Principal | str, action: str, target: str = "", **details: Any
+    ) -> None:
+        """An audit entry of a command run on the data folder, where no event loop runs."""
+        entry = audit_entry(self.ctx, actor, action, target, **details)
+        self.store.write_sync(lambda tx: tx.insert_audit(entry))
+        log_audit(self.ctx, entry)
 
     def close(self) -> None:
         self.store.close()
@@ -295,8 +306,10 @@ class Node:
             tx.insert_party(record, now_ms)
             tx.set_peer_urls(party, checked)
 
-        await self.store.write(apply)
-        audit(principal, "peer.pin", party=party, fingerprint=_print(key), urls=checked)
+        entry = audit_entry(
+            self.ctx, principal, "peer.pin", party, fingerprint=_print(key), urls=checked
+        )
+        await write_audited(self.ctx, apply, entry)
         return record
 
     async def set_peer_urls(
@@ -308,8 +321,8 @@ class Node:
         self._peer(party)
         checked = self._peer_urls(urls)
         old = self.store.peer_urls(party)
-        await self.store.write(lambda tx: tx.set_peer_urls(party, checked))
-        audit(principal, "peer.set_urls", party=party, old=old, new=checked)
+        entry = audit_entry(self.ctx, principal, "peer.set_urls", party, old=old, new=checked)
+        await write_audited(self.ctx, lambda tx: tx.set_peer_urls(party, checked), entry)
         return checked
 
     async def remove_peer(self, principal: Principal, party: str) -> PartyRecord:
@@ -326,8 +339,10 @@ class Node:
                 "'parley peer set-urls' with no --url stops this node calling it",
             )
         old = self.store.peer_urls(party)
-        await self.store.write(lambda tx: tx.delete_party(party))
-        audit(principal, "peer.remove", party=party, fingerprint=_print(peer.public_key), old=old)
+        entry = audit_entry(
+            self.ctx, principal, "peer.remove", party, fingerprint=_print(peer.public_key), old=old
+        )
+        await write_audited(self.ctx, lambda tx: tx.delete_party(party), entry)
         return peer
 
     def _peer_urls(self, urls: Sequence[str]) -> list[str]:

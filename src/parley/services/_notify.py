@@ -15,6 +15,7 @@ from parley.store import ChannelRecord, DraftRecord, StoredEvent, StoreTx
 from ._auth import Permission, Principal, require
 from ._channels import ChannelService
 from ._context import NodeContext
+from ._operators import same_person
 from ._status import EventView
 
 __all__ = ["NotificationService"]
@@ -109,8 +110,8 @@ class NotificationService:
             raise NotFound(f"no draft {draft_id}")
         if draft.released_by is not None:
             raise Conflict(f"draft {draft_id} was already released by {draft.released_by}")
-        if draft.drafted_by == principal.username:
-            raise Forbidden("the operator who drafted a notification cannot also release it")
+        if same_person(self._ctx.store, draft.drafted_by, principal.username):
+            raise Forbidden("the person who drafted a notification cannot also release it")
         record = self._channels.writable(draft.channel)
         # Checked again: a notice drafted yesterday may since have become late.
         checked = validate_form(draft.form, draft.data, now=self._ctx.clock.now())

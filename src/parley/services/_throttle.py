@@ -32,6 +32,8 @@ class LoginThrottle:
         }
         self._capacity = settings.login_throttle_entries
         self._recent: OrderedDict[_Key, deque[float]] = OrderedDict()
+        # A throttled key -> until when its refusals are already on record.
+        self._refused: OrderedDict[_Key, float] = OrderedDict()
 
     def admit(self, username: str, address: str) -> float:
         """Count an attempt and return its time, or refuse it with TooManyRequests."""
@@ -54,6 +56,22 @@ class LoginThrottle:
             times = self._recent.get(key)
             if times is not None and at in times:
                 times.remove(at)
+
+    def first_refusal(self, username: str, address: str) -> bool:
+        """Whether a refusal is news: the first since the username or address that throttles
+        it began its wait. The audit trail records only those, so a flood of refused guesses,
+        cycling names or not, writes an entry per throttled key and wait, not one each."""
+        now = self._clock.now().timestamp()
+        news = False
+        for key in (("username", username), ("address", address)):
+            wait = self._wait(key, now)
+            if wait > 0 and self._refused.get(key, 0.0) <= now:
+                self._refused[key] = now + wait
+                self._refused.move_to_end(key)
+                if len(self._refused) > self._capacity:
+                    self._refused.popitem(last=False)
+                news = True
+        return news
 
     def remembered(self) -> int:
         """How many usernames and addresses are remembered (bounded by the setting)."""

@@ -2,6 +2,7 @@
 
 from ._acks import AckRecord, PendingAck, ReplyRecord
 from ._alerts import AlertRecord
+from ._audit import AuditEntry, AuditRecord
 from ._channels import ChannelRecord
 from ._deconflict import PairRecord, SiteRecord
 from ._drafts import DraftRecord
@@ -25,6 +26,8 @@ from ._writer import GroupCommitWriter, WriterStats
 __all__ = [
     "AckRecord",
     "AlertRecord",
+    "AuditEntry",
+    "AuditRecord",
     "AuthoredEvent",
     "ChainView",
     "ChannelRecord",

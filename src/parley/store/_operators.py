@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from sqlalchemy import insert, select, update
+
+from parley.errors import Conflict
 
 from . import _schema as t
 from ._base import SqlReadsBase, SqlTxBase, record_from_row
@@ -22,11 +24,26 @@ __all__ = [
 
 @dataclass(frozen=True)
 class OperatorRecord:
+    """An account as it is now; who made, approved and last changed it is its history, which
+    two records of the same account need not share to be equal."""
+
     username: str
     role: str
     password_hash: str
     disabled: bool
     lang: str = "en"
+    person: str = ""  # none given: the username
+    pending: bool = False  # waits for a second person's approval; may not log in
+    created_ms: int = field(default=0, compare=False)
+    created_by: str | None = field(default=None, compare=False)
+    approved_by: str | None = field(default=None, compare=False)
+    approved_ms: int | None = field(default=None, compare=False)
+    changed_by: str | None = field(default=None, compare=False)
+    changed_ms: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.person:
+            object.__setattr__(self, "person", self.username)
 
 
 @dataclass(frozen=True)
@@ -39,7 +56,10 @@ class TokenRecord:
 
 class OperatorsTx(Protocol):
     def insert_operator(self, record: OperatorRecord, created_ms: int) -> None: ...
-    def set_operator_disabled(self, username: str, disabled: bool) -> bool: ...
+    def approve_operator(self, username: str, by: str, at_ms: int) -> bool: ...
+    def set_operator_disabled(
+        self, username: str, disabled: bool, *, by: str, at_ms: int
+    ) -> bool: ...
     def set_operator_language(self, username: str, lang: str) -> None: ...
     def insert_token(self, record: TokenRecord, issued_ms: int) -> None: ...
     def revoke_tokens(
@@ -58,16 +78,34 @@ class OperatorsReads(Protocol):
 
 class SqlOperatorsTx(SqlTxBase):
     def insert_operator(self, record: OperatorRecord, created_ms: int) -> None:
-        self._insert_new(
-            t.operators.c.username,
-            record.username,
-            {**asdict(record), "created_ms": created_ms},
-            f"operator {record.username} already exists",
-        )
+        """A new account; refused while another account not disabled names the same person."""
+        c = t.operators.c
+        for where, taken in (
+            (c.username == record.username, f"operator {record.username} already exists"),
+            (
+                (c.person == record.person) & c.disabled.is_(False),
+                f"person {record.person} already has an account",
+            ),
+        ):
+            if self._conn.execute(select(c.username).where(where)).first() is not None:
+                raise Conflict(taken)
+        self._conn.execute(insert(t.operators).values({**asdict(record), "created_ms": created_ms}))
 
-    def set_operator_disabled(self, username: str, disabled: bool) -> bool:
+    def approve_operator(self, username: str, by: str, at_ms: int) -> bool:
+        """Let a pending account log in, once: False if it is not pending (any more)."""
+        c = t.operators.c
         result = self._conn.execute(
-            update(t.operators).where(t.operators.c.username == username).values(disabled=disabled)
+            update(t.operators)
+            .where(c.username == username, c.pending.is_(True), c.disabled.is_(False))
+            .values(pending=False, approved_by=by, approved_ms=at_ms)
+        )
+        return result.rowcount > 0
+
+    def set_operator_disabled(self, username: str, disabled: bool, *, by: str, at_ms: int) -> bool:
+        result = self._conn.execute(
+            update(t.operators)
+            .where(t.operators.c.username == username)
+            .values(disabled=disabled, changed_by=by, changed_ms=at_ms)
         )
         return result.rowcount > 0
 
@@ -116,14 +154,9 @@ class SqlOperatorsReads(SqlReadsBase):
 
     def get_session(self, token_hash: str) -> tuple[TokenRecord, OperatorRecord] | None:
         """A bearer token and its operator, in one query: this runs on every request."""
+        account = [c for c in t.operators.c if c.name != "username"]
         row = self._first(
-            select(
-                t.tokens,
-                t.operators.c.role,
-                t.operators.c.password_hash,
-                t.operators.c.disabled,
-                t.operators.c.lang,
-            )
+            select(t.tokens, *account)
             .join(t.operators, t.operators.c.username == t.tokens.c.username)
             .where(t.tokens.c.token_hash == token_hash)
         )

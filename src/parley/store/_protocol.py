@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 
 from ._acks import AcksReads, AcksTx
 from ._alerts import AlertsReads, AlertsTx
+from ._audit import AuditReads, AuditTx
 from ._channels import ChannelsReads, ChannelsTx
 from ._deconflict import DeconflictionReads, DeconflictionTx
 from ._drafts import DraftsReads, DraftsTx
@@ -34,6 +35,7 @@ class StoreTx(
     OperatorsTx,
     DeconflictionTx,
     LogTx,
+    AuditTx,
     Protocol,
 ):
     """Writes inside one transaction of the single writer; reads here see that transaction."""
@@ -49,6 +51,7 @@ class Store(
     OperatorsReads,
     DeconflictionReads,
     LogReads,
+    AuditReads,
     Protocol,
 ):
     @property

@@ -16,11 +16,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 __all__ = [
     "acks",
     "alerts",
+    "audit",
     "chain_heads",
     "channels",
     "checkpoints",
@@ -90,6 +92,27 @@ operators = Table(
     Column("created_ms", BigInteger, nullable=False),
     # the language the console and rendered notifications use for this operator
     Column("lang", String(8), nullable=False, server_default="en"),
+    # The person behind the account (a service number, say): one account per person at a time,
+    # so one person's two accounts cannot be the two of a two-person release. The default
+    # only stood in for the accounts of before migration 0008, which set their usernames.
+    Column("person", String(64), nullable=False, server_default=""),
+    # Made through the API with a role that speaks for the party or runs the node: it may not
+    # log in until a second person approves it.
+    Column("pending", Boolean, nullable=False, server_default="0"),
+    # Who made, approved and last changed (role, disabled, password) the account; NULL:
+    # before migration 0008 kept it, or not yet. "console": whoever holds the node's host.
+    Column("created_by", String(64), nullable=True),
+    Column("approved_by", String(64), nullable=True),
+    Column("approved_ms", BigInteger, nullable=True),
+    Column("changed_by", String(64), nullable=True),
+    Column("changed_ms", BigInteger, nullable=True),
+    Index(
+        "uq_operators_active_person",
+        "person",
+        unique=True,
+        sqlite_where=text("NOT disabled"),
+        postgresql_where=text("NOT disabled"),
+    ),
 )
 
 tokens = Table(
@@ -374,4 +397,21 @@ split_views = Table(
     Column("proof", Text, nullable=False),
     Column("detected_ms", BigInteger, nullable=False),
     Index("ix_split_views_party", "party"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    # Who did what, from where, with what outcome (services/_audit.py). Append-only: the store
+    # only inserts and reads, and a trigger (migration 0008) refuses UPDATE and DELETE.
+    Column("id", _Serial, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("details", Text, nullable=False),  # a JSON object
+    Index("ix_audit_action", "action", "id"),
+    Index("ix_audit_actor", "actor", "id"),
 )

@@ -1,7 +1,8 @@
 """The SQL store: SQLAlchemy Core over SQLite or PostgreSQL, one writer with group commit.
 
 Each concern of the store is a pair of mixins in a module of its own (events, parties,
-channels, acks, drafts, alerts, operators, deconfliction, the log), composed here.
+channels, acks, drafts, alerts, operators, deconfliction, the log, the audit table),
+composed here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from parley.errors import StoreUnavailable
 
 from ._acks import SqlAcksReads, SqlAcksTx
 from ._alerts import SqlAlertsReads, SqlAlertsTx
+from ._audit import SqlAuditReads, SqlAuditTx
 from ._channels import SqlChannelsReads, SqlChannelsTx
 from ._deconflict import SqlDeconflictionReads, SqlDeconflictionTx
 from ._drafts import SqlDraftsReads, SqlDraftsTx
@@ -42,6 +44,7 @@ class SqlTx(
     SqlDeconflictionTx,
     SqlAlertsTx,
     SqlLogTx,
+    SqlAuditTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
@@ -59,6 +62,7 @@ class SqlStore(
     SqlDeconflictionReads,
     SqlAlertsReads,
     SqlLogReads,
+    SqlAuditReads,
 ):
     """Reads run on pooled connections; every write goes through the one writer."""
 

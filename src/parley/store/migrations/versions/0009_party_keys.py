@@ -1,7 +1,7 @@
 """party_keys: the history of every party's node keys, for rotation and revocation
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import base64
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
