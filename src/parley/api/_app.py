@@ -11,6 +11,7 @@ from starlette.requests import Request
 import parley
 from parley.services import Node
 
+from ._contract import ContractApi
 from ._federation import router as federation_router
 from ._input import parse_count
 from ._problems import install_problem_handlers, problem
@@ -41,7 +42,7 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(
+    app = ContractApi(
         title=f"Parley node {node.party}",
         version=parley.__version__,
         description="Signed, durable hotline between parties. Errors are RFC 9457 problems.",

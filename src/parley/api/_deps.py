@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parley.errors import AuthenticationFailed
 from parley.services import Node, Principal
@@ -19,13 +20,24 @@ async def get_node(request: Request) -> Node:
     return node
 
 
-async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
-    if not authorization:
+# Declares the scheme in the OpenAPI document; the refusals are the node's own problems.
+_bearer = HTTPBearer(
+    scheme_name="bearer",
+    description="a token from POST /api/v1/auth/token, valid for token_ttl_s",
+    auto_error=False,
+)
+
+
+async def bearer_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> str:
+    token = credentials.credentials.strip() if credentials else ""
+    if token:
+        return token
+    if not request.headers.get("authorization"):
         raise AuthenticationFailed("missing Authorization: Bearer <token> header")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
-    return token.strip()
+    raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
 
 
 async def current_principal(

@@ -14,12 +14,13 @@ from parley.errors import InvalidInput
 from parley.services import BusItem, EventView, Node, Permission, Principal
 
 from ._answers import AlertOut, EventOut
+from ._contract import ContractRoute
 from ._deps import CurrentPrincipal, NodeDep
 from ._input import BoundedInt, parse_count
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=ContractRoute)
 _REPLAY_PAGE = 500
 _SHAPED_KEPT = 256
 Message = dict[str, str]

@@ -17,7 +17,7 @@ from ._audit import AUDIT_LOGGER
 from ._auth import ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
-from ._channels import ChannelService
+from ._channels import IDEMPOTENCY_KEY_MAX, PAGE_LIMIT, ChannelService
 from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting
@@ -29,7 +29,7 @@ from ._journal import Journal
 from ._links import LinkMonitor, LinkStatus
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
-from ._operators import IssuedToken, OperatorService
+from ._operators import MIN_PASSWORD_LENGTH, IssuedToken, OperatorService
 from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
@@ -42,8 +42,11 @@ __all__ = [
     "AUDIT_LOGGER",
     "CATEGORIES",
     "CONFIG_FILE",
+    "IDEMPOTENCY_KEY_MAX",
     "KEY_FILE",
+    "MIN_PASSWORD_LENGTH",
     "MORATORIUM_CATEGORIES",
+    "PAGE_LIMIT",
     "ROLE_PERMISSIONS",
     "AlertRecord",
     "AlertService",
