@@ -15,7 +15,7 @@ from tests.api.fuzzing import fuzz, make_fuzzed_node
 
 # Bounded to stay within ~2-3 minutes on a busy 2-core machine; bench/schemathesis_run.py
 # runs longer.
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 10
 TIMEOUT_S = 420
 
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, JsonValue
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import compile_path
 
 from parley.errors import AuthenticationFailed, FieldError, ParleyError, TooManyRequests
 
@@ -130,7 +130,7 @@ def _from_http(request: Request, exc: Exception) -> JSONResponse:
     code = codes.get(exc.status_code, "http-error")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = ", ".join(_allowed_methods(request))
+        headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
     return problem(
         request,
         status=exc.status_code,
@@ -141,14 +141,17 @@ def _from_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _allowed_methods(request: Request) -> list[str]:
-    """Every method of every route at the path: Starlette's own 405 names only the first
-    route's (``/auth/token`` takes POST and DELETE, from two routes)."""
+def _allowed_methods(request: Request, fallback: str) -> str:
+    """Every method the API document names at the path. Starlette's own 405 names only the
+    methods of the first route at the path (``/auth/token`` takes POST and DELETE, from two
+    routes)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
-            methods.update(route.methods or ())
-    return sorted(methods)
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            methods.update(method.upper() for method in operations)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods)) or fallback
 
 
 def _from_unexpected(request: Request, exc: Exception) -> JSONResponse:
