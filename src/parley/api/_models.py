@@ -141,7 +141,7 @@ class NotificationIn(_Strict):
             "examples": [
                 {
                     "form": "free_text/1",
-                    "data": {"text": "Line check"},
+                    "data": {"text": "Line check", "lang": "en"},
                     "precedence": "routine",
                     "supersedes": None,
                 }

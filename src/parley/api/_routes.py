@@ -53,7 +53,6 @@ from ._values import (
     EventId,
     FormName,
     IdempotencyKey,
-    Locale,
     OperatorName,
     PageLimit,
     PartyId,
@@ -65,7 +64,7 @@ router = APIRouter(prefix="/api/v1", route_class=JsonRoute)
 
 
 LangQuery = Annotated[
-    Locale | None, Query(description="render notifications in this language (default: yours)")
+    str | None, Query(description="render notifications in ar, en, ru or uk (default: yours)")
 ]
 
 
@@ -172,9 +171,7 @@ def list_channels(
     principal: CurrentPrincipal,
     request: Request,
     response: Response,
-    after: Annotated[
-        ChannelId | None, Query(description="return channels after this channel")
-    ] = None,
+    after: Annotated[str | None, Query(description="return channels after this channel")] = None,
     limit: Annotated[PageLimit, Query()] = 100,
 ) -> list[ChannelOut]:
     """A page of channels in the order they were opened; a ``Link: rel="next"`` header names

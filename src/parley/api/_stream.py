@@ -17,6 +17,7 @@ from ._answers import AlertOut, EventOut
 from ._contract import ContractRoute
 from ._deps import CurrentPrincipal, NodeDep
 from ._input import BoundedInt, parse_count
+from ._values import LastEventId
 
 __all__ = ["router"]
 
@@ -72,7 +73,7 @@ async def stream(
     after: Annotated[
         BoundedInt | None, Query(description="replay events after this position")
     ] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[LastEventId | None, Header()] = None,
 ) -> EventStream:
     """``id`` of each ``event`` message is its position: reconnect with Last-Event-ID.
 

@@ -41,6 +41,7 @@ __all__ = [
     "IdempotencyKey",
     "ItemKind",
     "LanguageTag",
+    "LastEventId",
     "Lax",
     "LinkState",
     "Locale",
@@ -127,6 +128,7 @@ FormId = Annotated[str, stated(enum=[spec.id for spec in list_forms()])]
 FormName = Annotated[str, stated(enum=sorted({spec.name for spec in list_forms()}))]
 Deadline = Annotated[int, stated(minimum=1, maximum=MAX_DEADLINE_S, description="seconds")]
 PageLimit = Annotated[int, stated(minimum=1, maximum=PAGE_LIMIT)]
+LastEventId = Annotated[str, stated(pattern="^[0-9]{1,16}$", description="an event position")]
 IdempotencyKey = Annotated[str, stated(minLength=1, maxLength=IDEMPOTENCY_KEY_MAX)]
 PublicKey = Annotated[
     str,
