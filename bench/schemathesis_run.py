@@ -9,9 +9,9 @@ fuzzing and the stateful phase repeated until the time is spent. It is a script,
     .venv/bin/python bench/schemathesis_run.py --examples 30       # ~4 min
     .venv/bin/python bench/schemathesis_run.py --max-time 1800 --seed 7
 
-Results: a table of operations x checks x failures on the terminal, the fuzzer's own output
-in ``bench/results/schemathesis_run.txt`` and ``bench/results/schemathesis_run.json``
-(the report, the table, the machine). Exit 1 when a gated check failed (every check but
+Results: a table of operations x checks x failures on the terminal, and
+``bench/results/schemathesis_run.json``: the report, the table, the machine and the
+fuzzer's own output. Exit 1 when a gated check failed (every check but
 ``positive_data_acceptance`` and ``negative_data_rejection``, as in the test). The node is
 killed on exit, on error and on SIGTERM/Ctrl-C.
 """
@@ -105,7 +105,6 @@ def main() -> int:
         finally:
             node.kill_all()
         tracebacks = node.log_text().count("Traceback")
-    (RESULTS / "schemathesis_run.txt").write_text(run.summary(), "utf-8")
     rows = table(names, run)
     show(rows, run)
     print(f"{elapsed:.0f} s; node tracebacks: {tracebacks}")
@@ -117,6 +116,7 @@ def main() -> int:
         "node_tracebacks": tracebacks,
         "table": rows,
         "report": run.report,
+        "output": run.summary(),
     }
     args.output.write_text(json.dumps(result, indent=2), "utf-8")
     print(f"written: {args.output}")
