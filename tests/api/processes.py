@@ -21,7 +21,11 @@ from tests.conftest import free_port
 PARLEY = Path(sys.executable).with_name("parley")
 PARTY = "us-eucom"
 PEER = "ru-genstaff"
-PASSWORDS = {"admin": "admin password 0001", "duty1": "duty officer password 1"}
+PASSWORDS = {
+    "admin": "admin password 0001",
+    "duty1": "duty officer password 1",
+    "watch1": "supervisor password 01",
+}
 HTTP_TIMEOUT = httpx.Timeout(15.0)
 STARTUP_TIMEOUT_S = 30.0
 

@@ -135,3 +135,14 @@ async def test_content_length_that_is_no_size_is_refused(api, value):
         headers={"content-type": "application/json", "content-length": value},
     )
     assert_problem(response, 413)
+
+
+async def test_form_fields_named_with_non_ascii_digits_are_refused_naming_them(api):
+    # "³" is a digit to str.isdigit, not to int: ordering the fields' errors failed on it.
+    response = await api.client.post(
+        f"/api/v1/channels/{api.channel}/notifications",
+        headers=api.auth("duty1"),
+        json={"form": "free_text/1", "data": {"text": "Line check", "³": 1, "²": 2}},
+    )
+    body = assert_problem(response, 422)
+    assert {e["field"] for e in body["errors"]} >= {"data.³", "data.²"}, body

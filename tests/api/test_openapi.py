@@ -241,3 +241,123 @@ async def test_every_time_in_an_answer_is_an_rfc3339_string(api, clock):
         "start",
         "end",
     }
+
+
+OPEN = {"GET /api/v1/health", "POST /api/v1/auth/token"}
+
+
+async def test_every_operation_but_login_and_health_needs_a_credential(api):
+    spec = await openapi(api)
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
+    assert schemes["nodeSignature"]["type"] == "apiKey"
+    assert schemes["nodeSignature"]["name"] == "x-parley-signature"
+    for name, operation in operations(spec):
+        security = operation.get("security")
+        if name in OPEN:
+            assert not security, name
+        elif " /federation/" in name:
+            assert security == [{"nodeSignature": []}], name
+            headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+            assert headers >= {"x-parley-from", "x-parley-to", "x-parley-timestamp"}, name
+        else:
+            assert security == [{"bearer": []}], name
+            assert not any(p["name"] == "authorization" for p in operation.get("parameters", []))
+
+
+async def test_every_error_an_operation_answers_is_a_declared_problem(api):
+    spec = await openapi(api)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {
+        "type",
+        "title",
+        "status",
+        "detail",
+        "instance",
+        "code",
+        "errors",
+    }
+    for name, operation in operations(spec):
+        errors = {s: r for s, r in operation["responses"].items() if s >= "4"}
+        for status, answer in errors.items():
+            assert list(answer["content"]) == ["application/problem+json"], f"{name} {status}"
+            schema = answer["content"]["application/problem+json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Problem"}, f"{name} {status}"
+        if operation.get("security"):
+            assert {"401", "403"} <= set(errors), name
+            assert errors["401"]["headers"]["WWW-Authenticate"]["required"], name
+        own = [p for p in operation.get("parameters", []) if not p["name"].startswith("x-parley")]
+        if own or "requestBody" in operation:
+            assert "422" in errors, name
+        if "requestBody" in operation:
+            assert "413" in errors, name
+            assert ("400" in errors) == ("/federation/" not in name), name  # read_json's 400
+        if "{" in name and "/federation/" not in name and "/forms/" not in name:
+            assert "404" in errors or name == "POST /api/v1/drafts/{draft_id}/release", name
+    login = dict(operations(spec))["POST /api/v1/auth/token"]["responses"]
+    assert {"401", "429"} <= set(login)
+    assert login["429"]["headers"]["Retry-After"]["required"]
+
+
+async def test_the_rules_the_node_checks_are_stated_in_the_document(api):
+    spec = await openapi(api)
+    schemas = spec["components"]["schemas"]
+    ops = dict(operations(spec))
+    events = {
+        p["name"]: p["schema"] for p in ops["GET /api/v1/channels/{channel}/events"]["parameters"]
+    }
+    assert (events["limit"]["minimum"], events["limit"]["maximum"]) == (1, 1000)
+    assert events["channel"]["pattern"].startswith("^ch_")
+    assert values(spec, schemas["LanguageIn"]["properties"]["lang"]) == {"ar", "en", "ru", "uk"}
+    forms = values(spec, schemas["NotificationIn"]["properties"]["form"])
+    assert {"military_activity/1", "free_text/1"} <= forms
+    assert schemas["OperatorIn"]["properties"]["password"]["minLength"] == 12
+    assert "pattern" in schemas["OperatorIn"]["properties"]["username"]
+    assert "pattern" in schemas["PartyIn"]["properties"]["party"]
+    deadline = schemas["ChannelIn"]["properties"]["deadlines"]["additionalProperties"]
+    assert (deadline["minimum"], deadline["maximum"]) == (1, 10_000_000)
+    for name in ("LoginIn", "MessageIn", "ChannelIn", "NotificationIn", "OperatorIn", "PartyIn"):
+        assert schemas[name]["examples"], name
+    pull = ops["POST /federation/v1/pull"]["requestBody"]["content"]["application/json"]
+    assert set(pull["schema"]["required"]) == {"channel", "heads"}
+
+
+async def test_an_answer_made_again_is_declared(api):
+    ops = dict(operations(await openapi(api)))
+    for name in (
+        "POST /api/v1/channels/{channel}/messages",
+        "POST /api/v1/channels/{channel}/events/{event_id}/ack",
+        "POST /api/v1/log/checkpoints",
+    ):
+        assert {"200", "201"} <= set(ops[name]["responses"]), name
+
+
+async def test_a_method_a_path_does_not_take_is_a_405_problem_naming_every_method_it_takes(api):
+    from tests.api.conftest import assert_problem
+
+    response = await api.client.put("/api/v1/auth/token", headers=api.auth("admin"))
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "DELETE, POST"
+    response = await api.client.request("TRACE", "/federation/v1/pull")
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "POST"
+
+
+async def test_an_unknown_path_is_a_404_problem(api):
+    from tests.api.conftest import assert_problem
+
+    response = await api.client.get("/api/v1/no-such-thing", headers=api.auth("admin"))
+    body = assert_problem(response, 404)
+    assert body["code"] == "not-found"
+
+
+async def test_the_examples_of_a_message_and_a_notification_are_accepted(api):
+    schemas = (await openapi(api))["components"]["schemas"]
+    for model, path in (("MessageIn", "messages"), ("NotificationIn", "notifications")):
+        response = await api.client.post(
+            f"/api/v1/channels/{api.channel}/{path}",
+            headers=api.auth("duty1"),
+            json=schemas[model]["examples"][0],
+        )
+        assert response.status_code == 201, response.text

@@ -13,16 +13,18 @@ from parley.services import Node
 
 from ._admin_answers import AuditOut
 from ._answers import OperatorOut
+from ._contract import problems
 from ._deps import CurrentPrincipal, NodeDep
 from ._input import BoundedInt, JsonRoute
 from ._problems import problem
+from ._values import PageLimit
 
 __all__ = ["install_denial_audit", "router"]
 
 router = APIRouter(prefix="/api/v1", route_class=JsonRoute)
 
 
-@router.post("/operators/{username}/approve", tags=["operators"])
+@router.post("/operators/{username}/approve", tags=["operators"], responses=problems(404, 409))
 async def approve_operator(
     node: NodeDep, principal: CurrentPrincipal, username: str
 ) -> OperatorOut:
@@ -37,7 +39,7 @@ def list_audit(
     request: Request,
     response: Response,
     after: Annotated[BoundedInt, Query(description="return entries after this id")] = 0,
-    limit: Annotated[BoundedInt, Query()] = 100,
+    limit: Annotated[PageLimit, Query()] = 100,
     action: Annotated[str | None, Query(description="only this action, e.g. login")] = None,
     actor: Annotated[str | None, Query(description="only this operator's entries")] = None,
 ) -> list[AuditOut]:

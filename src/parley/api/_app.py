@@ -14,6 +14,7 @@ from parley.web import install_console
 
 from ._admin_routes import install_denial_audit
 from ._admin_routes import router as admin_router
+from ._contract import ContractApi
 from ._federation import router as federation_router
 from ._input import parse_count
 from ._preauth import PreAuthLimit
@@ -45,7 +46,7 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(
+    app = ContractApi(
         title=f"Parley node {node.party}",
         version=parley.__version__,
         description="Signed, durable hotline between parties. Errors are RFC 9457 problems.",

@@ -2,12 +2,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parley.errors import AuthenticationFailed
 from parley.services import Node, Principal
 
-__all__ = ["CurrentPrincipal", "CurrentToken", "NodeDep", "client_address", "get_node"]
+__all__ = [
+    "CurrentPrincipal",
+    "CurrentToken",
+    "NodeDep",
+    "client_address",
+    "get_node",
+    "token_from_header",
+]
 
 
 # The dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
@@ -19,7 +27,24 @@ async def get_node(request: Request) -> Node:
     return node
 
 
-async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+# Declares the scheme in the OpenAPI document; the refusals are the node's own problems.
+_bearer = HTTPBearer(
+    scheme_name="bearer",
+    description="a token from POST /api/v1/auth/token, valid for token_ttl_s",
+    auto_error=False,
+)
+
+
+async def bearer_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> str:
+    token = credentials.credentials.strip() if credentials else ""
+    return token or token_from_header(request.headers.get("authorization"))
+
+
+def token_from_header(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or the problem's reason."""
     if not authorization:
         raise AuthenticationFailed("missing Authorization: Bearer <token> header")
     scheme, _, token = authorization.partition(" ")

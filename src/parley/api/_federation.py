@@ -2,21 +2,66 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field
+from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field
 
 from parley.errors import InvalidInput
 
 from ._answers import Answer, SignedEventOut
+from ._contract import ContractRoute, problems
 from ._deps import NodeDep
 from ._input import BoundedInt, read_json
 from ._log_answers import Base64, CosignedAt
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/federation/v1", tags=["federation"])
+_node_signature = APIKeyHeader(
+    name="x-parley-signature",
+    scheme_name="nodeSignature",
+    description="base64 Ed25519 signature, by the sender's node key, over 'parley-federation-v1', "
+    "the method, the path with its query, the SHA-256 of the body, x-parley-from, x-parley-to, "
+    "x-parley-timestamp and x-parley-nonce, one a line",
+    auto_error=False,
+)
+
+
+def _signed_header(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+# Read by the service, not by FastAPI: a request without them is a 401 problem, not a 422.
+_SIGNED_HEADERS: Final = [
+    _signed_header("x-parley-from", "the sending party, a pinned peer of this node"),
+    _signed_header("x-parley-to", "the receiving party: this node's"),
+    _signed_header(
+        "x-parley-timestamp",
+        "milliseconds since the epoch, within federation_window_s of this node's clock",
+        pattern="^[0-9]{1,15}$",
+    ),
+    _signed_header("x-parley-nonce", "never used again by the sender", minLength=8, maxLength=64),
+]
+
+
+class SignedRoute(ContractRoute):
+    """A federation route: its operation names the signature headers besides the scheme."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        extra = kwargs.get("openapi_extra") or {}
+        kwargs["openapi_extra"] = {**extra, "parameters": _SIGNED_HEADERS}
+        super().__init__(path, endpoint, **kwargs)
+
+
+router = APIRouter(prefix="/federation/v1", tags=["federation"], route_class=SignedRoute)
 
 
 class SignedRequest:
@@ -25,7 +70,11 @@ class SignedRequest:
         self.payload = payload
 
 
-async def signed_request(request: Request, node: NodeDep) -> SignedRequest:
+async def signed_request(
+    request: Request,
+    node: NodeDep,
+    _declared: Annotated[str | None, Security(_node_signature)],
+) -> SignedRequest:
     """Check the headers (a pinned peer, the time, the nonce) before the body is read, so
     nobody in particular makes the node wait for a body; then verify the node signature over
     method, path, body, time and nonce, and parse."""
@@ -71,6 +120,27 @@ class CosignatureOut(Answer):
 Signed = Annotated[SignedRequest, Depends(signed_request)]
 
 
+# Bodies as the service reads them (the signature covers their bytes, so FastAPI does not).
+class PullIn(BaseModel):
+    channel: str
+    heads: dict[str, BoundedInt] = Field(description="per author, the highest seq it holds")
+
+
+class PushIn(BaseModel):
+    events: list[SignedEventOut] = Field(description="at most replication_batch, causal order")
+
+
+class CosignatureIn(BaseModel):
+    size: int = Field(ge=0, description="of a checkpoint this node published")
+    cosignature: str = Field(description="the witness's signature line of that checkpoint")
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # answers of the document already: SignedEventOut
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 @router.get("/heads")
 def heads(
     node: NodeDep,
@@ -83,18 +153,18 @@ def heads(
     return HeadsOut(heads=page, next_after=next_after)
 
 
-@router.post("/pull")
+@router.post("/pull", openapi_extra=_body(PullIn))
 def pull(node: NodeDep, signed: Signed) -> PullOut:
     events = node.federation.pull(signed.peer, signed.payload)
     return PullOut.model_validate({"events": events})
 
 
-@router.post("/events")
+@router.post("/events", openapi_extra=_body(PushIn), responses=problems(404, 409))
 async def push(node: NodeDep, signed: Signed) -> PushOut:
     return PushOut.model_validate(await node.federation.receive(signed.peer, signed.payload))
 
 
-@router.get("/checkpoint")
+@router.get("/checkpoint", responses=problems(404))
 def checkpoint(
     node: NodeDep,
     signed: Signed,
@@ -104,7 +174,7 @@ def checkpoint(
     return WitnessCheckpointOut.model_validate(node.transparency.serve_checkpoint(from_size))
 
 
-@router.post("/cosignature")
+@router.post("/cosignature", openapi_extra=_body(CosignatureIn), responses=problems(404))
 async def cosignature(node: NodeDep, signed: Signed) -> CosignatureOut:
     record, stored = await node.transparency.receive_cosignature(signed.peer, signed.payload)
     return CosignatureOut.model_validate(

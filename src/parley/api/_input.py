@@ -15,12 +15,13 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Final
 
 from annotated_types import Interval
-from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
 from parley.errors import BadJson, InvalidInput
 from parley.protocol import MAX_INT
+
+from ._contract import ContractRoute
 
 __all__ = ["BoundedInt", "JsonRoute", "parse_count", "read_json"]
 
@@ -111,12 +112,16 @@ class _ReadRequest(Request):
         return self._json
 
 
-class JsonRoute(APIRoute):
+class JsonRoute(ContractRoute):
     """A route whose JSON body is read by ``read_json`` before FastAPI validates it.
 
     FastAPI turns any error of its own reading into a bare 400; read here first, a refusal
     is the problem naming the field, and FastAPI then gets the value already read.
     """
+
+    def implied_problems(self) -> set[int]:
+        found = super().implied_problems()
+        return found | {400} if self.body_field is not None else found
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

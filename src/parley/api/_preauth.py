@@ -22,7 +22,7 @@ from starlette.requests import Request
 from parley.errors import AuthenticationFailed, PayloadTooLarge
 from parley.services import Node
 
-from ._deps import bearer_token
+from ._deps import token_from_header
 from ._input import parse_count
 from ._problems import problem
 
@@ -79,7 +79,7 @@ class PreAuthLimit:
         """Whether the request carries a bearer token the node issued and still honours."""
         try:
             # Decoded as the application's own dependency reads it (Starlette: latin-1).
-            token = await bearer_token(
+            token = token_from_header(
                 None if authorization is None else authorization.decode("latin-1")
             )
             self.node.operators.authenticate(token)

@@ -3,20 +3,59 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, JsonValue
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from parley.errors import AuthenticationFailed, FieldError, ParleyError, TooManyRequests
 
-__all__ = ["PROBLEM_TYPE_BASE", "install_problem_handlers", "problem"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_TYPE_BASE",
+    "Problem",
+    "ProblemField",
+    "install_problem_handlers",
+    "problem",
+]
 
 PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 _log = logging.getLogger(__name__)
+
+
+def _statuses() -> list[JsonValue]:
+    """Every status a problem carries: those of the node's errors, and of routing."""
+    found, pending = {404, 405}, [ParleyError]
+    while pending:
+        error = pending.pop()
+        found.add(error.status)
+        pending.extend(error.__subclasses__())
+    return [*sorted(found)]
+
+
+class ProblemField(BaseModel):
+    field: str = Field(
+        description="dotted path of the field (members.ru-genstaff, data.text.1), or a header"
+    )
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: the body of every error answer of the node."""
+
+    type: str = Field(json_schema_extra={"format": "uri"}, description=f"{PROBLEM_TYPE_BASE}<code>")
+    title: str
+    status: int = Field(ge=400, le=599, json_schema_extra={"enum": _statuses()})
+    detail: str
+    instance: str = Field(description="the path of the request")
+    code: str = Field(description="stable: what a client branches on")
+    errors: list[ProblemField] = Field(description="each wrong field; empty if none is named")
 
 
 def problem(
@@ -28,23 +67,24 @@ def problem(
     detail: str,
     errors: Sequence[FieldError] = (),
     retry_after_s: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code,
-        "errors": [{"field": e.field, "message": e.message} for e in errors],
-    }
-    headers = {}
+    body = Problem(
+        type=PROBLEM_TYPE_BASE + code,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        code=code,
+        errors=[ProblemField(field=e.field, message=e.message) for e in errors],
+    )
+    headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="parley"'
     if retry_after_s is not None:
         headers["Retry-After"] = str(retry_after_s)
     return JSONResponse(
-        body, status_code=status, media_type="application/problem+json", headers=headers
+        body.model_dump(), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
 
 
@@ -88,13 +128,30 @@ def _from_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not-found", 405: "method-not-allowed", 401: AuthenticationFailed.code}
     code = codes.get(exc.status_code, "http-error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
     return problem(
         request,
         status=exc.status_code,
         code=code,
         title=str(exc.detail),
         detail=f"{request.method} {request.url.path}: {exc.detail}",
+        headers=headers,
     )
+
+
+def _allowed_methods(request: Request, fallback: str) -> str:
+    """Every method the API document names at the path. Starlette's own 405 names only the
+    methods of the first route at the path (``/auth/token`` takes POST and DELETE, from two
+    routes)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            methods.update(method.upper() for method in operations)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods)) or fallback
 
 
 def _from_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -29,6 +29,7 @@ from ._answers import (
     ShownEventOut,
     TokenOut,
 )
+from ._contract import problems
 from ._deconfliction_answers import CheckOut, DeconflictionAlertOut, MatchOut
 from ._deps import CurrentPrincipal, CurrentToken, NodeDep, client_address
 from ._input import BoundedInt, JsonRoute
@@ -46,6 +47,15 @@ from ._models import (
     PartyIn,
     PeerUrlsIn,
     TranslationIn,
+)
+from ._values import (
+    ChannelId,
+    EventId,
+    FormName,
+    IdempotencyKey,
+    OperatorName,
+    PageLimit,
+    PartyId,
 )
 
 __all__ = ["router"]
@@ -66,6 +76,11 @@ def present(node: Node, principal: Principal, view: EventView, lang: str | None)
     return shown
 
 
+def _again(what: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a request made again: nothing new is signed, and the answer is ``what``."""
+    return {200: {"model": EventOut, "description": what}}
+
+
 def _event_response(view: EventView, response: Response, created: bool) -> EventOut:
     response.status_code = 201 if created else 200
     return EventOut.model_validate(view)
@@ -82,7 +97,7 @@ def node_info(node: NodeDep, principal: CurrentPrincipal) -> NodeOut:
 
 
 # -- authentication ------------------------------------------------------------------------------
-@router.post("/auth/token", status_code=201, tags=["auth"])
+@router.post("/auth/token", status_code=201, tags=["auth"], responses=problems(401, 429))
 async def login(node: NodeDep, body: LoginIn, request: Request) -> TokenOut:
     """429 with Retry-After once a username or an address failed too often in a while."""
     issued = await node.operators.login(
@@ -107,7 +122,7 @@ def list_operators(node: NodeDep, principal: CurrentPrincipal) -> list[OperatorO
     return [OperatorOut.model_validate(o) for o in node.operators.list_operators(principal)]
 
 
-@router.post("/operators", status_code=201, tags=["operators"])
+@router.post("/operators", status_code=201, tags=["operators"], responses=problems(409))
 async def create_operator(
     node: NodeDep, principal: CurrentPrincipal, body: OperatorIn
 ) -> OperatorOut:
@@ -117,8 +132,12 @@ async def create_operator(
     return OperatorOut.model_validate(record)
 
 
-@router.delete("/operators/{username}", status_code=204, tags=["operators"])
-async def disable_operator(node: NodeDep, principal: CurrentPrincipal, username: str) -> None:
+@router.delete(
+    "/operators/{username}", status_code=204, tags=["operators"], responses=problems(404)
+)
+async def disable_operator(
+    node: NodeDep, principal: CurrentPrincipal, username: OperatorName
+) -> None:
     await node.operators.disable(principal, username)
 
 
@@ -127,23 +146,23 @@ def list_parties(node: NodeDep, principal: CurrentPrincipal) -> list[PartyOut]:
     return [PartyOut.model_validate(p) for p in node.parties(principal)]
 
 
-@router.post("/parties", status_code=201, tags=["parties"])
+@router.post("/parties", status_code=201, tags=["parties"], responses=problems(409))
 async def pin_party(node: NodeDep, principal: CurrentPrincipal, body: PartyIn) -> PartyOut:
     return PartyOut.model_validate(
         await node.pin_party(principal, body.party, body.name, body.key, body.urls)
     )
 
 
-@router.put("/parties/{party}/urls", tags=["parties"])
+@router.put("/parties/{party}/urls", tags=["parties"], responses=problems(404))
 async def set_peer_urls(
-    node: NodeDep, principal: CurrentPrincipal, party: str, body: PeerUrlsIn
+    node: NodeDep, principal: CurrentPrincipal, party: PartyId, body: PeerUrlsIn
 ) -> PeerUrlsOut:
     """Replace the URLs of a peer's node; an empty list stops this node calling it."""
     return PeerUrlsOut(party=party, urls=await node.set_peer_urls(principal, party, body.urls))
 
 
-@router.delete("/parties/{party}", status_code=204, tags=["parties"])
-async def remove_peer(node: NodeDep, principal: CurrentPrincipal, party: str) -> None:
+@router.delete("/parties/{party}", status_code=204, tags=["parties"], responses=problems(404, 409))
+async def remove_peer(node: NodeDep, principal: CurrentPrincipal, party: PartyId) -> None:
     """Unpin a peer no channel, cosignature or split view of this node names: 409 otherwise."""
     await node.remove_peer(principal, party)
 
@@ -156,7 +175,7 @@ def list_channels(
     request: Request,
     response: Response,
     after: Annotated[str | None, Query(description="return channels after this channel")] = None,
-    limit: Annotated[BoundedInt, Query()] = 100,
+    limit: Annotated[PageLimit, Query()] = 100,
 ) -> list[ChannelOut]:
     """A page of channels in the order they were opened; a ``Link: rel="next"`` header names
     the next page while there is one."""
@@ -178,32 +197,38 @@ async def create_channel(
     return ChannelCreatedOut.model_validate({**channel.__dict__, "event": view})
 
 
-@router.post("/channels/{channel}/accept", status_code=201, tags=["channels"])
-async def accept_channel(node: NodeDep, principal: CurrentPrincipal, channel: str) -> EventOut:
+@router.post(
+    "/channels/{channel}/accept", status_code=201, tags=["channels"], responses=problems(404, 409)
+)
+async def accept_channel(
+    node: NodeDep, principal: CurrentPrincipal, channel: ChannelId
+) -> EventOut:
     return EventOut.model_validate(await node.channels.accept(principal, channel))
 
 
-@router.post("/channels/{channel}/status", status_code=201, tags=["channels"])
+@router.post(
+    "/channels/{channel}/status", status_code=201, tags=["channels"], responses=problems(404, 409)
+)
 async def set_channel_status(
-    node: NodeDep, principal: CurrentPrincipal, channel: str, body: ChannelStatusIn
+    node: NodeDep, principal: CurrentPrincipal, channel: ChannelId, body: ChannelStatusIn
 ) -> EventOut:
     return EventOut.model_validate(
         await node.channels.set_status(principal, channel, body.status, body.reason)
     )
 
 
-@router.get("/channels/{channel}", tags=["channels"])
-def get_channel(node: NodeDep, principal: CurrentPrincipal, channel: str) -> ChannelOut:
+@router.get("/channels/{channel}", tags=["channels"], responses=problems(404))
+def get_channel(node: NodeDep, principal: CurrentPrincipal, channel: ChannelId) -> ChannelOut:
     return ChannelOut.model_validate(node.channels.get(principal, channel))
 
 
-@router.get("/channels/{channel}/events", tags=["events"])
+@router.get("/channels/{channel}/events", tags=["events"], responses=problems(404))
 def list_events(
     node: NodeDep,
     principal: CurrentPrincipal,
-    channel: str,
+    channel: ChannelId,
     after: Annotated[BoundedInt, Query(description="return events after this position")] = 0,
-    limit: Annotated[BoundedInt, Query()] = 100,
+    limit: Annotated[PageLimit, Query()] = 100,
     lang: LangQuery = None,
 ) -> EventPageOut:
     views, next_after = node.channels.events(principal, channel, after=after, limit=limit)
@@ -212,14 +237,19 @@ def list_events(
     )
 
 
-@router.post("/channels/{channel}/messages", status_code=201, tags=["events"])
+@router.post(
+    "/channels/{channel}/messages",
+    status_code=201,
+    tags=["events"],
+    responses={**_again("the message sent before with this Idempotency-Key"), **problems(404, 409)},
+)
 async def post_message(
     node: NodeDep,
     principal: CurrentPrincipal,
-    channel: str,
+    channel: ChannelId,
     body: MessageIn,
     response: Response,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> EventOut:
     view, created = await node.channels.post_message(
         principal,
@@ -232,16 +262,29 @@ async def post_message(
     return _event_response(view, response, created)
 
 
-@router.get("/channels/{channel}/events/{event_id}", tags=["events"])
+@router.get("/channels/{channel}/events/{event_id}", tags=["events"], responses=problems(404))
 def get_event(
-    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, lang: LangQuery = None
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    channel: ChannelId,
+    event_id: EventId,
+    lang: LangQuery = None,
 ) -> ShownEventOut:
     return present(node, principal, node.channels.event(principal, channel, event_id), lang)
 
 
-@router.post("/channels/{channel}/events/{event_id}/ack", status_code=201, tags=["events"])
+@router.post(
+    "/channels/{channel}/events/{event_id}/ack",
+    status_code=201,
+    tags=["events"],
+    responses={**_again("this party's acknowledgement, signed before"), **problems(404, 409)},
+)
 async def ack_event(
-    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, response: Response
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    channel: ChannelId,
+    event_id: EventId,
+    response: Response,
 ) -> EventOut:
     view, created = await node.channels.acknowledge(principal, channel, event_id)
     return _event_response(view, response, created)
@@ -253,9 +296,9 @@ def list_forms(node: NodeDep, principal: CurrentPrincipal) -> list[FormOut]:
     return [FormOut.model_validate(f) for f in node.notifications.forms(principal)]
 
 
-@router.get("/forms/{name}/{version}", tags=["forms"])
+@router.get("/forms/{name}/{version}", tags=["forms"], responses=problems(404))
 def get_form_schema(
-    node: NodeDep, principal: CurrentPrincipal, name: str, version: int
+    node: NodeDep, principal: CurrentPrincipal, name: FormName, version: int
 ) -> FormSchemaOut:
     for spec in node.notifications.forms(principal):
         if spec.id == f"{name}/{version}":
@@ -267,11 +310,14 @@ def get_form_schema(
     "/channels/{channel}/notifications",
     status_code=201,
     response_model=ShownEventOut,
-    responses={202: {"model": DraftHeldOut, "description": "Held for a second person"}},
+    responses={
+        202: {"model": DraftHeldOut, "description": "Held for a second person"},
+        **problems(404, 409),
+    },
     tags=["events"],
 )
 async def send_notification(
-    node: NodeDep, principal: CurrentPrincipal, channel: str, body: NotificationIn
+    node: NodeDep, principal: CurrentPrincipal, channel: ChannelId, body: NotificationIn
 ) -> ShownEventOut | JSONResponse:
     """201 with the signed event, or 202 with a draft where a second person must release it."""
     sent = await node.notifications.send(
@@ -284,10 +330,17 @@ async def send_notification(
 
 
 @router.post(
-    "/channels/{channel}/notifications/{event_id}/cancel", status_code=201, tags=["events"]
+    "/channels/{channel}/notifications/{event_id}/cancel",
+    status_code=201,
+    tags=["events"],
+    responses=problems(404, 409),
 )
 async def cancel_notification(
-    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, body: CancelIn
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    channel: ChannelId,
+    event_id: EventId,
+    body: CancelIn,
 ) -> EventOut:
     """Withdraw a notification of this party with a signed cancellation, once: a second one
     is a 409 problem naming the first."""
@@ -296,21 +349,32 @@ async def cancel_notification(
     )
 
 
-@router.get("/channels/{channel}/drafts", tags=["events"])
-def list_drafts(node: NodeDep, principal: CurrentPrincipal, channel: str) -> list[DraftOut]:
+@router.get("/channels/{channel}/drafts", tags=["events"], responses=problems(404))
+def list_drafts(node: NodeDep, principal: CurrentPrincipal, channel: ChannelId) -> list[DraftOut]:
     return [DraftOut.model_validate(d) for d in node.notifications.drafts(principal, channel)]
 
 
-@router.post("/drafts/{draft_id}/release", status_code=201, tags=["events"])
+@router.post(
+    "/drafts/{draft_id}/release", status_code=201, tags=["events"], responses=problems(404, 409)
+)
 async def release_draft(
     node: NodeDep, principal: CurrentPrincipal, draft_id: Annotated[BoundedInt, Path()]
 ) -> ShownEventOut:
     return present(node, principal, await node.notifications.release(principal, draft_id), None)
 
 
-@router.post("/channels/{channel}/events/{event_id}/translations", status_code=201, tags=["events"])
+@router.post(
+    "/channels/{channel}/events/{event_id}/translations",
+    status_code=201,
+    tags=["events"],
+    responses=problems(404, 409),
+)
 async def translate_event(
-    node: NodeDep, principal: CurrentPrincipal, channel: str, event_id: str, body: TranslationIn
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    channel: ChannelId,
+    event_id: EventId,
+    body: TranslationIn,
 ) -> EventOut:
     view = await node.notifications.translate(principal, channel, event_id, body.lang, body.text)
     return EventOut.model_validate(view)
@@ -343,13 +407,21 @@ def list_alerts(
 
 
 # -- the transparency log ------------------------------------------------------------------------
-@router.get("/log/checkpoint", tags=["log"])
+@router.get("/log/checkpoint", tags=["log"], responses=problems(404))
 def latest_checkpoint(node: NodeDep, principal: CurrentPrincipal) -> CheckpointOut:
     """This node's latest signed checkpoint, with its witnesses' cosignatures."""
     return CheckpointOut.model_validate(node.transparency.latest(principal))
 
 
-@router.post("/log/checkpoints", status_code=201, tags=["log"])
+@router.post(
+    "/log/checkpoints",
+    status_code=201,
+    tags=["log"],
+    responses={
+        200: {"model": CheckpointOut, "description": "the last one: the log has not grown"},
+        **problems(409),
+    },
+)
 async def publish_checkpoint(
     node: NodeDep, principal: CurrentPrincipal, response: Response
 ) -> CheckpointOut:
@@ -359,11 +431,11 @@ async def publish_checkpoint(
     return CheckpointOut.model_validate(checkpoint)
 
 
-@router.get("/log/inclusion/{event_id}", tags=["log"])
+@router.get("/log/inclusion/{event_id}", tags=["log"], responses=problems(404, 409))
 def inclusion_proof(
     node: NodeDep,
     principal: CurrentPrincipal,
-    event_id: str,
+    event_id: EventId,
     size: Annotated[
         BoundedInt | None, Query(description="tree size (default: the latest checkpoint's)")
     ] = None,
@@ -371,7 +443,7 @@ def inclusion_proof(
     return InclusionProofOut.model_validate(node.transparency.inclusion(principal, event_id, size))
 
 
-@router.get("/log/consistency", tags=["log"])
+@router.get("/log/consistency", tags=["log"], responses=problems(404, 409))
 def consistency_proof(
     node: NodeDep,
     principal: CurrentPrincipal,

@@ -14,12 +14,14 @@ from parley.errors import InvalidInput
 from parley.services import BusItem, EventView, Node, Permission, Principal
 
 from ._answers import AlertOut, EventOut
+from ._contract import ContractRoute
 from ._deps import CurrentPrincipal, NodeDep
 from ._input import BoundedInt, parse_count
+from ._values import LastEventId
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=ContractRoute)
 _REPLAY_PAGE = 500
 _SHAPED_KEPT = 256
 Message = dict[str, str]
@@ -71,7 +73,7 @@ async def stream(
     after: Annotated[
         BoundedInt | None, Query(description="replay events after this position")
     ] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[LastEventId | None, Header()] = None,
 ) -> EventStream:
     """``id`` of each ``event`` message is its position: reconnect with Last-Event-ID.
 

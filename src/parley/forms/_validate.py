@@ -133,8 +133,9 @@ def _schema_errors(spec: FormSpec, data: object) -> list[FieldError]:
 
 
 def _path_key(field: str) -> list[tuple[int, int | str]]:
-    # data.units.10 after data.units.9: numbers compare as numbers.
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in field.split(".")]
+    # data.units.10 after data.units.9: numbers compare as numbers; "³" is a digit to
+    # str.isdigit and no number to int.
+    return [(0, int(p)) if p.isascii() and p.isdigit() else (1, p) for p in field.split(".")]
 
 
 def _join(where: str, *parts: object) -> str:

@@ -20,7 +20,10 @@ from ._event import validate_party_id
 __all__ = [
     "DEFAULT_ACK_DEADLINES",
     "EVENT_TYPES",
+    "LANGUAGE_TAG_PATTERN",
+    "MAX_DEADLINE_S",
     "MAX_TEXT_BYTES",
+    "OPERATOR_NAME_PATTERN",
     "SPLIT_VIEW_REASONS",
     "MemberRole",
     "Precedence",
@@ -33,12 +36,16 @@ __all__ = [
 ]
 
 MAX_TEXT_BYTES = 16 * 1024
-_OPERATOR_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MAX_DEADLINE_S = 10**7
+# As patterns too: the API's OpenAPI document states them.
+OPERATOR_NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{1,63}$"
+LANGUAGE_TAG_PATTERN = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+_OPERATOR_RE = re.compile(OPERATOR_NAME_PATTERN)
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _HASH_B64_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 _FINGERPRINT_RE = re.compile(r"^[0-9]{5}( [0-9]{5}){4}$")
 _FORM_RE = re.compile(r"^[a-z][a-z_]{1,40}/[1-9][0-9]{0,3}$")
-_LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_LANG_RE = re.compile(LANGUAGE_TAG_PATTERN)
 # What no person's words need and what can make a text show other than it reads: C0 controls
 # but tab and line breaks, DEL, bidi embeddings, overrides and isolates, lone surrogates.
 _NOT_PLAIN_RE = re.compile(
@@ -151,7 +158,10 @@ def _channel(body: Mapping[str, Any]) -> None:
         raise InvalidInput.for_field("body.two_person", "must be true or false")
     deadlines = body.get("deadlines", {})
     if not isinstance(deadlines, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 10**7
+        isinstance(k, str)
+        and isinstance(v, int)
+        and not isinstance(v, bool)
+        and 0 < v <= MAX_DEADLINE_S
         for k, v in deadlines.items()
     ):
         raise InvalidInput.for_field(

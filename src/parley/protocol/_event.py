@@ -14,7 +14,10 @@ from ._canonical import canonical_bytes
 from ._keys import Signer, verify_signature
 
 __all__ = [
+    "CHANNEL_ID_PATTERN",
+    "EVENT_ID_PATTERN",
     "EVENT_VERSION",
+    "PARTY_ID_PATTERN",
     "Event",
     "event_from_dict",
     "sign_event",
@@ -23,10 +26,14 @@ __all__ = [
 ]
 
 EVENT_VERSION = 1
-_PARTY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-_CHANNEL_RE = re.compile(r"^ch_[A-Za-z0-9]{8,64}$")
+# As patterns too: the API's OpenAPI document states them.
+PARTY_ID_PATTERN = "^[a-z0-9][a-z0-9-]{1,62}$"
+CHANNEL_ID_PATTERN = "^ch_[A-Za-z0-9]{8,64}$"
+EVENT_ID_PATTERN = "^[0-9a-f]{64}$"
+_PARTY_RE = re.compile(PARTY_ID_PATTERN)
+_CHANNEL_RE = re.compile(CHANNEL_ID_PATTERN)
 _TYPE_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
-_HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+_HEX64_RE = re.compile(EVENT_ID_PATTERN)
 _FIELDS = ("v", "channel", "author", "seq", "prev", "seen", "ts", "type", "body", "sig")
 
 

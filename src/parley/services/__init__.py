@@ -18,7 +18,7 @@ from ._audit import AUDIT_LOGGER, AuditService, record_audit
 from ._auth import CONSOLE, NEEDS_APPROVAL, ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
-from ._channels import ChannelService
+from ._channels import IDEMPOTENCY_KEY_MAX, PAGE_LIMIT, ChannelService
 from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting
@@ -33,7 +33,7 @@ from ._keys import KeyChange, KeyService
 from ._links import LinkMonitor, LinkStatus
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
-from ._operators import IssuedToken, OperatorService
+from ._operators import MIN_PASSWORD_LENGTH, IssuedToken, OperatorService
 from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
@@ -48,9 +48,12 @@ __all__ = [
     "CATEGORIES",
     "CONFIG_FILE",
     "CONSOLE",
+    "IDEMPOTENCY_KEY_MAX",
     "KEY_FILE",
+    "MIN_PASSWORD_LENGTH",
     "MORATORIUM_CATEGORIES",
     "NEEDS_APPROVAL",
+    "PAGE_LIMIT",
     "PASSPHRASE_ENV",
     "ROLE_PERMISSIONS",
     "AlertRecord",

@@ -29,9 +29,10 @@ from ._context import NodeContext
 from ._journal import Effect, Journal, channel_record
 from ._status import EventView, build_views
 
-__all__ = ["ChannelService"]
+__all__ = ["IDEMPOTENCY_KEY_MAX", "PAGE_LIMIT", "ChannelService"]
 
-_IDEMPOTENCY_KEY_MAX = 128
+IDEMPOTENCY_KEY_MAX = 128
+PAGE_LIMIT = 1000  # the most channels or events one page holds
 # What a request to post a message says; the rest of its body is the node's (by, deadline).
 _REQUEST_FIELDS = ("precedence", "text", "lang")
 
@@ -350,12 +351,12 @@ def _check_same_request(tx: StoreTx, earlier: str, body: Mapping[str, Any]) -> N
 
 
 def _check_idempotency_key(key: str | None) -> None:
-    if key is not None and not (0 < len(key) <= _IDEMPOTENCY_KEY_MAX and key.isprintable()):
+    if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX and key.isprintable()):
         raise InvalidInput.for_field(
-            "Idempotency-Key", f"must be 1-{_IDEMPOTENCY_KEY_MAX} printable characters"
+            "Idempotency-Key", f"must be 1-{IDEMPOTENCY_KEY_MAX} printable characters"
         )
 
 
 def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= 1000:
-        raise InvalidInput.for_field("limit", "must be between 1 and 1000")
+    if not 1 <= limit <= PAGE_LIMIT:
+        raise InvalidInput.for_field("limit", f"must be between 1 and {PAGE_LIMIT}")
