@@ -88,10 +88,8 @@ def test_canonical_bytes_follow_rfc8785_key_order_and_number_form() -> None:
     )
 
 
-def test_event_id_is_sha256_of_canonical_bytes_with_signature() -> None:
-    import hashlib
-
-    event = sign_event(
+def _first_message() -> Event:
+    return sign_event(
         SIGNER,
         channel="ch_abcdefgh12",
         author="us-eucom",
@@ -102,6 +100,12 @@ def test_event_id_is_sha256_of_canonical_bytes_with_signature() -> None:
         type="message",
         body={},
     )
+
+
+def test_event_id_is_sha256_of_canonical_bytes_with_signature() -> None:
+    import hashlib
+
+    event = _first_message()
     assert event.id == hashlib.sha256(canonical_bytes(event.to_dict())).hexdigest()
 
 
@@ -189,17 +193,7 @@ def test_signature_is_over_canonical_bytes_without_sig() -> None:
 
 
 def test_a_signature_spelt_with_other_spare_bits_is_refused() -> None:
-    event = sign_event(
-        SIGNER,
-        channel="ch_00000000000000",
-        author="a0000",
-        seq=1,
-        prev=None,
-        seen={},
-        ts="2026-02-05T14:02:11.123Z",
-        type="message",
-        body={},
-    )
+    event = _first_message()
     # 64 bytes take 86 base64 digits: the last one carries 4 spare bits.
     last = event.sig[85]
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

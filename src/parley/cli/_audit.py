@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._client import AsJson, NodeSession, NodeUrl, PasswordFile, Username, session
+from ._client import AsJson, NodeUrl, PasswordFile, Username, session
 from ._main import app, console, print_json, printable, run_or_exit
 
 __all__ = ["AUDIT_PAGE", "audit_app"]
@@ -21,18 +21,6 @@ audit_app = typer.Typer(
     help="The audit trail: logins, refusals, changes to operators and peers, exports.",
 )
 app.add_typer(audit_app, name="audit")
-
-
-def _all_entries(node: NodeSession, filters: dict[str, str]) -> list[Any]:
-    """Every page of the trail: a page shorter than asked for is the last."""
-    entries: list[Any] = []
-    params: dict[str, str | int] = {**filters, "limit": AUDIT_PAGE}
-    while True:
-        page = node.call("GET", "/audit", params=params).body
-        entries.extend(page)
-        if len(page) < AUDIT_PAGE:
-            return entries
-        params["after"] = page[-1]["id"]
 
 
 @audit_app.command("list")
@@ -52,7 +40,7 @@ def audit_list(
         name: value for name, value in (("action", action), ("actor", actor)) if value is not None
     }
     with session(node_url, username, password_file) as node:
-        entries = _all_entries(node, filters)
+        entries = node.every_page("/audit", filters, AUDIT_PAGE)
     if as_json:
         print_json(entries)
         return

@@ -16,7 +16,6 @@ from rich.table import Table
 from ._client import (
     AsJson,
     ChannelId,
-    NodeSession,
     NodeUrl,
     PasswordFile,
     Username,
@@ -90,18 +89,6 @@ def channel_accept(
     console.print(f"Accepted {channel} as {accepted['event']['author']}")
 
 
-def _all_channels(node: NodeSession) -> list[Any]:
-    """Every page of the node's channel list: a page shorter than asked for is the last."""
-    channels: list[Any] = []
-    params: dict[str, str | int] = {"limit": CHANNEL_PAGE}
-    while True:
-        page = node.call("GET", "/channels", params=params).body
-        channels.extend(page)
-        if len(page) < CHANNEL_PAGE:
-            return channels
-        params["after"] = page[-1]["id"]
-
-
 @channel_app.command("list")
 @run_or_exit
 def channel_list(
@@ -112,7 +99,7 @@ def channel_list(
 ) -> None:
     """Your party's channels: id, name, status and members (invited: not accepted yet)."""
     with session(node_url, username, password_file) as node:
-        channels = _all_channels(node)
+        channels = node.every_page("/channels", {}, CHANNEL_PAGE)
     if as_json:
         print_json(channels)
         return

@@ -84,6 +84,20 @@ class NodeSession:
         except ValueError as exc:
             raise self._not_parley(response) from exc
 
+    def every_page(
+        self, path: str, params: Mapping[str, str | int], page_size: int, cursor: str = "id"
+    ) -> list[Any]:
+        """Every item of a paged list (``limit``/``after``): a page shorter than asked for is
+        the last."""
+        items: list[Any] = []
+        asked: dict[str, str | int] = {**params, "limit": page_size}
+        while True:
+            page = self.call("GET", path, params=asked).body
+            items.extend(page)
+            if len(page) < page_size:
+                return items
+            asked["after"] = page[-1][cursor]
+
     def check(self) -> str:
         """The party of the node at this URL; NodeUnreachable if no Parley node is there."""
         answer = self.call("GET", "/health").body
