@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -215,3 +216,46 @@ def test_a_lost_node_shows_as_disconnected_until_it_is_back(
 
     expect(state).to_have_text("Live", timeout=30_000)
     expect(page).to_have_url(f"{cluster.nodes[US].url}/console/")  # still signed in
+
+
+def notices(cluster: LocalCluster, party: str, channel: str) -> int:
+    return sum(item["event"]["type"] == "notification" for item in cluster.events(party, channel))
+
+
+def test_a_form_refused_for_a_field_says_so_beside_it_and_a_good_one_reaches_the_other_side(
+    cluster: LocalCluster, channel: str, context: BrowserContext, browser: Browser
+) -> None:
+    page = context.new_page()
+    sign_in(page, cluster, US)
+    other_context = browser.new_context(viewport={"width": 1280, "height": 720})
+    other = other_context.new_page()
+    sign_in(other, cluster, RU)
+    before = notices(cluster, US, channel)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1)
+
+    page.goto(f"{cluster.nodes[US].url}/console/channels/{channel}")
+    page.click("a.compose-link")
+    page.get_by_role("link", name="Notice of military activity").click()
+    page.select_option("#f-data-activity", "naval_exercise")
+    page.fill("#f-data-description", "Naval exercise: keep clear")
+    page.select_option("#f-data-area-named", "eastern_mediterranean")
+    expect(page.locator("#f-data-area")).to_have_value(
+        '{"type":"NamedArea","name":"eastern_mediterranean"}'
+    )
+    page.fill("#f-data-window-start", "2020-01-01T06:00")
+    page.fill("#f-data-window-end", f"{start + timedelta(hours=6):%Y-%m-%dT%H:%M}")
+    page.click("button.send")
+
+    expect(page.locator("#f-data-window-start-error")).to_contain_text("must not be in the past")
+    expect(page.locator("#f-data-window-start")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#f-data-description")).to_have_value("Naval exercise: keep clear")
+    assert notices(cluster, US, channel) == before
+
+    page.fill("#f-data-window-start", f"{start:%Y-%m-%dT%H:%M}")
+    page.click("button.send")
+
+    expect(page).to_have_url(f"{cluster.nodes[US].url}/console/channels/{channel}")
+    item = other.locator("[data-item]", has_text="Notice of military activity")
+    expect(item).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(item).to_contain_text("Naval exercise: keep clear")
+    other_context.close()

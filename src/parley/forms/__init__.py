@@ -10,7 +10,7 @@ catalogues (``translations``) the console's pages are translated with too.
 from ._format import RIGHT_TO_LEFT, translations
 from ._gazetteer import GAZETTEER, GazetteerArea
 from ._geometry import area_geometry
-from ._registry import check_form_names, get_form, list_forms
+from ._registry import check_form_names, common_schema, get_form, list_forms
 from ._render import SUPPORTED_LOCALES, render
 from ._spec import Field, FormKind, FormSpec, ItemKind, Value
 from ._validate import CheckedForm, validate_form
@@ -28,6 +28,7 @@ __all__ = [
     "Value",
     "area_geometry",
     "check_form_names",
+    "common_schema",
     "get_form",
     "list_forms",
     "render",

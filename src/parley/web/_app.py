@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from ._compose import router as compose_router
 from ._headers import ConsoleHeaders
 from ._i18n import page
 from ._live import router as live_router
@@ -25,6 +26,7 @@ def install_console(app: FastAPI) -> None:
     """Serve the console under /console/ from the app of a node (``app.state.node``)."""
     app.state.console_sessions = Sessions(app.state.node)
     app.include_router(pages_router)
+    app.include_router(compose_router)
     app.include_router(live_router)
     app.add_api_route("/console/flash.wav", _flash_sound, include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")

@@ -21,6 +21,7 @@ from parley.protocol import ACKABLE_TYPES, Precedence
 from parley.services import EventView, Node, Permission, waits_for
 
 from ._i18n import countdown, page
+from ._reading import drafts_of, peer_links, readings
 from ._session import Session, read_form, sessions_of
 
 __all__ = ["LiveSession", "PageSession", "node_of", "router"]
@@ -205,7 +206,9 @@ def _timeline(
         channel=record,
         views=views,
         party=node.party,
-        rendered={v.event.id: _text(node, v, session) for v in views},
+        readings=readings(node, session.principal, views),
+        links=peer_links(node, session.principal, record),
+        drafts=drafts_of(node, session.principal, [record]),
         waiting={v.event.id for v in views if waits_for(record, v, node.party)},
         precedences=[p.value for p in Precedence],
         **{"error": None, "text": "", "precedence": "routine", "key": secrets.token_urlsafe(16)}
@@ -221,6 +224,15 @@ def channel_page(request: Request, session: PageSession, channel: str) -> HTMLRe
 @router.get("/live/channels/{channel}")
 def channel_events(request: Request, session: LiveSession, channel: str) -> HTMLResponse:
     return _timeline(request, session, channel, "timeline.html")
+
+
+@router.get("/live/channels/{channel}/links")
+def channel_links(request: Request, session: LiveSession, channel: str) -> HTMLResponse:
+    node = node_of(request)
+    record = node.channels.get(session.principal, channel)
+    return _show(
+        request, session, "link_items.html", links=peer_links(node, session.principal, record)
+    )
 
 
 @router.post("/channels/{channel}/messages")

@@ -129,15 +129,17 @@ class Sessions:
             raise SignedOut
         return token, int(last)
 
-    async def form(self, request: Request, session: Session) -> dict[str, str]:
+    async def form(
+        self, request: Request, session: Session, *, max_fields: int = _MAX_FIELDS
+    ) -> dict[str, str]:
         """The fields of a state-changing form, once its CSRF token is this session's."""
-        fields = await read_form(request)
+        fields = await read_form(request, max_fields=max_fields)
         if not hmac.compare_digest(session.csrf, fields.get("csrf", "")):
             raise CsrfRefused
         return fields
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, *, max_fields: int = _MAX_FIELDS) -> dict[str, str]:
     """An URL-encoded form (what a browser and htmx send); the body limit already applies."""
     if request.headers.get("content-type", "").split(";")[0].strip() != _FORM_TYPE:
         raise CsrfRefused  # a browser's form never sends anything else
@@ -146,7 +148,7 @@ async def read_form(request: Request) -> dict[str, str]:
             (await request.body()).decode("utf-8"),
             keep_blank_values=True,
             strict_parsing=False,
-            max_num_fields=_MAX_FIELDS,
+            max_num_fields=max_fields,
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput("the form is not valid URL-encoded UTF-8") from exc
