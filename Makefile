@@ -61,7 +61,7 @@ assets:
 
 # The console's screenshots in the README (docs/console/*.png, committed): the demo's scenario
 # played on its nodes, each page photographed in Chromium in English and Arabic.
-screenshots: $(TEST_STAMP)
+screenshots: $(TEST_STAMP) system-deps
 	$(BIN)/python scripts/screenshots.py
 
 clean:
