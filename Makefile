@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.package-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: demo test test-fast lint install system-deps docs bench clean assets
+.PHONY: demo test test-fast lint install system-deps docs bench clean assets screenshots
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -58,6 +58,11 @@ bench: $(TEST_STAMP)
 assets:
 	npm ci --ignore-scripts --no-audit --no-fund
 	python3 scripts/assets.py
+
+# The console's screenshots in the README (docs/console/*.png, committed): the demo's scenario
+# played on its nodes, each page photographed in Chromium in English and Arabic.
+screenshots: $(TEST_STAMP) system-deps
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -38,6 +38,9 @@ FILES = {
     # Natural Earth's countries at 1:50m as TopoJSON: the base map, with no tile server.
     "world-atlas": ["countries-50m.json", "LICENSE"],
     "topojson-client": ["dist/topojson-client.min.js", "LICENSE"],
+    # The accessibility checker the browser tests run on every page (tests/web/a11y.py);
+    # served like the rest, so a page under its strict CSP can load it from the node.
+    "axe-core": ["axe.min.js", "LICENSE"],
 }
 
 

@@ -14,6 +14,7 @@ import httpx
 
 from parley.cli._cluster import free_port
 from tests.cli.test_cli import PARLEY, table_rows
+from tests.web.conftest import csrf_of
 
 DEMO_LINE = re.compile(r"^\s*(operator|supervisor|admin|auditor)\s+(\S+)\s+password (\S+)\s*$")
 CLOCK = r"\d\d:\d\d:\d\d\.\d{3}"
@@ -34,7 +35,6 @@ STORY = [
     r"^\s+presence: us-eucom's Declaration of presence$",
     r"^\s+overlap [\d,]+ km² from \d{4}-\d\d-\d\d \d\d:\d\d to \d{4}-\d\d-\d\d \d\d:\d\d UTC$",
     rf"^{CLOCK}  ae-mediator \(duty1\) sent a ROUTINE message on abu-dhabi in Arabic: .*157",
-    rf"^\s+acknowledged by us-eucom \(duty1\) at {CLOCK} ",
     rf"^{CLOCK}  ru-genstaff \(duty1\) sent a FLASH message on hotline in Russian: "
     "“Проверка линии связи.*; to be acknowledged within 10 min$",
     rf"^{CLOCK}  us-eucom's log checkpoint of \d+ entries cosigned by "
@@ -42,8 +42,16 @@ STORY = [
 ]
 
 
-def assert_tells_the_story(out: str) -> None:
-    for pattern in STORY:
+# Headless, the demo acknowledges for us-eucom too; serving, it leaves that to the console.
+ACKNOWLEDGED_BY_US = rf"^\s+acknowledged by us-eucom \(duty1\) at {CLOCK} "
+LEFT_TO_THE_CONSOLE = r"^\s+left for us-eucom's duty officer to acknowledge in the console$"
+# What the scenario addresses to us-eucom: the exercise notice, the exchange, the launch
+# notice and the line check.
+WAITING_FOR_US = 4
+
+
+def assert_tells_the_story(out: str, *more: str) -> None:
+    for pattern in (*STORY, *more):
         assert re.search(pattern, out, re.MULTILINE), f"no line matches {pattern!r} in:\n{out}"
 
 
@@ -67,6 +75,19 @@ def run_printed_commands(out: str) -> str:
     return done.stdout
 
 
+def inbox_items(console: str, password: str) -> int:
+    """Sign in to the console as duty1, as a browser would; the items in its inbox."""
+    with httpx.Client(base_url=console, trust_env=False, timeout=10) as browser:
+        form = browser.get("login")
+        signed_in = browser.post(
+            "login",
+            data={"csrf": csrf_of(form), "username": "duty1", "password": password},
+            follow_redirects=True,
+        )
+        assert str(signed_in.url) == console, signed_in.text
+        return signed_in.text.count("data-item=")
+
+
 def test_demo_check_plays_the_scenario_on_three_processes_and_exits_zero(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "parley", "demo", "--check", "--data", str(tmp_path / "demo")],
@@ -85,7 +106,8 @@ def test_demo_check_plays_the_scenario_on_three_processes_and_exits_zero(tmp_pat
     assert rows[("us-eucom", "high")][0] == rows[("ru-genstaff", "high")][0]  # same area
     for party in ("us-eucom", "ru-genstaff", "ae-mediator"):
         assert (tmp_path / "demo" / party / "node.key").is_file()
-    assert_tells_the_story(result.stdout)
+    assert_tells_the_story(result.stdout, ACKNOWLEDGED_BY_US)
+    assert not re.search(LEFT_TO_THE_CONSOLE, result.stdout, re.MULTILINE)
     assert "VERDICT: VALID: " in run_printed_commands(result.stdout)
 
 
@@ -119,7 +141,8 @@ def test_demo_serves_until_stopped_and_its_printed_passwords_log_in(tmp_path: Pa
         out = "".join(lines)
         assert f"http://127.0.0.1:{base}/api/v1" in out, out
         assert f"OpenAPI http://127.0.0.1:{base}/docs" in out, out
-        assert_tells_the_story(out)
+        assert_tells_the_story(out, LEFT_TO_THE_CONSOLE)
+        assert not re.search(ACKNOWLEDGED_BY_US, out, re.MULTILINE)
         # Pasted while the nodes run, as a reader of the story would.
         assert "VERDICT: VALID: " in run_printed_commands(out)
         printed = [m for m in map(DEMO_LINE.match, out.splitlines()) if m]
@@ -132,6 +155,10 @@ def test_demo_serves_until_stopped_and_its_printed_passwords_log_in(tmp_path: Pa
             timeout=10,
         )
         assert response.status_code == 201
+        console = f"http://127.0.0.1:{base}/console/"
+        assert re.search(rf"^\s+console\s+{console}$", out, re.MULTILINE), out
+        assert f"open {console} and sign in as duty1" in out
+        assert inbox_items(console, duty[3]) == WAITING_FOR_US
     finally:
         process.terminate()
         code = process.wait(timeout=60)

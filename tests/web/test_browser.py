@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,15 +19,19 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Page,
+    ViewportSize,
     expect,
     sync_playwright,
 )
 
 from parley.cli._cluster import LocalCluster
+from parley.clock import format_ts
+from tests.web import pages
+from tests.web.a11y import assert_accessible, assert_focus_visible
+from tests.web.pages import CHROMIUM, PAGES, launch, visit
 
 US, RU = "us-eucom", "ru-genstaff"
 NAMES = {US: "United States European Command", RU: "Russian General Staff"}
-CHROMIUM = "/usr/bin/chromium"
 FAST = {
     "password_time_cost": 1,
     "password_memory_kib": 64,
@@ -35,6 +40,7 @@ FAST = {
     "retry_max_s": 1.0,
     "link_test_interval_s": 3600,
 }
+ACKABLE = ("message", "notification")
 # A message from the other node is on screen well within this (the issue asks for a second).
 LIVE_TIMEOUT_MS = 5_000
 
@@ -60,11 +66,7 @@ def browser() -> Iterator[Browser]:
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/system-deps.sh`")
     with sync_playwright() as playwright:
-        # The flash alarm plays without a click first, as it must on an unattended desk.
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-        )
+        launched = launch(playwright)
         yield launched
         launched.close()
 
@@ -80,10 +82,7 @@ def sign_in(page: Page, cluster: LocalCluster, party: str, username: str = "duty
     node = cluster.nodes[party]
     page.goto(f"{node.url}/console/")
     expect(page).to_have_url(f"{node.url}/console/login")
-    page.fill("#username", username)
-    page.fill("#password", node.passwords[username])
-    page.click(".sign-in button")
-    expect(page).to_have_url(f"{node.url}/console/")
+    pages.sign_in(page, node.url, username, node.passwords[username])
     expect(page.locator("#live-state")).to_have_text("Live")
 
 
@@ -92,7 +91,7 @@ def empty_inbox(cluster: LocalCluster, channel: str) -> None:
     """Each test starts with nothing to acknowledge, whatever ran before it."""
     for item in cluster.events(US, channel):
         waiting = [m for m in item["members"] if m["party"] == US and not m["acknowledged_at"]]
-        if item["event"]["author"] == RU and item["event"]["type"] == "message" and waiting:
+        if item["event"]["author"] == RU and item["event"]["type"] in ACKABLE and waiting:
             path = f"/channels/{channel}/events/{item['id']}/ack"
             cluster.call(US, "POST", path)
 
@@ -259,3 +258,106 @@ def test_a_form_refused_for_a_field_says_so_beside_it_and_a_good_one_reaches_the
     expect(item).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     expect(item).to_contain_text("Naval exercise: keep clear")
     other_context.close()
+
+
+def test_the_keyboard_alone_skips_to_the_inbox_and_acknowledges_with_focus_in_sight(
+    cluster: LocalCluster, channel: str, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in(page, cluster, US)
+    event_id = send(cluster, channel, "flash", "Unplanned launch detected: confirm receipt")
+    item = page.locator(f'[data-item="{event_id}"]')
+    expect(item).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # past the header's controls and the flash banner
+    expect(item).to_be_focused()
+    assert_focus_visible(page)
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator("#flash-dismiss")).to_be_focused()
+    assert_focus_visible(page)  # on the banner's red
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # the item, its channel link, then its button
+    expect(item.get_by_role("button", name="Acknowledge")).to_be_focused()
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+
+    expect(item).to_have_count(0)
+    expect(page.locator(".inbox .empty")).to_be_visible()
+
+
+# The same screen at 100 % and at 200 % zoom: half the CSS pixels, each drawn twice as large.
+SCREENS = (
+    (ViewportSize(width=1280, height=720), 1),
+    (ViewportSize(width=640, height=360), 2),
+)
+
+
+def _in_hours(hours: int) -> str:
+    return format_ts(datetime.now(UTC).replace(microsecond=0) + timedelta(hours=hours))
+
+
+def _deconfliction_alerts(cluster: LocalCluster) -> list[Any]:
+    return list(cluster.call(US, "GET", "/deconfliction/alerts", "audit1"))
+
+
+def _overlapping_notices(cluster: LocalCluster, channel: str) -> None:
+    """ru-genstaff's exercise meets us-eucom's declared presence: an alert on both sides."""
+    window = {"start": _in_hours(24), "end": _in_hours(120)}
+    exercise = {
+        "activity": "naval_exercise",
+        "description": "Naval exercise in the eastern Mediterranean",
+        "area": {"type": "NamedArea", "name": "eastern_mediterranean"},
+        "window": window,
+    }
+    square = [[32.0, 33.0], [33.5, 33.0], [33.5, 34.2], [32.0, 34.2], [32.0, 33.0]]
+    presence = {
+        "units": [{"kind": "ship", "count": 3}],
+        "area": {"type": "Polygon", "coordinates": [square]},
+        "window": window,
+    }
+    for party, form, precedence, data in (
+        (RU, "military_activity/1", "immediate", exercise),
+        (US, "declared_presence/1", "priority", presence),
+    ):
+        notice = {"form": form, "data": data, "precedence": precedence}
+        cluster.call(party, "POST", f"/channels/{channel}/notifications", json=notice)
+    cluster.wait_for(lambda: bool(_deconfliction_alerts(cluster)), 30, "the deconfliction alert")
+
+
+@pytest.fixture
+def every_page_filled(cluster: LocalCluster, channel: str) -> Iterator[None]:
+    """Something on every page: a flash message and a notification in us-eucom's inbox and on
+    the timeline, a deconfliction alert; every operator back in English afterwards."""
+    if not _deconfliction_alerts(cluster):
+        _overlapping_notices(cluster, channel)
+    send(cluster, channel, "flash", "Unplanned launch detected: confirm receipt")
+    yield
+    for username in {p.username for p in PAGES if p.username}:
+        cluster.call(US, "PUT", "/me/language", username, json={"lang": "en"})
+
+
+@pytest.mark.usefixtures("every_page_filled")
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_axe_finds_nothing_serious_on_any_page_and_none_scrolls_sideways_at_200_percent(
+    cluster: LocalCluster, channel: str, browser: Browser, lang: str
+) -> None:
+    node = cluster.nodes[US]
+    users = dict.fromkeys(p.username for p in PAGES)
+    for operator in filter(None, users):
+        cluster.call(US, "PUT", "/me/language", operator, json={"lang": lang})
+    for viewport, scale in SCREENS:
+        for username in users:
+            context = browser.new_context(viewport=viewport, device_scale_factor=scale)
+            page = context.new_page()
+            if username:
+                pages.sign_in(page, node.url, username, node.passwords[username])
+            for target in (p for p in PAGES if p.username == username):
+                visit(page, target, node.url, channel, lang)
+                expect(page.locator("html")).to_have_attribute("lang", lang)
+                assert_accessible(page)
+            context.close()

@@ -251,6 +251,20 @@ async def test_arabic_pages_run_right_to_left_with_ids_isolated(console: Console
     )
 
 
+async def test_a_message_keeps_its_own_language_in_a_page_of_another(console: Console) -> None:
+    await console.sign_in()
+    sent = await console.from_peer(text="Line check")
+    await console.client.post(
+        "/console/language", data={"lang": "ar", "next": "/console/", "csrf": await console.csrf()}
+    )
+
+    inbox = await console.client.get("/console/")
+    timeline = await console.client.get(f"/console/channels/{sent.event.channel}")
+
+    for page in (inbox, timeline):
+        assert '<div class="text" dir="auto" lang="en">Line check</div>' in page.text
+
+
 async def test_the_language_set_through_the_api_is_the_consoles(console: Console) -> None:
     await console.sign_in()
     token = console.client.cookies["parley_session_us-eucom"].split(".")[0]

@@ -25,10 +25,13 @@ from ._demo_record import check_record
 from ._demo_story import Story
 from ._main import app, console, run_or_exit
 
-__all__ = ["DEMO_SETTINGS", "play_scenario"]
+__all__ = ["DEMO_SETTINGS", "play_scenario", "scenario_parties"]
 
 # The party whose node exports the hotline's record at the end.
 _EXPORTER = "us-eucom"
+# The party whose duty officer follows the scenario in the console when the demo keeps
+# running: what it must acknowledge is left in its inbox.
+_DESK = "us-eucom"
 
 # Seconds, not the production minutes: the demo shows link tests and anti-entropy at work.
 DEMO_SETTINGS = {
@@ -48,9 +51,21 @@ def _scenario() -> dict[str, Any]:
     return data
 
 
-def play_scenario(cluster: LocalCluster, story: Story, timeout_s: float = 30.0) -> dict[str, str]:
+def scenario_parties() -> dict[str, str]:
+    """The scenario's parties (each a node of the demo) mapped to their names."""
+    parties: dict[str, str] = _scenario()["parties"]
+    return parties
+
+
+def play_scenario(
+    cluster: LocalCluster,
+    story: Story,
+    timeout_s: float = 30.0,
+    left_for: str | None = None,
+) -> dict[str, str]:
     """Open the channels, send every message, and have the other parties acknowledge it,
-    telling each step as the sender's node saw it.
+    telling each step as the sender's node saw it. What ``left_for`` must acknowledge is left
+    in its inbox, for a person at its console.
 
     Returns the scenario's channel names mapped to their channel ids.
     """
@@ -63,7 +78,7 @@ def play_scenario(cluster: LocalCluster, story: Story, timeout_s: float = 30.0) 
         story.opened(key, channels[key], spec)
     for message in scenario["messages"]:
         spec = scenario["channels"][message["channel"]]
-        _play(cluster, story, channels[message["channel"]], spec, message, timeout_s)
+        _play(cluster, story, channels[message["channel"]], spec, message, timeout_s, left_for)
     return channels
 
 
@@ -74,8 +89,10 @@ def _play(
     spec: dict[str, Any],
     message: dict[str, Any],
     timeout_s: float,
+    left_for: str | None,
 ) -> None:
-    """One message: sent, delivered to the other parties, read, acknowledged by each."""
+    """One message: sent, delivered to the other parties, read, acknowledged by each (but
+    ``left_for``)."""
     author = message["author"]
     if "form" in message:
         body = {
@@ -101,9 +118,14 @@ def _play(
     for lang in message.get("shown_in", ()):
         shown = cluster.call(readers[0], "GET", event, "audit1", params={"lang": lang})
         story.reads(readers[0], lang, shown["rendered"]["text"])
-    for party in readers:
+    acknowledging = [party for party in readers if party != left_for]
+    for party in acknowledging:
         cluster.call(party, "POST", f"{event}/ack")
-    story.acknowledged(_wait_until(seen, "acknowledged_at", readers, timeout_s), readers)
+    if acknowledging:
+        view = _wait_until(seen, "acknowledged_at", acknowledging, timeout_s)
+        story.acknowledged(view, acknowledging)
+    if left_for is not None and left_for in readers:
+        story.left_for_console(left_for, posted["id"])
     tell_new_alerts(cluster, story, (author, *readers))
 
 
@@ -157,20 +179,22 @@ def demo(
         int, typer.Option(help="Port of the first node; the others take the next ones.")
     ] = 8701,
 ) -> None:
-    """Start us-eucom, ru-genstaff and ae-mediator on loopback and play the scenario."""
+    """Start us-eucom, ru-genstaff and ae-mediator on loopback and play the scenario; then
+    keep them running for their consoles until Ctrl-C (with --check: exit)."""
     root = data or Path(tempfile.mkdtemp(prefix="parley-demo-"))
-    parties = _scenario()["parties"]
+    parties = scenario_parties()
     ports = None if check_only else {party: port + i for i, party in enumerate(parties)}
     with LocalCluster(root, parties, settings=DEMO_SETTINGS, ports=ports) as cluster:
         cluster.init()
         cluster.start()
         console.print(f"[bold]Parley demo[/] in {root} (logs: {root}/*.log), times in UTC\n")
         story = Story()
-        channels = play_scenario(cluster, story)
+        left_for = None if check_only else _DESK
+        channels = play_scenario(cluster, story, left_for=left_for)
         # First: once both list the alert, neither sends another, and the journals can
         # settle for the convergence check.
         passed = check_deconfliction(cluster, story)
-        passed &= check_converged(cluster, channels, _members())
+        passed &= check_converged(cluster, channels, _members(), left_for=left_for)
         passed &= check_witnessing(cluster, story)
         bundle = root / "hotline.jsonl"
         story.record(root / _EXPORTER, channels["hotline"], bundle)
@@ -179,6 +203,7 @@ def demo(
             console.print("[green]demo check passed[/]" if passed else "[red]demo check failed[/]")
             raise typer.Exit(0 if passed else 1)
         story.nodes(cluster)
+        story.console_guide(cluster, _DESK)
         console.print("\nPress Ctrl-C to stop the three nodes.")
         _wait_for_interrupt()
 

@@ -43,6 +43,7 @@ class Story:
         self.channels: dict[str, str] = {}  # channel id -> the scenario's name for it
         self._titles: dict[str, str] = {}  # event id -> what the story called it
         self._told_pairs: set[tuple[str, str]] = set()
+        self._left: list[str] = []  # what the play left to acknowledge in a console
 
     # -- the play --------------------------------------------------------------------------------
     def opened(self, name: str, channel: str, spec: Mapping[str, Any]) -> None:
@@ -97,6 +98,10 @@ class Story:
                 f"at {_clock(at)} ({timing})"
             )
 
+    def left_for_console(self, party: str, event_id: str) -> None:
+        self._left.append(self._titles[event_id])
+        _say(f"{_INDENT}left for {party}'s duty officer to acknowledge in the console")
+
     def alert(self, alert: Mapping[str, Any]) -> None:
         """A deconfliction alert: both items, severity, overlap and window; once per pair."""
         pair = (alert["a"]["key"], alert["b"]["key"])
@@ -140,12 +145,34 @@ class Story:
 
     @staticmethod
     def nodes(cluster: LocalCluster) -> None:
-        """Each node's URL, its interactive API documentation and its operators' passwords."""
+        """Each node's URL, its console, its interactive API documentation and its operators'
+        passwords."""
         _say("\nThe nodes (an operator gets a token from POST /api/v1/auth/token):")
         for node in cluster.iter_nodes():
             _say(f"\n{node.name} ({node.party}): {node.url}/api/v1  OpenAPI {node.url}/docs")
+            _say(f"  console    {node.url}/console/")
             for username, role in OPERATORS:
                 _say(f"  {role.value:<10} {username:<7} password {node.passwords[username]}")
+
+    def console_guide(self, cluster: LocalCluster, party: str) -> None:
+        """How to follow the scenario in ``party``'s console, and what waits in its inbox."""
+        desk = cluster.nodes[party].url
+        others = [node for node in cluster.iter_nodes() if node.party != party]
+        _say(
+            f"\nFollow the scenario in the console: open {desk}/console/ and sign in as duty1, "
+            f"{party}'s duty officer, with the password above (the language is chosen in the "
+            "page's header: العربية for Arabic, right to left). Waiting in its inbox, most "
+            "urgent first; acknowledge each with its button, or move with the arrow keys and "
+            "press A:"
+        )
+        for title in self._left:
+            _say(f"  {title}")
+        _say(
+            "Each sender's console shows \u201cacknowledged by duty1\u201d as you do: "
+            + ", ".join(f"{node.party} at {node.url}/console/channels" for node in others)
+            + f". Sign in as watch1 (supervisor) for {desk}/console/alerts: the deconfliction "
+            "alert of the exercise, and whatever you leave unacknowledged past its deadline."
+        )
 
 
 def _say(line: str) -> None:
