@@ -76,6 +76,17 @@ async def test_the_operator_list_shows_who_made_approved_and_changed_each_accoun
     assert rows["audit1"]["person"] == "audit1"  # added at the console: the username
 
 
+async def test_an_admin_cannot_disable_its_own_account_a_second_admin_can(api):
+    own = await api.client.delete("/api/v1/operators/admin", headers=api.auth("admin"))
+
+    assert assert_problem(own, 409)["detail"] == (
+        "admin cannot disable its own account: another admin may"
+    )
+    await create_approved(api, "admin2", Role.ADMIN, "SN-2010")
+    by_another = await api.client.delete("/api/v1/operators/admin", headers=api.auth("admin2"))
+    assert by_another.status_code == 204, by_another.text
+
+
 async def test_an_account_approved_by_a_second_person_speaks_for_the_party(api):
     await create_approved(api, "duty2", Role.OPERATOR, "SN-2004")
 

@@ -182,6 +182,27 @@ async def test_unsigned_request_is_refused(peer):
     assert_refused(response, 401, "unauthenticated", "unsigned federation request")
 
 
+async def test_a_refused_federation_request_is_not_asked_for_a_bearer_token(peer):
+    """Federation authenticates requests by a node's signature: its 401 names that scheme."""
+    unsigned = await peer.client.get("/federation/v1/heads")
+    stranger = sign_request(
+        Ed25519Signer.generate(),
+        method="POST",
+        target="/federation/v1/events",
+        body=b"",
+        sender="ua-nsdc",
+        receiver="us-eucom",
+        timestamp_ms=to_ms(peer.us.clock.now()),
+        nonce=secrets.token_hex(12),
+    )
+    before_body = await call_with_unread_body(peer.app, "/federation/v1/events", stranger.headers())
+
+    _, headers = before_body.status_and_headers()
+    for challenge in (unsigned.headers["www-authenticate"], headers[b"www-authenticate"].decode()):
+        assert challenge.startswith("Parley-Signature "), challenge
+        assert "bearer" not in challenge.lower()
+
+
 async def test_request_from_an_unknown_party_is_refused(peer):
     response = await peer.send(
         "GET", "/federation/v1/heads", sender="ua-nsdc", signer=Ed25519Signer.generate()
@@ -460,6 +481,8 @@ async def test_pull_heads_past_what_the_channel_can_have_are_refused(peer, heads
             "size",
         ),
         ("/federation/v1/pull", b'{"channel": "\\ud800", "heads": {}}', "channel"),
+        ("/federation/v1/events", b'{"events": ["\xff\xfe"]}', "body"),  # not UTF-8
+        ("/federation/v1/pull", '{"channel": "ch_é", "heads": {}}'.encode("latin-1"), "body"),
     ],
 )
 async def test_hostile_federation_body_is_refused_naming_it(peer, path, body, field):

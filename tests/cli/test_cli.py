@@ -441,6 +441,18 @@ def test_operator_disable_of_an_unknown_operator_fails_with_exit_2(node_dir: Pat
     assert "no operator named ghost" in err
 
 
+def test_operator_disable_of_the_last_active_admin_is_refused(node_dir: Path) -> None:
+    add_operator(node_dir, "admin", role="admin")
+
+    code, _, err = invoke("operator", "disable", "--data", str(node_dir), "--username", "admin")
+
+    assert code == 2
+    assert err == (
+        "Conflict: admin is the last active admin of this node: approve or add another admin "
+        "before disabling it"
+    )
+
+
 # -- peers -------------------------------------------------------------------------------------
 @pytest.fixture
 def peer_dir(tmp_path: Path) -> Path:

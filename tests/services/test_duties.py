@@ -155,6 +155,28 @@ async def test_a_person_has_one_account_until_it_is_disabled(make_node: NodeFact
     assert (disabled.changed_by, disabled.changed_ms) == ("admin", to_ms(START))
 
 
+async def test_an_admin_disables_neither_its_own_account_nor_the_last_active_admin(
+    make_node: NodeFactory,
+) -> None:
+    node = await staffed(make_node)
+    admin = await principal(node, "admin")
+    await node.operators.create(admin, "admin3", "admin", PASSWORD, "SN-0501")  # pending
+
+    with pytest.raises(Conflict, match="admin cannot disable its own account"):
+        await node.operators.disable(admin, "admin")
+    await node.operators.disable(admin, "admin2")
+    console = Principal(CONSOLE, Role.ADMIN, US)
+    with pytest.raises(Conflict, match="admin is the last active admin of this node"):
+        await node.operators.disable(console, "admin")
+    with pytest.raises(NotFound, match="no operator named ghost"):
+        await node.operators.disable(admin, "ghost")
+
+    await node.operators.disable(admin, "admin3")  # waiting for approval: not active yet
+    remaining = {o.username: o.disabled for o in node.store.list_operators() if o.role == "admin"}
+    assert remaining == {"admin": False, "admin2": True, "admin3": True}
+    assert [e.target for e in trail(node, "operator.disable")] == ["admin2", "admin3"]
+
+
 @pytest.mark.parametrize(
     ("username", "person", "field"),
     [

@@ -5,7 +5,8 @@ How a router states its problems, in two parts:
 
 - its route class, ``APIRouter(route_class=JsonRoute)`` (``ContractRoute`` for a router whose
   routes read no JSON body), declares on each route the problems its shape implies: 401 and
-  403 where it takes credentials (a security dependency such as ``CurrentPrincipal``), 413
+  403 where it takes credentials (a security dependency such as ``CurrentPrincipal``), only
+  401 on the routes tagged ``auth``, which act on the caller's own session and account, 413
   and 422 where it takes a body, 422 where it takes parameters, 400 where ``JsonRoute``
   reads its body;
 - ``responses=problems(404, 409)`` on a route adds what only its service knows (no such
@@ -30,6 +31,7 @@ from ._problems import PROBLEM_MEDIA_TYPE, Problem
 __all__ = ["ContractApi", "ContractRoute", "problems"]
 
 _SCHEMAS: Final = "#/components/schemas/"
+_OWN_ACCOUNT: Final = "auth"
 _WHY: Final = {
     400: "Malformed JSON: the body is not UTF-8, not well formed, or holds NaN",
     401: "No valid credentials: missing, unknown, expired or revoked",
@@ -82,7 +84,7 @@ class ContractRoute(APIRoute):
         found: set[int] = set()
         dependants = list(_dependants(self.dependant))
         if any(isinstance(d.call, SecurityBase) for d in dependants):
-            found |= {401, 403}
+            found |= {401} if _OWN_ACCOUNT in self.tags else {401, 403}
         if any(d.path_params or d.query_params or d.header_params for d in dependants):
             found.add(422)
         if self.body_field is not None or "requestBody" in (self.openapi_extra or {}):

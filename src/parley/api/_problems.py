@@ -80,12 +80,20 @@ def problem(
     )
     headers = dict(headers or {})
     if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="parley"'
+        headers["WWW-Authenticate"] = _challenge(request.url.path)
     if retry_after_s is not None:
         headers["Retry-After"] = str(retry_after_s)
     return JSONResponse(
         body.model_dump(), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
+
+
+def _challenge(path: str) -> str:
+    """What a 401 asks for: a bearer token, but under /federation/ a request signed by a
+    pinned peer's node key (x-parley-signature), which no bearer token replaces."""
+    if path.startswith("/federation/"):
+        return 'Parley-Signature realm="parley-federation"'
+    return 'Bearer realm="parley"'
 
 
 def _from_parley(request: Request, exc: Exception) -> JSONResponse:

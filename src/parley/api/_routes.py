@@ -97,9 +97,10 @@ def node_info(node: NodeDep, principal: CurrentPrincipal) -> NodeOut:
 
 
 # -- authentication ------------------------------------------------------------------------------
-@router.post("/auth/token", status_code=201, tags=["auth"], responses=problems(401, 429))
+@router.post("/auth/token", status_code=201, tags=["auth"], responses=problems(401, 403, 429))
 async def login(node: NodeDep, body: LoginIn, request: Request) -> TokenOut:
-    """429 with Retry-After once a username or an address failed too often in a while."""
+    """429 with Retry-After once a username or an address failed too often in a while; 403
+    for an account that waits for a second person's approval."""
     issued = await node.operators.login(
         body.username, body.password, address=client_address(request)
     )
@@ -133,7 +134,7 @@ async def create_operator(
 
 
 @router.delete(
-    "/operators/{username}", status_code=204, tags=["operators"], responses=problems(404)
+    "/operators/{username}", status_code=204, tags=["operators"], responses=problems(404, 409)
 )
 async def disable_operator(
     node: NodeDep, principal: CurrentPrincipal, username: OperatorName

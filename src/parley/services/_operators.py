@@ -200,8 +200,20 @@ class OperatorService:
         return self._operator(username)
 
     async def disable(self, principal: Principal, username: str) -> None:
-        """Disable an operator and revoke every token it holds."""
+        """Disable an operator and revoke every token it holds: never one's own account, nor
+        the last active admin, which would leave the node with nobody to run it."""
         require(principal, Permission.MANAGE_OPERATORS)
+        record = self._operator(username)
+        if username == principal.username:
+            raise Conflict(f"{username} cannot disable its own account: another admin may")
+        if _is_active_admin(record) and not any(
+            _is_active_admin(other) and other.username != username
+            for other in self._ctx.store.list_operators()
+        ):
+            raise Conflict(
+                f"{username} is the last active admin of this node: approve or add another "
+                "admin before disabling it"
+            )
         now_ms = to_ms(self._ctx.clock.now())
         entry = audit_entry(self._ctx, principal, "operator.disable", username)
 
@@ -228,6 +240,10 @@ def same_person(store: Store, first: str, second: str) -> bool:
 def _person(store: Store, username: str) -> str:
     record = store.get_operator(username)
     return username if record is None else record.person
+
+
+def _is_active_admin(record: OperatorRecord) -> bool:
+    return record.role == Role.ADMIN.value and not (record.disabled or record.pending)
 
 
 def _parse_role(role: str) -> Role:
