@@ -64,6 +64,15 @@ async def test_a_link_is_saved_once_per_party_and_then_updated(channels: SqlStor
     assert channels.get_link(US) is None
 
 
+async def test_the_link_of_a_party_unpinned_meanwhile_is_not_saved(channels: SqlStore) -> None:
+    late = LinkRecord("ua-nsdc", "down", None, None, START_MS, 1, "no answer", None, None)
+
+    await channels.write(lambda tx: tx.save_link(late))
+
+    assert channels.get_link("ua-nsdc") is None
+    assert "ua-nsdc" not in [link.party for link in channels.list_links()]
+
+
 async def test_resolving_link_alerts_resolves_only_the_open_ones_about_that_party(
     channels: SqlStore,
 ) -> None:

@@ -98,6 +98,10 @@ class SqlPartiesTx(SqlPartyKeysTx):
             )
 
     def save_link(self, record: LinkRecord) -> None:
+        """Nothing for a party unpinned meanwhile: a sync with it may end after its removal."""
+        pinned = select(t.parties.c.party).where(t.parties.c.party == record.party)
+        if self._conn.execute(pinned).first() is None:
+            return
         values = asdict(record)
         self._upsert(t.links.c.party, values.pop("party"), values)
 
