@@ -38,6 +38,10 @@ FILES = {
     # Natural Earth's countries at 1:50m as TopoJSON: the base map, with no tile server.
     "world-atlas": ["countries-50m.json", "LICENSE"],
     "topojson-client": ["dist/topojson-client.min.js", "LICENSE"],
+    # Clusters of protected sites on the situation map; its build bundles kdbush, whose licence
+    # ships beside it (kdbush is pinned only for that).
+    "supercluster": ["dist/supercluster.min.js", "LICENSE"],
+    "kdbush": ["LICENSE"],
 }
 
 
