@@ -277,6 +277,18 @@ async def test_only_this_nodes_sites_are_on_its_map(console: Console, tmp_path: 
     assert [row[4] for row in document["sites"]] == ["Our site"]
 
 
+async def test_sites_imported_after_a_fetch_are_in_the_next(
+    console: Console, tmp_path: Path
+) -> None:
+    import_sites(console.node, tmp_path, ["33.0,34.6,First,dam"])
+    await console.sign_in()
+    assert len((await fetch(console, SITES))["sites"]) == 1
+
+    import_sites(console.node, tmp_path / "later", ["35.0,34.0,Second,school"])
+
+    assert [row[4] for row in (await fetch(console, SITES))["sites"]] == ["First", "Second"]
+
+
 async def test_many_sites_come_compressed_when_the_browser_takes_it(
     console: Console, tmp_path: Path
 ) -> None:

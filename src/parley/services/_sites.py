@@ -119,6 +119,11 @@ class SiteService:
         imported = self._ctx.store.write_sync(apply)
         return ImportReport(path.name, imported, dict(sorted(tally.counts.items())))
 
+    def latest(self, principal: Principal) -> int:
+        """The id of the last site imported (0: none): it changes with every import."""
+        require(principal, Permission.READ)
+        return self._ctx.store.last_site_id()
+
     def listed(self, principal: Principal) -> Iterator[SiteRecord]:
         """Every imported site, in the order imported, read a page at a time."""
         require(principal, Permission.READ)

@@ -58,6 +58,7 @@ const utc = (ms) => {
 };
 const when = (text, fallback) => (text ? utc(Date.parse(text)) : fallback);
 const activeAt = (start, end, t) => (!start || Date.parse(start) <= t) && (!end || t < Date.parse(end));
+const number = (value) => value.toLocaleString(document.documentElement.lang, { maximumFractionDigits: 1 });
 const format = (template, values) => template.replace(/\{(\w+)\}/g, (_, name) => values[name]);
 
 function partyColour(party) {
@@ -108,7 +109,6 @@ async function refresh() {
         situation = await fetchJson("/console/live/map/situation");
         status.textContent = "";
         drawSituation();
-        element.dataset.situation = String(Number(element.dataset.situation || 0) + 1);
       } catch (error) {
         status.textContent = words.unreadable;
         console.warn(error);
@@ -212,7 +212,7 @@ function clusterMarker(found) {
   return marker.on("click", () => {
     const zoom = clusters.getClusterExpansionZoom(properties.cluster_id);
     if (zoom <= map.getMaxZoom()) map.setView([lat, lon], zoom);
-    else popup([lat, lon], line(format(words.sites, { count: n.toLocaleString(document.documentElement.lang) })));
+    else popup([lat, lon], line(format(words.sites, { count: number(n) })));
   });
 }
 
@@ -313,8 +313,8 @@ function alertLines(alert) {
     line(sideLabel(alert.a), " (", isolated(alert.a.party), ") × ", sideLabel(alert.b), " (", isolated(alert.b.party), ")"),
   ];
   if (alert.sites) lines.push(line(format(words.summary, { count: alert.sites })));
-  if (alert.area_km2 > 0) lines.push(line(format(words.overlap, { area: alert.area_km2.toLocaleString(document.documentElement.lang) })));
-  if (alert.distance_km > 0) lines.push(line(format(words.distance, { distance: alert.distance_km })));
+  if (alert.area_km2 > 0) lines.push(line(format(words.overlap, { area: number(alert.area_km2) })));
+  if (alert.distance_km > 0) lines.push(line(format(words.distance, { distance: number(alert.distance_km) })));
   lines.push(windowLine(alert.start, alert.end));
   return lines;
 }
