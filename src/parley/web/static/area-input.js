@@ -90,6 +90,8 @@ async function attach(field, basemap) {
   hint.setAttribute("aria-live", "polite");
   hint.textContent = words.area_hint;
   field.after(box, hint);
+  // Coordinates read left to right, in an Arabic page too.
+  if (!field.hasAttribute("dir")) field.dir = "ltr";
   const map = await basemap.createMap(box, { draw: true });
   map.pm.setLang("parley", toolWords(words), "en");
   map.pm.addControls({

@@ -85,6 +85,9 @@ export async function createMap(container, { draw = false, center = [30, 20], zo
     maxZoom: 16,
   }).setView(center, zoom);
   container.classList.add("console-map");
+  // A field shown later (a form's part swapped in, a tab opened) or a resized window: Leaflet
+  // must measure its box again.
+  new ResizeObserver(() => map.invalidateSize()).observe(container);
   L.control
     .zoom({ position: startCorner("top"), zoomInTitle: words.zoom_in, zoomOutTitle: words.zoom_out })
     .addTo(map);
