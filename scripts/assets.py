@@ -41,6 +41,10 @@ FILES = {
     # The accessibility checker the browser tests run on every page (tests/web/a11y.py);
     # served like the rest, so a page under its strict CSP can load it from the node.
     "axe-core": ["axe.min.js", "LICENSE"],
+    # Clusters of protected sites on the situation map; its build bundles kdbush, whose licence
+    # ships beside it (kdbush is pinned only for that).
+    "supercluster": ["dist/supercluster.min.js", "LICENSE"],
+    "kdbush": ["LICENSE"],
 }
 
 

@@ -42,6 +42,7 @@ SLOW = {
     "tests/api/": "the HTTP API end to end, kill -9 on a server process",
     "tests/test_faultproxy.py": "real sockets through the fault proxy",
     "tests/web/test_browser.py": "the console in Chromium against node processes",
+    "tests/web/test_map_browser.py": "the console's maps in Chromium against node processes",
 }
 
 

@@ -39,6 +39,7 @@ PAGES = (
         "compose", "/console/channels/{channel}/compose/military_activity/1", "duty1", "form"
     ),
     ConsolePage("release-queue", "/console/drafts", "watch1", "#drafts"),
+    ConsolePage("map", "/console/map", "duty1", '#situation-map[data-ready="true"]'),
 )
 
 

@@ -12,6 +12,7 @@ from parley.store import (
     LinkRecord,
     OperatorRecord,
     PartyRecord,
+    SiteRecord,
 )
 
 from ._audit import AUDIT_LOGGER, AuditService, record_audit
@@ -21,7 +22,7 @@ from ._bus import Bus, BusItem
 from ._channels import IDEMPOTENCY_KEY_MAX, PAGE_LIMIT, ChannelService
 from ._context import NodeContext
 from ._deadlines import AlertService
-from ._deconflict import DeconflictionService, Meeting
+from ._deconflict import DeconflictionService, Meeting, Situation
 from ._deconflict_alerts import DeconflictionAlert
 from ._federation import FederationService, PushOutcome
 from ._files import write_private
@@ -107,7 +108,9 @@ __all__ = [
     "Role",
     "ServedCheckpoint",
     "SignedCheckpoint",
+    "SiteRecord",
     "SiteService",
+    "Situation",
     "TransparencyLog",
     "Witness",
     "check_passphrase",

@@ -53,7 +53,7 @@ from ._duty import Duty
 from ._site_poller import SitePoller
 from ._threads import collector_paused, to_thread
 
-__all__ = ["DeconflictionService", "Meeting"]
+__all__ = ["DeconflictionService", "Meeting", "Situation"]
 
 _log = logging.getLogger(__name__)
 
@@ -71,6 +71,17 @@ class Meeting:
     item: Mapping[str, Any]
     match: Match
     severity: str
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the situation map shows, on this party's channels only: the items of the notices
+    whose window is not over (each with its channel), and the active alerts, each with where
+    its two items overlap as far as this node knows their shapes (None: it knows one side
+    only, as for a summary of sites)."""
+
+    items: list[tuple[Item, str]]
+    alerts: list[tuple[DeconflictionAlert, BaseGeometry | None]]
 
 
 class DeconflictionService:
@@ -320,6 +331,39 @@ class DeconflictionService:
         """One alert per pair of items, as every node lists it; active only by default."""
         require(principal, Permission.READ)
         return self._alerts.listed(include_withdrawn=include_withdrawn)
+
+    async def situation(self, principal: Principal) -> Situation:
+        """The map's picture now. What was stored a moment ago is taken in first (what the
+        duty would do next), so a map told of a new notice draws it at once."""
+        require(principal, Permission.READ)
+        await self.flush()
+        mine = {c.id for c in self._ctx.store.list_channels(self._ctx.party)}
+        async with self._lock:
+            items = [
+                (item, channel)
+                for item in self._live()
+                if (channel := self._owner[event_of(item.key)][1]) in mine
+            ]
+            alerts = [a for a in self._alerts.listed(include_withdrawn=False) if a.channel in mine]
+            shapes = [(self._shape(a.a), self._shape(a.b)) for a in alerts]
+        return Situation(
+            items,
+            [
+                (alert, None if a is None or b is None else a.intersection(b))
+                for alert, (a, b) in zip(alerts, shapes, strict=True)
+            ],
+        )
+
+    def _shape(self, side: Mapping[str, Any]) -> BaseGeometry | None:
+        """An alert's side as a shape: the indexed item, or where another node's site is."""
+        item = self._index.get(side["key"])
+        if item is not None:
+            return item.geometry
+        site = side.get("site")
+        coordinates = site.get("coordinates") if isinstance(site, Mapping) else None
+        if isinstance(coordinates, list) and len(coordinates) == 2:
+            return Point(*coordinates)
+        return None
 
     def indexed(self) -> int:
         """How many items the index holds (after the first ``flush``)."""

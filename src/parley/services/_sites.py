@@ -55,6 +55,7 @@ _MAX_ERRORS = 100
 _NAME_MAX = 200
 _AGREEMENT_MAX = 200
 _PROGRESS_EVERY = 10_000
+_LIST_PAGE = 20_000
 
 Progress = Callable[[int, int], None]  # (done, total), in bytes for CSV, features for GeoJSON
 
@@ -117,6 +118,19 @@ class SiteService:
 
         imported = self._ctx.store.write_sync(apply)
         return ImportReport(path.name, imported, dict(sorted(tally.counts.items())))
+
+    def latest(self, principal: Principal) -> int:
+        """The id of the last site imported (0: none): it changes with every import."""
+        require(principal, Permission.READ)
+        return self._ctx.store.last_site_id()
+
+    def listed(self, principal: Principal) -> Iterator[SiteRecord]:
+        """Every imported site, in the order imported, read a page at a time."""
+        require(principal, Permission.READ)
+        after = 0
+        while page := self._ctx.store.list_sites(after, _LIST_PAGE):
+            yield from page
+            after = page[-1].id
 
     def counts(self, principal: Principal) -> list[tuple[str, str, int]]:
         """(agreement, category, sites) of every imported site."""

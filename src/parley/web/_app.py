@@ -12,6 +12,7 @@ from ._compose import router as compose_router
 from ._headers import ConsoleHeaders
 from ._i18n import page
 from ._live import router as live_router
+from ._map import router as map_router
 from ._pages import SIGN_IN, node_of
 from ._pages import router as pages_router
 from ._session import CsrfRefused, Sessions, SignedOut, sessions_of
@@ -28,6 +29,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(pages_router)
     app.include_router(compose_router)
     app.include_router(live_router)
+    app.include_router(map_router)
     app.add_api_route("/console/flash.wav", _flash_sound, include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(SignedOut, _to_sign_in)

@@ -11,8 +11,6 @@ Free text is the channel page's message form: one way to send text.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
@@ -33,7 +31,6 @@ QUEUE = "/console/drafts"
 # The free-text form is the channel page's message form.
 _NOT_COMPOSED = frozenset({"free_text"})
 # The map that draws areas into a form, when the console ships it: without it, areas are typed.
-_AREA_INPUT = Path(__file__).with_name("static") / "area-input.js"
 # A form's page posts these beside the form's own fields: csrf, precedence, the button pressed.
 _PAGE_FIELDS = 3
 
@@ -92,7 +89,6 @@ def _form_page(
         precedences=[p.value for p in Precedence],
         choice_words=CHOICE_WORDS,
         gazetteer=[(a.name, a.labels.get(lang, a.name)) for a in GAZETTEER.values()],
-        area_input=_AREA_INPUT.exists(),
     )
 
 

@@ -1,10 +1,12 @@
 """The console's live stream: Server-Sent Events that tell an open page what to fetch again.
 
-A message names what changed, not what it is: ``inbox``, ``alerts`` or ``channel-<id>``; the
-page fetches that fragment, rendered in the operator's language like the rest. Items arriving
-together make one message per name. The first message of every connection is ``inbox`` (and
-``alerts``), so a page that reconnects after a cut catches up at once. The stream ends when the
-session would time out, and the reconnecting page is sent to sign in.
+A message names what changed, not what it is: ``inbox``, ``alerts``, ``channel-<id>`` or ``map``
+(a notice, a deconfliction alert, or their end); the page fetches that fragment (the map: its
+situation), rendered in the operator's language like the rest. Items arriving together make one
+message per name. The first message of every connection is ``inbox`` (and ``alerts``), so a page
+that reconnects after a cut catches up at once (the map fetches its situation again when the
+stream opens). The stream ends when the session would time out, and the reconnecting page is
+sent to sign in.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ GATHER_S = 0.05
 RETRY_MS = 2000
 # What changes an inbox: something to acknowledge, or an acknowledgement.
 _INBOX_TYPES = ACKABLE_TYPES | {"ack"}
+# What changes the situation map: a notice, its cancellation, an alert or its withdrawal.
+_MAP_TYPES = {"notification", "cancellation", "deconfliction_alert", "deconfliction_withdrawn"}
 
 
 @router.get("/stream")
@@ -65,5 +69,7 @@ def _names(item: BusItem, principal: Principal) -> set[str]:
     view = item.view
     if view is not None:
         names = {f"channel-{item.channel}"}
+        if view.event.type in _MAP_TYPES:
+            names.add("map")
         return names | {"inbox"} if view.event.type in _INBOX_TYPES else names
     return {"alerts"} if principal.can(Permission.VIEW_ALERTS) else set()
