@@ -448,6 +448,33 @@ async def test_a_supervisor_sees_open_alerts_most_severe_first(
     assert "Not acknowledged in time" in page.text
 
 
+async def test_alerts_are_filtered_by_severity_and_resolved_ones_shown_on_request(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.from_peer("routine")
+    flash = await console.from_peer("flash")
+    clock.advance(timedelta(days=2))
+    await console.node.alerts.escalate_overdue()
+    duty = Principal("duty1", Role.OPERATOR, console.node.party)
+    await console.node.channels.acknowledge(duty, console.channel, flash.event.id)  # late
+    await console.sign_in("watch1")
+
+    open_only = await console.client.get("/console/alerts")
+    low_only = await console.client.get("/console/alerts?severity=low&state=all")
+    everything = await console.client.get("/console/alerts?state=all")
+    live = await console.client.get("/console/live/alerts?severity=critical&state=all")
+
+    assert re.findall(r'class="alert severity-(\w+)', open_only.text) == ["low"]
+    assert re.findall(r'class="alert severity-(\w+)', low_only.text) == ["low"]
+    assert re.findall(r'class="alert severity-([\w ]+)"', everything.text) == [
+        "low",
+        "critical resolved",
+    ]
+    assert "Resolved" in everything.text
+    assert re.findall(r'class="alert severity-([\w ]+)"', live.text) == ["critical resolved"]
+    assert 'hx-get="/console/live/alerts?severity=low&amp;state=all"' in low_only.text
+
+
 # -- live ----------------------------------------------------------------------------------------
 async def test_the_stream_says_what_to_fetch_again(console: Console) -> None:
     principal = Principal("duty1", Role.OPERATOR, console.node.party)

@@ -268,11 +268,26 @@ async def send_message(request: Request, session: PageSession, channel: str) -> 
 def _alerts(request: Request, session: Session, template: str) -> HTMLResponse:
     if not session.principal.can(Permission.VIEW_ALERTS):
         return _show(request, session, "forbidden.html", 403)
-    alerts = node_of(request).alerts.list_alerts(session.principal, open_only=True)
+    # The filter is the page's query: the live refresh asks again with the same one.
+    shown = [s for s in request.query_params.getlist("severity") if s in SEVERITIES]
+    resolved_too = request.query_params.get("state") == "all"
+    alerts = node_of(request).alerts.list_alerts(session.principal, open_only=not resolved_too)
     rank = {severity: index for index, severity in enumerate(SEVERITIES)}
-    ordered = sorted(alerts, key=lambda a: (rank.get(a.severity, len(rank)), -a.created_ms))
+    ordered = sorted(
+        (a for a in alerts if not shown or a.severity in shown),
+        key=lambda a: (a.resolved_ms is not None, rank.get(a.severity, len(rank)), -a.created_ms),
+    )
     details = {a.id: json.loads(a.detail) for a in ordered}
-    return _show(request, session, template, alerts=ordered, details=details)
+    return _show(
+        request,
+        session,
+        template,
+        alerts=ordered,
+        details=details,
+        shown=shown or list(SEVERITIES),
+        resolved_too=resolved_too,
+        query=request.url.query,
+    )
 
 
 @router.get("/alerts")
