@@ -26,6 +26,7 @@ from playwright.sync_api import (
 
 from parley.cli._cluster import LocalCluster
 from parley.clock import format_ts
+from parley.web._lists import SCREENFUL
 from tests.web import pages
 from tests.web.a11y import assert_accessible, assert_focus_visible
 from tests.web.pages import CHROMIUM, PAGES, launch, visit
@@ -157,6 +158,57 @@ def test_the_keyboard_moves_between_items_and_acknowledges_with_a(
     expect(page.locator(f'[data-item="{routine}"]')).to_be_focused()  # the next one
     page.keyboard.press("a")
     expect(items).to_have_count(0)
+
+
+def orders(page: Page) -> list[str]:
+    return [
+        str(o) for o in page.locator("[data-item]").evaluate_all("l => l.map(i => i.dataset.order)")
+    ]
+
+
+def test_a_long_inbox_shows_a_screenful_takes_in_one_item_at_a_time_and_loads_the_rest(
+    cluster: LocalCluster, channel: str, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in(page, cluster, US)
+    items, count = page.locator("[data-item]"), page.locator("#inbox-count")
+    for n in range(SCREENFUL + 5):
+        send(cluster, channel, "routine", f"Position report {n}")
+
+    # Each arrives live; past the screenful, only the count grows.
+    expect(count).to_have_text(f"Showing {SCREENFUL} of {SCREENFUL + 5}", timeout=20_000)
+    expect(items).to_have_count(SCREENFUL)
+    first = orders(page)
+    assert first == sorted(first)
+
+    fetched: list[tuple[str, int]] = []
+    page.on("requestfinished", lambda r: fetched.append((r.url, r.sizes()["responseBodySize"])))
+    flash = send(cluster, channel, "flash", "Unplanned launch detected: confirm receipt")
+    expect(items.first).to_have_attribute("data-item", flash, timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator("#flash-banner")).to_contain_text("Unplanned launch detected")
+    (url, size) = next((u, s) for u, s in fetched if flash in u)
+    assert urlsplit(url).path == "/console/live/inbox/items"  # that item, not the list
+    assert size < 4_000
+    assert not [u for u, _ in fetched if urlsplit(u).path == "/console/live/inbox"]
+    expect(items).to_have_count(SCREENFUL)  # the last one held went back to the rest
+
+    items.first.focus()
+    page.keyboard.press("a")  # the flash
+    expect(items.first).not_to_have_attribute("data-item", flash)
+    expect(items.first).to_be_focused()
+    page.keyboard.press("a")  # the first routine one: the next one moves up into the screenful
+    expect(count).to_have_text(f"Showing {SCREENFUL} of {SCREENFUL + 4}")
+    held = orders(page)
+    assert held[:-1] == first[1:]
+    assert held[-1] > first[-1]
+
+    page.locator(".inbox .more button").scroll_into_view_if_needed()
+    expect(items).to_have_count(SCREENFUL + 4)
+    expect(count).to_have_text(f"Showing {SCREENFUL + 4} of {SCREENFUL + 4}")
+    expect(page.locator(".inbox .more")).to_be_hidden()
+    every = orders(page)
+    assert every == sorted(every)
+    assert every[: SCREENFUL - 1] == first[1:]
 
 
 def test_arabic_runs_right_to_left(cluster: LocalCluster, context: BrowserContext) -> None:

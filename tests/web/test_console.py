@@ -12,6 +12,7 @@ import pytest
 
 from parley.clock import ManualClock
 from parley.services import Principal, Role
+from parley.web._lists import SCREENFUL
 from parley.web._live import _messages
 from parley.web._sound import flash_wav
 from tests.conftest import PASSWORD
@@ -383,6 +384,110 @@ async def test_a_form_never_sends_the_browser_to_another_site(console: Console) 
     assert response.headers["location"] == "/console/"
 
 
+# -- a long inbox, a screenful at a time ---------------------------------------------------------
+HTMX = {"HX-Request": "true"}
+
+
+def more_after(html: str) -> str | None:
+    """The order key the page's "more" control asks the rest of a list from."""
+    found = re.search(r'class="more" data-after="([^"]+)"', html)
+    return None if found is None else found.group(1)
+
+
+def count_of(html: str, name: str = "inbox") -> str:
+    found = re.search(rf'<p id="{name}-count" class="count">(.*?)</p>', html)
+    assert found is not None, html
+    return re.sub(r"<[^>]+>", "", found.group(1))
+
+
+async def long_inbox(console: Console, clock: ManualClock, length: int) -> list[str]:
+    """``length`` routine messages from the peer, a second apart: their ids, most urgent first."""
+    sent = []
+    for n in range(length):
+        sent.append((await console.from_peer("routine", f"Position report {n}")).event.id)
+        clock.advance(timedelta(seconds=1))
+    return sent
+
+
+async def test_the_inbox_page_holds_a_screenful_and_the_rest_comes_after_it_in_order(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.sign_in()
+    sent = await long_inbox(console, clock, SCREENFUL + 12)
+
+    page = await console.client.get("/console/")
+    part = await console.client.get(
+        "/console/live/inbox", params={"after": more_after(page.text), "limit": 5}
+    )
+    rest = await console.client.get("/console/live/inbox", params={"after": more_after(part.text)})
+
+    assert inbox_ids(page.text) == sent[:SCREENFUL]
+    assert count_of(page.text) == f"Showing {SCREENFUL} of {SCREENFUL + 12}"
+    assert inbox_ids(part.text) == sent[SCREENFUL : SCREENFUL + 5]
+    assert inbox_ids(rest.text) == sent[SCREENFUL + 5 :]
+    assert more_after(rest.text) is None  # the end of the inbox
+
+
+async def test_a_new_item_reaches_an_open_inbox_as_that_item_alone(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.sign_in()
+    await long_inbox(console, clock, SCREENFUL + 2)
+    principal = Principal("duty1", Role.OPERATOR, console.node.party)
+    stream = _messages(console.node, principal, lifetime_s=30)
+    assert (await anext(stream)).data == "ready"
+
+    pending = anext(stream)
+    flash = await console.from_peer("flash", "Unplanned launch detected")
+    said = {str(m.event): m.data for m in [await pending, await anext(stream)]}
+    fragment = await console.client.get("/console/live/inbox/items", params={"id": said["inbox"]})
+    page = await console.client.get("/console/")
+
+    assert said["inbox"] == flash.event.id
+    assert inbox_ids(fragment.text) == [flash.event.id]
+    assert count_of(fragment.text) == f"Showing 1 of {SCREENFUL + 3}"
+    assert len(fragment.content) < 4_000 < len(page.content) // 20  # one item, not a screenful
+    assert inbox_ids(page.text)[0] == flash.event.id  # where the page puts it: first
+    await stream.aclose()
+
+
+async def test_acknowledging_the_first_item_pulls_the_next_one_in_and_keeps_the_order(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.sign_in()
+    sent = await long_inbox(console, clock, SCREENFUL + 2)
+    page = await console.client.get("/console/")
+
+    response = await console.client.post(
+        f"/console/channels/{console.channel}/events/{sent[0]}/ack",
+        data={"csrf": csrf_of(page), "after": more_after(page.text) or "", "limit": "1"},
+        headers=HTMX,
+    )
+    rest = await console.client.get(
+        "/console/live/inbox", params={"after": more_after(response.text)}
+    )
+    again = await console.client.get("/console/")
+
+    assert inbox_ids(response.text) == [sent[SCREENFUL]]  # moves up into the screenful
+    assert inbox_ids(rest.text) == [sent[SCREENFUL + 1]]
+    assert inbox_ids(again.text) == sent[1 : SCREENFUL + 1]
+    assert count_of(again.text) == f"Showing {SCREENFUL} of {SCREENFUL + 1}"
+
+
+async def test_a_limit_that_is_no_number_is_refused(console: Console) -> None:
+    await console.sign_in()
+    sent = await console.from_peer()
+
+    response = await console.client.post(
+        f"/console/channels/{console.channel}/events/{sent.event.id}/ack",
+        data={"csrf": await console.csrf(), "limit": "all"},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 422
+    assert inbox_ids((await console.client.get("/console/")).text) == [sent.event.id]
+
+
 # -- channels ------------------------------------------------------------------------------------
 async def test_a_message_sent_from_the_channel_page_shows_its_status(console: Console) -> None:
     await console.sign_in()
@@ -487,6 +592,58 @@ async def test_the_stream_says_what_to_fetch_again(console: Console) -> None:
 
     assert first.event == "inbox"
     assert sorted(str(m.event) for m in changed) == [f"channel-{console.channel}", "inbox"]
+    await stream.aclose()
+
+
+async def test_the_stream_names_the_items_that_changed_and_only_in_lists_they_change(
+    console: Console,
+) -> None:
+    duty = Principal("duty1", Role.OPERATOR, console.node.party)
+    stream = _messages(console.node, duty, lifetime_s=30)
+    await anext(stream)
+    channel = f"channel-{console.channel}"
+
+    sent = await console.from_peer("flash")
+    received = [await anext(stream), await anext(stream)]
+    await console.node.channels.acknowledge(duty, console.channel, sent.event.id)
+    acked = [await anext(stream), await anext(stream)]
+    own, _ = await console.node.channels.post_message(
+        duty, console.channel, precedence="flash", text="ours", lang="en"
+    )
+    posted = await anext(stream)
+
+    assert [(m.event, m.data) for m in received] == [
+        (channel, sent.event.id),
+        ("inbox", sent.event.id),
+    ]
+    assert acked[1].event == "inbox"
+    assert acked[1].data == sent.event.id  # the event acknowledged leaves the inbox
+    assert (posted.event, posted.data) == (channel, own.event.id)  # ours waits in no inbox here
+    await stream.aclose()
+
+
+async def test_new_alerts_reach_the_open_alerts_page_as_those_alerts_alone(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.from_peer("routine")
+    await console.from_peer("flash")
+    await console.sign_in("watch1")
+    watch = Principal("watch1", Role.SUPERVISOR, console.node.party)
+    stream = _messages(console.node, watch, lifetime_s=30)
+    assert [(await anext(stream)).event for _ in range(2)] == ["alerts", "inbox"]
+    page = await console.client.get("/console/alerts")
+
+    clock.advance(timedelta(days=2))
+    raised = await console.node.alerts.escalate_overdue()
+    said = await anext(stream)  # published together: one message
+    critical = next(str(a.id) for a in raised if a.severity == "critical")
+    await console.sign_in("watch1")  # two days idle: signed out
+    fragment = await console.client.get("/console/live/alerts/items", params={"id": critical})
+
+    assert count_of(page.text, "alerts") == "Showing 0 of 0"
+    assert (said.event, said.data) == ("alerts", " ".join(sorted(str(a.id) for a in raised)))
+    assert re.findall(r'data-alert="(\d+)"', fragment.text) == [critical]
+    assert count_of(fragment.text, "alerts") == "Showing 1 of 2"
     await stream.aclose()
 
 

@@ -1,18 +1,21 @@
 """The console's live stream: Server-Sent Events that tell an open page what to fetch again.
 
-A message names what changed, not what it is: ``inbox``, ``alerts``, ``channel-<id>`` or ``map``
-(a notice, a deconfliction alert, or their end); the page fetches that fragment (the map: its
-situation), rendered in the operator's language like the rest. Items arriving together make one
-message per name. The first message of every connection is ``inbox`` (and ``alerts``), so a page
-that reconnects after a cut catches up at once (the map fetches its situation again when the
-stream opens). The stream ends when the session would time out, and the reconnecting page is
-sent to sign in.
+A message is named after what changed, ``inbox``, ``alerts``, ``channel-<id>`` or ``map`` (a
+notice, a deconfliction alert, or their end), and its data are the ids of the items that
+changed there (events, alerts), space-separated: the inbox and the alerts fetch only those
+items (static/live-list.js), rendered in the operator's language like the rest; a timeline
+fetches itself again, the map its situation. A change goes out as soon as it is published; what
+was published meanwhile goes with it, one message per name, so only a burst is grouped. The
+first messages of every connection are ``inbox`` (and ``alerts``) with the data ``ready``, so a
+page that reconnects after a cut fetches its lists again at once (the map fetches its situation
+again when the stream opens). The stream ends when the session would time out, and the
+reconnecting page is sent to sign in.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -25,11 +28,7 @@ from ._pages import LiveSession, node_of
 __all__ = ["router"]
 
 router = APIRouter(prefix="/console/live", include_in_schema=False)
-# How long the items of one burst gather into one message per name.
-GATHER_S = 0.05
 RETRY_MS = 2000
-# What changes an inbox: something to acknowledge, or an acknowledgement.
-_INBOX_TYPES = ACKABLE_TYPES | {"ack"}
 # What changes the situation map: a notice, its cancellation, an alert or its withdrawal.
 _MAP_TYPES = {"notification", "cancellation", "deconfliction_alert", "deconfliction_withdrawn"}
 
@@ -55,21 +54,32 @@ async def _messages(
                 burst = [await asyncio.wait_for(queue.get(), ends - loop.time())]
             except TimeoutError:
                 return  # the session times out now, unless the operator does something
-            await asyncio.sleep(GATHER_S)
             while not queue.empty():
                 burst.append(queue.get_nowait())
             if None in burst:
                 return  # fell behind: the page reconnects and fetches everything again
-            names = {name for item in burst if item for name in _names(item, principal)}
-            for name in sorted(names):
-                yield ServerSentEvent("changed", event=name)
+            changed: dict[str, set[str]] = {}
+            for item in filter(None, burst):
+                for name, key in _changes(item, node.party, principal):
+                    changed.setdefault(name, set()).add(key)
+            for name, keys in sorted(changed.items()):
+                yield ServerSentEvent(" ".join(sorted(keys)), event=name)
 
 
-def _names(item: BusItem, principal: Principal) -> set[str]:
+def _changes(item: BusItem, party: str, principal: Principal) -> Iterator[tuple[str, str]]:
+    """(name, id) of each list ``item`` changes: its channel's timeline; the map; the inbox,
+    for an event another party sent (this one may have to acknowledge it) or this party's
+    acknowledgement (of an event that leaves the inbox); the alerts, for an alert."""
     view = item.view
-    if view is not None:
-        names = {f"channel-{item.channel}"}
-        if view.event.type in _MAP_TYPES:
-            names.add("map")
-        return names | {"inbox"} if view.event.type in _INBOX_TYPES else names
-    return {"alerts"} if principal.can(Permission.VIEW_ALERTS) else set()
+    if view is None:
+        if principal.can(Permission.VIEW_ALERTS):
+            yield "alerts", str(item.id)
+        return
+    event = view.event
+    yield f"channel-{item.channel}", event.id
+    if event.type in _MAP_TYPES:
+        yield "map", event.id
+    if event.type in ACKABLE_TYPES and event.author != party:
+        yield "inbox", event.id
+    elif event.type == "ack" and event.author == party:
+        yield "inbox", event.body["event"]

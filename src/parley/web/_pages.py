@@ -12,15 +12,18 @@ import json
 import secrets
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from parley.errors import AuthenticationFailed, ParleyError, TooManyRequests
+from parley.clock import parse_ts, to_ms
+from parley.errors import AuthenticationFailed, InvalidInput, ParleyError, TooManyRequests
 from parley.protocol import ACKABLE_TYPES, Precedence
-from parley.services import EventView, Node, Permission, waits_for
+from parley.services import AlertRecord, EventView, InboxItem, Node, Permission, waits_for
 
 from ._i18n import countdown, page
+from ._lists import SCREENFUL, Asked, keyed
 from ._reading import drafts_of, peer_links, readings
 from ._session import Session, read_form, sessions_of
 
@@ -145,16 +148,33 @@ async def set_language(request: Request, session: PageSession) -> Response:
 
 
 # -- the inbox -----------------------------------------------------------------------------------
-def _inbox(request: Request, session: Session, template: str) -> HTMLResponse:
+# The most urgent items a page can scroll through; past them it says that more wait, and they
+# move up as the first ones are acknowledged.
+INBOX_LENGTH = 500
+After = Annotated[str | None, Query(max_length=100)]
+Limit = Annotated[int, Query(ge=1)]
+Ids = Annotated[list[str], Query(alias="id", max_length=SCREENFUL)]
+
+
+def _inbox_order(item: InboxItem) -> str:
+    deadline_ms = to_ms(parse_ts(item.deadline))
+    return f"{item.precedence.rank}.{deadline_ms:015d}.{item.view.event.id}"
+
+
+def _inbox(request: Request, session: Session, template: str, asked: Asked) -> HTMLResponse:
     node = node_of(request)
-    items = node.inbox.items(session.principal)
+    ordered = keyed(node.inbox.items(session.principal, INBOX_LENGTH + 1), _inbox_order)
+    total = f"{INBOX_LENGTH}+" if len(ordered) > INBOX_LENGTH else str(len(ordered))
+    part = asked.part(ordered[:INBOX_LENGTH], total, lambda item: item.view.event.id)
+    now = _now(request)
+    items = [item for _, item in part.items]
     return _show(
         request,
         session,
         template,
-        items=items,
+        part=part,
         rendered={i.view.event.id: _text(node, i.view, session) for i in items},
-        left={i.view.event.id: countdown(i.deadline, _now(request)) for i in items},
+        left={i.view.event.id: countdown(i.deadline, now) for i in items},
     )
 
 
@@ -165,12 +185,19 @@ def _text(node: Node, view: EventView, session: Session) -> str | None:
 
 @router.get("/")
 def inbox(request: Request, session: PageSession) -> HTMLResponse:
-    return _inbox(request, session, "inbox.html")
+    return _inbox(request, session, "inbox.html", Asked())
 
 
 @router.get("/live/inbox")
-def inbox_items(request: Request, session: LiveSession) -> HTMLResponse:
-    return _inbox(request, session, "inbox_items.html")
+def inbox_part(
+    request: Request, session: LiveSession, after: After = None, limit: Limit = SCREENFUL
+) -> HTMLResponse:
+    return _inbox(request, session, "inbox_items.html", Asked(after, limit))
+
+
+@router.get("/live/inbox/items")
+def inbox_items(request: Request, session: LiveSession, ids: Ids) -> HTMLResponse:
+    return _inbox(request, session, "inbox_items.html", Asked(ids=frozenset(ids)))
 
 
 @router.post("/channels/{channel}/events/{event_id}/ack")
@@ -178,10 +205,20 @@ async def acknowledge(
     request: Request, session: PageSession, channel: str, event_id: str
 ) -> Response:
     fields = await sessions_of(request).form(request, session)
+    # Past what the page holds: the answer is the items that move up into its screenful.
+    asked = Asked(fields.get("after") or None, _form_limit(fields.get("limit")))
     await node_of(request).channels.acknowledge(session.principal, channel, event_id)
     if _htmx(request):
-        return _inbox(request, session, "inbox_items.html")
+        return _inbox(request, session, "inbox_items.html", asked)
     return _go(_next(fields), request, session)
+
+
+def _form_limit(text: str | None) -> int:
+    if text is None:
+        return SCREENFUL
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInput.for_field("limit", "must be a whole number of items, at least 1")
+    return int(text)
 
 
 # -- channels ------------------------------------------------------------------------------------
@@ -265,39 +302,55 @@ async def send_message(request: Request, session: PageSession, channel: str) -> 
 
 
 # -- alerts --------------------------------------------------------------------------------------
-def _alerts(request: Request, session: Session, template: str) -> HTMLResponse:
+_SEVERITY_RANK = {severity: index for index, severity in enumerate(SEVERITIES)}
+_NEWEST_MS = 10**15  # later than any alert: the newest of a severity sorts first
+
+
+def _alert_order(alert: AlertRecord) -> str:
+    """Open alerts first, the most severe first, the newest first within a severity."""
+    resolved = int(alert.resolved_ms is not None)
+    rank = _SEVERITY_RANK.get(alert.severity, len(SEVERITIES))
+    return f"{resolved}.{rank}.{_NEWEST_MS - alert.created_ms:015d}.{alert.id:012d}"
+
+
+def _alerts(request: Request, session: Session, template: str, asked: Asked) -> HTMLResponse:
     if not session.principal.can(Permission.VIEW_ALERTS):
         return _show(request, session, "forbidden.html", 403)
-    # The filter is the page's query: the live refresh asks again with the same one.
+    # The filter is the page's query: its live fetches ask again with the same one.
     shown = [s for s in request.query_params.getlist("severity") if s in SEVERITIES]
     resolved_too = request.query_params.get("state") == "all"
     alerts = node_of(request).alerts.list_alerts(session.principal, open_only=not resolved_too)
-    rank = {severity: index for index, severity in enumerate(SEVERITIES)}
-    ordered = sorted(
-        (a for a in alerts if not shown or a.severity in shown),
-        key=lambda a: (a.resolved_ms is not None, rank.get(a.severity, len(rank)), -a.created_ms),
-    )
-    details = {a.id: json.loads(a.detail) for a in ordered}
+    ordered = keyed((a for a in alerts if not shown or a.severity in shown), _alert_order)
+    part = asked.part(ordered, str(len(ordered)), lambda alert: str(alert.id))
+    details = {alert.id: json.loads(alert.detail) for _, alert in part.items}
+    asked_again = [("severity", s) for s in shown] + [("state", "all")] * resolved_too
     return _show(
         request,
         session,
         template,
-        alerts=ordered,
+        part=part,
         details=details,
         shown=shown or list(SEVERITIES),
         resolved_too=resolved_too,
-        query=request.url.query,
+        query=urlencode(asked_again),
     )
 
 
 @router.get("/alerts")
 def alerts(request: Request, session: PageSession) -> HTMLResponse:
-    return _alerts(request, session, "alerts.html")
+    return _alerts(request, session, "alerts.html", Asked())
 
 
 @router.get("/live/alerts")
-def alert_items(request: Request, session: LiveSession) -> HTMLResponse:
-    return _alerts(request, session, "alert_items.html")
+def alert_part(
+    request: Request, session: LiveSession, after: After = None, limit: Limit = SCREENFUL
+) -> HTMLResponse:
+    return _alerts(request, session, "alert_items.html", Asked(after, limit))
+
+
+@router.get("/live/alerts/items")
+def alert_items(request: Request, session: LiveSession, ids: Ids) -> HTMLResponse:
+    return _alerts(request, session, "alert_items.html", Asked(ids=frozenset(ids)))
 
 
 @router.get("/live/session", status_code=204)

@@ -1,7 +1,10 @@
 // The console's behaviour on top of its server-rendered pages: the UTC clock, the countdowns,
 // flash announcements (banner, sound, title), acknowledging with a key, moving between items
 // with the arrow keys, and the state of the live connection. Every word it shows comes from
-// the page (data-* attributes on <body>), translated on the server like the rest.
+// the page (data-* attributes on <body>), translated on the server like the rest. The long
+// lists of a page keep themselves current (live-list.js).
+import { liveLists } from "./live-list.js";
+
 const body = document.body;
 const words = body.dataset;
 const baseTitle = document.title;
@@ -88,28 +91,16 @@ function onKey(event) {
     if (next?.tabIndex === 0) {
       event.preventDefault();
       next.focus();
+    } else if (next?.matches(".more:not([hidden])")) {
+      event.preventDefault();
+      next.querySelector("button").click(); // past the last item held: the rest of the list
     }
   }
 }
 
-// Keep the keyboard where it was when a list is replaced: on the same item, or on the one
-// that took the place of an item just acknowledged.
-let focused = null;
-
-function beforeSwap() {
-  const item = document.activeElement?.closest("[data-item]");
-  focused = item ? { id: item.dataset.item, index: [...item.parentNode.children].indexOf(item) } : null;
-}
-
-function afterSwap(event) {
+function changed() {
   tick();
   announce();
-  if (!focused) return;
-  const list = event.detail.target;
-  const items = [...list.querySelectorAll("[data-item]")];
-  const again = items.find((item) => item.dataset.item === focused.id);
-  (again || items[Math.min(focused.index, items.length - 1)])?.focus();
-  focused = null;
 }
 
 function start() {
@@ -125,9 +116,12 @@ function start() {
     document.getElementById("flash-banner").hidden = true;
   });
   document.addEventListener("keydown", onKey);
-  body.addEventListener("htmx:beforeSwap", beforeSwap);
-  body.addEventListener("htmx:afterSwap", afterSwap);
-  body.addEventListener("htmx:sseOpen", () => setLive(true));
+  const lists = liveLists(changed);
+  body.addEventListener("htmx:afterSwap", changed);
+  body.addEventListener("htmx:sseOpen", (event) => {
+    setLive(true);
+    lists.listen(event.detail.source);
+  });
   body.addEventListener("htmx:sseError", () => {
     setLive(false);
     checkSession();
