@@ -474,6 +474,24 @@ async def test_acknowledging_the_first_item_pulls_the_next_one_in_and_keeps_the_
     assert count_of(again.text) == f"Showing {SCREENFUL} of {SCREENFUL + 1}"
 
 
+async def test_an_item_acknowledged_elsewhere_leaves_and_the_next_one_moves_up(
+    console: Console, clock: ManualClock
+) -> None:
+    await console.sign_in()
+    sent = await long_inbox(console, clock, SCREENFUL + 2)
+    page = await console.client.get("/console/")
+    duty = Principal("duty1", Role.OPERATOR, console.node.party)
+
+    await console.node.channels.acknowledge(duty, console.channel, sent[0])
+    fragment = await console.client.get(
+        "/console/live/inbox/items", params={"id": sent[0], "after": more_after(page.text)}
+    )
+
+    assert inbox_ids(fragment.text) == [sent[SCREENFUL]]  # not the one gone: the one after
+    assert more_after(fragment.text) is not None  # one more waits past it
+    assert count_of(fragment.text) == f"Showing 1 of {SCREENFUL + 1}"
+
+
 async def test_a_limit_that_is_no_number_is_refused(console: Console) -> None:
     await console.sign_in()
     sent = await console.from_peer()

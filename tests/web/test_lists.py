@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parley.web._lists import keyed, part_after, picked
+from parley.web._lists import Asked, keyed, part_after, picked
 
 
 def parts(ordered: list[tuple[str, str]], limit: int) -> list[list[str]]:
@@ -40,3 +40,21 @@ def test_picked_items_come_in_order_and_only_those_the_list_holds() -> None:
 
     assert [item for _, item in part.items] == ["a", "c"]
     assert (part.total, part.after) == ("3", None)
+
+
+def test_items_gone_from_what_a_page_holds_are_replaced_by_those_past_it() -> None:
+    ordered = keyed(["a", "c", "d", "e", "f"], str)  # the page held a to c; b has gone
+
+    part = Asked("c", ids=frozenset({"b"})).part(ordered, "5", str)
+
+    assert [item for _, item in part.items] == ["d"]
+    assert part.after == "d"
+
+
+def test_an_item_both_changed_and_moving_up_comes_once() -> None:
+    ordered = keyed(["a", "c", "d", "e"], str)  # b has gone; d is new, just past c
+
+    part = Asked("c", ids=frozenset({"b", "d"})).part(ordered, "4", str)
+
+    assert [item for _, item in part.items] == ["d"]
+    assert part.after == "d"

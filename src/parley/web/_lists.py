@@ -51,8 +51,10 @@ def picked(
 
 @dataclass(frozen=True)
 class Asked:
-    """What a page asks of a list: the items ``ids`` (those the list still holds), else up to
-    ``limit`` items past the order key ``after``, from the first without it."""
+    """What a page asks of a list: up to ``limit`` items past the order key ``after`` (from the
+    first without it); or the items ``ids`` the list still holds (those that changed), and with
+    ``after``, as many items past it as there are ids it no longer holds: they move up into the
+    places of those the page held."""
 
     after: str | None = None
     limit: int = SCREENFUL
@@ -61,4 +63,11 @@ class Asked:
     def part(self, ordered: list[tuple[str, T]], total: str, id_of: Callable[[T], str]) -> Part[T]:
         if self.ids is None:
             return part_after(ordered, total, self.after, self.limit)
-        return picked(ordered, total, self.ids, id_of)
+        changed = picked(ordered, total, self.ids, id_of)
+        gone = len(self.ids) - len(changed.items)
+        if self.after is None or not gone:
+            return changed
+        moving_up = part_after(ordered, total, self.after, gone)
+        # By order key, which names one item: an item both changed and moving up comes once.
+        items = dict(changed.items + moving_up.items)
+        return Part(sorted(items.items(), key=lambda pair: pair[0]), total, moving_up.after)

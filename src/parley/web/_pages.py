@@ -196,8 +196,10 @@ def inbox_part(
 
 
 @router.get("/live/inbox/items")
-def inbox_items(request: Request, session: LiveSession, ids: Ids) -> HTMLResponse:
-    return _inbox(request, session, "inbox_items.html", Asked(ids=frozenset(ids)))
+def inbox_items(
+    request: Request, session: LiveSession, ids: Ids, after: After = None
+) -> HTMLResponse:
+    return _inbox(request, session, "inbox_items.html", Asked(after, ids=frozenset(ids)))
 
 
 @router.post("/channels/{channel}/events/{event_id}/ack")
@@ -349,8 +351,10 @@ def alert_part(
 
 
 @router.get("/live/alerts/items")
-def alert_items(request: Request, session: LiveSession, ids: Ids) -> HTMLResponse:
-    return _alerts(request, session, "alert_items.html", Asked(ids=frozenset(ids)))
+def alert_items(
+    request: Request, session: LiveSession, ids: Ids, after: After = None
+) -> HTMLResponse:
+    return _alerts(request, session, "alert_items.html", Asked(after, ids=frozenset(ids)))
 
 
 @router.get("/live/session", status_code=204)

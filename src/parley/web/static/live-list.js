@@ -97,19 +97,25 @@ class LiveList {
     this.settle();
   }
 
+  // The items named fetched, with those that move up into the places of the ones gone.
   async sync() {
     const ids = [...this.pending];
     this.pending.clear();
     if (!ids.length) return; // fetched with an earlier burst
     if (ids.length > SCREENFUL) return this.reload();
-    const query = ids.map((id) => `id=${encodeURIComponent(id)}`).join("&");
+    const query = new URLSearchParams(ids.map((id) => ["id", id]));
+    const rest = this.rest();
+    if (rest !== null) query.set("after", rest);
     const part = await this.fetchPart(`/console/live/${this.name}/items?${query}`);
-    const found = new Map(this.items(part).map((item) => [item.dataset[this.key], item]));
-    for (const id of ids) {
-      if (found.has(id)) this.place(found.get(id));
-      else this.drop(this.item(id));
+    const asked = new Set(ids);
+    const found = this.items(part);
+    const changed = found.filter((item) => asked.has(item.dataset[this.key]));
+    const gone = ids.filter((id) => !changed.some((item) => item.dataset[this.key] === id));
+    for (const id of gone) this.drop(this.item(id));
+    if (rest !== null && gone.length) {
+      this.extend(found.filter((item) => !changed.includes(item)), this.rest(part));
     }
-    await this.refill();
+    for (const item of changed) this.place(item);
     this.settle();
   }
 
@@ -150,12 +156,14 @@ class LiveList {
     const missing = this.wanted - this.items().length;
     if (rest === null || missing <= 0) return;
     const query = new URLSearchParams({ after: rest, limit: String(missing) });
-    this.extend(await this.fetchPart(`/console/live/${this.name}?${query}`));
+    const part = await this.fetchPart(`/console/live/${this.name}?${query}`);
+    this.extend(this.items(part), this.rest(part));
   }
 
-  extend(part) {
-    this.list.insertBefore(fragmentOf(this.items(part)), this.more());
-    this.setRest(this.rest(part));
+  // Items past the last one held, in order, and the key past which the rest now waits.
+  extend(items, rest) {
+    this.list.insertBefore(fragmentOf(items), this.more());
+    this.setRest(rest);
     this.trim();
   }
 
@@ -185,7 +193,7 @@ class LiveList {
       try {
         const part = await this.fetchPart(form.action, { method: "POST", body: fields });
         this.drop(this.item(id));
-        this.extend(part);
+        this.extend(this.items(part), this.rest(part));
       } catch {
         this.pending.add(id); // refused (acknowledged elsewhere already?): as the node has it
         await this.sync();
