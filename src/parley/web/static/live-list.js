@@ -9,6 +9,9 @@
 // too) fetches the items held again.
 const SCREENFUL = 50; // as web/_lists.py
 
+// The node did not answer, or refused: a reconnection of the stream fetches the list again.
+class Unanswered extends Error {}
+
 class LiveList {
   constructor(list, changed) {
     this.list = list;
@@ -57,8 +60,8 @@ class LiveList {
 
   // One request at a time: each job sees the list as the one before left it.
   run(job) {
-    this.queue = this.queue.then(job).catch(() => {
-      // The node is unreachable: the stream's reconnection fetches the list again.
+    this.queue = this.queue.then(job).catch((error) => {
+      if (!(error instanceof Unanswered)) reportError(error);
     });
   }
 
@@ -73,13 +76,15 @@ class LiveList {
 
   // A part of the list from the node; its count of the whole list is the page's from now on.
   async fetchPart(url, init = {}) {
-    const answer = await fetch(url, {
-      credentials: "same-origin",
-      ...init,
-      headers: { "HX-Request": "true" },
-    });
+    let answer;
+    try {
+      const headers = { "HX-Request": "true" }; // the fragment, not a page to go to
+      answer = await fetch(url, { credentials: "same-origin", ...init, headers });
+    } catch (error) {
+      throw new Unanswered(String(error));
+    }
     if (answer.status === 401) location.assign(answer.headers.get("HX-Redirect") || "/console/login");
-    if (!answer.ok) throw new Error(`${url}: ${answer.status}`);
+    if (!answer.ok) throw new Unanswered(`${url}: ${answer.status}`);
     const parsed = document.createElement("template");
     parsed.innerHTML = await answer.text();
     const part = parsed.content.querySelector("ol[data-live]");
@@ -187,6 +192,7 @@ class LiveList {
     event.preventDefault();
     const id = item.dataset[this.key];
     this.run(async () => {
+      if (!this.item(id)) return; // gone meanwhile (acknowledged at another desk)
       const fields = new URLSearchParams(new FormData(form));
       fields.set("after", this.rest() ?? this.items().at(-1).dataset.order);
       fields.set("limit", String(Math.max(1, this.wanted - this.items().length + 1)));
@@ -194,7 +200,8 @@ class LiveList {
         const part = await this.fetchPart(form.action, { method: "POST", body: fields });
         this.drop(this.item(id));
         this.extend(this.items(part), this.rest(part));
-      } catch {
+      } catch (error) {
+        if (!(error instanceof Unanswered)) throw error;
         this.pending.add(id); // refused (acknowledged elsewhere already?): as the node has it
         await this.sync();
       }
