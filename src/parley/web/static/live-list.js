@@ -74,6 +74,13 @@ class LiveList {
     this.run(() => this.sync());
   }
 
+  // Where a part of the list is fetched, with the page's own query (the alerts' filter).
+  url(path, params) {
+    const query = new URLSearchParams(this.list.dataset.query || "");
+    for (const [name, value] of params) query.append(name, String(value));
+    return `/console/live/${this.name}${path}?${query}`;
+  }
+
   // A part of the list from the node; its count of the whole list is the page's from now on.
   async fetchPart(url, init = {}) {
     let answer;
@@ -83,7 +90,9 @@ class LiveList {
     } catch (error) {
       throw new Unanswered(String(error));
     }
-    if (answer.status === 401) location.assign(answer.headers.get("HX-Redirect") || "/console/login");
+    if (answer.status === 401) {
+      location.assign(answer.headers.get("HX-Redirect") || "/console/login");
+    }
     if (!answer.ok) throw new Unanswered(`${url}: ${answer.status}`);
     const parsed = document.createElement("template");
     parsed.innerHTML = await answer.text();
@@ -93,7 +102,7 @@ class LiveList {
   }
 
   async reload() {
-    const part = await this.fetchPart(`/console/live/${this.name}?limit=${this.wanted}`);
+    const part = await this.fetchPart(this.url("", [["limit", this.wanted]]));
     const focused = this.focused();
     for (const old of this.items()) old.remove();
     this.list.insertBefore(fragmentOf(this.items(part)), this.more());
@@ -108,13 +117,12 @@ class LiveList {
     this.pending.clear();
     if (!ids.length) return; // fetched with an earlier burst
     if (ids.length > SCREENFUL) return this.reload();
-    const query = new URLSearchParams(ids.map((id) => ["id", id]));
     const rest = this.rest();
-    if (rest !== null) query.set("after", rest);
-    const part = await this.fetchPart(`/console/live/${this.name}/items?${query}`);
-    const asked = new Set(ids);
+    const query = ids.map((id) => ["id", id]);
+    if (rest !== null) query.push(["after", rest]); // what moves up into the places of those gone
+    const part = await this.fetchPart(this.url("/items", query));
     const found = this.items(part);
-    const changed = found.filter((item) => asked.has(item.dataset[this.key]));
+    const changed = found.filter((item) => ids.includes(item.dataset[this.key]));
     const gone = ids.filter((id) => !changed.some((item) => item.dataset[this.key] === id));
     for (const id of gone) this.drop(this.item(id));
     if (rest !== null && gone.length) {
@@ -160,8 +168,7 @@ class LiveList {
     const rest = this.rest();
     const missing = this.wanted - this.items().length;
     if (rest === null || missing <= 0) return;
-    const query = new URLSearchParams({ after: rest, limit: String(missing) });
-    const part = await this.fetchPart(`/console/live/${this.name}?${query}`);
+    const part = await this.fetchPart(this.url("", [["after", rest], ["limit", missing]]));
     this.extend(this.items(part), this.rest(part));
   }
 
