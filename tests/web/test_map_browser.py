@@ -142,10 +142,7 @@ def test_a_polygon_drawn_beside_an_area_field_fills_it_with_a_valid_area(
     watched: tuple[Page, list[str], list[str]],
 ) -> None:
     page, _, errors = watched
-    sign_in(page, cluster, US)
-    field = area_field(page, cluster, channel)
-    box = page.locator(".area-map")
-    expect(box).to_have_attribute("data-ready", "true")
+    field, box = drawing_map(page, cluster, channel)
 
     page.get_by_title("Draw a polygon").click()
     left, top, width, height = bounds(box)
@@ -168,10 +165,7 @@ def test_a_circle_drawn_is_a_point_with_its_radius_and_a_typed_area_is_drawn(
     watched: tuple[Page, list[str], list[str]],
 ) -> None:
     page, _, errors = watched
-    sign_in(page, cluster, US)
-    field = area_field(page, cluster, channel)
-    box = page.locator(".area-map")
-    expect(box).to_have_attribute("data-ready", "true")
+    field, box = drawing_map(page, cluster, channel)
 
     page.get_by_title("Draw a circle: centre, then radius").click()
     left, top, width, height = bounds(box)
@@ -191,10 +185,14 @@ def test_a_circle_drawn_is_a_point_with_its_radius_and_a_typed_area_is_drawn(
     assert errors == []
 
 
-def area_field(page: Page, cluster: LocalCluster, channel: str) -> Any:  # noqa: F811
-    """The area field of the compose page of a declared presence."""
+def drawing_map(page: Page, cluster: LocalCluster, channel: str) -> tuple[Any, Any]:  # noqa: F811
+    """Signed in, the area field of the compose page of a declared presence and the map
+    beside it, once the map is ready to draw on."""
+    sign_in(page, cluster, US)
     page.goto(f"{cluster.nodes[US].url}/console/channels/{channel}/compose/declared_presence/1")
-    return page.locator("textarea[data-area-input]")
+    box = page.locator(".area-map")
+    expect(box).to_have_attribute("data-ready", "true")
+    return page.locator("textarea[data-area-input]"), box
 
 
 def bounds(box: Any) -> tuple[float, float, float, float]:
