@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
 from parley.cli._cluster import LocalCluster
 from parley.clock import format_ts
@@ -64,8 +64,8 @@ def notify(cluster: LocalCluster, party: str, channel: str, form: str, data: Any
     return str(sent["id"])
 
 
-def open_map(page: Page, cluster: LocalCluster) -> None:  # noqa: F811
-    page.goto(f"{cluster.nodes[US].url}/console/map")
+def open_map(page: Page, node_url: str) -> None:
+    page.goto(f"{node_url}/console/map")
     expect(page.locator("#situation-map")).to_have_attribute("data-ready", "true")
     expect(page.locator("#live-state")).to_have_text("Live")
 
@@ -77,7 +77,7 @@ def test_the_map_draws_the_shipped_base_map_and_asks_no_other_host(
     page, requested, errors = watched
     sign_in(page, cluster, US)
 
-    open_map(page, cluster)
+    open_map(page, cluster.nodes[US].url)
 
     # The land of Natural Earth, on the base map's own canvas.
     painted = page.evaluate(
@@ -105,7 +105,7 @@ def test_a_notice_and_its_deconfliction_alert_appear_live_with_the_overlap(
 ) -> None:
     page, _, errors = watched
     sign_in(page, cluster, US)
-    open_map(page, cluster)
+    open_map(page, cluster.nodes[US].url)
     presences = page.locator("path.notice.kind-presence")
     before = presences.count()
 
@@ -209,3 +209,48 @@ def assert_valid(area: dict[str, Any]) -> None:
         "window": window(timedelta(hours=1), timedelta(hours=2)),
     }
     validate_form("declared_presence/1", data, now=datetime.now(UTC))
+
+
+def test_an_activity_drawn_in_compose_meets_a_presence_and_both_maps_draw_the_alert(
+    cluster: LocalCluster,  # noqa: F811
+    channel: str,  # noqa: F811
+    watched: tuple[Page, list[str], list[str]],
+    browser: Browser,  # noqa: F811
+) -> None:
+    page, _, errors = watched
+    presence = {
+        "units": [{"kind": "ship", "count": 2}],
+        "area": SOUTH_OF_CYPRUS,
+        "window": window(timedelta(0), timedelta(days=3)),
+    }
+    notify(cluster, RU, channel, "declared_presence/1", presence)
+    sign_in(page, cluster, US)
+    page.goto(f"{cluster.nodes[US].url}/console/channels/{channel}/compose/military_activity/1")
+    box = page.locator(".area-map")
+    expect(box).to_have_attribute("data-ready", "true")
+
+    # The middle of the world view the map opens on: the eastern Mediterranean is inside.
+    box.scroll_into_view_if_needed()
+    page.get_by_title("Draw a polygon").click()
+    left, top, width, height = bounds(box)
+    for x, y in [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75), (0.25, 0.25)]:
+        page.mouse.click(left + x * width, top + y * height)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=10)
+    page.select_option("#f-data-activity", "naval_exercise")
+    page.fill("#f-data-description", "Naval exercise drawn on the map")
+    page.fill("#f-data-window-start", f"{start:%Y-%m-%dT%H:%M}")
+    page.fill("#f-data-window-end", f"{start + timedelta(hours=6):%Y-%m-%dT%H:%M}")
+    page.click("button.send")
+    expect(page).to_have_url(f"{cluster.nodes[US].url}/console/channels/{channel}")
+
+    other_context = browser.new_context(viewport={"width": 1280, "height": 720})
+    other = other_context.new_page()
+    sign_in(other, cluster, RU)
+    for console in (page, other):
+        open_map(console, cluster.nodes[US if console is page else RU].url)
+        console.fill("#map-time", "1")  # the exercise starts within the slider's first step
+        alert = console.locator(".map-alert").filter(has_text="Declared presence")
+        expect(alert.first).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+        expect(console.locator("path.overlap").first).to_be_attached()
+    other_context.close()
+    assert errors == []
