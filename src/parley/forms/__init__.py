@@ -11,7 +11,7 @@ from ._format import RIGHT_TO_LEFT, translations
 from ._gazetteer import GAZETTEER, GazetteerArea
 from ._geometry import area_geometry
 from ._registry import check_form_names, common_schema, get_form, list_forms
-from ._render import SUPPORTED_LOCALES, render
+from ._render import SUPPORTED_LOCALES, VALUE_WORDS, render
 from ._spec import Field, FormKind, FormSpec, ItemKind, Value
 from ._validate import CheckedForm, validate_form
 
@@ -19,6 +19,7 @@ __all__ = [
     "GAZETTEER",
     "RIGHT_TO_LEFT",
     "SUPPORTED_LOCALES",
+    "VALUE_WORDS",
     "CheckedForm",
     "Field",
     "FormKind",

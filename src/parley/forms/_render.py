@@ -17,11 +17,11 @@ from babel.lists import format_list
 
 from parley.errors import InvalidInput
 
-from ._format import SUPPORTED_LOCALES, Formatter
+from ._format import SUPPORTED_LOCALES, UNITS, Formatter
 from ._registry import get_form
 from ._spec import N_, FormSpec, Value
 
-__all__ = ["SUPPORTED_LOCALES", "render"]
+__all__ = ["SUPPORTED_LOCALES", "VALUE_WORDS", "render"]
 
 _ACTIVITIES = {
     "naval_exercise": N_("Naval exercise"),
@@ -55,6 +55,9 @@ _PERSON_CATEGORIES = {
     "civilian": N_("civilian"),
 }
 _FORCES = ("ships", "aircraft", "personnel")
+# The words of enumerated values as a notification renders them, for anything else that names
+# them (the console's choices): one message id per value, translated once.
+VALUE_WORDS = {**_ACTIVITIES, **_SITE_CATEGORIES, **_INCIDENT_KINDS, **UNITS}
 
 
 def render(form_id: str, data: Mapping[str, Any], locale: str) -> str:

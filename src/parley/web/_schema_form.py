@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from parley.clock import format_ts
 from parley.errors import FieldError
-from parley.forms import FormSpec, common_schema, get_form
+from parley.forms import VALUE_WORDS, FormSpec, common_schema, get_form
 
 __all__ = [
     "CHOICE_WORDS",
@@ -73,24 +73,10 @@ PROPERTY_LABELS = {
     "id": N_("Identity number"),
 }
 ITEM_LABEL = N_("Item {number}")
-# The words of enumerated values, the same as in rendered notifications where they have one.
+# The words of enumerated values: those of rendered notifications, and the choices a rendered
+# notification words otherwise (a count of ships, a lower-case category in a sentence).
 CHOICE_WORDS = {
-    "naval_exercise": N_("Naval exercise"),
-    "air_exercise": N_("Air exercise"),
-    "land_exercise": N_("Land exercise"),
-    "missile_firing": N_("Missile firing"),
-    "other": N_("Other"),
-    "refinery": N_("Oil refinery"),
-    "pipeline": N_("Pipeline"),
-    "power_plant": N_("Power plant"),
-    "substation": N_("Electrical substation"),
-    "nuclear_plant": N_("Nuclear power plant"),
-    "dam": N_("Dam"),
-    "hospital": N_("Hospital"),
-    "unsafe_approach": N_("Unsafe approach"),
-    "collision": N_("Collision"),
-    "airspace_violation": N_("Airspace violation"),
-    "weapons_fire": N_("Weapons fire"),
+    **VALUE_WORDS,
     "ship": N_("Ship"),
     "submarine": N_("Submarine"),
     "aircraft": N_("Aircraft"),
@@ -98,12 +84,6 @@ CHOICE_WORDS = {
     "unit": N_("Military unit"),
     "military": N_("Military"),
     "civilian": N_("Civilian"),
-    "km": N_("km"),
-    "nm": N_("NM"),
-    "m": N_("m"),
-    "ft": N_("ft"),
-    "kt": N_("kt"),
-    "km_h": N_("km/h"),
 }
 # Each description of the shipped schemas, as an operator reads it (None: not shown, as the
 # rule of every text is, which the node names in full when a text breaks it).
