@@ -19,7 +19,7 @@ from ._audit import AUDIT_LOGGER, AuditService, record_audit
 from ._auth import CONSOLE, NEEDS_APPROVAL, ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
-from ._channels import IDEMPOTENCY_KEY_MAX, PAGE_LIMIT, ChannelService
+from ._channels import IDEMPOTENCY_KEY_MAX, ChannelService
 from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting, Situation
@@ -35,6 +35,7 @@ from ._links import LinkMonitor, LinkStatus
 from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
 from ._operators import MIN_PASSWORD_LENGTH, IssuedToken, OperatorService
+from ._paging import PAGE_LIMIT
 from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService

@@ -22,8 +22,8 @@ from parley.errors import PermissionDenied
 from parley.store import AuditEntry, AuditRecord, StoreTx
 
 from ._auth import Permission, Principal, require
-from ._channels import _check_limit
 from ._context import NodeContext
+from ._paging import read_page
 
 __all__ = [
     "AUDIT_LOGGER",
@@ -134,12 +134,13 @@ class AuditService:
     ) -> tuple[list[AuditRecord], int | None]:
         """A page of entries past the id ``after``, oldest first, and the next cursor."""
         require(principal, Permission.READ_AUDIT)
-        _check_limit(limit)
-        records = self._ctx.store.list_audit(
-            after=after, limit=limit + 1, action=action, actor=actor
+        return read_page(
+            limit,
+            lambda asked: self._ctx.store.list_audit(
+                after=after, limit=asked, action=action, actor=actor
+            ),
+            lambda record: record.id,
         )
-        more = len(records) > limit
-        return records[:limit], (records[limit - 1].id if more else None)
 
     async def denied(self, refusal: PermissionDenied, target: str) -> None:
         """A request refused for want of a permission, e.g. ``target`` "POST /api/v1/…"."""

@@ -27,12 +27,12 @@ from parley.store import ChannelRecord, StoredEvent, StoreTx
 from ._auth import Permission, Principal, require
 from ._context import NodeContext
 from ._journal import Effect, Journal, channel_record
+from ._paging import check_page_limit, read_page
 from ._status import EventView, build_views
 
-__all__ = ["IDEMPOTENCY_KEY_MAX", "PAGE_LIMIT", "ChannelService"]
+__all__ = ["IDEMPOTENCY_KEY_MAX", "ChannelService"]
 
 IDEMPOTENCY_KEY_MAX = 128
-PAGE_LIMIT = 1000  # the most channels or events one page holds
 # What a request to post a message says; the rest of its body is the node's (by, deadline).
 _REQUEST_FIELDS = ("precedence", "text", "lang")
 
@@ -52,10 +52,11 @@ class ChannelService:
     ) -> tuple[list[ChannelRecord], str | None]:
         """A page of this party's channels past the channel ``after``, and the next cursor."""
         require(principal, Permission.READ)
-        _check_limit(limit)
-        records = self._ctx.store.list_channels(self._ctx.party, after=after, limit=limit + 1)
-        more = len(records) > limit
-        return records[:limit], (records[limit - 1].id if more else None)
+        return read_page(
+            limit,
+            lambda asked: self._ctx.store.list_channels(self._ctx.party, after=after, limit=asked),
+            lambda record: record.id,
+        )
 
     def get(self, principal: Principal, channel: str) -> ChannelRecord:
         require(principal, Permission.READ)
@@ -66,7 +67,7 @@ class ChannelService:
     ) -> tuple[list[EventView], int | None]:
         """A page of events after position ``after``, and the cursor of the next page."""
         record = self.get(principal, channel)
-        _check_limit(limit)
+        check_page_limit(limit)
         if after < 0:
             raise InvalidInput.for_field("after", "must be >= 0")
         stored = self._ctx.store.list_events(channel, after=after, limit=limit + 1)
@@ -81,7 +82,7 @@ class ChannelService:
     ) -> list[EventView]:
         """The newest events of some types in a channel, newest first (a timeline's page)."""
         record = self.get(principal, channel)
-        _check_limit(limit)
+        check_page_limit(limit)
         stored = self._ctx.store.latest_events(channel, types, limit)
         return build_views(self._ctx.store, self._ctx.party, record, stored, self._ctx.clock.now())
 
@@ -355,8 +356,3 @@ def _check_idempotency_key(key: str | None) -> None:
         raise InvalidInput.for_field(
             "Idempotency-Key", f"must be 1-{IDEMPOTENCY_KEY_MAX} printable characters"
         )
-
-
-def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= PAGE_LIMIT:
-        raise InvalidInput.for_field("limit", f"must be between 1 and {PAGE_LIMIT}")
