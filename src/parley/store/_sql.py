@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 class SqlTx(
     SqlEventsTx,
+    SqlAgreementsTx,
     SqlPartiesTx,
     SqlChannelsTx,
     SqlAcksTx,
@@ -46,7 +47,6 @@ class SqlTx(
     SqlAlertsTx,
     SqlLogTx,
     SqlAuditTx,
-    SqlAgreementsTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
