@@ -181,12 +181,12 @@ class Node:
         self.channels.add_effect(self.witness.raise_alarm)
         self._duties = [
             self.alerts.duty,
-            self.agreements.duty,
             self.receipts.duty,
             self.links.duty,
             self.transparency.sequencer,
             self.transparency.publisher,
             self.witness.duty,
+            self.agreements.duty,
         ]
 
     async def run(self) -> None:
