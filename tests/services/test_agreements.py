@@ -255,6 +255,10 @@ async def test_an_activity_meeting_a_site_of_an_agreement_in_force_risks_violati
         assert site["site"]["name"] == "Kharkiv CHP-5"
         assert alert_agreements(nodes[party], abu_dhabi) == {agreement}
     assert nodes[AE].deconfliction.alerts(duty(nodes[AE]))  # the mediator sees it too
+    seen = await nodes[US].deconfliction.situation(duty(nodes[US]))
+    assert [
+        (item.key, channel) for item, channel in seen.items if item.kind == "protected_site"
+    ] == [(f"agreement:{agreement}:site:0", abu_dhabi)]
 
 
 async def test_sites_imported_for_an_agreement_follow_its_term(nodes, abu_dhabi, clock, tmp_path):
