@@ -287,7 +287,7 @@ class DeconflictionService:
         start, end = (None if ts is None else to_ms(parse_ts(ts)) for ts in window)
         try:
             made = agreement_items(state.id, state.parties, state.scope, start, end)
-        except (ParleyError, ValueError, KeyError):
+        except (ParleyError, ValueError, KeyError, TypeError):
             _log.exception("agreement %s has a scope this node cannot index", agreement)
             return []
         for item, described in made:
