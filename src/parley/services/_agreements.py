@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from parley.clock import format_ts, parse_ts, to_ms
+from parley.clock import parse_ts, to_ms
 from parley.errors import FieldError, InvalidInput, NotFound
 from parley.forms import validate_form
 from parley.protocol import AgreementState, AgreementStatus, Event, validate_body
@@ -28,7 +28,8 @@ from ._sites import CATEGORIES, site_terms
 
 __all__ = ["TERM_ALERTS", "AgreementService", "AgreementView"]
 
-# (time before the end, alert kind, severity), the nearest first; then the end itself.
+# (time before the end, alert kind, severity): the end first, so a pass raises the latest
+# mark its clock has passed.
 TERM_ALERTS: Sequence[tuple[timedelta, str, str]] = (
     (timedelta(0), "agreement_expired", "high"),
     (timedelta(hours=24), "agreement_ends_24h", "high"),
@@ -254,9 +255,3 @@ def _area(area: object, where: str, now: datetime) -> None:
         )
         shown = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
         raise InvalidInput(f"not a valid area: {shown}", errors=errors) from exc
-
-
-def term_of(start: datetime, days: float | None) -> dict[str, str | None]:
-    """A term from ``start`` for ``days`` (None: open-ended), as an agreement states it."""
-    end = None if days is None else format_ts(start + timedelta(days=days))
-    return {"start": format_ts(start), "end": end}
