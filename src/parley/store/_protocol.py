@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from ._acks import AcksReads, AcksTx
+from ._agreements import AgreementsReads, AgreementsTx
 from ._alerts import AlertsReads, AlertsTx
 from ._audit import AuditReads, AuditTx
 from ._channels import ChannelsReads, ChannelsTx
@@ -36,6 +37,7 @@ class StoreTx(
     DeconflictionTx,
     LogTx,
     AuditTx,
+    AgreementsTx,
     Protocol,
 ):
     """Writes inside one transaction of the single writer; reads here see that transaction."""
@@ -52,6 +54,7 @@ class Store(
     DeconflictionReads,
     LogReads,
     AuditReads,
+    AgreementsReads,
     Protocol,
 ):
     @property

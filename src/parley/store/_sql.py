@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from parley.errors import StoreUnavailable
 
 from ._acks import SqlAcksReads, SqlAcksTx
+from ._agreements import SqlAgreementsReads, SqlAgreementsTx
 from ._alerts import SqlAlertsReads, SqlAlertsTx
 from ._audit import SqlAuditReads, SqlAuditTx
 from ._channels import SqlChannelsReads, SqlChannelsTx
@@ -45,6 +46,7 @@ class SqlTx(
     SqlAlertsTx,
     SqlLogTx,
     SqlAuditTx,
+    SqlAgreementsTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
@@ -63,6 +65,7 @@ class SqlStore(
     SqlAlertsReads,
     SqlLogReads,
     SqlAuditReads,
+    SqlAgreementsReads,
 ):
     """Reads run on pooled connections; every write goes through the one writer."""
 
