@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from parley.protocol import plain_text_error
+from parley.protocol import MAX_LIST_ROWS, plain_text_error
 
 from ._names import scripts_of_words
 
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 FIELDS = ("name", "latin", "born", "category", "unit")
-MAX_ROWS = 20_000
+MAX_ROWS = MAX_LIST_ROWS
 MAX_FIELD_CHARS = 200
 EARLIEST_BIRTH = date(1900, 1, 1)
 Format = Literal["csv", "json"]

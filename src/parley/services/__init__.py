@@ -24,6 +24,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting, Situation
 from ._deconflict_alerts import DeconflictionAlert
+from ._exchanges import EXCHANGE_PERMISSION, ExchangeService, OpenedList, Submitted
 from ._federation import FederationService, PushOutcome
 from ._files import write_private
 from ._inbox import Inbox, InboxItem, waits_for
@@ -50,6 +51,7 @@ __all__ = [
     "CATEGORIES",
     "CONFIG_FILE",
     "CONSOLE",
+    "EXCHANGE_PERMISSION",
     "IDEMPOTENCY_KEY_MAX",
     "KEY_FILE",
     "MIN_PASSWORD_LENGTH",
@@ -74,6 +76,7 @@ __all__ = [
     "DraftRecord",
     "EventStatus",
     "EventView",
+    "ExchangeService",
     "ExportSummary",
     "FederationService",
     "HttpPeerTransport",
@@ -96,6 +99,7 @@ __all__ = [
     "NodeConfig",
     "NodeContext",
     "NotificationService",
+    "OpenedList",
     "OperatorRecord",
     "OperatorService",
     "PartyRecord",
@@ -112,6 +116,7 @@ __all__ = [
     "SiteRecord",
     "SiteService",
     "Situation",
+    "Submitted",
     "TransparencyLog",
     "Witness",
     "check_passphrase",
