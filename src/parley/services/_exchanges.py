@@ -134,6 +134,11 @@ class ExchangeService:
             raise NotFound(f"no exchange {agreement} of which {self._ctx.party} is a participant")
         return fold_exchange(state, events)
 
+    def status(self, principal: Principal, agreement: str) -> ExchangeState:
+        """What any operator may read of an exchange: no person, only who did what when."""
+        require(principal, Permission.READ)
+        return self.exchange(agreement)
+
     def key_state(self, agreement: str) -> str:
         """ "none", "held" or "shredded": this node's private key of the exchange."""
         record = self._ctx.store.exchange_key(agreement)
