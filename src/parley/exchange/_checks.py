@@ -90,11 +90,12 @@ def check_list(
 ) -> ListCheck:
     """Read ``data`` and check it whole; the list may be submitted only when ``ok``.
 
-    The duplicate and count checks run on the rows that were read soundly, so a list with
-    a bad row still shows every duplicate in one pass.
+    The duplicate checks run on the rows that were read soundly, so a list with a bad row
+    still shows every duplicate in one pass; the counts are judged once every row is read.
     """
     persons, problems = parse_list(data, fmt, today=today, categories=expected or ())
     if not any(p.row is None for p in problems):
-        problems.extend(check_persons(persons, other=other, earlier=earlier, expected=expected))
+        counted = None if problems else expected
+        problems.extend(check_persons(persons, other=other, earlier=earlier, expected=counted))
     problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     return ListCheck(tuple(persons), tuple(problems))
