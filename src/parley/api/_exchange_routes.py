@@ -22,7 +22,7 @@ from ._answers import Answer, EventOut
 from ._contract import problems
 from ._deps import CurrentPrincipal, NodeDep
 from ._input import JsonRoute
-from ._values import EventId, OperatorName
+from ._values import EventId, OperatorName, Timestamp
 
 __all__ = ["router"]
 
@@ -75,7 +75,7 @@ class PersonOut(Answer):
 
 class VerificationOut(Answer):
     id: str
-    ts: str
+    ts: Timestamp
     by: str
     queried: dict[int, str]
 
@@ -83,7 +83,7 @@ class VerificationOut(Answer):
 class ListOut(Answer):
     id: str
     party: str
-    ts: str
+    ts: Timestamp
     by: str
     rows: int
     counts: dict[str, int]
@@ -95,7 +95,7 @@ class ListOut(Answer):
 
 class CompletionOut(Answer):
     id: str
-    ts: str
+    ts: Timestamp
     by: str
 
 
@@ -111,6 +111,11 @@ class ExchangeOut(Answer):
     key: Literal["none", "held", "shredded"] = Field(description="this node's key")
     lists: list[ListOut]
     completed: CompletionOut | None
+
+
+class KeyOut(Answer):
+    agreement: str
+    event: str | None = Field(description="the exchange_key event, if published now")
 
 
 class OpenedListOut(Answer):
@@ -175,11 +180,11 @@ def get_exchange(node: NodeDep, principal: CurrentPrincipal, agreement: EventId)
 @router.post("/exchanges/{agreement}/key", responses=problems(404, 409))
 async def join_exchange(
     node: NodeDep, principal: CurrentPrincipal, agreement: EventId, response: Response
-) -> EventOut | None:
+) -> KeyOut:
     """Publish this node's key for the exchange (201), or nothing if it is published (200)."""
     view = await node.exchanges.join(principal, agreement)
     response.status_code = 200 if view is None else 201
-    return None if view is None else EventOut.model_validate(view)
+    return KeyOut(agreement=agreement, event=None if view is None else view.event.id)
 
 
 @router.post("/exchanges/{agreement}/lists", status_code=201, responses=problems(404, 409))

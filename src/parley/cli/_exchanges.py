@@ -108,11 +108,11 @@ def exchange_join(
     as_json: AsJson = False,
 ) -> None:
     """Publish your node's key for the exchange, so that lists are sealed to it too."""
-    event = _call(node_url, username, password_file, "POST", _path(agreement, "key"))
+    answer = _call(node_url, username, password_file, "POST", _path(agreement, "key"))
     if as_json:
-        print_json(event)
+        print_json(answer)
     else:
-        console.print("Key published" if event else "The key was already published")
+        console.print("Key published" if answer["event"] else "The key was already published")
 
 
 @exchange_app.command("submit")
