@@ -15,6 +15,7 @@ from parley.store import (
     SiteRecord,
 )
 
+from ._agreements import TERM_ALERTS, AgreementService, AgreementView
 from ._audit import AUDIT_LOGGER, AuditService, record_audit
 from ._auth import CONSOLE, NEEDS_APPROVAL, ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
@@ -60,6 +61,9 @@ __all__ = [
     "PAGE_LIMIT",
     "PASSPHRASE_ENV",
     "ROLE_PERMISSIONS",
+    "TERM_ALERTS",
+    "AgreementService",
+    "AgreementView",
     "AlertRecord",
     "AlertService",
     "AuditRecord",

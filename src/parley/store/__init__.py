@@ -4,7 +4,7 @@ from ._acks import AckRecord, PendingAck, ReplyRecord
 from ._alerts import AlertRecord
 from ._audit import AuditEntry, AuditRecord
 from ._channels import ChannelRecord
-from ._deconflict import PairRecord, SiteRecord
+from ._deconflict import PairRecord, SiteRecord, SiteShape
 from ._drafts import DraftRecord
 from ._engine import make_engine
 from ._events import ChainView, ReceiptRecord, StoredEvent, event_from_raw
@@ -48,6 +48,7 @@ __all__ = [
     "ReceiptRecord",
     "ReplyRecord",
     "SiteRecord",
+    "SiteShape",
     "SplitViewRecord",
     "SqlStore",
     "SqlTx",
