@@ -21,6 +21,7 @@ from parley.clock import format_ts
 
 from ._cluster import LocalCluster
 from ._demo_checks import check_converged, check_deconfliction, check_witnessing, tell_new_alerts
+from ._demo_exchanges import check_exchanges, play_exchanges
 from ._demo_record import check_record
 from ._demo_story import Story
 from ._main import app, console, run_or_exit
@@ -196,6 +197,8 @@ def demo(
         passed = check_deconfliction(cluster, story)
         passed &= check_converged(cluster, channels, _members(), left_for=left_for)
         passed &= check_witnessing(cluster, story)
+        exchange = play_exchanges(cluster, story, channels)
+        passed &= check_exchanges(cluster, exchange)
         bundle = root / "hotline.jsonl"
         story.record(root / _EXPORTER, channels["hotline"], bundle)
         if check_only:

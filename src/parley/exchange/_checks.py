@@ -60,22 +60,30 @@ def check_persons(
         if twin is None or twin[1] is not Likeness.SAME:
             seen.add(Known(f"row {row}", person))
         checks = (
-            (twin, "duplicate_in_list", "the same person as {}"),
-            (others.find(person), "duplicate_across_lists", "on the other side's list too ({})"),
-            (earlier and earlier.find(person), "already_exchanged", "handed over before ({})"),
+            (twin, "duplicate_in_list", _TWIN),
+            (others.find(person), "duplicate_across_lists", _OTHER_LIST),
+            (earlier and earlier.find(person), "already_exchanged", _BEFORE),
         )
         problems.extend(
-            _match_problem(row, found, code, what) for found, code, what in checks if found
+            _match_problem(row, found, code, said) for found, code, said in checks if found
         )
     if expected is not None:
         problems.extend(count_problems(persons, expected))
     return problems
 
 
-def _match_problem(row: int, found: tuple[Known, Likeness], code: str, what: str) -> Problem:
+# What a match says, when it is sure and when it may be.
+_TWIN = ("is the same person as {}", "may be the same person as {}")
+_OTHER_LIST = ("is on the other side's list too ({})", "may be on the other side's list ({})")
+_BEFORE = ("was handed over before ({})", "may have been handed over before ({})")
+
+
+def _match_problem(
+    row: int, found: tuple[Known, Likeness], code: str, said: tuple[str, str]
+) -> Problem:
     known, how = found
     sure = how is Likeness.SAME
-    message = ("is " if sure else "may be ") + what.format(known.ref)
+    message = (said[0] if sure else said[1]).format(known.ref)
     return Problem(row, "name", code, message, known.ref, blocks=sure)
 
 
