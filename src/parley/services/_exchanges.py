@@ -18,7 +18,14 @@ from datetime import timedelta
 from typing import Any
 
 from parley.clock import parse_ts, to_ms
-from parley.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
+from parley.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from parley.exchange import (
     Format,
     Known,
@@ -354,6 +361,9 @@ class ExchangeService:
     async def complete(self, principal: Principal, agreement: str) -> EventView:
         self._require(principal)
         exchange = self.exchange(agreement)
+        mediator = exchange.agreement.mediator
+        if self._ctx.party != mediator:
+            raise Forbidden(f"only {mediator}, the mediator, completes exchange {agreement}")
         missing = exchange.missing_for_completion()
         if missing is not None:
             raise Conflict(f"exchange {agreement} cannot be completed: {missing}")
