@@ -146,6 +146,17 @@ class ExchangeService:
         require(principal, Permission.READ)
         return self.exchange(agreement)
 
+    def exchanges_of(self, principal: Principal) -> list[ExchangeState]:
+        """Every exchange this node's party takes part in, oldest first (no person)."""
+        require(principal, Permission.READ)
+        found = []
+        for agreement in self._ctx.store.agreement_ids():
+            events = [event_from_raw(raw) for raw in self._ctx.store.agreement_events(agreement)]
+            state = fold_agreement(events)
+            if state.kind == "exchange" and self._ctx.party in (*state.parties, state.mediator):
+                found.append(fold_exchange(state, events))
+        return found
+
     def key_state(self, agreement: str) -> str:
         """ "none", "held" or "shredded": this node's private key of the exchange."""
         record = self._ctx.store.exchange_key(agreement)

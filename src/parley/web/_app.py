@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from ._compose import router as compose_router
+from ._exchanges import router as exchanges_router
 from ._headers import ConsoleHeaders
 from ._i18n import page
 from ._live import router as live_router
@@ -28,6 +29,7 @@ def install_console(app: FastAPI) -> None:
     app.state.console_sessions = Sessions(app.state.node)
     app.include_router(pages_router)
     app.include_router(compose_router)
+    app.include_router(exchanges_router)
     app.include_router(live_router)
     app.include_router(map_router)
     app.add_api_route("/console/flash.wav", _flash_sound, include_in_schema=False)
