@@ -111,6 +111,12 @@ def test_bodies_of_the_four_types_pass_and_bad_fields_are_named() -> None:
         validate_body(
             "exchange_verification", verification(exchange.id, "a" * 64, {"0": "other"}).body
         )
+    sealed = list_body(exchange.id, US)
+    note = {k: sealed[k] for k in ("ciphertext", "nonce", "wrapped", "commitment")}
+    with_note = {**verification(exchange.id, "a" * 64).body, "note": note}
+    validate_body("exchange_verification", with_note)
+    with pytest.raises(InvalidInput, match=r"body.note.commitment"):
+        validate_body("exchange_verification", {**with_note, "note": {**note, "commitment": "x"}})
     with pytest.raises(InvalidInput, match=r"body.key"):
         validate_body("exchange_key", {"agreement": exchange.id, "key": "AAAA", "by": "duty1"})
 

@@ -105,7 +105,15 @@ async def test_a_157_for_157_exchange_is_verified_completed_and_shredded(
     opened = await ae.exchanges.read(officers[AE], agreement, theirs_sent.view.event.id)
     assert opened.persons == tuple(theirs)
     await ae.exchanges.verify(officers[AE], agreement, sent.view.event.id, {})
-    await ae.exchanges.verify(officers[AE], agreement, theirs_sent.view.event.id, {12: "identity"})
+    note = "Row 12: the unit given is not the one the ICRC visited; please check."
+    await ae.exchanges.verify(
+        officers[AE], agreement, theirs_sent.view.event.id, {12: "identity"}, note
+    )
+    await settle(trio)
+    queried = await ru.exchanges.read(officers[RU], agreement, theirs_sent.view.event.id)
+    assert queried.note == note
+    assert queried.entry.verification is not None
+    assert queried.entry.verification.queried == {12: "identity"}
     with pytest.raises(Conflict, match="list of ru-genstaff is not verified"):
         await ae.exchanges.complete(officers[AE], agreement)
     corrected = [*theirs[:11], dataclasses.replace(theirs[11], unit="civilian"), *theirs[12:]]
@@ -144,7 +152,7 @@ async def test_a_157_for_157_exchange_is_verified_completed_and_shredded(
     bundle = tmp_path / "abu-dhabi.jsonl"
     us.export(scene.channel, bundle)
     verify_bundle(bundle, workers=1)
-    names = [p.name for p in ours + theirs] + [p.latin for p in ours + theirs]
+    names = [p.name for p in ours + theirs] + [p.latin for p in ours + theirs] + [note]
     for blob in (bundle.read_bytes(), *_store_bytes(us)):
         assert not [name for name in names if name.encode() in blob]
 

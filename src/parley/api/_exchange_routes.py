@@ -44,6 +44,9 @@ class VerificationIn(_In):
     queried: dict[Annotated[str, Field(pattern="^[1-9][0-9]{0,5}$")], Literal[QUERY_REASONS]] = (  # type: ignore[valid-type]
         Field(default_factory=dict, description="row -> reason; every other row is verified")
     )
+    note: Annotated[str, Field(max_length=4000)] | None = Field(
+        default=None, description="words to the parties, sealed to them like a list"
+    )
 
 
 class GrantIn(_In):
@@ -120,6 +123,7 @@ class KeyOut(Answer):
 
 class OpenedListOut(Answer):
     summary: ListOut
+    note: str | None = Field(description="the mediator's note in its latest verification")
     persons: list[PersonOut]
 
 
@@ -220,6 +224,7 @@ async def read_list(
     state = node.exchanges.exchange(agreement)
     return OpenedListOut(
         summary=_list_out(state, opened.entry),
+        note=opened.note,
         persons=[PersonOut.model_validate(p.as_dict()) for p in opened.persons],
     )
 
@@ -239,7 +244,7 @@ async def verify_list(
     """The mediator marks a list's rows: those queried with their reason, the others verified."""
     queried = {int(row): reason for row, reason in body.queried.items()}
     return EventOut.model_validate(
-        await node.exchanges.verify(principal, agreement, list_id, queried)
+        await node.exchanges.verify(principal, agreement, list_id, queried, body.note)
     )
 
 

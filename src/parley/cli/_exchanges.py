@@ -187,6 +187,8 @@ def exchange_read(
     if as_json:
         print_json(opened)
         return
+    if opened["note"]:
+        console.print(f"The mediator's note: {escape(opened['note'])}")
     for row, person in enumerate(opened["persons"], start=1):
         console.print(
             f"{row:>5}  {escape(person['name'])} ({escape(person['latin'])}), born "
@@ -209,13 +211,17 @@ def exchange_verify(
             "date_of_birth, not_held, category, other); repeat. Every other row is verified.",
         ),
     ] = None,
+    note: Annotated[
+        str | None, typer.Option(help="Words to the parties, sealed to them like the list.")
+    ] = None,
     password_file: PasswordFile = None,
     as_json: AsJson = False,
 ) -> None:
     """The mediator marks a list's rows verified or queried."""
     queried = dict(_query(option) for option in query or [])
     path = _path(agreement, "lists", list_id, "verification")
-    event = _call(node_url, username, password_file, "POST", path, {"queried": queried})
+    payload = {"queried": queried, "note": note}
+    event = _call(node_url, username, password_file, "POST", path, payload)
     if as_json:
         print_json(event)
     elif queried:

@@ -72,6 +72,7 @@ from ._exchanges import (
     Verification,
     fold_exchange,
     list_context,
+    note_context,
 )
 from ._fedauth import (
     FED_HEADERS,
@@ -267,6 +268,7 @@ __all__ = [
     "log_verifier",
     "new_exchange_key",
     "node_hash",
+    "note_context",
     "open_checkpoint",
     "open_log_checkpoint",
     "open_note",

@@ -42,6 +42,7 @@ __all__ = [
     "check_exchange_event",
     "fold_exchange",
     "list_context",
+    "note_context",
 ]
 
 EXCHANGE_TYPES = frozenset(
@@ -59,6 +60,8 @@ QUERY_REASONS = (
     "other",
 )
 _MAX_CIPHERTEXT_B64 = 12 * 1024 * 1024
+_MAX_NOTE_B64 = 64 * 1024
+_SEALED_KEYS = ("ciphertext", "nonce", "wrapped", "commitment")
 _WRAPPED_BYTES = 32 + 12 + 32 + 16  # ephemeral key, nonce, content key, tag
 _CATEGORY_RE = re.compile(r"^[a-z][a-z_]{0,39}$")
 _ROW_RE = re.compile(r"^[1-9][0-9]{0,5}$")
@@ -67,6 +70,11 @@ _ROW_RE = re.compile(r"^[1-9][0-9]{0,5}$")
 def list_context(agreement: str, author: str) -> bytes:
     """What a list's ciphertext is bound to: its exchange and its author."""
     return f"parley exchange list {agreement} {author}".encode()
+
+
+def note_context(agreement: str, list_id: str) -> bytes:
+    """What the mediator's note on a list is bound to: the exchange and the list."""
+    return f"parley exchange note {agreement} {list_id}".encode()
 
 
 # -- bodies --------------------------------------------------------------------------------------
@@ -94,21 +102,26 @@ def _key(body: Mapping[str, Any]) -> None:
     validate_operator_name(body["by"], "body.by")
 
 
+def _sealed(body: Mapping[str, Any], where: str, limit: int) -> None:
+    """The fields of a sealed document (``_sealed.py``) and its commitment."""
+    _b64(body["ciphertext"], f"{where}.ciphertext", limit=limit)
+    _b64(body["nonce"], f"{where}.nonce", 12)
+    wrapped = body["wrapped"]
+    if not isinstance(wrapped, dict) or not wrapped:
+        raise InvalidInput.for_field(f"{where}.wrapped", "must map each participant to its key")
+    for party, key in wrapped.items():
+        _b64(key, f"{where}.wrapped.{party}", _WRAPPED_BYTES)
+    event_id(body["commitment"], f"{where}.commitment")
+
+
 def _list(body: Mapping[str, Any]) -> None:
     exact_keys(
         body,
-        {"agreement", "ciphertext", "nonce", "wrapped", "commitment", "rows", "counts", "by"},
+        {"agreement", *_SEALED_KEYS, "rows", "counts", "by"},
         frozenset({"supersedes"}),
     )
     event_id(body["agreement"], "body.agreement")
-    _b64(body["ciphertext"], "body.ciphertext", limit=_MAX_CIPHERTEXT_B64)
-    _b64(body["nonce"], "body.nonce", 12)
-    wrapped = body["wrapped"]
-    if not isinstance(wrapped, dict) or not wrapped:
-        raise InvalidInput.for_field("body.wrapped", "must map each participant to its key")
-    for party, key in wrapped.items():
-        _b64(key, f"body.wrapped.{party}", _WRAPPED_BYTES)
-    event_id(body["commitment"], "body.commitment")
+    _sealed(body, "body", _MAX_CIPHERTEXT_B64)
     rows = _count(body["rows"], "body.rows", 1, MAX_LIST_ROWS)
     counts = body["counts"]
     if not isinstance(counts, dict) or not all(
@@ -124,7 +137,13 @@ def _list(body: Mapping[str, Any]) -> None:
 
 
 def _verification(body: Mapping[str, Any]) -> None:
-    exact_keys(body, {"agreement", "list", "queried", "by"})
+    exact_keys(body, {"agreement", "list", "queried", "by"}, frozenset({"note"}))
+    if "note" in body:
+        note = body["note"]
+        if not isinstance(note, dict):
+            raise InvalidInput.for_field("body.note", "must be a sealed note")
+        exact_keys(note, set(_SEALED_KEYS), where="body.note")
+        _sealed(note, "body.note", _MAX_NOTE_B64)
     event_id(body["agreement"], "body.agreement")
     event_id(body["list"], "body.list")
     queried = body["queried"]
@@ -162,6 +181,7 @@ class Verification:
     ts: str
     by: str
     queried: Mapping[int, str]
+    note: Mapping[str, Any] | None = None  # sealed like a list
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +282,7 @@ def fold_exchange(agreement: AgreementState, events: Iterable[Event]) -> Exchang
             current[event.author] = event.id
         elif event.type == "exchange_verification" and body["list"] in lists:
             queried = {int(row): reason for row, reason in body["queried"].items()}
-            verification = Verification(event.id, event.ts, body["by"], queried)
+            verification = Verification(event.id, event.ts, body["by"], queried, body.get("note"))
             lists[body["list"]] = replace(lists[body["list"]], verification=verification)
         elif event.type == "exchange_completion":
             completed = Completion(event.id, event.ts, body["by"])
@@ -340,6 +360,9 @@ def _verification_rule(event: Event, received: bool, exchange: ExchangeState) ->
     listed = exchange.lists.get(body["list"])
     if listed is None:
         raise InvalidInput.for_field("list", f"is not a list of exchange {agreement.id}")
+    if "note" in body and set(body["note"]["wrapped"]) != set(exchange.participants):
+        named = ", ".join(exchange.participants)
+        raise InvalidInput.for_field("note.wrapped", f"a note is sealed to exactly {named}")
     beyond = [row for row in body["queried"] if int(row) > listed.rows]
     if beyond:
         raise InvalidInput.for_field("queried", f"row {beyond[0]} is past the list's {listed.rows}")

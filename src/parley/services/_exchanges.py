@@ -47,10 +47,12 @@ from parley.protocol import (
     fold_exchange,
     list_context,
     new_exchange_key,
+    note_context,
     open_sealed,
     public_of,
     salted,
     seal,
+    validate_text,
 )
 from parley.store import StoreTx, event_from_raw
 
@@ -63,6 +65,7 @@ from ._status import EventView
 __all__ = ["EXCHANGE_PERMISSION", "GRANTABLE", "ExchangeService", "OpenedList", "Submitted"]
 
 EXCHANGE_PERMISSION = "exchange"
+_NOTE_LIMIT = 4000
 # Permissions an admin grants an operator beyond its role.
 GRANTABLE = (EXCHANGE_PERMISSION,)
 
@@ -73,6 +76,7 @@ class OpenedList:
 
     entry: ExchangeList
     persons: tuple[Person, ...]
+    note: str | None = None  # the mediator's note in its latest verification of the list
 
 
 @dataclass(frozen=True)
@@ -276,15 +280,10 @@ class ExchangeService:
     ) -> dict[str, Any]:
         listed = list(persons)
         agreement = exchange.agreement.id
-        plaintext = salted({"agreement": agreement, "persons": [p.as_dict() for p in listed]})
-        recipients = {party: base64.b64decode(key) for party, key in exchange.keys.items()}
-        sealed = seal(plaintext, recipients, list_context(agreement, self._ctx.party))
+        document = {"agreement": agreement, "persons": [p.as_dict() for p in listed]}
         body: dict[str, Any] = {
             "agreement": agreement,
-            "ciphertext": sealed.ciphertext,
-            "nonce": sealed.nonce,
-            "wrapped": sealed.wrapped,
-            "commitment": commitment(plaintext),
+            **_sealed_to_all(exchange, document, list_context(agreement, self._ctx.party)),
             "rows": len(listed),
             "counts": counts_of(listed),
             "by": by,
@@ -302,26 +301,40 @@ class ExchangeService:
         if listed is None:
             raise NotFound(f"no list {list_id} in exchange {agreement}")
         persons = tuple(self._open(exchange, listed))
+        verification = listed.verification
+        note = None
+        if verification is not None and verification.note is not None:
+            context = note_context(agreement, list_id)
+            note = str(self._opened(exchange, verification.note, context)["note"])
         await record_audit(
             self._ctx, principal, "exchange.read", list_id, agreement=agreement, rows=len(persons)
         )
-        return OpenedList(listed, persons)
+        return OpenedList(listed, persons, note)
 
     def _open(self, exchange: ExchangeState, listed: ExchangeList) -> list[Person]:
+        context = list_context(exchange.agreement.id, listed.author)
+        document = self._opened(exchange, listed.body, context)
+        return [person_from_dict(row) for row in document["persons"]]
+
+    def _opened(
+        self, exchange: ExchangeState, body: Mapping[str, Any], context: bytes
+    ) -> dict[str, Any]:
+        """A sealed document of the exchange, opened with this node's key and checked
+        against its commitment."""
         key = self._ctx.store.exchange_key(exchange.agreement.id)
         if key is None or key.private_key is None:
             state = "was shredded" if key is not None else "is not held here"
             raise Conflict(
                 f"the key of exchange {exchange.agreement.id} {state}: lists are unreadable"
             )
-        body = listed.body
         sealed = Sealed(body["ciphertext"], body["nonce"], dict(body["wrapped"]))
-        context = list_context(exchange.agreement.id, listed.author)
         plaintext = open_sealed(sealed, self._ctx.party, key.private_key, context)
-        if commitment(plaintext) != listed.commitment:
-            raise Conflict(f"list {listed.id} does not match its commitment")
-        document = json.loads(plaintext)
-        return [person_from_dict(row) for row in document["persons"]]
+        if commitment(plaintext) != body["commitment"]:
+            raise Conflict(
+                f"a document of exchange {exchange.agreement.id} does not match its commitment"
+            )
+        document: dict[str, Any] = json.loads(plaintext)
+        return document
 
     def _earlier(self, current: str) -> Iterable[Known]:
         """The persons of every completed exchange this node can still read."""
@@ -340,10 +353,15 @@ class ExchangeService:
 
     # -- the mediator ----------------------------------------------------------------------------
     async def verify(
-        self, principal: Principal, agreement: str, list_id: str, queried: Mapping[int, str]
+        self,
+        principal: Principal,
+        agreement: str,
+        list_id: str,
+        queried: Mapping[int, str],
+        note: str | None = None,
     ) -> EventView:
         """Mark a list's rows: those in ``queried`` queried with their reason, the others
-        verified."""
+        verified; ``note``, the mediator's words to the parties, is sealed like a list."""
         self._require(principal)
         exchange = self.exchange(agreement)
         for row, reason in queried.items():
@@ -351,12 +369,17 @@ class ExchangeService:
                 raise InvalidInput.for_field(
                     f"queried.{row}", f"must be one of {', '.join(QUERY_REASONS)}"
                 )
-        body = {
+        body: dict[str, Any] = {
             "agreement": agreement,
             "list": list_id,
             "queried": {str(row): reason for row, reason in sorted(queried.items())},
             "by": principal.username,
         }
+        if note is not None:
+            text = validate_text(note, "note", limit=_NOTE_LIMIT)
+            body["note"] = _sealed_to_all(
+                exchange, {"note": text}, note_context(agreement, list_id)
+            )
         record = self._channels.writable(exchange.agreement.channel)
         view = await self._channels.append(record, "exchange_verification", body)
         await record_audit(
@@ -401,6 +424,21 @@ class ExchangeService:
         if not await self._ctx.store.write(lambda tx: tx.shred_exchange_key(agreement, by, now)):
             raise Conflict(f"this node holds no key of exchange {agreement} to shred")
         await record_audit(self._ctx, principal, "exchange.shred", agreement)
+
+
+def _sealed_to_all(
+    exchange: ExchangeState, document: Mapping[str, Any], context: bytes
+) -> dict[str, Any]:
+    """``document`` sealed to every participant's key, with its commitment."""
+    plaintext = salted(document)
+    recipients = {party: base64.b64decode(key) for party, key in exchange.keys.items()}
+    sealed = seal(plaintext, recipients, context)
+    return {
+        "ciphertext": sealed.ciphertext,
+        "nonce": sealed.nonce,
+        "wrapped": sealed.wrapped,
+        "commitment": commitment(plaintext),
+    }
 
 
 def _refusal(problems: Iterable[Problem]) -> InvalidInput:
