@@ -44,7 +44,7 @@ class VerificationIn(_In):
     queried: dict[Annotated[str, Field(pattern="^[1-9][0-9]{0,5}$")], Literal[QUERY_REASONS]] = (  # type: ignore[valid-type]
         Field(default_factory=dict, description="row -> reason; every other row is verified")
     )
-    note: Annotated[str, Field(max_length=4000)] | None = Field(
+    note: Annotated[str, Field(max_length=1000)] | None = Field(
         default=None, description="words to the parties, sealed to them like a list"
     )
 

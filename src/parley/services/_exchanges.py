@@ -65,7 +65,7 @@ from ._status import EventView
 __all__ = ["EXCHANGE_PERMISSION", "GRANTABLE", "ExchangeService", "OpenedList", "Submitted"]
 
 EXCHANGE_PERMISSION = "exchange"
-_NOTE_LIMIT = 4000
+_NOTE_LIMIT = 4000  # bytes: the API takes 1,000 characters of at most 4 bytes
 # Permissions an admin grants an operator beyond its role.
 GRANTABLE = (EXCHANGE_PERMISSION,)
 
