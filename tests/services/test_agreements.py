@@ -246,11 +246,19 @@ async def test_an_activity_meeting_a_site_of_an_agreement_in_force_risks_violati
     for party in (US, RU):
         [alert] = nodes[party].deconfliction.alerts(duty(nodes[party]))
         site = alert.a if alert.a["kind"] == "protected_site" else alert.b
-        assert (alert.channel, alert.severity) == (abu_dhabi, "critical")
+        assert (alert.channel, alert.severity, alert.agreement) == (
+            abu_dhabi,
+            "critical",
+            agreement,
+        )
         assert site["site"]["agreement"] == agreement
         assert site["site"]["name"] == "Kharkiv CHP-5"
         assert alert_agreements(nodes[party], abu_dhabi) == {agreement}
     assert nodes[AE].deconfliction.alerts(duty(nodes[AE]))  # the mediator sees it too
+    seen = await nodes[US].deconfliction.situation(duty(nodes[US]))
+    assert [
+        (item.key, channel) for item, channel in seen.items if item.kind == "protected_site"
+    ] == [(f"agreement:{agreement}:site:0", abu_dhabi)]
 
 
 async def test_sites_imported_for_an_agreement_follow_its_term(nodes, abu_dhabi, clock, tmp_path):

@@ -42,8 +42,15 @@ class ExchangeResult:
 
 
 def play_exchanges(
-    cluster: LocalCluster, story: Story, channels: dict[str, str], timeout_s: float = 30.0
+    cluster: LocalCluster,
+    story: Story,
+    channels: dict[str, str],
+    timeout_s: float = 30.0,
+    *,
+    agreement: str | None = None,
 ) -> ExchangeResult:
+    """The act; ``agreement``: the 157-for-157 exchange if already in force (else it is
+    proposed here, after the earlier one)."""
     channel = channels[_CHANNEL]
     for party in (*_PARTIES, _MEDIATOR):
         cluster.call(
@@ -51,14 +58,17 @@ def play_exchanges(
         )
     _say(f"each node's admin grants {_OFFICER} the exchange permission")
 
-    earlier = _exchange(cluster, channel, "Exchange of 3 for 3", _EARLIER_COUNTS, timeout_s)
+    earlier = _agree(cluster, channel, "Exchange of 3 for 3", _EARLIER_COUNTS, timeout_s)
+    _join(cluster, earlier, timeout_s)
     lists = {p: fictitious_persons(3, start=_EARLIER_FIRST[p]) for p in _PARTIES}
     for party in _PARTIES:
         _submit(cluster, earlier, party, lists[party], timeout_s)
     _verify_and_complete(cluster, earlier, timeout_s)
     _say(f"an earlier exchange of 3 for 3 ({earlier[:12]}) is completed")
 
-    agreement = _exchange(cluster, channel, "Exchange of 157 for 157", COUNTS, timeout_s)
+    if agreement is None:
+        agreement = _agree(cluster, channel, "Exchange of 157 for 157", COUNTS, timeout_s)
+    _join(cluster, agreement, timeout_s)
     lists = {p: fictitious_persons(157, start=_FIRST[p], counts=COUNTS) for p in _PARTIES}
     ours, theirs = lists["us-eucom"], lists["ru-genstaff"]
     flawed = {
@@ -80,10 +90,10 @@ def _exchanged_before() -> Person:
     return dataclasses.replace(before, name=before.latin)
 
 
-def _exchange(
+def _agree(
     cluster: LocalCluster, channel: str, title: str, counts: dict[str, int], timeout_s: float
 ) -> str:
-    """The mediator proposes an exchange, both parties sign it, every participant joins."""
+    """The mediator proposes an exchange and both parties sign it."""
     now = datetime.now(UTC).replace(microsecond=0)
     proposal = {
         "kind": "exchange",
@@ -105,14 +115,18 @@ def _exchange(
         partial(_in_force, cluster, _MEDIATOR, agreement), timeout_s, f"{agreement} in force"
     )
     _say(f"{_MEDIATOR} proposes '{title}' ({agreement[:12]}); both parties sign it")
+    return agreement
+
+
+def _join(cluster: LocalCluster, agreement: str, timeout_s: float) -> None:
+    """Every participant publishes its key for the exchange."""
     for party in (*_PARTIES, _MEDIATOR):
         cluster.call(party, "POST", f"/exchanges/{agreement}/key")
     for party in (*_PARTIES, _MEDIATOR):
         cluster.wait_for(
             partial(_all_keys, cluster, party, agreement), timeout_s, f"{party} to see every key"
         )
-    _say("us-eucom, ru-genstaff and ae-mediator publish their keys for it")
-    return agreement
+    _say(f"us-eucom, ru-genstaff and ae-mediator publish their keys for {agreement[:12]}")
 
 
 def _refused(cluster: LocalCluster, agreement: str, party: str, persons: list[Person]) -> list[str]:

@@ -57,7 +57,8 @@ def _summary_key(node_party: str) -> str:
 @dataclass(frozen=True)
 class DeconflictionAlert:
     """One alert per pair of items, as every node lists it: the first alert stored for the
-    pair. ``a``, ``b``, ``window`` and ``summary`` are as the signed alert says them."""
+    pair. ``a``, ``b``, ``window``, ``summary`` and ``agreement`` (at risk of violation) are
+    as the signed alert says them."""
 
     alert_event: str
     channel: str
@@ -68,6 +69,7 @@ class DeconflictionAlert:
     distance_km: float
     window: Mapping[str, str | None]
     summary: Mapping[str, Any] | None
+    agreement: str | None
     raised_by: str
     created_ms: int
     withdrawn_event: str | None
@@ -86,6 +88,7 @@ class DeconflictionAlert:
             detail["distance_km"],
             detail["window"],
             detail.get("summary"),
+            detail.get("agreement"),
             detail["raised_by"],
             pair.created_ms,
             pair.withdrawn_event,
