@@ -37,6 +37,14 @@ FORBIDDEN = {
         "sqlalchemy",
         "fastapi",
     },
+    "exchange": {
+        "parley.store",
+        "parley.services",
+        "parley.api",
+        "parley.cli",
+        "sqlalchemy",
+        "fastapi",
+    },
     "deconflict": {
         "parley.store",
         "parley.services",

@@ -179,6 +179,11 @@ class Settings:
     database_url: str = _setting(
         "", "SQLAlchemy URL of the store; empty means parley.db in the data folder."
     )
+    exchange_retention_s: int = _setting(
+        30 * 86400,
+        "How long after an exchange is completed this node keeps its key, so that its lists "
+        "stay readable here; parley exchange shred destroys the key only after it, seconds.",
+    )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:

@@ -16,6 +16,7 @@ from ._admin_routes import install_denial_audit
 from ._admin_routes import router as admin_router
 from ._agreement_routes import router as agreement_router
 from ._contract import ContractApi
+from ._exchange_routes import router as exchange_router
 from ._federation import router as federation_router
 from ._input import parse_count
 from ._preauth import PreAuthLimit
@@ -59,6 +60,7 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     app.include_router(router)
     app.include_router(admin_router)
     app.include_router(agreement_router)
+    app.include_router(exchange_router)
     app.include_router(stream_router)
     app.include_router(federation_router)
     install_console(app)

@@ -22,6 +22,7 @@ from parley.clock import format_ts
 from ._cluster import LocalCluster
 from ._demo_agreements import check_agreements, play_agreements
 from ._demo_checks import check_converged, check_deconfliction, check_witnessing, tell_new_alerts
+from ._demo_exchanges import check_exchanges, play_exchanges
 from ._demo_record import check_record
 from ._demo_story import Story
 from ._main import app, console, run_or_exit
@@ -199,6 +200,8 @@ def demo(
         passed &= check_witnessing(cluster, story)
         agreements = play_agreements(cluster, story, channels, timeout_s=30.0)
         passed &= check_agreements(cluster, agreements)
+        exchange = play_exchanges(cluster, story, channels, agreement=agreements.exchange)
+        passed &= check_exchanges(cluster, exchange)
         bundle = root / "hotline.jsonl"
         story.record(root / _EXPORTER, channels["hotline"], bundle)
         if check_only:

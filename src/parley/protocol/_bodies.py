@@ -13,6 +13,7 @@ from parley.errors import InvalidInput
 
 from ._agreements import VALIDATORS as AGREEMENT_VALIDATORS
 from ._event import validate_party_id
+from ._exchanges import VALIDATORS as EXCHANGE_VALIDATORS
 from ._fields import (
     LANGUAGE_TAG_PATTERN,
     MAX_TEXT_BYTES,
@@ -338,6 +339,7 @@ _VALIDATORS = {
     "key_change": _key_change,
     "key_revocation": _key_revocation,
     **AGREEMENT_VALIDATORS,
+    **EXCHANGE_VALIDATORS,
 }
 # The types this node understands; any other passes as it is, a newer peer's.
 EVENT_TYPES = tuple(_VALIDATORS)

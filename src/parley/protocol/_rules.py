@@ -29,6 +29,7 @@ from ._agreements import RULES as AGREEMENT_RULES
 from ._agreements import AgreementState
 from ._bodies import MemberRole
 from ._event import Event
+from ._exchanges import EXCHANGE_TYPES, ExchangeState, check_exchange_event
 
 __all__ = [
     "ACKABLE_TYPES",
@@ -173,13 +174,15 @@ def check_event(
     *,
     received: bool = False,
     agreement: AgreementState | None = None,
+    exchange: ExchangeState | None = None,
 ) -> None:
     """Whether ``event``, with a valid body, may be stored in ``channel`` as it stands.
 
     ``found``: the events of ``references(event)`` stored on this node, by id. A named
     event of the same channel is always stored before: its author had it when signing,
     so it is in ``seen`` (or earlier in the author's own chain). ``agreement``: the
-    agreement of ``agreement_named(event)`` as its events stored here define it.
+    agreement of ``agreement_named(event)`` as its events stored here define it;
+    ``exchange``: for an exchange event, the exchange of that agreement.
     """
     opening = event.type == "channel" and event.seq == 1 and event.author == channel.created_by
     if opening:
@@ -192,6 +195,8 @@ def check_event(
     rule = _BODY_RULES.get(event.type)
     if rule is not None:
         rule(channel, event, found, received, agreement)
+    if event.type in EXCHANGE_TYPES:
+        check_exchange_event(channel, event, received, exchange)
 
 
 def _in_channel(

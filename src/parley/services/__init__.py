@@ -25,6 +25,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting, Situation
 from ._deconflict_alerts import DeconflictionAlert
+from ._exchanges import EXCHANGE_PERMISSION, ExchangeService, OpenedList, Submitted
 from ._federation import FederationService, PushOutcome
 from ._files import write_private
 from ._inbox import Inbox, InboxItem, waits_for
@@ -51,6 +52,7 @@ __all__ = [
     "CATEGORIES",
     "CONFIG_FILE",
     "CONSOLE",
+    "EXCHANGE_PERMISSION",
     "IDEMPOTENCY_KEY_MAX",
     "KEY_FILE",
     "MIN_PASSWORD_LENGTH",
@@ -77,6 +79,7 @@ __all__ = [
     "DraftRecord",
     "EventStatus",
     "EventView",
+    "ExchangeService",
     "ExportSummary",
     "FederationService",
     "HttpPeerTransport",
@@ -99,6 +102,7 @@ __all__ = [
     "NodeConfig",
     "NodeContext",
     "NotificationService",
+    "OpenedList",
     "OperatorRecord",
     "OperatorService",
     "PartyRecord",
@@ -115,6 +119,7 @@ __all__ = [
     "SiteRecord",
     "SiteService",
     "Situation",
+    "Submitted",
     "TransparencyLog",
     "Witness",
     "check_passphrase",

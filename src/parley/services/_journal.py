@@ -17,14 +17,17 @@ from parley.clock import parse_ts, to_ms
 from parley.errors import NotFound
 from parley.forms import FormKind
 from parley.protocol import (
+    EXCHANGE_TYPES,
     AgreementState,
     ChainHead,
     Event,
+    ExchangeState,
     MemberRole,
     Referenced,
     agreement_named,
     check_event,
     fold_agreement,
+    fold_exchange,
     references,
 )
 from parley.store import (
@@ -120,7 +123,9 @@ class Journal:
                     named["body"],
                     frozenset(tx.acks_of(event_id)),
                 )
-        check_event(record, event, found, received=received, agreement=_named_agreement(tx, event))
+        agreement = _named_agreement(tx, event)
+        exchange = _exchange_of(tx, event, agreement)
+        check_event(record, event, found, received=received, agreement=agreement, exchange=exchange)
 
     def store(
         self,
@@ -198,6 +203,15 @@ def _named_agreement(tx: StoreTx, event: Event) -> AgreementState | None:
     if agreement is None:
         return None
     return fold_agreement_raw(tx.agreement_events(agreement))
+
+
+def _exchange_of(
+    tx: StoreTx, event: Event, agreement: AgreementState | None
+) -> ExchangeState | None:
+    """For an exchange event, the exchange of its agreement as this transaction sees it."""
+    if agreement is None or event.type not in EXCHANGE_TYPES:
+        return None
+    return fold_exchange(agreement, map(event_from_raw, tx.agreement_events(agreement.id)))
 
 
 def fold_agreement_raw(raws: list[bytes]) -> AgreementState | None:

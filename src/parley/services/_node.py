@@ -36,6 +36,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService
 from ._duty import DutyStats
+from ._exchanges import ExchangeService
 from ._federation import FederationService
 from ._files import PRIVATE_DIR, tighten, write_private
 from ._inbox import Inbox
@@ -171,6 +172,7 @@ class Node:
         self.replicator = Replicator(self.ctx, self.ingest, self.transport, self.links)
         self.receipts = ReceiptSender(self.ctx, self.channels)
         self.deconfliction = DeconflictionService(self.ctx, self.channels)
+        self.exchanges = ExchangeService(self.ctx, self.channels)
         for listener in (self.replicator.on_stored, self.links.on_stored, self.receipts.on_stored):
             self.bus.add_listener(listener)
         self.bus.add_listener(self.deconfliction.on_stored)

@@ -8,6 +8,7 @@ from ._deconflict import PairRecord, SiteRecord, SiteShape
 from ._drafts import DraftRecord
 from ._engine import make_engine
 from ._events import ChainView, ReceiptRecord, StoredEvent, event_from_raw
+from ._exchanges import ExchangeKeyRecord, GrantRecord
 from ._log import (
     CheckpointRecord,
     CosignatureRecord,
@@ -34,6 +35,8 @@ __all__ = [
     "CheckpointRecord",
     "CosignatureRecord",
     "DraftRecord",
+    "ExchangeKeyRecord",
+    "GrantRecord",
     "GroupCommitWriter",
     "LinkRecord",
     "LogEntry",

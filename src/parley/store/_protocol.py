@@ -16,6 +16,7 @@ from ._channels import ChannelsReads, ChannelsTx
 from ._deconflict import DeconflictionReads, DeconflictionTx
 from ._drafts import DraftsReads, DraftsTx
 from ._events import EventsReads, EventsTx
+from ._exchanges import ExchangesReads, ExchangesTx
 from ._log import LogReads, LogTx
 from ._operators import OperatorsReads, OperatorsTx
 from ._parties import PartiesReads, PartiesTx
@@ -38,6 +39,7 @@ class StoreTx(
     LogTx,
     AuditTx,
     AgreementsTx,
+    ExchangesTx,
     Protocol,
 ):
     """Writes inside one transaction of the single writer; reads here see that transaction."""
@@ -55,6 +57,7 @@ class Store(
     LogReads,
     AuditReads,
     AgreementsReads,
+    ExchangesReads,
     Protocol,
 ):
     @property

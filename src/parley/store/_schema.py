@@ -32,12 +32,14 @@ __all__ = [
     "drafts",
     "equivocations",
     "events",
+    "exchange_keys",
     "idempotency_keys",
     "links",
     "log_leaves",
     "log_nodes",
     "members",
     "metadata",
+    "operator_grants",
     "operators",
     "parties",
     "party_keys",
@@ -424,4 +426,30 @@ agreement_events = Table(
     # folding an agreement reads these, not its channel.
     Column("agreement", String(64), primary_key=True),
     Column("pos", BigInteger, primary_key=True),
+)
+
+exchange_keys = Table(
+    "exchange_keys",
+    metadata,
+    # This node's X25519 private key for one exchange (the agreement's id): never replicated,
+    # never exported. Shredding sets it to NULL, after which the exchange's lists are ciphertext
+    # for this node for good; the row stays to say when and by whom.
+    Column("agreement", String(64), primary_key=True),
+    Column("private_key", LargeBinary, nullable=True),
+    Column("public_key", String(44), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("shredded_ms", BigInteger, nullable=True),
+    Column("shredded_by", String(64), nullable=True),
+)
+
+operator_grants = Table(
+    "operator_grants",
+    metadata,
+    # Permissions an admin grants one operator beyond its role ("exchange": reading and
+    # submitting the lists of persons of an exchange). Accounts of before migration 0012 have
+    # none, which is what a new account has.
+    Column("username", String(64), ForeignKey("operators.username"), primary_key=True),
+    Column("permission", String(32), primary_key=True),
+    Column("granted_by", String(64), nullable=False),
+    Column("granted_ms", BigInteger, nullable=False),
 )

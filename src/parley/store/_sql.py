@@ -24,6 +24,7 @@ from ._deconflict import SqlDeconflictionReads, SqlDeconflictionTx
 from ._drafts import SqlDraftsReads, SqlDraftsTx
 from ._engine import READ_ONLY, make_engine
 from ._events import SqlEventsReads, SqlEventsTx
+from ._exchanges import SqlExchangesReads, SqlExchangesTx
 from ._log import SqlLogReads, SqlLogTx
 from ._migrate import upgrade
 from ._operators import SqlOperatorsReads, SqlOperatorsTx
@@ -47,6 +48,7 @@ class SqlTx(
     SqlAlertsTx,
     SqlLogTx,
     SqlAuditTx,
+    SqlExchangesTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
@@ -66,6 +68,7 @@ class SqlStore(
     SqlLogReads,
     SqlAuditReads,
     SqlAgreementsReads,
+    SqlExchangesReads,
 ):
     """Reads run on pooled connections; every write goes through the one writer."""
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from ._agreements import router as agreements_router
 from ._compose import router as compose_router
+from ._exchanges import router as exchanges_router
 from ._headers import ConsoleHeaders
 from ._i18n import page
 from ._live import router as live_router
@@ -29,6 +30,7 @@ def install_console(app: FastAPI) -> None:
     app.state.console_sessions = Sessions(app.state.node)
     app.include_router(pages_router)
     app.include_router(compose_router)
+    app.include_router(exchanges_router)
     app.include_router(live_router)
     app.include_router(map_router)
     app.include_router(agreements_router)

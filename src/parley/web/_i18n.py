@@ -96,6 +96,9 @@ def page(
             languages=LANGUAGES,
             now=format_ts(now),
             path=request.url.path,
+            # The exchange pages are shown to the operators an admin granted them.
+            exchange_desk=session is not None
+            and request.app.state.node.exchanges.may_handle_lists(session.principal),
             **context,
         )
     )
