@@ -369,34 +369,6 @@ def _split_view(body: Mapping[str, Any]) -> None:
         )
 
 
-_VALIDATORS = {
-    "message": _message,
-    "ack": _ack,
-    "channel": _channel,
-    "accept": _accept,
-    "channel_status": _channel_status,
-    "notification": _notification,
-    "translation": _translation,
-    "receipt": _empty,
-    "link_test": _empty,
-    "split_view": _split_view,
-    "cancellation": _cancellation,
-    "deconfliction_alert": _deconfliction_alert,
-    "deconfliction_withdrawn": _deconfliction_withdrawn,
-    "key_change": _key_change,
-    "key_revocation": _key_revocation,
-}
-# The types this node understands; any other passes as it is, a newer peer's.
-EVENT_TYPES = tuple(_VALIDATORS)
-
-
-def validate_body(kind: str, body: Mapping[str, Any]) -> None:
-    """Check the body of a known event type; unknown types pass for forward compatibility."""
-    validator = _VALIDATORS.get(kind)
-    if validator is not None:
-        validator(body)
-
-
 def _exact_keys(
     body: Mapping[str, Any],
     expected: set[str],
@@ -418,3 +390,35 @@ def _timestamp(value: object, where: str) -> None:
         parse_ts(value)
     except ValueError as exc:
         raise InvalidInput.for_field(where, "must be a UTC timestamp ending in Z") from exc
+
+
+# Last: the validators of the concerns in modules of their own use the checks above.
+from ._talks import VALIDATORS as TALKS_VALIDATORS  # noqa: E402
+
+_VALIDATORS = {
+    "message": _message,
+    "ack": _ack,
+    "channel": _channel,
+    "accept": _accept,
+    "channel_status": _channel_status,
+    "notification": _notification,
+    "translation": _translation,
+    "receipt": _empty,
+    "link_test": _empty,
+    "split_view": _split_view,
+    "cancellation": _cancellation,
+    "deconfliction_alert": _deconfliction_alert,
+    "deconfliction_withdrawn": _deconfliction_withdrawn,
+    "key_change": _key_change,
+    "key_revocation": _key_revocation,
+    **TALKS_VALIDATORS,
+}
+# The types this node understands; any other passes as it is, a newer peer's.
+EVENT_TYPES = tuple(_VALIDATORS)
+
+
+def validate_body(kind: str, body: Mapping[str, Any]) -> None:
+    """Check the body of a known event type; unknown types pass for forward compatibility."""
+    validator = _VALIDATORS.get(kind)
+    if validator is not None:
+        validator(body)

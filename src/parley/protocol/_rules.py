@@ -26,6 +26,8 @@ from parley.errors import Conflict, Forbidden, InvalidInput, NotFound, NotMember
 
 from ._bodies import MemberRole
 from ._event import Event
+from ._talks import RULES as TALKS_RULES
+from ._talks import TALKS_TYPES, talks_references
 
 __all__ = [
     "ACKABLE_TYPES",
@@ -141,6 +143,8 @@ def references(event: Event) -> tuple[str, ...]:
         return (body["of"],)
     if event.type == "deconfliction_withdrawn":
         return (body["alert"],)
+    if event.type in TALKS_TYPES:
+        return talks_references(event)
     if event.type != "notification":
         return ()
     named = [body["supersedes"]] if "supersedes" in body else []
@@ -325,4 +329,5 @@ _BODY_RULES: Mapping[str, _Rule] = {
     "split_view": _split_view,
     "deconfliction_alert": _deconfliction_alert,
     "deconfliction_withdrawn": _deconfliction_withdrawn,
+    **TALKS_RULES,
 }

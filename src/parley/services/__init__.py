@@ -24,6 +24,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting, Situation
 from ._deconflict_alerts import DeconflictionAlert
+from ._excerpt import Excerpt, ExcerptService
 from ._federation import FederationService, PushOutcome
 from ._files import write_private
 from ._inbox import Inbox, InboxItem, waits_for
@@ -40,6 +41,7 @@ from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
 from ._status import EventStatus, EventView, MemberDelivery, ReplyClock, ReplyState
+from ._talks import RoundDetail, TalksRound, TalksService
 from ._tls import server_context
 from ._transparency import ServedCheckpoint, SignedCheckpoint, TransparencyLog
 from ._transport import HttpPeerTransport, PeerTransport
@@ -74,6 +76,8 @@ __all__ = [
     "DraftRecord",
     "EventStatus",
     "EventView",
+    "Excerpt",
+    "ExcerptService",
     "ExportSummary",
     "FederationService",
     "HttpPeerTransport",
@@ -107,11 +111,14 @@ __all__ = [
     "ReplyClock",
     "ReplyState",
     "Role",
+    "RoundDetail",
     "ServedCheckpoint",
     "SignedCheckpoint",
     "SiteRecord",
     "SiteService",
     "Situation",
+    "TalksRound",
+    "TalksService",
     "TransparencyLog",
     "Witness",
     "check_passphrase",

@@ -18,6 +18,7 @@ from ._events import EventsReads, EventsTx
 from ._log import LogReads, LogTx
 from ._operators import OperatorsReads, OperatorsTx
 from ._parties import PartiesReads, PartiesTx
+from ._talks import TalksReads, TalksTx
 from ._writer import WriterStats
 
 __all__ = ["Store", "StoreTx"]
@@ -36,6 +37,7 @@ class StoreTx(
     DeconflictionTx,
     LogTx,
     AuditTx,
+    TalksTx,
     Protocol,
 ):
     """Writes inside one transaction of the single writer; reads here see that transaction."""
@@ -52,6 +54,7 @@ class Store(
     DeconflictionReads,
     LogReads,
     AuditReads,
+    TalksReads,
     Protocol,
 ):
     @property

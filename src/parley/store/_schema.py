@@ -46,6 +46,7 @@ __all__ = [
     "receipts",
     "replies",
     "split_views",
+    "talks_links",
     "tokens",
     "witnessed",
 ]
@@ -414,4 +415,15 @@ audit = Table(
     Column("details", Text, nullable=False),  # a JSON object
     Index("ix_audit_action", "action", "id"),
     Index("ix_audit_actor", "actor", "id"),
+)
+
+talks_links = Table(
+    "talks_links",
+    metadata,
+    # Each talks event by the round or minutes it belongs to (protocol.talks_target): what a
+    # round's minutes and working groups, and minutes' answers, are read by.
+    Column("event_id", String(64), primary_key=True),
+    Column("target", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Index("ix_talks_links_target", "target"),
 )

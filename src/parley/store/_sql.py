@@ -27,6 +27,7 @@ from ._log import SqlLogReads, SqlLogTx
 from ._migrate import upgrade
 from ._operators import SqlOperatorsReads, SqlOperatorsTx
 from ._parties import SqlPartiesReads, SqlPartiesTx
+from ._talks import SqlTalksReads, SqlTalksTx
 from ._writer import GroupCommitWriter, WriterStats
 
 __all__ = ["SqlStore", "SqlTx"]
@@ -45,6 +46,7 @@ class SqlTx(
     SqlAlertsTx,
     SqlLogTx,
     SqlAuditTx,
+    SqlTalksTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
@@ -63,6 +65,7 @@ class SqlStore(
     SqlAlertsReads,
     SqlLogReads,
     SqlAuditReads,
+    SqlTalksReads,
 ):
     """Reads run on pooled connections; every write goes through the one writer."""
 
