@@ -23,6 +23,7 @@ from ._cluster import LocalCluster
 from ._demo_checks import check_converged, check_deconfliction, check_witnessing, tell_new_alerts
 from ._demo_record import check_record
 from ._demo_story import Story
+from ._demo_talks import check_talks, play_talks
 from ._main import app, console, run_or_exit
 
 __all__ = ["DEMO_SETTINGS", "play_scenario", "scenario_parties"]
@@ -196,6 +197,7 @@ def demo(
         passed = check_deconfliction(cluster, story)
         passed &= check_converged(cluster, channels, _members(), left_for=left_for)
         passed &= check_witnessing(cluster, story)
+        passed &= check_talks(cluster, play_talks(cluster, story, channels))
         bundle = root / "hotline.jsonl"
         story.record(root / _EXPORTER, channels["hotline"], bundle)
         if check_only:
