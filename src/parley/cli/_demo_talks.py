@@ -181,8 +181,7 @@ def play_talks(
         verdict = f"VALID: {len(report.entries)} events, the others unseen"
     except BundleInvalid as exc:
         verdict = f"INVALID: {exc.detail}"
-    _say(f"{' ' * 14}verified offline, as {_ALLIES} would: {verdict}")
-    _say(f"{' ' * 14}parley verify {out}")
+    _say(f"{' ' * 14}verified offline, as {_ALLIES} would ('parley verify {out}'): {verdict}")
     minutes = tuple((channel, m, holders) for channel, m, holders, _ in played)
     return TalksResult(minutes, out, frozenset(geneva_events), verdict)
 
