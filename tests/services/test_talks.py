@@ -174,6 +174,25 @@ async def test_a_tampered_excerpt_fails_with_its_reason(
         verify_bundle(remarked, workers=1)
 
 
+async def test_an_event_slipped_into_an_excerpt_is_not_proved_by_it(
+    peers: dict[str, Node],  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    """An event of the channel, signed and in the log, but not one the excerpt's proof holds."""
+    out, _, _ = await released(peers, tmp_path)
+    header, *lines = out.read_bytes().splitlines(keepends=True)
+    whole = tmp_path / "whole.jsonl"
+    peers[US].export(json.loads(header)["channel"], whole)
+    (chatter,) = [line for line in whole.read_bytes().splitlines(True) if b"Not for allies" in line]
+    index = json.loads(chatter)["index"]
+    entries = sorted([*lines, chatter], key=lambda line: json.loads(line)["index"])
+    assert index > json.loads(lines[0])["index"]
+    slipped = tmp_path / "slipped.jsonl"
+    slipped.write_bytes(header + b"".join(entries))
+    with pytest.raises(BundleInvalid, match="inclusion: "):
+        verify_bundle(slipped, workers=1)
+
+
 async def test_an_excerpt_whose_checkpoint_lost_its_cosignatures_fails(
     peers: dict[str, Node],  # noqa: F811 - the fixture imported above
     tmp_path: Path,
