@@ -87,6 +87,32 @@ def test_a_decline_and_bad_input_are_one_line(desk: Desk) -> None:  # noqa: F811
     assert (code, err) == (2, "Invalid input: --text: 'en' is not KEY=TEXT")
 
 
+def test_an_admin_opens_a_working_group_on_a_channel_of_its_own(desk: Desk) -> None:  # noqa: F811
+    channel, round_id, _ = talks(desk)
+    code, out, err = desk.run(
+        "talks", "group", "--channel", channel, "--round", round_id,
+        "--name", "Ceasefire mechanisms",
+    )  # fmt: skip
+    assert code == 0, err
+    group = out.split("opened on channel ")[1].split(";")[0]
+    assert group.startswith("ch_")
+    assert group != channel
+    assert f"invited: {RU}, each one's admin runs 'parley channel accept --channel {group}'" in out
+    shown = desk.json("talks", "show", "--channel", channel, "--round", round_id)
+    assert shown["working_groups"][0]["body"] == {
+        "round": round_id,
+        "name": "Ceasefire mechanisms",
+        "channel": group,
+        "by": "admin",
+    }
+    code, _, err = desk.run(
+        "talks", "group", "--channel", channel, "--round", round_id, "--name", "x",
+        username="duty1",
+    )  # fmt: skip
+    assert code == 2
+    assert err.startswith("Forbidden: ")
+
+
 def _cosigned(desk: Desk, node: Node) -> None:  # noqa: F811
     """Publish a checkpoint holding every stored event, and have ru-genstaff cosign it."""
     deadline = time.monotonic() + 10

@@ -1,7 +1,8 @@
 """``parley talks``: rounds of talks and their minutes, through your node's API.
 
 A duty officer records a round and drafts its minutes; a supervisor signs or declines the
-minutes for the party, once; the minutes are signed when every delegation has signed.
+minutes for the party, once; the minutes are signed when every delegation has signed. An
+admin opens a round's working groups, each on a channel of its own.
 """
 
 from __future__ import annotations
@@ -89,6 +90,34 @@ def talks_round(
         print_json(made)
         return
     console.print(f"Round {made['id']} recorded on {channel}")
+
+
+@talks_app.command("group")
+@run_or_exit
+def talks_group(
+    node_url: NodeUrl,
+    username: Username,
+    channel: ChannelId,
+    round_id: RoundId,
+    name: Annotated[str, typer.Option(help="The group's name, e.g. its subject.")],
+    password_file: PasswordFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Open a working group of a round (an admin): a channel of its own with the round's
+    delegations as members, recorded on the round's channel."""
+    path = f"/channels/{segment(channel)}/rounds/{segment(round_id)}/working-groups"
+    with session(node_url, username, password_file) as node:
+        made = node.call("POST", path, {"name": name}).body
+    if as_json:
+        print_json(made)
+        return
+    opened = made["channel"]["event"]
+    invited = ", ".join(sorted(set(opened["body"]["members"]) - {opened["author"]}))
+    console.print(
+        f"Working group {escape(printable(name))} of round {round_id} opened on channel "
+        f"{opened['channel']}; invited: {invited}, each one's admin runs 'parley channel accept "
+        f"--channel {opened['channel']}'"
+    )
 
 
 @talks_app.command("minutes")
