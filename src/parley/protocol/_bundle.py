@@ -1,9 +1,5 @@
 """The exported record of a channel: a bundle anyone can check offline, and its checks.
 
-An excerpt (format ``parley-excerpt/1``) is a bundle of chosen events of a channel only,
-released to a third party: its header names whom (``excerpt.to``) and the releasability
-marking; its checkpoint must be cosigned by a witness, and its entries are not chains.
-
 A bundle is JSON Lines. Line 1 is the header: the channel, the parties' public keys, the
 exporting node's signed checkpoint (with the witnesses' cosignatures), the Merkle nodes
 that complete the inclusion proof of the bundled events, and the exporter's signature over
@@ -17,6 +13,10 @@ service layer reads the file and spreads ``check_signature`` over processes.
 Anyone can make a bundle with keys of their own, so every check here takes its input as
 hostile: each defect, whatever the JSON holds, is a ``BundleInvalid`` naming it, and nothing
 reads a value before its shape is checked (an event's body against its type's rules).
+
+An excerpt (format ``parley-excerpt/1``) is a bundle of chosen events of a channel only,
+released to a third party: its header names whom (``excerpt.to``) and the releasability
+marking; its checkpoint must be cosigned by a witness, and its entries are not chains.
 """
 
 from __future__ import annotations
