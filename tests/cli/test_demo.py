@@ -42,6 +42,16 @@ STORY = [
 ]
 
 
+# The talks act: both rounds' minutes signed by both delegations, the Geneva excerpt for NATO.
+TALKS = [
+    rf"^{CLOCK}  ae-mediator recorded on abu-dhabi the round .*, Abu Dhabi 2026-02-04/05, ",
+    rf"^{CLOCK}  us-eucom recorded on hotline the round .*, Geneva 2021-07-28, ",
+    r"^\s+minutes signed by every delegation at ",
+    rf"^{CLOCK}  us-eucom \(watch1\) released 4 events of the Geneva round to nato, marked "
+    "REL NATO: ",
+    r"^\s+verified offline, as nato would .*: VALID: 4 events, the others unseen$",
+]
+
 # Headless, the demo acknowledges for us-eucom too; serving, it leaves that to the console.
 ACKNOWLEDGED_BY_US = rf"^\s+acknowledged by us-eucom \(duty1\) at {CLOCK} "
 LEFT_TO_THE_CONSOLE = r"^\s+left for us-eucom's duty officer to acknowledge in the console$"
@@ -111,7 +121,7 @@ def test_demo_check_plays_the_scenario_on_three_processes_and_exits_zero(tmp_pat
     assert rows[("us-eucom", "high")][0] == rows[("ru-genstaff", "high")][0]  # same area
     for party in ("us-eucom", "ru-genstaff", "ae-mediator"):
         assert (tmp_path / "demo" / party / "node.key").is_file()
-    assert_tells_the_story(result.stdout, ACKNOWLEDGED_BY_US)
+    assert_tells_the_story(result.stdout, ACKNOWLEDGED_BY_US, *TALKS)
     assert not re.search(LEFT_TO_THE_CONSOLE, result.stdout, re.MULTILINE)
     assert "VERDICT: VALID: " in run_printed_commands(result.stdout)
 

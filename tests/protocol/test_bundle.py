@@ -20,6 +20,7 @@ from parley.protocol import (
     Checkpoint,
     Ed25519Signer,
     Event,
+    Release,
     Signer,
     batch_nodes,
     canonical_bytes,
@@ -110,12 +111,13 @@ def sealed(
     others: int = 3,
     witnesses: bool = True,
     cosigned_at: int = 1_770_300_000,
+    release: Release | None = None,
 ) -> bytes:
     """A bundle of events logged from index 2 on, between other channels' leaves.
 
     ``keep``: the positions in ``raws`` of the events the exporter (``signers["us"]``) puts in
     the bundle, all by default; the proof is built for those and the header signed over them,
-    as an exporter leaving events out would do.
+    as an exporter leaving events out would do. ``release``: the bundle is an excerpt.
     """
     leaves = [leaf_hash(b"before %d" % i) for i in range(2)] + [leaf_hash(r) for r in raws]
     leaves += [leaf_hash(b"after %d" % i) for i in range(others)]
@@ -139,6 +141,7 @@ def sealed(
         proof=nodes,
         lines=lines,
         signer=signers["us"],
+        release=release,
     )
     return header + b"".join(lines)
 

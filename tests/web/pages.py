@@ -41,6 +41,7 @@ PAGES = (
     ConsolePage("release-queue", "/console/drafts", "watch1", "#drafts"),
     ConsolePage("map", "/console/map", "duty1", '#situation-map[data-ready="true"]'),
     ConsolePage("agreements", "/console/agreements", "duty1", "main h1"),
+    ConsolePage("talks", "/console/channels/{channel}/talks", "duty1", "[data-minutes]"),
 )
 
 

@@ -385,12 +385,32 @@ def _overlapping_notices(cluster: LocalCluster, channel: str) -> None:
     cluster.wait_for(lambda: bool(_deconfliction_alerts(cluster)), 30, "the deconfliction alert")
 
 
+def _talks_round(cluster: LocalCluster, channel: str) -> None:
+    """The Geneva round with minutes us-eucom has signed and ru-genstaff has not yet."""
+    round_ = {
+        "title": "Strategic stability dialogue, round 1",
+        "start": "2021-07-28T07:00:00Z",
+        "venue": "Geneva",
+        "host": "ch-fdfa",
+        "delegations": {US: ["Wendy Sherman"], RU: ["Sergei Ryabkov"]},
+        "agenda": ["Prospects for arms control", "Risk-reduction measures"],
+        "next_round": "end of September 2021",
+    }
+    recorded = cluster.call(US, "POST", f"/channels/{channel}/rounds", json=round_)
+    texts = {"en": "The delegations discussed arms control.", "ar": "ناقش الوفدان الحد من التسلح."}
+    path = f"/channels/{channel}/rounds/{recorded['id']}/minutes"
+    minutes = cluster.call(US, "POST", path, json={"texts": texts})
+    cluster.call(US, "POST", f"/channels/{channel}/minutes/{minutes['id']}/signatures", "watch1")
+
+
 @pytest.fixture
 def every_page_filled(cluster: LocalCluster, channel: str) -> Iterator[None]:
     """Something on every page: a flash message and a notification in us-eucom's inbox and on
     the timeline, a deconfliction alert; every operator back in English afterwards."""
     if not _deconfliction_alerts(cluster):
         _overlapping_notices(cluster, channel)
+    if not cluster.call(US, "GET", f"/channels/{channel}/rounds"):
+        _talks_round(cluster, channel)
     send(cluster, channel, "flash", "Unplanned launch detected: confirm receipt")
     yield
     for username in {p.username for p in PAGES if p.username}:

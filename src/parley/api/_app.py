@@ -23,6 +23,7 @@ from ._preauth import PreAuthLimit
 from ._problems import install_problem_handlers, problem
 from ._routes import router
 from ._stream import router as stream_router
+from ._talks_routes import router as talks_router
 
 __all__ = ["create_app"]
 
@@ -62,6 +63,7 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     app.include_router(agreement_router)
     app.include_router(exchange_router)
     app.include_router(stream_router)
+    app.include_router(talks_router)
     app.include_router(federation_router)
     install_console(app)
     app.add_middleware(

@@ -25,6 +25,7 @@ from ._demo_checks import check_converged, check_deconfliction, check_witnessing
 from ._demo_exchanges import check_exchanges, play_exchanges
 from ._demo_record import check_record
 from ._demo_story import Story
+from ._demo_talks import check_talks, play_talks
 from ._main import app, console, run_or_exit
 
 __all__ = ["DEMO_SETTINGS", "play_scenario", "scenario_parties"]
@@ -202,6 +203,7 @@ def demo(
         passed &= check_agreements(cluster, agreements)
         exchange = play_exchanges(cluster, story, channels, agreement=agreements.exchange)
         passed &= check_exchanges(cluster, exchange)
+        passed &= check_talks(cluster, play_talks(cluster, story, channels))
         bundle = root / "hotline.jsonl"
         story.record(root / _EXPORTER, channels["hotline"], bundle)
         if check_only:

@@ -21,6 +21,7 @@ from parley.protocol import (
 )
 from parley.services import BundleReport, Node, verify_bundle
 
+from ._excerpt import excerpt_json, excerpt_lines
 from ._main import DataDir, app, audit_shown, console, printable, run_or_exit
 
 __all__: list[str] = []
@@ -70,7 +71,9 @@ _EXPECT: Final = "--expect-key"
 @app.command()
 @run_or_exit
 def verify(
-    bundle: Annotated[Path, typer.Argument(help="A bundle written by 'parley export'.")],
+    bundle: Annotated[
+        Path, typer.Argument(help="A bundle written by 'parley export' or 'parley excerpt'.")
+    ],
     workers: Annotated[
         int | None, typer.Option(min=1, help="Processes verifying signatures (default: all cores).")
     ] = None,
@@ -107,10 +110,12 @@ def verify(
         else:
             typer.echo(f"VERDICT: INVALID: {printable(reason)}")
         raise typer.Exit(1) from exc
+    excerpt = report.header.release is not None
     if as_json:
-        typer.echo(json.dumps(verdict_json(report), ensure_ascii=False))
+        verdict = excerpt_json(report) if excerpt else verdict_json(report)
+        typer.echo(json.dumps(verdict, ensure_ascii=False))
         return
-    for line in verdict_lines(report):
+    for line in excerpt_lines(report) if excerpt else verdict_lines(report):
         typer.echo(line)
 
 

@@ -26,6 +26,7 @@ from ._fields import (
 from ._fields import event_id as _event_id
 from ._fields import exact_keys as _exact_keys
 from ._fields import timestamp as _timestamp
+from ._talks import VALIDATORS as TALKS_VALIDATORS
 
 __all__ = [
     "DEFAULT_ACK_DEADLINES",
@@ -340,6 +341,7 @@ _VALIDATORS = {
     "key_revocation": _key_revocation,
     **AGREEMENT_VALIDATORS,
     **EXCHANGE_VALIDATORS,
+    **TALKS_VALIDATORS,
 }
 # The types this node understands; any other passes as it is, a newer peer's.
 EVENT_TYPES = tuple(_VALIDATORS)

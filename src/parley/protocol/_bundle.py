@@ -13,6 +13,10 @@ service layer reads the file and spreads ``check_signature`` over processes.
 Anyone can make a bundle with keys of their own, so every check here takes its input as
 hostile: each defect, whatever the JSON holds, is a ``BundleInvalid`` naming it, and nothing
 reads a value before its shape is checked (an event's body against its type's rules).
+
+An excerpt (format ``parley-excerpt/1``) is a bundle of chosen events of a channel only,
+released to a third party: its header names whom (``excerpt.to``) and the releasability
+marking; its checkpoint must be cosigned by a witness, and its entries are not chains.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Final
 
 from parley.errors import InvalidInput, InvalidNote, InvalidProof
@@ -55,8 +60,11 @@ from ._note import ALG_COSIGNATURE, NoteVerifier, open_checkpoint
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "EXCERPT_FORMAT",
     "BundleHeader",
+    "Release",
     "check_checkpoint",
+    "check_excerpt",
     "check_header",
     "check_inclusion",
     "check_keys",
@@ -66,6 +74,9 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT: Final = "parley-bundle/1"
+EXCERPT_FORMAT: Final = "parley-excerpt/1"
+_RELEASE_FIELDS: Final = frozenset({"to", "marking"})
+_MARKING_MAX: Final = 200
 _PARTY_FIELDS: Final = frozenset({"name", "public_key"})
 _FINGERPRINT_RE: Final = re.compile(r"[0-9]{25}")
 _HEADER_FIELDS: Final = frozenset(
@@ -85,6 +96,14 @@ _HEADER_FIELDS: Final = frozenset(
 
 
 @dataclass(frozen=True)
+class Release:
+    """Whom an excerpt was released to, under which releasability marking."""
+
+    to: str
+    marking: str
+
+
+@dataclass(frozen=True)
 class BundleHeader:
     channel: str
     exported_by: str
@@ -96,6 +115,7 @@ class BundleHeader:
     entries_sha256: str
     # the parties with more than one key (or a compromised one): all their keys, oldest first
     histories: Mapping[str, KeyHistory] = field(default_factory=dict)
+    release: Release | None = None  # an excerpt's
 
     def keys(self) -> dict[str, bytes | KeyHistory]:
         """What each author's entries are verified with: its key, or its key history."""
@@ -113,9 +133,11 @@ def header_line(
     lines: Sequence[bytes],
     signer: Signer,
     histories: Mapping[str, KeyHistory] | None = None,
+    release: Release | None = None,
 ) -> bytes:
     """Line 1 of a bundle whose entry lines are ``lines``, signed by the exporting node;
-    ``histories``: the parties whose key changed, with all their keys."""
+    ``histories``: the parties whose key changed, with all their keys; ``release``: the
+    bundle is an excerpt released so."""
     listed: dict[str, dict[str, Any]] = {}
     for party, (name, key) in sorted(parties.items()):
         listed[party] = {"name": name, "public_key": encode_public_key(key)}
@@ -135,6 +157,9 @@ def header_line(
         "events": len(lines),
         "entries_sha256": hashlib.sha256(b"".join(lines)).hexdigest(),
     }
+    if release is not None:
+        header["format"] = EXCERPT_FORMAT
+        header["excerpt"] = {"to": release.to, "marking": release.marking}
     signature = signer.sign(canonical_bytes(header))
     header["signature"] = base64.b64encode(signature).decode("ascii")
     return json.dumps(header, ensure_ascii=False).encode() + b"\n"
@@ -145,11 +170,13 @@ def check_header(line: bytes) -> BundleHeader:
     raw = read_json("line 1 (header)", line)
     if not isinstance(raw, dict):
         raise fail("line 1 (header) is not a JSON object")
-    if raw.get("format") != BUNDLE_FORMAT:
+    excerpt = raw.get("format") == EXCERPT_FORMAT
+    if raw.get("format") != BUNDLE_FORMAT and not excerpt:
         raise fail(
-            f"header.format is {shown(raw.get('format'))}; this verifier reads {BUNDLE_FORMAT}"
+            f"header.format is {shown(raw.get('format'))}; this verifier reads {BUNDLE_FORMAT} "
+            f"and {EXCERPT_FORMAT}"
         )
-    exact_fields("header", raw, _HEADER_FIELDS)
+    exact_fields("header", raw, _HEADER_FIELDS | ({"excerpt"} if excerpt else set()))
     parties, histories = _header_parties(raw["parties"])
     exporter = _header_str(raw, "exported_by")
     if exporter not in parties:
@@ -172,6 +199,7 @@ def check_header(line: bytes) -> BundleHeader:
         events=raw["events"],
         entries_sha256=raw["entries_sha256"],
         histories=histories,
+        release=_release(raw["excerpt"]) if excerpt else None,
     )
     # Every member's shape is checked above, so the canonical bytes exist.
     unsigned = {k: v for k, v in raw.items() if k != "signature"}
@@ -182,6 +210,18 @@ def check_header(line: bytes) -> BundleHeader:
             "list of entries was changed after export"
         )
     return header
+
+
+def _release(value: object) -> Release:
+    if not isinstance(value, dict):
+        raise fail("header.excerpt must name whom it was released to and its marking")
+    exact_fields("header.excerpt", value, _RELEASE_FIELDS)
+    if not is_party(value["to"]):
+        raise fail(f"header.excerpt.to: {shown(value['to'])} is not a party id")
+    marking = value["marking"]
+    if not isinstance(marking, str) or not marking.strip() or len(marking) > _MARKING_MAX:
+        raise fail(f"header.excerpt.marking must be a text of 1-{_MARKING_MAX} characters")
+    return Release(value["to"], marking)
 
 
 def _header_str(raw: Mapping[str, Any], name: str) -> str:
@@ -257,6 +297,24 @@ def check_checkpoint(header: BundleHeader) -> tuple[int, bytes, list[tuple[str, 
     )
     checkpoint = opened.checkpoint
     return checkpoint.size, checkpoint.root_hash, cosigners
+
+
+def check_excerpt(entries: Sequence[Entry], cosigners: Sequence[tuple[str, int]]) -> None:
+    """An excerpt proves its events only by a checkpoint another party has cosigned, and
+    holds each chosen event once, in log order (its chains are not whole: not checked)."""
+    if not cosigners:
+        raise fail(
+            "the excerpt's checkpoint has no witness cosignature: only a checkpoint another "
+            "party cosigned proves the events of an excerpt"
+        )
+    if not entries:
+        raise fail("the excerpt holds no events")
+    for earlier, entry in pairwise(entries):
+        if entry.leaf_index <= earlier.leaf_index:
+            raise fail(
+                f"line {entry.line}: log index {entry.leaf_index} after {earlier.leaf_index}; "
+                "entries are out of log order or repeated"
+            )
 
 
 # -- one entry -------------------------------------------------------------------------------

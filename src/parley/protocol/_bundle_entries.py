@@ -51,7 +51,19 @@ _EVENT_FIELDS: Final = frozenset(
 )
 # Event types whose body the verdict reads; the rest only need their chain facts.
 _VERDICT_TYPES: Final = frozenset(
-    {"channel", "message", "notification", "ack", "translation", "key_change", "key_revocation"}
+    {
+        "channel",
+        "message",
+        "notification",
+        "ack",
+        "translation",
+        "key_change",
+        "key_revocation",
+        "talks_round",
+        "minutes",
+        "minutes_signature",
+        "minutes_decline",
+    }
 )
 _TS_MEMBER: Final = b',"ts":"'
 _KEY_CHANGE_END: Final = b',"type":"key_change","v":1}'

@@ -30,6 +30,8 @@ from ._agreements import AgreementState
 from ._bodies import MemberRole
 from ._event import Event
 from ._exchanges import EXCHANGE_TYPES, ExchangeState, check_exchange_event
+from ._talks import RULES as TALKS_RULES
+from ._talks import TALKS_TYPES, talks_references
 
 __all__ = [
     "ACKABLE_TYPES",
@@ -147,6 +149,8 @@ def references(event: Event) -> tuple[str, ...]:
         return (body["of"],)
     if event.type == "deconfliction_withdrawn":
         return (body["alert"],)
+    if event.type in TALKS_TYPES:
+        return talks_references(event)
     if event.type != "notification":
         return ()
     named = [body["supersedes"]] if "supersedes" in body else []
@@ -385,4 +389,5 @@ _BODY_RULES: Mapping[str, _Rule] = {
     "deconfliction_alert": _deconfliction_alert,
     "deconfliction_withdrawn": _deconfliction_withdrawn,
     **AGREEMENT_RULES,
+    **TALKS_RULES,
 }

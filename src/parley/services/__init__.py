@@ -25,6 +25,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting, Situation
 from ._deconflict_alerts import DeconflictionAlert
+from ._excerpt import Excerpt, ExcerptService
 from ._exchanges import EXCHANGE_PERMISSION, ExchangeService, OpenedList, Submitted
 from ._federation import FederationService, PushOutcome
 from ._files import write_private
@@ -42,6 +43,7 @@ from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
 from ._status import EventStatus, EventView, MemberDelivery, ReplyClock, ReplyState
+from ._talks import RoundDetail, TalksRound, TalksService
 from ._tls import server_context
 from ._transparency import ServedCheckpoint, SignedCheckpoint, TransparencyLog
 from ._transport import HttpPeerTransport, PeerTransport
@@ -79,6 +81,8 @@ __all__ = [
     "DraftRecord",
     "EventStatus",
     "EventView",
+    "Excerpt",
+    "ExcerptService",
     "ExchangeService",
     "ExportSummary",
     "FederationService",
@@ -114,12 +118,15 @@ __all__ = [
     "ReplyClock",
     "ReplyState",
     "Role",
+    "RoundDetail",
     "ServedCheckpoint",
     "SignedCheckpoint",
     "SiteRecord",
     "SiteService",
     "Situation",
     "Submitted",
+    "TalksRound",
+    "TalksService",
     "TransparencyLog",
     "Witness",
     "check_passphrase",

@@ -43,9 +43,11 @@ from ._bus import BusItem
 from ._context import NodeContext
 from ._status import EventView, build_views, form_kind, fresh_view
 
-__all__ = ["Effect", "Journal", "channel_record", "fold_agreement_raw"]
+__all__ = ["Effect", "Journal", "Lookup", "channel_record", "fold_agreement_raw"]
 
 Effect = Callable[[StoreTx, ChannelRecord, Event, datetime], None]
+# Events the rule book needs beyond those an event names, read in the storing transaction.
+Lookup = Callable[[StoreTx, Event, Mapping[str, Referenced]], Mapping[str, Referenced]]
 T = TypeVar("T")
 
 
@@ -62,11 +64,16 @@ class Journal:
         self._ctx = ctx
         self._records: dict[str, ChannelRecord] = {}
         self._effects: list[Effect] = []
+        self._lookups: list[Lookup] = []
         self._changed: set[str] = set()  # by the write running in the writer thread
 
     def add_effect(self, effect: Effect) -> None:
         """Another service's effects of each stored event, run in the storing transaction."""
         self._effects.append(effect)
+
+    def add_lookup(self, lookup: Lookup) -> None:
+        """Another service's events the rule book needs, given those ``references`` names."""
+        self._lookups.append(lookup)
 
     # -- channel records ---------------------------------------------------------------------
     def record(self, channel: str) -> ChannelRecord | None:
@@ -123,6 +130,8 @@ class Journal:
                     named["body"],
                     frozenset(tx.acks_of(event_id)),
                 )
+        for lookup in self._lookups:
+            found.update(lookup(tx, event, found))
         agreement = _named_agreement(tx, event)
         exchange = _exchange_of(tx, event, agreement)
         check_event(record, event, found, received=received, agreement=agreement, exchange=exchange)

@@ -36,6 +36,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService
 from ._duty import DutyStats
+from ._excerpt import ExcerptService
 from ._exchanges import ExchangeService
 from ._federation import FederationService
 from ._files import PRIVATE_DIR, tighten, write_private
@@ -51,6 +52,7 @@ from ._proofs import field_error
 from ._receipts import ReceiptSender
 from ._replicator import Replicator
 from ._sites import SiteService
+from ._talks import TalksService
 from ._tls import check_peer_url, peer_context
 from ._transparency import TransparencyLog
 from ._transport import HttpPeerTransport, PeerTransport
@@ -173,11 +175,13 @@ class Node:
         self.receipts = ReceiptSender(self.ctx, self.channels)
         self.deconfliction = DeconflictionService(self.ctx, self.channels)
         self.exchanges = ExchangeService(self.ctx, self.channels)
+        self.talks = TalksService(self.ctx, journal, self.channels)
         for listener in (self.replicator.on_stored, self.links.on_stored, self.receipts.on_stored):
             self.bus.add_listener(listener)
         self.bus.add_listener(self.deconfliction.on_stored)
         self.sites = SiteService(self.ctx)
         self.transparency = TransparencyLog(self.ctx)
+        self.excerpts = ExcerptService(self.ctx, self.channels, self.transparency)
         self.witness = Witness(self.ctx, self.channels, self.transport)
         self.bus.add_listener(self.transparency.on_stored)
         self.channels.add_effect(self.witness.raise_alarm)

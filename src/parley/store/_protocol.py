@@ -20,6 +20,7 @@ from ._exchanges import ExchangesReads, ExchangesTx
 from ._log import LogReads, LogTx
 from ._operators import OperatorsReads, OperatorsTx
 from ._parties import PartiesReads, PartiesTx
+from ._talks import TalksReads, TalksTx
 from ._writer import WriterStats
 
 __all__ = ["Store", "StoreTx"]
@@ -40,6 +41,7 @@ class StoreTx(
     AuditTx,
     AgreementsTx,
     ExchangesTx,
+    TalksTx,
     Protocol,
 ):
     """Writes inside one transaction of the single writer; reads here see that transaction."""
@@ -58,6 +60,7 @@ class Store(
     AuditReads,
     AgreementsReads,
     ExchangesReads,
+    TalksReads,
     Protocol,
 ):
     @property

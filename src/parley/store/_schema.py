@@ -49,6 +49,7 @@ __all__ = [
     "receipts",
     "replies",
     "split_views",
+    "talks_links",
     "tokens",
     "witnessed",
 ]
@@ -452,4 +453,16 @@ operator_grants = Table(
     Column("permission", String(32), primary_key=True),
     Column("granted_by", String(64), nullable=False),
     Column("granted_ms", BigInteger, nullable=False),
+)
+
+
+talks_links = Table(
+    "talks_links",
+    metadata,
+    # Each talks event by the round or minutes it belongs to (protocol.talks_target): what a
+    # round's minutes and working groups, and minutes' answers, are read by.
+    Column("event_id", String(64), primary_key=True),
+    Column("target", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Index("ix_talks_links_target", "target"),
 )

@@ -29,6 +29,7 @@ from ._log import SqlLogReads, SqlLogTx
 from ._migrate import upgrade
 from ._operators import SqlOperatorsReads, SqlOperatorsTx
 from ._parties import SqlPartiesReads, SqlPartiesTx
+from ._talks import SqlTalksReads, SqlTalksTx
 from ._writer import GroupCommitWriter, WriterStats
 
 __all__ = ["SqlStore", "SqlTx"]
@@ -49,6 +50,7 @@ class SqlTx(
     SqlLogTx,
     SqlAuditTx,
     SqlExchangesTx,
+    SqlTalksTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
@@ -69,6 +71,7 @@ class SqlStore(
     SqlAuditReads,
     SqlAgreementsReads,
     SqlExchangesReads,
+    SqlTalksReads,
 ):
     """Reads run on pooled connections; every write goes through the one writer."""
 

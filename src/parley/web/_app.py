@@ -19,6 +19,7 @@ from ._pages import SIGN_IN, node_of
 from ._pages import router as pages_router
 from ._session import CsrfRefused, Sessions, SignedOut, sessions_of
 from ._sound import flash_wav
+from ._talks import router as talks_router
 
 __all__ = ["install_console"]
 
@@ -34,6 +35,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(live_router)
     app.include_router(map_router)
     app.include_router(agreements_router)
+    app.include_router(talks_router)
     app.add_api_route("/console/flash.wav", _flash_sound, include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(SignedOut, _to_sign_in)
