@@ -22,7 +22,7 @@ from parley.clock import format_ts
 from ._cluster import LocalCluster
 from ._demo_agreements import check_agreements, play_agreements
 from ._demo_checks import check_converged, check_deconfliction, check_witnessing, tell_new_alerts
-from ._demo_exchanges import check_exchanges, play_exchanges
+from ._demo_exchanges import check_exchanges, play_exchanges, shred_earlier
 from ._demo_record import check_record
 from ._demo_story import Story
 from ._demo_talks import check_talks, play_talks
@@ -44,6 +44,8 @@ DEMO_SETTINGS = {
     "retry_max_s": 2.0,
     "checkpoint_interval_s": 1.0,
     "witness_interval_s": 1.0,
+    # The demo shreds the key of an exchange it has just completed.
+    "exchange_retention_s": 0,
 }
 
 
@@ -203,6 +205,7 @@ def demo(
         passed &= check_agreements(cluster, agreements)
         exchange = play_exchanges(cluster, story, channels, agreement=agreements.exchange)
         passed &= check_exchanges(cluster, exchange)
+        passed &= shred_earlier(cluster, channels, exchange, root / "abu-dhabi.jsonl")
         passed &= check_talks(cluster, play_talks(cluster, story, channels))
         bundle = root / "hotline.jsonl"
         story.record(root / _EXPORTER, channels["hotline"], bundle)

@@ -4,7 +4,9 @@ A smaller exchange (3 for 3) is completed first, so that the big one has persons
 before. Then each side submits a list of generated fictitious persons (Cyrillic names with
 their Latin spelling); us-eucom's first list holds one person twice and ru-genstaff's one
 person of the earlier exchange: each list is refused with the row named, corrected and
-submitted again, the mediator reads and verifies both, and completes the exchange.
+submitted again, the mediator reads and verifies both, and completes the exchange. Last,
+every node destroys its key of the earlier exchange (crypto-shredding): the channel's record
+still verifies, and none of its names can be read any more.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ import base64
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from parley.clock import format_ts
+from parley.errors import BundleInvalid
 from parley.exchange import Person, fictitious_persons, render_csv
+from parley.services import Node, verify_bundle
 
 from ._cluster import LocalCluster
 from ._demo_story import Story
 from ._main import console
+from ._record import verdict_lines
 
-__all__ = ["ExchangeResult", "check_exchanges", "play_exchanges"]
+__all__ = ["ExchangeResult", "check_exchanges", "play_exchanges", "shred_earlier"]
 
 _CHANNEL = "abu-dhabi"
 _MEDIATOR = "ae-mediator"
@@ -39,6 +45,7 @@ _EARLIER_FIRST = {"us-eucom": 9000, "ru-genstaff": 9500}
 class ExchangeResult:
     agreement: str
     caught: tuple[str, ...]  # the codes of the problems that refused a first list
+    earlier: str  # the 3-for-3 exchange completed before
 
 
 def play_exchanges(
@@ -80,7 +87,7 @@ def play_exchanges(
         caught.extend(_refused(cluster, agreement, party, flawed[party]))
         _submit(cluster, agreement, party, lists[party], timeout_s)
     _verify_and_complete(cluster, agreement, timeout_s)
-    return ExchangeResult(agreement, tuple(caught))
+    return ExchangeResult(agreement, tuple(caught), earlier)
 
 
 def _exchanged_before() -> Person:
@@ -187,6 +194,53 @@ def check_exchanges(cluster: LocalCluster, result: ExchangeResult) -> bool:
         f"exchange check: 157 for 157 {'completed on every node' if ok else 'NOT completed'}"
     )
     return ok
+
+
+def shred_earlier(
+    cluster: LocalCluster, channels: dict[str, str], result: ExchangeResult, bundle: Path
+) -> bool:
+    """Every node destroys its key of the earlier exchange; then us-eucom's record of the
+    channel, exported to ``bundle``, still verifies, and none of the exchange's names is in the
+    record or in any file of us-eucom's node."""
+    for party in (*_PARTIES, _MEDIATOR):
+        cluster.call(party, "POST", f"/exchanges/{result.earlier}/shred")
+    _say(f"every node destroys its key of the earlier exchange ({result.earlier[:12]})")
+    exporter = _PARTIES[0]
+    listed = cluster.call(exporter, "GET", f"/exchanges/{result.earlier}")["lists"][0]["id"]
+    asked = cluster.client(exporter, _OFFICER).get(
+        f"/api/v1/exchanges/{result.earlier}/lists/{listed}"
+    )
+    if asked.is_success:
+        _say(f"{exporter} can still read a list of it")
+        return False
+    _say(f"{exporter} asks for a list of it: {asked.status_code}, {asked.json()['detail']}")
+    cluster.call(exporter, "POST", "/log/checkpoints", "watch1")
+    data = cluster.nodes[exporter].data
+    node = Node.open(data)
+    try:
+        node.export(channels[_CHANNEL], bundle, replace=True)
+    finally:
+        node.close()
+    try:
+        verdict = list(verdict_lines(verify_bundle(bundle)))[-1]
+    except BundleInvalid as exc:
+        _say(f"after shredding, the {_CHANNEL} record does NOT verify: {exc.detail}")
+        return False
+    _say(f"after shredding, {exporter}'s record of {_CHANNEL} ({bundle}): {verdict}")
+    names = [
+        spelling.encode("utf-8")
+        for party in _PARTIES
+        for person in fictitious_persons(3, start=_EARLIER_FIRST[party])
+        for spelling in (person.name, person.latin)
+    ]
+    files = [bundle, *(path for path in data.rglob("*") if path.is_file())]
+    found = [path.name for path in files if any(name in path.read_bytes() for name in names)]
+    _say(
+        f"the {len(names) // 2} persons' names, in either script, are in "
+        f"{', '.join(found) if found else 'none'} of the record and {exporter}'s "
+        f"{len(files) - 1} files"
+    )
+    return not found and "VALID" in verdict and "INVALID" not in verdict
 
 
 def _payload(persons: list[Person]) -> dict[str, Any]:
