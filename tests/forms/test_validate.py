@@ -758,4 +758,3 @@ def test_whole_window_checks_use_the_given_now_not_the_wall_clock():
     later = NOTICE_NOW + timedelta(days=3650)
     with pytest.raises(InvalidInput):
         validate_form(MA, MILITARY_ACTIVITY, now=later)
-

@@ -24,6 +24,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting, Situation
 from ._deconflict_alerts import DeconflictionAlert
+from ._evidence import EvidenceFile, EvidenceService
 from ._federation import FederationService, PushOutcome
 from ._files import write_private
 from ._inbox import Inbox, InboxItem, waits_for
@@ -74,6 +75,8 @@ __all__ = [
     "DraftRecord",
     "EventStatus",
     "EventView",
+    "EvidenceFile",
+    "EvidenceService",
     "ExportSummary",
     "FederationService",
     "HttpPeerTransport",

@@ -35,6 +35,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService
 from ._duty import DutyStats
+from ._evidence import EvidenceService
 from ._federation import FederationService
 from ._files import PRIVATE_DIR, tighten, write_private
 from ._inbox import Inbox
@@ -166,6 +167,7 @@ class Node:
             verify=peer_context(config.data_dir, self.settings),
         )
         self.links = LinkMonitor(self.ctx, self.channels)
+        self.evidence = EvidenceService(self.ctx, config.data_dir, self.transport)
         self.replicator = Replicator(self.ctx, self.ingest, self.transport, self.links)
         self.receipts = ReceiptSender(self.ctx, self.channels)
         self.deconfliction = DeconflictionService(self.ctx, self.channels)
