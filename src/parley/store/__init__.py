@@ -2,6 +2,7 @@
 
 from ._acks import AckRecord, PendingAck, ReplyRecord
 from ._alerts import AlertRecord
+from ._allegations import DAY_MS, AllegationRecord, DayCount
 from ._audit import AuditEntry, AuditRecord
 from ._channels import ChannelRecord
 from ._deconflict import PairRecord, SiteRecord
@@ -24,8 +25,10 @@ from ._sql import SqlStore, SqlTx
 from ._writer import GroupCommitWriter, WriterStats
 
 __all__ = [
+    "DAY_MS",
     "AckRecord",
     "AlertRecord",
+    "AllegationRecord",
     "AuditEntry",
     "AuditRecord",
     "AuthoredEvent",
@@ -33,6 +36,7 @@ __all__ = [
     "ChannelRecord",
     "CheckpointRecord",
     "CosignatureRecord",
+    "DayCount",
     "DraftRecord",
     "GroupCommitWriter",
     "LinkRecord",

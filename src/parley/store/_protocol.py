@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 
 from ._acks import AcksReads, AcksTx
 from ._alerts import AlertsReads, AlertsTx
+from ._allegations import AllegationsReads, AllegationsTx
 from ._audit import AuditReads, AuditTx
 from ._channels import ChannelsReads, ChannelsTx
 from ._deconflict import DeconflictionReads, DeconflictionTx
@@ -36,6 +37,7 @@ class StoreTx(
     DeconflictionTx,
     LogTx,
     AuditTx,
+    AllegationsTx,
     Protocol,
 ):
     """Writes inside one transaction of the single writer; reads here see that transaction."""
@@ -52,6 +54,7 @@ class Store(
     DeconflictionReads,
     LogReads,
     AuditReads,
+    AllegationsReads,
     Protocol,
 ):
     @property

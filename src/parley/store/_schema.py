@@ -22,6 +22,7 @@ from sqlalchemy import (
 __all__ = [
     "acks",
     "alerts",
+    "allegations",
     "audit",
     "chain_heads",
     "channels",
@@ -414,4 +415,40 @@ audit = Table(
     Column("details", Text, nullable=False),  # a JSON object
     Index("ix_audit_action", "action", "id"),
     Index("ix_audit_actor", "actor", "id"),
+)
+
+allegations = Table(
+    "allegations",
+    metadata,
+    # One row per violation_allegation, kept by the journal (store/_allegations.py).
+    Column("id", String(64), primary_key=True),
+    Column("channel", String(80), nullable=False),
+    Column("agreement", String(64), nullable=False),
+    Column("author", String(63), nullable=False),
+    Column("accused", String(63), nullable=False),
+    Column("occurred_ms", BigInteger, nullable=False),
+    Column("occurred_day", Integer, nullable=False),
+    Column("alleged_ms", BigInteger, nullable=False),
+    Column("deadline_ms", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("escalated_ms", BigInteger, nullable=True),
+    Column("answer", String(32), nullable=True),
+    Column("answer_event", String(64), nullable=True),
+    Column("answered_ms", BigInteger, nullable=True),
+    Column("finding", String(16), nullable=True),
+    Column("finding_event", String(64), nullable=True),
+    Column("found_ms", BigInteger, nullable=True),
+    Column("votes", Text, nullable=True),  # a JSON object: party -> finding
+    # The counts of a report read this index alone; the list and the open deadlines theirs.
+    Index(
+        "ix_allegations_counts",
+        "agreement",
+        "occurred_day",
+        "accused",
+        "state",
+        "escalated_ms",
+    ),
+    Index("ix_allegations_list", "agreement", "occurred_ms", "id"),
+    Index("ix_allegations_open", "agreement", "state", "deadline_ms"),
+    Index("ix_allegations_due", "state", "deadline_ms"),
 )

@@ -17,6 +17,7 @@ from parley.errors import StoreUnavailable
 
 from ._acks import SqlAcksReads, SqlAcksTx
 from ._alerts import SqlAlertsReads, SqlAlertsTx
+from ._allegations import SqlAllegationsReads, SqlAllegationsTx
 from ._audit import SqlAuditReads, SqlAuditTx
 from ._channels import SqlChannelsReads, SqlChannelsTx
 from ._deconflict import SqlDeconflictionReads, SqlDeconflictionTx
@@ -45,6 +46,7 @@ class SqlTx(
     SqlAlertsTx,
     SqlLogTx,
     SqlAuditTx,
+    SqlAllegationsTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
@@ -63,6 +65,7 @@ class SqlStore(
     SqlAlertsReads,
     SqlLogReads,
     SqlAuditReads,
+    SqlAllegationsReads,
 ):
     """Reads run on pooled connections; every write goes through the one writer."""
 
