@@ -1,5 +1,13 @@
 """The protocol: pure functions over events. No I/O, no clock, no database."""
 
+from ._agreements import (
+    AGREEMENT_KINDS,
+    AGREEMENT_TYPES,
+    AgreementState,
+    AgreementStatus,
+    AgreementVersion,
+    fold_agreement,
+)
 from ._bodies import (
     DEFAULT_ACK_DEADLINES,
     EVENT_TYPES,
@@ -128,6 +136,7 @@ from ._rules import (
     ChannelState,
     Referenced,
     Sender,
+    agreement_named,
     check_event,
     check_member,
     check_sender,
@@ -145,6 +154,8 @@ from ._witness import (
 
 __all__ = [
     "ACKABLE_TYPES",
+    "AGREEMENT_KINDS",
+    "AGREEMENT_TYPES",
     "ALG_COSIGNATURE",
     "ALG_ED25519",
     "BUNDLE_FORMAT",
@@ -164,6 +175,9 @@ __all__ = [
     "OPERATOR_NAME_PATTERN",
     "PARTY_ID_PATTERN",
     "SPLIT_VIEW_REASONS",
+    "AgreementState",
+    "AgreementStatus",
+    "AgreementVersion",
     "BundleHeader",
     "ChainHead",
     "Chains",
@@ -191,6 +205,7 @@ __all__ = [
     "SplitView",
     "TreeNode",
     "Verdict",
+    "agreement_named",
     "batch_nodes",
     "build_proof",
     "canonical_bytes",
@@ -217,6 +232,7 @@ __all__ = [
     "event_signing_key",
     "fingerprint",
     "fold",
+    "fold_agreement",
     "format_signature_line",
     "header_line",
     "inclusion_ranges",

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import base64
-import functools
 import re
 from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
+from parley.errors import InvalidInput
 
-from parley.clock import parse_ts
-from parley.errors import InvalidInput, PayloadTooLarge
-
+from ._agreements import VALIDATORS as AGREEMENT_VALIDATORS
 from ._event import validate_party_id
+from ._fields import (
+    LANGUAGE_TAG_PATTERN,
+    MAX_TEXT_BYTES,
+    OPERATOR_NAME_PATTERN,
+    plain_text_error,
+    validate_language_tag,
+    validate_operator_name,
+    validate_text,
+)
+from ._fields import event_id as _event_id
+from ._fields import exact_keys as _exact_keys
+from ._fields import timestamp as _timestamp
 
 __all__ = [
     "DEFAULT_ACK_DEADLINES",
@@ -35,23 +44,11 @@ __all__ = [
     "validate_text",
 ]
 
-MAX_TEXT_BYTES = 16 * 1024
 MAX_DEADLINE_S = 10**7
-# As patterns too: the API's OpenAPI document states them.
-OPERATOR_NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{1,63}$"
-LANGUAGE_TAG_PATTERN = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
-_OPERATOR_RE = re.compile(OPERATOR_NAME_PATTERN)
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _HASH_B64_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 _FINGERPRINT_RE = re.compile(r"^[0-9]{5}( [0-9]{5}){4}$")
 _FORM_RE = re.compile(r"^[a-z][a-z_]{1,40}/[1-9][0-9]{0,3}$")
-_LANG_RE = re.compile(LANGUAGE_TAG_PATTERN)
-# What no person's words need and what can make a text show other than it reads: C0 controls
-# but tab and line breaks, DEL, bidi embeddings, overrides and isolates, lone surrogates.
-_NOT_PLAIN_RE = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-_NOT_PLAIN = "must be plain text: not blank, without control or bidi override characters"
 
 
 class Precedence(StrEnum):
@@ -87,53 +84,6 @@ def parse_precedence(value: object, where: str) -> Precedence:
             return precedence
     choices = ", ".join(p.value for p in Precedence)
     raise InvalidInput.for_field(where, f"must be one of {choices}")
-
-
-def validate_language_tag(value: object, where: str = "lang") -> str:
-    """A BCP 47 tag whose language Babel knows (``ar``, ``en-US``, ``uk``)."""
-    if not isinstance(value, str) or not _LANG_RE.match(value):
-        raise InvalidInput.for_field(where, "must be a BCP 47 language tag such as 'ar' or 'en-US'")
-    if not _known_language(value):
-        raise InvalidInput.for_field(where, f"unknown language tag {value!r}")
-    return value
-
-
-@functools.lru_cache(maxsize=1024)
-def _known_language(tag: str) -> bool:
-    # Babel reads its locale files on every parse; a hotline uses a handful of tags.
-    try:
-        Locale.parse(tag, sep="-")
-    except (UnknownLocaleError, ValueError):
-        return False
-    return True
-
-
-def plain_text_error(value: str) -> str | None:
-    """What is wrong with ``value`` as a person's words, or None: the one rule for every text
-    stored (messages, translations, reasons, names, the free text of forms)."""
-    if not value.strip() or _NOT_PLAIN_RE.search(value):
-        return _NOT_PLAIN
-    return None
-
-
-def validate_text(value: object, where: str = "text", limit: int = MAX_TEXT_BYTES) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput.for_field(where, "must be a string")
-    error = plain_text_error(value)
-    if error is not None:
-        raise InvalidInput.for_field(where, error)
-    size = len(value.encode("utf-8"))
-    if size > limit:
-        raise PayloadTooLarge.for_field(where, f"is {size} bytes; the limit is {limit}")
-    return value
-
-
-def validate_operator_name(value: object, where: str = "by") -> str:
-    if not isinstance(value, str) or not _OPERATOR_RE.match(value):
-        raise InvalidInput.for_field(
-            where, "an operator name is 2-64 lower-case letters, digits, '.', '_' or '-'"
-        )
-    return value
 
 
 def _message(body: Mapping[str, Any]) -> None:
@@ -232,11 +182,6 @@ def _empty(body: Mapping[str, Any]) -> None:
     _exact_keys(body, set())
 
 
-def _event_id(value: object, where: str) -> None:
-    if not isinstance(value, str) or not _HEX64_RE.match(value):
-        raise InvalidInput.for_field(where, "must be the hex id of an event")
-
-
 def _cancellation(body: Mapping[str, Any]) -> None:
     """Withdraws a notification; only its author's cancellation has an effect."""
     _exact_keys(body, {"event", "reason", "by"})
@@ -277,9 +222,14 @@ def _non_negative(value: object, where: str) -> None:
 
 
 def _deconfliction_alert(body: Mapping[str, Any]) -> None:
-    """Two items of different parties meet in space and time; ``a.key < b.key``."""
+    """Two items of different parties meet in space and time; ``a.key < b.key``.
+
+    ``agreement``: the agreement in force that protects one of them (a risk of violation).
+    """
     _exact_keys(
-        body, {"a", "b", "area_km2", "distance_km", "window", "severity"}, frozenset({"summary"})
+        body,
+        {"a", "b", "area_km2", "distance_km", "window", "severity"},
+        frozenset({"summary", "agreement"}),
     )
     _alert_item(body["a"], "body.a")
     _alert_item(body["b"], "body.b")
@@ -296,6 +246,8 @@ def _deconfliction_alert(body: Mapping[str, Any]) -> None:
             _timestamp(window[end], f"body.window.{end}")
     if not isinstance(body["severity"], str) or body["severity"] not in _SEVERITIES:
         raise InvalidInput.for_field("body.severity", f"must be one of {sorted(_SEVERITIES)}")
+    if "agreement" in body:
+        _event_id(body["agreement"], "body.agreement")
     if "summary" in body and not isinstance(body["summary"], dict):
         raise InvalidInput.for_field("body.summary", "must be an object")
 
@@ -385,6 +337,7 @@ _VALIDATORS = {
     "deconfliction_withdrawn": _deconfliction_withdrawn,
     "key_change": _key_change,
     "key_revocation": _key_revocation,
+    **AGREEMENT_VALIDATORS,
 }
 # The types this node understands; any other passes as it is, a newer peer's.
 EVENT_TYPES = tuple(_VALIDATORS)
@@ -395,26 +348,3 @@ def validate_body(kind: str, body: Mapping[str, Any]) -> None:
     validator = _VALIDATORS.get(kind)
     if validator is not None:
         validator(body)
-
-
-def _exact_keys(
-    body: Mapping[str, Any],
-    expected: set[str],
-    optional: frozenset[str] = frozenset(),
-    where: str = "body",
-) -> None:
-    missing = sorted(expected - set(body))
-    if missing:
-        raise InvalidInput.for_field(f"{where}.{missing[0]}", "is required")
-    extra = sorted(set(body) - expected - optional)
-    if extra:
-        raise InvalidInput.for_field(f"{where}.{extra[0]}", "is not a field of this event type")
-
-
-def _timestamp(value: object, where: str) -> None:
-    try:
-        if not isinstance(value, str):
-            raise ValueError
-        parse_ts(value)
-    except ValueError as exc:
-        raise InvalidInput.for_field(where, "must be a UTC timestamp ending in Z") from exc

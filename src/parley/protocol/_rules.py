@@ -17,6 +17,7 @@ and in who raises a deconfliction alert (one of the two parties it names).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -24,6 +25,8 @@ from typing import Any, Protocol
 
 from parley.errors import Conflict, Forbidden, InvalidInput, NotFound, NotMember
 
+from ._agreements import RULES as AGREEMENT_RULES
+from ._agreements import AgreementState
 from ._bodies import MemberRole
 from ._event import Event
 
@@ -32,6 +35,7 @@ __all__ = [
     "ChannelState",
     "Referenced",
     "Sender",
+    "agreement_named",
     "check_event",
     "check_member",
     "check_sender",
@@ -43,6 +47,7 @@ __all__ = [
 ACKABLE_TYPES = frozenset({"message", "notification"})
 _WITH_TEXT = frozenset({"message", "notification"})  # what a translation may translate
 _REPLY = "reply/"
+_HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _REQUEST = "request_for_explanation/"
 
 
@@ -149,27 +154,44 @@ def references(event: Event) -> tuple[str, ...]:
     return tuple(named)
 
 
+def agreement_named(event: Event) -> str | None:
+    """The id of the agreement ``event`` names: ``body.agreement`` of any type, or the
+    ``data.agreement`` of a notification when it is an event id (the forms of version 1
+    hold an agreement's title there)."""
+    body = event.body
+    if event.type == "notification":
+        named = body.get("data", {}).get("agreement")
+        return named if isinstance(named, str) and _HEX64_RE.match(named) else None
+    named = body.get("agreement")
+    return named if isinstance(named, str) else None
+
+
 def check_event(
     channel: ChannelState,
     event: Event,
     found: Mapping[str, Referenced],
     *,
     received: bool = False,
+    agreement: AgreementState | None = None,
 ) -> None:
     """Whether ``event``, with a valid body, may be stored in ``channel`` as it stands.
 
     ``found``: the events of ``references(event)`` stored on this node, by id. A named
     event of the same channel is always stored before: its author had it when signing,
-    so it is in ``seen`` (or earlier in the author's own chain).
+    so it is in ``seen`` (or earlier in the author's own chain). ``agreement``: the
+    agreement of ``agreement_named(event)`` as its events stored here define it.
     """
     opening = event.type == "channel" and event.seq == 1 and event.author == channel.created_by
     if opening:
         check_member(event.author, channel.members, channel.id)
     else:
         check_sender(channel, event.author, event.type, received=received)
+    named = agreement_named(event)
+    if named is not None and (agreement is None or agreement.channel != channel.id):
+        raise NotFound(f"no agreement {named} in channel {channel.id}")
     rule = _BODY_RULES.get(event.type)
     if rule is not None:
-        rule(channel, event, found, received)
+        rule(channel, event, found, received, agreement)
 
 
 def _in_channel(
@@ -182,7 +204,11 @@ def _in_channel(
 
 
 def _ack(
-    channel: ChannelState, event: Event, found: Mapping[str, Referenced], received: bool
+    channel: ChannelState,
+    event: Event,
+    found: Mapping[str, Referenced],
+    received: bool,
+    agreement: AgreementState | None,
 ) -> None:
     target_id = event.body["event"]
     target = _in_channel(channel, target_id, found)
@@ -195,7 +221,11 @@ def _ack(
 
 
 def _translation(
-    channel: ChannelState, event: Event, found: Mapping[str, Referenced], received: bool
+    channel: ChannelState,
+    event: Event,
+    found: Mapping[str, Referenced],
+    received: bool,
+    agreement: AgreementState | None,
 ) -> None:
     original = _in_channel(channel, event.body["of"], found)
     if original.type not in _WITH_TEXT:
@@ -218,13 +248,21 @@ def _own_notification(
 
 
 def _cancellation(
-    channel: ChannelState, event: Event, found: Mapping[str, Referenced], received: bool
+    channel: ChannelState,
+    event: Event,
+    found: Mapping[str, Referenced],
+    received: bool,
+    agreement: AgreementState | None,
 ) -> None:
     _own_notification(channel, event, event.body["event"], found, "event")
 
 
 def _notification(
-    channel: ChannelState, event: Event, found: Mapping[str, Referenced], received: bool
+    channel: ChannelState,
+    event: Event,
+    found: Mapping[str, Referenced],
+    received: bool,
+    agreement: AgreementState | None,
 ) -> None:
     body = event.body
     if channel.two_person and body["released_by"] in (None, body["by"]):
@@ -263,7 +301,11 @@ def _reply(
 
 
 def _channel_status(
-    channel: ChannelState, event: Event, found: Mapping[str, Referenced], received: bool
+    channel: ChannelState,
+    event: Event,
+    found: Mapping[str, Referenced],
+    received: bool,
+    agreement: AgreementState | None,
 ) -> None:
     # Two members may suspend at once: a peer's change is never judged by the status here.
     if not received and event.body["status"] == channel.status:
@@ -271,7 +313,11 @@ def _channel_status(
 
 
 def _split_view(
-    channel: ChannelState, event: Event, found: Mapping[str, Referenced], received: bool
+    channel: ChannelState,
+    event: Event,
+    found: Mapping[str, Referenced],
+    received: bool,
+    agreement: AgreementState | None,
 ) -> None:
     """Evidence against a party goes where that party reads it: a channel it is a member of."""
     accused = event.body["party"]
@@ -280,7 +326,11 @@ def _split_view(
 
 
 def _deconfliction_alert(
-    channel: ChannelState, event: Event, found: Mapping[str, Referenced], received: bool
+    channel: ChannelState,
+    event: Event,
+    found: Mapping[str, Referenced],
+    received: bool,
+    agreement: AgreementState | None,
 ) -> None:
     """One of the two parties whose items meet raises it, on a channel where both speak."""
     parties = sorted({event.body["a"]["party"], event.body["b"]["party"]})
@@ -294,7 +344,11 @@ def _deconfliction_alert(
 
 
 def _deconfliction_withdrawn(
-    channel: ChannelState, event: Event, found: Mapping[str, Referenced], received: bool
+    channel: ChannelState,
+    event: Event,
+    found: Mapping[str, Referenced],
+    received: bool,
+    agreement: AgreementState | None,
 ) -> None:
     """The node that raised an alert withdraws it.
 
@@ -315,7 +369,7 @@ def _deconfliction_withdrawn(
         raise Forbidden(f"only {alert.author}, who raised alert {alert_id}, may withdraw it")
 
 
-_Rule = Callable[[ChannelState, Event, Mapping[str, Referenced], bool], None]
+_Rule = Callable[[ChannelState, Event, Mapping[str, Referenced], bool, AgreementState | None], None]
 _BODY_RULES: Mapping[str, _Rule] = {
     "ack": _ack,
     "translation": _translation,
@@ -325,4 +379,5 @@ _BODY_RULES: Mapping[str, _Rule] = {
     "split_view": _split_view,
     "deconfliction_alert": _deconfliction_alert,
     "deconfliction_withdrawn": _deconfliction_withdrawn,
+    **AGREEMENT_RULES,
 }

@@ -16,14 +16,31 @@ from typing import Any, TypeVar
 from parley.clock import parse_ts, to_ms
 from parley.errors import NotFound
 from parley.forms import FormKind
-from parley.protocol import ChainHead, Event, MemberRole, Referenced, check_event, references
-from parley.store import AckRecord, ChannelRecord, ReplyRecord, StoredEvent, StoreTx
+from parley.protocol import (
+    AgreementState,
+    ChainHead,
+    Event,
+    MemberRole,
+    Referenced,
+    agreement_named,
+    check_event,
+    fold_agreement,
+    references,
+)
+from parley.store import (
+    AckRecord,
+    ChannelRecord,
+    ReplyRecord,
+    StoredEvent,
+    StoreTx,
+    event_from_raw,
+)
 
 from ._bus import BusItem
 from ._context import NodeContext
 from ._status import EventView, build_views, form_kind, fresh_view
 
-__all__ = ["Effect", "Journal", "channel_record"]
+__all__ = ["Effect", "Journal", "channel_record", "fold_agreement_raw"]
 
 Effect = Callable[[StoreTx, ChannelRecord, Event, datetime], None]
 T = TypeVar("T")
@@ -103,7 +120,7 @@ class Journal:
                     named["body"],
                     frozenset(tx.acks_of(event_id)),
                 )
-        check_event(record, event, found, received=received)
+        check_event(record, event, found, received=received, agreement=_named_agreement(tx, event))
 
     def store(
         self,
@@ -120,6 +137,9 @@ class Journal:
         if opens:
             tx.insert_channel(record, to_ms(now))
         pos = tx.insert_event(event, head, stored_ms)
+        agreement = event.id if event.type == "agreement" else agreement_named(event)
+        if agreement is not None:
+            tx.add_agreement_event(agreement, pos)
         self._apply_effects(tx, record, event, now)
         return StoredEvent(pos, event, stored_ms)
 
@@ -170,6 +190,21 @@ class Journal:
             )[0]
         self._ctx.bus.publish(BusItem("event", stored.pos, record.id, view))
         return view
+
+
+def _named_agreement(tx: StoreTx, event: Event) -> AgreementState | None:
+    """The agreement ``event`` names, as the events stored in this transaction define it."""
+    agreement = agreement_named(event)
+    if agreement is None:
+        return None
+    return fold_agreement_raw(tx.agreement_events(agreement))
+
+
+def fold_agreement_raw(raws: list[bytes]) -> AgreementState | None:
+    """The agreement of its stored events (raw), or None if none is stored."""
+    if not raws:
+        return None
+    return fold_agreement(event_from_raw(raw) for raw in raws)
 
 
 def _start_clocks(tx: StoreTx, event: Event) -> None:

@@ -8,7 +8,7 @@ from ._channels import ChannelRecord
 from ._deconflict import PairRecord, SiteRecord
 from ._drafts import DraftRecord
 from ._engine import make_engine
-from ._events import ChainView, ReceiptRecord, StoredEvent
+from ._events import ChainView, ReceiptRecord, StoredEvent, event_from_raw
 from ._log import (
     CheckpointRecord,
     CosignatureRecord,
@@ -58,6 +58,7 @@ __all__ = [
     "TokenRecord",
     "WitnessedRecord",
     "WriterStats",
+    "event_from_raw",
     "make_engine",
     "upgrade",
 ]

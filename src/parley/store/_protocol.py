@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from ._acks import AcksReads, AcksTx
+from ._agreements import AgreementsReads, AgreementsTx
 from ._alerts import AlertsReads, AlertsTx
 from ._allegations import AllegationsReads, AllegationsTx
 from ._audit import AuditReads, AuditTx
@@ -37,6 +38,7 @@ class StoreTx(
     DeconflictionTx,
     LogTx,
     AuditTx,
+    AgreementsTx,
     AllegationsTx,
     Protocol,
 ):
@@ -54,6 +56,7 @@ class Store(
     DeconflictionReads,
     LogReads,
     AuditReads,
+    AgreementsReads,
     AllegationsReads,
     Protocol,
 ):

@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 __all__ = [
     "acks",
+    "agreement_events",
     "alerts",
     "allegations",
     "audit",
@@ -415,6 +416,15 @@ audit = Table(
     Column("details", Text, nullable=False),  # a JSON object
     Index("ix_audit_action", "action", "id"),
     Index("ix_audit_actor", "actor", "id"),
+)
+
+agreement_events = Table(
+    "agreement_events",
+    metadata,
+    # The events that name each agreement (its proposal too), by their position in events:
+    # folding an agreement reads these, not its channel.
+    Column("agreement", String(64), primary_key=True),
+    Column("pos", BigInteger, primary_key=True),
 )
 
 allegations = Table(

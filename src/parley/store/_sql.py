@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from parley.errors import StoreUnavailable
 
 from ._acks import SqlAcksReads, SqlAcksTx
+from ._agreements import SqlAgreementsReads, SqlAgreementsTx
 from ._alerts import SqlAlertsReads, SqlAlertsTx
 from ._allegations import SqlAllegationsReads, SqlAllegationsTx
 from ._audit import SqlAuditReads, SqlAuditTx
@@ -46,6 +47,7 @@ class SqlTx(
     SqlAlertsTx,
     SqlLogTx,
     SqlAuditTx,
+    SqlAgreementsTx,
     SqlAllegationsTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
@@ -65,6 +67,7 @@ class SqlStore(
     SqlAlertsReads,
     SqlLogReads,
     SqlAuditReads,
+    SqlAgreementsReads,
     SqlAllegationsReads,
 ):
     """Reads run on pooled connections; every write goes through the one writer."""

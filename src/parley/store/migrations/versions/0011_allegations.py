@@ -1,15 +1,14 @@
 """allegations: one row per allegation with its state, deadline, answer and finding
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-# "0010" (agreements) once merged: the merge re-chains.
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
