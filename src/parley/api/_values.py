@@ -108,6 +108,7 @@ AlertKind = Literal[
     "split_view",
     "split_view_unproven",
     "deconfliction",
+    "allegation_overdue",
 ]
 
 

@@ -15,6 +15,7 @@ from parley.store import (
     SiteRecord,
 )
 
+from ._allegations import AllegationService
 from ._audit import AUDIT_LOGGER, AuditService, record_audit
 from ._auth import CONSOLE, NEEDS_APPROVAL, ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
@@ -61,6 +62,7 @@ __all__ = [
     "ROLE_PERMISSIONS",
     "AlertRecord",
     "AlertService",
+    "AllegationService",
     "AuditRecord",
     "AuditService",
     "BundleReport",

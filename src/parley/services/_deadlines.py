@@ -38,12 +38,15 @@ class AlertService:
         now_ms = to_ms(self._ctx.clock.now())
         raised = []
         for pending in self._ctx.store.due_pending_acks(now_ms):
-            alert_id = await self._escalate(pending, now_ms)
-            alert = self._ctx.store.get_alert(alert_id)
-            assert alert is not None
-            raised.append(alert)
-            self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert))
+            raised.append(self.announce(await self._escalate(pending, now_ms)))
         return raised
+
+    def announce(self, alert_id: int) -> AlertRecord:
+        """A stored alert, published to the live streams; returns it."""
+        alert = self._ctx.store.get_alert(alert_id)
+        assert alert is not None
+        self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert))
+        return alert
 
     async def _escalate(self, pending: PendingAck, now_ms: int) -> int:
         stored = self._ctx.store.get_event(pending.event_id)

@@ -40,9 +40,12 @@ from ._bus import BusItem
 from ._context import NodeContext
 from ._status import EventView, build_views, form_kind, fresh_view
 
-__all__ = ["Effect", "Journal", "channel_record", "fold_agreement_raw"]
+__all__ = ["Check", "Effect", "Journal", "channel_record", "fold_agreement_raw"]
 
 Effect = Callable[[StoreTx, ChannelRecord, Event, datetime], None]
+# Another concern's rules that need what its own table keeps (an allegation's state): asked
+# after the rule book, for this node's events and peers' alike (``received``).
+Check = Callable[[StoreTx, ChannelRecord, Event, bool], None]
 T = TypeVar("T")
 
 
@@ -59,7 +62,12 @@ class Journal:
         self._ctx = ctx
         self._records: dict[str, ChannelRecord] = {}
         self._effects: list[Effect] = []
+        self._checks: list[Check] = []
         self._changed: set[str] = set()  # by the write running in the writer thread
+
+    def add_check(self, check: Check) -> None:
+        """Another service's rules, asked in the storing transaction after the rule book's."""
+        self._checks.append(check)
 
     def add_effect(self, effect: Effect) -> None:
         """Another service's effects of each stored event, run in the storing transaction."""
@@ -121,6 +129,8 @@ class Journal:
                     frozenset(tx.acks_of(event_id)),
                 )
         check_event(record, event, found, received=received, agreement=_named_agreement(tx, event))
+        for check in self._checks:
+            check(tx, record, event, received)
 
     def store(
         self,

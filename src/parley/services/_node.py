@@ -26,6 +26,7 @@ from parley.protocol import (
 from parley.settings import Settings
 from parley.store import PartyRecord, SqlStore, Store, StoreTx
 
+from ._allegations import AllegationService
 from ._audit import AuditService, audit_entry, log_audit, write_audited
 from ._auth import CONSOLE, Permission, Principal, require
 from ._bundle import ExportSummary, export_bundle
@@ -168,6 +169,7 @@ class Node:
         )
         self.links = LinkMonitor(self.ctx, self.channels)
         self.evidence = EvidenceService(self.ctx, config.data_dir, self.transport)
+        self.allegations = AllegationService(self.ctx, journal, self.channels, self.alerts)
         self.replicator = Replicator(self.ctx, self.ingest, self.transport, self.links)
         self.receipts = ReceiptSender(self.ctx, self.channels)
         self.deconfliction = DeconflictionService(self.ctx, self.channels)
@@ -186,6 +188,7 @@ class Node:
             self.transparency.sequencer,
             self.transparency.publisher,
             self.witness.duty,
+            self.allegations.duty,
         ]
 
     async def run(self) -> None:
