@@ -40,6 +40,18 @@ from ._operators import MIN_PASSWORD_LENGTH, IssuedToken, OperatorService
 from ._paging import PAGE_LIMIT
 from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
+from ._reports import (
+    STATES as ALLEGATION_STATES,
+)
+from ._reports import (
+    AllegationReport,
+    build_report,
+    day_of,
+    report_csv,
+    report_html,
+    report_pdf,
+    report_png,
+)
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
 from ._status import EventStatus, EventView, MemberDelivery, ReplyClock, ReplyState
 from ._tls import server_context
@@ -48,6 +60,7 @@ from ._transport import HttpPeerTransport, PeerTransport
 from ._witness import Witness
 
 __all__ = [
+    "ALLEGATION_STATES",
     "AUDIT_LOGGER",
     "CATEGORIES",
     "CONFIG_FILE",
@@ -62,6 +75,7 @@ __all__ = [
     "ROLE_PERMISSIONS",
     "AlertRecord",
     "AlertService",
+    "AllegationReport",
     "AllegationService",
     "AuditRecord",
     "AuditService",
@@ -119,11 +133,17 @@ __all__ = [
     "Situation",
     "TransparencyLog",
     "Witness",
+    "build_report",
     "check_passphrase",
+    "day_of",
     "export_bundle",
     "init_node",
     "key_is_encrypted",
     "record_audit",
+    "report_csv",
+    "report_html",
+    "report_pdf",
+    "report_png",
     "require",
     "server_context",
     "verify_bundle",

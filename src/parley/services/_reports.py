@@ -30,6 +30,7 @@ __all__ = [
     "STATES",
     "AllegationReport",
     "build_report",
+    "day_of",
     "report_csv",
     "report_html",
     "report_pdf",
