@@ -163,6 +163,11 @@ class Settings:
         "How often a running node looks for protected sites imported since it started "
         "('parley sites import') and indexes them, seconds.",
     )
+    agreement_check_interval_s: float = _setting(
+        60.0,
+        "How often the node looks for agreements whose term ends within 72 h or 24 h, or has "
+        "ended, to alert its operators, seconds.",
+    )
     deconfliction_site_alert_cap: int = _setting(
         50,
         "Most deconfliction alerts one item raises against this node's imported protected "

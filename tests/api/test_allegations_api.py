@@ -10,7 +10,9 @@ from datetime import timedelta
 
 import pytest
 
+from parley.services import Role
 from tests.api.conftest import Api, assert_problem
+from tests.conftest import as_role
 from tests.services.test_agreements import at, proposal
 
 pytestmark = pytest.mark.anyio
@@ -20,14 +22,12 @@ US, RU = "us-eucom", "ru-genstaff"
 async def in_force(api: Api, clock) -> str:
     """A moratorium between us-eucom and ru-genstaff, signed by both; the clock an hour on."""
     us, ru = api.node, api.peer
-    proposed = await us.channels.append(us.channels.writable(api.channel), "agreement", proposal())
+    duty = as_role(us, Role.OPERATOR, "duty1")
+    proposed = await us.agreements.propose(duty, api.channel, **proposal(mediator=None))
     await ru.ingest.receive(us.store.chain(api.channel, US))
-    agreement = proposed.event.id
-    signature = {"agreement": agreement, "version": agreement, "by": "duty1"}
-    signed = await ru.channels.append(
-        ru.channels.writable(api.channel), "agreement_signature", signature
-    )
-    await us.ingest.receive([signed.event])
+    agreement = proposed.state.id
+    await ru.agreements.sign(as_role(ru, Role.OPERATOR, "duty1"), agreement)
+    await us.ingest.receive(ru.store.chain(api.channel, RU)[-1:])
     clock.advance(timedelta(hours=1))
     return agreement
 

@@ -39,13 +39,10 @@ async def agreed(trio, clock, *, mediator: str | None = AE, deadlines=None) -> t
         for party in roles:
             await trio[party].channels.accept(as_role(trio[party], Role.ADMIN), channel)
         await settle(trio)
-    proposed = await us.channels.append(
-        us.channels.writable(channel), "agreement", proposal(mediator=mediator)
-    )
+    proposed = await us.agreements.propose(operator(us), channel, **proposal(mediator=mediator))
     await settle(trio)
-    agreement = proposed.event.id
-    signature = {"agreement": agreement, "version": agreement, "by": "duty1"}
-    await ru.channels.append(ru.channels.writable(channel), "agreement_signature", signature)
+    agreement = proposed.state.id
+    await ru.agreements.sign(operator(ru), agreement)
     await settle(trio)
     clock.advance(timedelta(hours=1))
     return channel, agreement

@@ -19,6 +19,7 @@ DUTIES = [
     "log sequencing",
     "checkpoints",
     "witnessing",
+    "agreements",
     "allegation escalation",
     "replication",
 ]

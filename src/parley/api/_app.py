@@ -14,6 +14,7 @@ from parley.web import install_console
 
 from ._admin_routes import install_denial_audit
 from ._admin_routes import router as admin_router
+from ._agreement_routes import router as agreement_router
 from ._allegation_routes import EVIDENCE_PATH
 from ._allegation_routes import federation_router as allegation_federation
 from ._allegation_routes import router as allegation_router
@@ -60,6 +61,7 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     install_denial_audit(app)
     app.include_router(router)
     app.include_router(admin_router)
+    app.include_router(agreement_router)
     app.include_router(stream_router)
     app.include_router(federation_router)
     app.include_router(allegation_router)

@@ -108,6 +108,9 @@ AlertKind = Literal[
     "split_view",
     "split_view_unproven",
     "deconfliction",
+    "agreement_ends_72h",
+    "agreement_ends_24h",
+    "agreement_expired",
     "allegation_overdue",
 ]
 

@@ -231,6 +231,12 @@ class AgreementState:
     def latest(self) -> AgreementVersion:
         return self.versions[-1]
 
+    @property
+    def in_force_version(self) -> str | None:
+        """The id of the latest version every party signed, or None."""
+        signed = [v.id for v in self.versions if set(self.parties) <= set(v.signatures)]
+        return signed[-1] if signed else None
+
     def version(self, version_id: str) -> AgreementVersion | None:
         return next((v for v in self.versions if v.id == version_id), None)
 

@@ -42,7 +42,7 @@ class AlertService:
         return raised
 
     def announce(self, alert_id: int) -> AlertRecord:
-        """A stored alert, published to the live streams; returns it."""
+        """Publish a stored alert to the operators' live streams; the alert."""
         alert = self._ctx.store.get_alert(alert_id)
         assert alert is not None
         self._ctx.bus.publish(BusItem("alert", alert.id, alert.channel, alert))

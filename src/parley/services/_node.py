@@ -26,6 +26,7 @@ from parley.protocol import (
 from parley.settings import Settings
 from parley.store import PartyRecord, SqlStore, Store, StoreTx
 
+from ._agreements import AgreementService
 from ._allegations import AllegationService
 from ._audit import AuditService, audit_entry, log_audit, write_audited
 from ._auth import CONSOLE, Permission, Principal, require
@@ -159,6 +160,7 @@ class Node:
         self.keys = KeyService(self.ctx, self.channels)
         self.ingest = IngestService(self.ctx, journal, self.keys)
         self.alerts = AlertService(self.ctx)
+        self.agreements = AgreementService(self.ctx, self.channels, self.alerts)
         self.notifications = NotificationService(self.ctx, self.channels)
         self.inbox = Inbox(self.ctx, self.channels)
         self.federation = FederationService(self.ctx, self.ingest)
@@ -188,6 +190,7 @@ class Node:
             self.transparency.sequencer,
             self.transparency.publisher,
             self.witness.duty,
+            self.agreements.duty,
             self.allegations.duty,
         ]
 

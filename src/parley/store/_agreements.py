@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, func, insert, select
 
 from . import _schema as t
-from ._base import SqlReadsBase, SqlTxBase
+from ._alerts import SqlAlertsTx
+from ._base import SqlReadsBase
 
 __all__ = ["AgreementsReads", "AgreementsTx", "SqlAgreementsReads", "SqlAgreementsTx"]
 
@@ -15,6 +17,15 @@ __all__ = ["AgreementsReads", "AgreementsTx", "SqlAgreementsReads", "SqlAgreemen
 class AgreementsTx(Protocol):
     def add_agreement_event(self, agreement: str, pos: int) -> None: ...
     def agreement_events(self, agreement: str) -> list[bytes]: ...
+    def insert_alert_once(
+        self,
+        kind: str,
+        severity: str,
+        channel: str,
+        event_id: str,
+        detail: Mapping[str, Any],
+        created_ms: int,
+    ) -> int | None: ...
 
 
 class AgreementsReads(Protocol):
@@ -33,12 +44,29 @@ def _events_of(agreement: str) -> Select[Any]:
     )
 
 
-class SqlAgreementsTx(SqlTxBase):
+class SqlAgreementsTx(SqlAlertsTx):
     def add_agreement_event(self, agreement: str, pos: int) -> None:
         self._conn.execute(insert(t.agreement_events).values(agreement=agreement, pos=pos))
 
     def agreement_events(self, agreement: str) -> list[bytes]:
         return [row[0] for row in self._conn.execute(_events_of(agreement))]
+
+    def insert_alert_once(
+        self,
+        kind: str,
+        severity: str,
+        channel: str,
+        event_id: str,
+        detail: Mapping[str, Any],
+        created_ms: int,
+    ) -> int | None:
+        """An alert of a kind about an event (a version of an agreement) unless one was
+        raised before, resolved or not; its id, or None."""
+        a = t.alerts.c
+        raised = select(func.count()).where(a.kind == kind, a.event_id == event_id)
+        if self._conn.execute(raised).scalar():
+            return None
+        return self.insert_alert(kind, severity, channel, event_id, detail, created_ms)
 
 
 class SqlAgreementsReads(SqlReadsBase):

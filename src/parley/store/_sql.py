@@ -38,6 +38,7 @@ T = TypeVar("T")
 
 class SqlTx(
     SqlEventsTx,
+    SqlAgreementsTx,
     SqlPartiesTx,
     SqlChannelsTx,
     SqlAcksTx,
@@ -47,7 +48,6 @@ class SqlTx(
     SqlAlertsTx,
     SqlLogTx,
     SqlAuditTx,
-    SqlAgreementsTx,
     SqlAllegationsTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
