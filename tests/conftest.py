@@ -98,7 +98,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(make_node: NodeFactory, clock: ManualClock) -> Iterator[tuple[Node, str]]:
+def served(served_pair: tuple[Node, Node, str]) -> tuple[Node, str]:
+    node, _peer, url = served_pair
+    return node, url
+
+
+@pytest.fixture
+def served_pair(make_node: NodeFactory, clock: ManualClock) -> Iterator[tuple[Node, Node, str]]:
+    """us-eucom served on loopback with three operators, and ru-genstaff in-process."""
     node = make_node("us-eucom", escalation_interval_s=0.05)
     peer = make_node("ru-genstaff")
 
@@ -121,6 +128,6 @@ def served(make_node: NodeFactory, clock: ManualClock) -> Iterator[tuple[Node, s
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.01)
-    yield node, f"http://127.0.0.1:{port}"
+    yield node, peer, f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from parley.clock import format_ts
+from parley.clock import format_ts, to_ms
 from parley.errors import Conflict, Forbidden, InvalidInput, NotFound, PermissionDenied
 from parley.protocol import fold_agreement
 from parley.services import Node, Role
@@ -196,3 +196,95 @@ async def test_the_journal_refuses_a_peers_signature_of_an_agreement_it_is_not_p
         state = fold_agreement(map(event_from_raw, node.store.agreement_events(agreement)))
         assert set(state.signatures) == {US, RU}
         assert state.in_force_at(START + timedelta(days=1))
+
+
+# -- violation risk ------------------------------------------------------------------------------
+KHARKIV = [36.23, 49.99]
+KHARKIV_CHP = {
+    "name": "Kharkiv CHP-5",
+    "category": "power_plant",
+    "party": US,
+    "location": {"type": "Point", "coordinates": KHARKIV, "radius_km": 1},
+}
+
+
+def firing(start_h: float = 24, end_h: float = 48, centre: list[float] = KHARKIV) -> dict:
+    return {
+        "activity": "missile_firing",
+        "description": "Firing exercise",
+        "area": {"type": "Point", "coordinates": centre, "radius_km": 10},
+        "window": {"start": at(start_h), "end": at(end_h)},
+    }
+
+
+def alert_agreements(node: Node, channel: str) -> set[str | None]:
+    """What the alerts signed on the channel name as the agreement at risk: one each when
+    both nodes found the meeting at once."""
+    stored = node.store.list_events(channel, limit=1000)
+    return {s.event.body.get("agreement") for s in stored if s.event.type == "deconfliction_alert"}
+
+
+async def converged(nodes: dict[str, Node]) -> None:
+    for _ in range(2):
+        await settle(nodes, rounds=1)
+        for node in nodes.values():
+            await node.deconfliction.flush()
+    await settle(nodes, rounds=1)
+
+
+async def test_an_activity_meeting_a_site_of_an_agreement_in_force_risks_violating_it(
+    nodes, abu_dhabi, clock
+):
+    agreement = await proposed(nodes, abu_dhabi, scope={"sites": [KHARKIV_CHP]})
+    await nodes[RU].notifications.send(duty(nodes[RU]), abu_dhabi, "military_activity/1", firing())
+    await converged(nodes)
+    assert nodes[US].deconfliction.alerts(duty(nodes[US])) == []  # proposed: not in force
+
+    await signed_by_both(nodes, agreement, clock)
+    await converged(nodes)
+
+    for party in (US, RU):
+        [alert] = nodes[party].deconfliction.alerts(duty(nodes[party]))
+        site = alert.a if alert.a["kind"] == "protected_site" else alert.b
+        assert (alert.channel, alert.severity, alert.agreement) == (
+            abu_dhabi,
+            "critical",
+            agreement,
+        )
+        assert site["site"]["agreement"] == agreement
+        assert site["site"]["name"] == "Kharkiv CHP-5"
+        assert alert_agreements(nodes[party], abu_dhabi) == {agreement}
+    assert nodes[AE].deconfliction.alerts(duty(nodes[AE]))  # the mediator sees it too
+
+
+async def test_sites_imported_for_an_agreement_follow_its_term(nodes, abu_dhabi, clock, tmp_path):
+    us, ru = nodes[US], nodes[RU]
+    agreement = await proposed(nodes, abu_dhabi)
+    sites = tmp_path / "sites.csv"
+    sites.write_text(f"lon,lat,name,category\n{KHARKIV[0]},{KHARKIV[1]},CHP,power_plant\n")
+    admin = as_role(us, Role.ADMIN)
+    with pytest.raises(InvalidInput, match="no agreement"):
+        us.sites.import_file(admin, sites, agreement="e" * 64)
+    us.sites.import_file(admin, sites, agreement=agreement)
+    [site] = us.sites.listed(admin)
+    assert (site.valid_from_ms, site.valid_until_ms) == (to_ms_at(0), to_ms_at(30 * 24))
+
+    await signed_by_both(nodes, agreement, clock)
+    await us.agreements.amend(duty(us), agreement, term={"start": at(0), "end": at(60 * 24)})
+    await settle(nodes)
+    await ru.agreements.sign(duty(ru), agreement)
+    await settle(nodes)
+    [site] = us.sites.listed(admin)
+    assert (site.valid_from_ms, site.valid_until_ms) == (to_ms_at(10 / 60), to_ms_at(60 * 24))
+
+    await ru.notifications.send(
+        duty(ru), abu_dhabi, "military_activity/1", firing(40 * 24, 41 * 24)
+    )
+    await converged(nodes)
+    [alert] = us.deconfliction.alerts(duty(us))
+    assert alert.severity == "critical"
+    assert alert_agreements(us, abu_dhabi) == {agreement}
+
+
+def to_ms_at(hours: float) -> int:
+    return to_ms(START + timedelta(hours=hours))

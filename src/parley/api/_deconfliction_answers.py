@@ -88,6 +88,9 @@ class DeconflictionAlertOut(Answer):
     summary: SummaryOut | dict[str, Any] | None = Field(
         description="for the one alert of an item against many of a node's sites"
     )
+    agreement: str | None = Field(
+        description="the agreement in force one of the items risks violating (its id)"
+    )
     raised_by: str
     created_at: Timestamp = Field(validation_alias="created_ms")
     withdrawn_event: str | None

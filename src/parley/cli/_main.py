@@ -59,6 +59,7 @@ _ORDER: Final = (
     "send",
     "events",
     "ack",
+    "agreement",
     "export",
     "verify",
     "audit",

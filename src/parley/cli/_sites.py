@@ -41,9 +41,16 @@ def sites_import(
     party: Annotated[
         str | None, typer.Option(help="The party the sites belong to (default: this node's).")
     ] = None,
-    agreement: Annotated[str, typer.Option(help="The agreement protecting them.")] = "",
+    agreement: Annotated[
+        str,
+        typer.Option(
+            help="The agreement protecting them: the id of one stored on this node (they are "
+            "valid for its term, extensions included), or a title."
+        ),
+    ] = "",
     valid_from: Annotated[
-        str | None, typer.Option(help="Start of the agreement's term, e.g. 2025-03-18T00:00:00Z.")
+        str | None,
+        typer.Option(help="Start of a titled agreement's term, e.g. 2025-03-18T00:00:00Z."),
     ] = None,
     valid_until: Annotated[
         str | None, typer.Option(help="End of the term (exclusive); none: open-ended.")

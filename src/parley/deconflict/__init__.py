@@ -9,6 +9,7 @@ at the antimeridian into [-180, 180] (``normalize``); areas and distances are ge
 WGS84 ellipsoid.
 """
 
+from ._agreements import agreement_items, agreement_of
 from ._geo import geodesic_area_km2, geodesic_distances_km, normalize
 from ._index import SpaceTimeIndex
 from ._items import KINDS, SEVERITIES, Item, Match, Overlap, severity
@@ -24,6 +25,8 @@ __all__ = [
     "Overlap",
     "SiteRow",
     "SpaceTimeIndex",
+    "agreement_items",
+    "agreement_of",
     "geodesic_area_km2",
     "geodesic_distances_km",
     "normalize",

@@ -237,6 +237,13 @@ class AgreementState:
         signed = [v.id for v in self.versions if set(self.parties) <= set(v.signatures)]
         return signed[-1] if signed else None
 
+    @property
+    def force_window(self) -> tuple[str, str | None] | None:
+        """When it is in force, [from, to), None for an open end; None if never."""
+        if self.in_force_from is None:
+            return None
+        return max(self.start, self.in_force_from), self.end
+
     def version(self, version_id: str) -> AgreementVersion | None:
         return next((v for v in self.versions if v.id == version_id), None)
 

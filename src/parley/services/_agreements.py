@@ -15,8 +15,8 @@ from typing import Any
 from parley.clock import format_ts, parse_ts, to_ms
 from parley.errors import FieldError, InvalidInput, NotFound
 from parley.forms import validate_form
-from parley.protocol import AgreementState, AgreementStatus, validate_body
-from parley.store import AlertRecord
+from parley.protocol import AgreementState, AgreementStatus, Event, validate_body
+from parley.store import AlertRecord, ChannelRecord, StoreTx
 
 from ._auth import Permission, Principal, require
 from ._channels import ChannelService
@@ -24,7 +24,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._duty import Duty
 from ._journal import fold_agreement_raw
-from ._sites import CATEGORIES
+from ._sites import CATEGORIES, site_terms
 
 __all__ = ["TERM_ALERTS", "AgreementService", "AgreementView"]
 
@@ -54,6 +54,7 @@ class AgreementService:
         self.duty = Duty(
             "agreements", self.check_terms, every_s=ctx.settings.agreement_check_interval_s
         )
+        channels.add_effect(self._move_sites)
 
     # -- reading -------------------------------------------------------------------------------
     def state(self, agreement: str) -> AgreementState:
@@ -167,6 +168,19 @@ class AgreementService:
                 raise InvalidInput.for_field(
                     f"{where}.sites.{i}.party", "must be one of the agreement's parties"
                 )
+
+    def _move_sites(self, tx: StoreTx, record: ChannelRecord, event: Event, now: datetime) -> None:
+        """In the storing transaction: the sites imported for an agreement follow its term
+        as a signature or an amendment changes when it is in force."""
+        if event.type not in ("agreement_signature", "agreement_amendment"):
+            return
+        agreement = event.body["agreement"]
+        raws = tx.agreement_events(agreement)  # this event last
+        before, after = fold_agreement_raw(raws[:-1]), fold_agreement_raw(raws)
+        assert before is not None  # the rule book found the agreement
+        assert after is not None
+        if site_terms(before) != site_terms(after):
+            tx.set_agreement_site_terms(agreement, *site_terms(after))
 
     # -- the term ------------------------------------------------------------------------------
     async def check_terms(self) -> list[AlertRecord]:

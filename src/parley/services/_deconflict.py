@@ -13,6 +13,10 @@ Where the work happens:
 * Sites imported while the node runs (``SitePoller``): every ``flush`` looks for sites
   stored since the last one, and the duty passes at least every ``deconfliction_site_poll_s``;
   new sites join the index incrementally and are checked against the live notices.
+* Agreements (``on_stored`` of their events): the sites and areas of an agreement's scope
+  are in the index while it is in force, and the sites imported for it follow its term; a
+  signature or an amendment takes them out and in again. An activity or a launch meeting
+  one while it is in force is a risk of violating it: the alert names the agreement.
 * At start (the first ``flush``): the index is loaded from the store and every live item
   is checked again against the stored pairs, so an alert the process did not get to send
   before it stopped is sent now, and none twice.
@@ -36,13 +40,15 @@ from parley.deconflict import (
     Item,
     Match,
     SpaceTimeIndex,
+    agreement_items,
     notice_items,
     notices_items,
     severity,
+    site_items,
 )
 from parley.errors import FieldError, InvalidInput, ParleyError
 from parley.forms import area_geometry, validate_form
-from parley.protocol import Event
+from parley.protocol import AGREEMENT_TYPES, Event
 
 from ._auth import Permission, Principal, require
 from ._bus import BusItem
@@ -50,7 +56,7 @@ from ._channels import ChannelService
 from ._context import NodeContext
 from ._deconflict_alerts import DeconflictionAlert, DeconflictionAlerts, event_of
 from ._duty import Duty
-from ._site_poller import SitePoller
+from ._site_poller import SitePoller, site_rows
 from ._threads import collector_paused, to_thread
 
 __all__ = ["DeconflictionService", "Meeting", "Situation"]
@@ -107,6 +113,9 @@ class DeconflictionService:
         self._keys: dict[str, tuple[str, ...]] = {}  # notification id -> its items' keys
         self._gone: dict[str, str] = {}  # cancelled or superseded notification id -> why
         self._sites = SitePoller(self._ctx)
+        self._agreement_keys: dict[str, tuple[str, ...]] = {}  # agreement -> its scope's keys
+        self._changed_agreements: set[str] = set()  # signed or amended since
+        self._alerts.protected.clear()
 
     # -- after the commit ------------------------------------------------------------------------
     def on_stored(self, item: BusItem) -> None:
@@ -121,6 +130,9 @@ class DeconflictionService:
         elif event.type in _QUEUED:
             self._queue.append(event)
             self.duty.wake()
+        elif event.type in AGREEMENT_TYPES - {"agreement"}:  # a proposal alone is not in force
+            self._changed_agreements.add(event.body["agreement"])
+            self.duty.wake()
 
     async def flush(self) -> int:
         """Load the index if not yet done, then take in what was stored since (notices, and
@@ -132,7 +144,8 @@ class DeconflictionService:
                     sent += await self._load()
                 work, self._queue = self._queue, []
                 sent += await self._take_in(work)
-                return sent + await self._take_in_sites()
+                sent += await self._take_in_sites()
+                return sent + await self._take_in_agreements()
             except Exception:
                 # Start over from the store: the reload sends whatever this pass did not.
                 self._reset()
@@ -238,6 +251,54 @@ class DeconflictionService:
         }
         return await self._check([item for item in live if item.key in met])
 
+    # -- agreements ------------------------------------------------------------------------------
+    async def _take_in_agreements(self) -> int:
+        """The items of the agreements signed or amended since, as their term now stands,
+        checked against the live notices as new sites are."""
+        changed, self._changed_agreements = self._changed_agreements, set()
+        added: list[Item] = []
+        removed: list[str] = []
+        for agreement in sorted(changed):
+            removed.extend(self._forget_agreement(agreement))
+            added.extend(self._agreement_items(agreement))
+            imported = self._imported_sites(agreement)
+            removed.extend(site.key for site in imported)
+            added.extend(imported)
+        removed = [key for key in dict.fromkeys(removed) if key in self._index]
+        if not added and not removed:
+            return 0
+        await to_thread(self._update, added, removed)
+        return await self._check_sites(added)
+
+    def _forget_agreement(self, agreement: str) -> tuple[str, ...]:
+        keys = self._agreement_keys.pop(agreement, ())
+        for key in keys:
+            self._alerts.protected.pop(key, None)
+        return keys
+
+    def _agreement_items(self, agreement: str) -> list[Item]:
+        """The scope's sites and areas while the agreement is in force (none otherwise)."""
+        state = self._alerts.agreement(agreement)
+        window = None if state is None else state.force_window
+        if state is None or window is None:
+            return []
+        start, end = (None if ts is None else to_ms(parse_ts(ts)) for ts in window)
+        try:
+            made = agreement_items(state.id, state.parties, state.scope, start, end)
+        except (ParleyError, ValueError, KeyError):
+            _log.exception("agreement %s has a scope this node cannot index", agreement)
+            return []
+        for item, described in made:
+            self._alerts.protected[item.key] = (state.id, described)
+        self._agreement_keys[agreement] = tuple(item.key for item, _ in made)
+        return [item for item, _ in made]
+
+    def _imported_sites(self, agreement: str) -> list[Item]:
+        """The sites imported for the agreement that the index holds, with the validity the
+        agreement's term gives them now (those not taken in yet come with the poller)."""
+        rows = site_rows(self._ctx.party, self._ctx.store.agreement_site_shapes(agreement))
+        return site_items([row for row in rows if row[0] in self._index])
+
     # -- loading at start ------------------------------------------------------------------------
     async def _load(self) -> int:
         """Build the index from the store, then send what the stored pairs lack."""
@@ -270,6 +331,8 @@ class DeconflictionService:
                     items.pop(key, None)
             after = page[-1].pos
         items.update((item.key, item) for item in self._sites.take())
+        for agreement in self._ctx.store.agreement_ids():
+            items.update((item.key, item) for item in self._agreement_items(agreement))
         self._index.bulk_load(items.values())
 
     # -- alerts ----------------------------------------------------------------------------------

@@ -10,26 +10,33 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from parley.clock import format_ms, to_ms
-from parley.deconflict import SEVERITIES, Item, Overlap
-from parley.protocol import Event
+from parley.clock import format_ms, parse_ts, to_ms
+from parley.deconflict import SEVERITIES, Item, Overlap, agreement_of
+from parley.protocol import EVENT_ID_PATTERN, AgreementState, Event
 from parley.store import ChannelRecord, PairRecord, SiteRecord, StoreTx
 
 from ._bus import BusItem
 from ._channels import ChannelService
 from ._context import NodeContext
+from ._journal import fold_agreement_raw
 from ._site_poller import site_key
 
 __all__ = ["DeconflictionAlert", "DeconflictionAlerts", "event_of"]
 
 _log = logging.getLogger(__name__)
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+_EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
+# What meets a site of an agreement in force at the risk of violating it, and how severe
+# that is at least.
+_RISKY_KINDS = frozenset({"activity", "launch"})
+_RISK_SEVERITY = "high"
 Owners = Mapping[str, tuple[str, str]]  # notification id -> (author, channel)
 
 
@@ -50,7 +57,8 @@ def _summary_key(node_party: str) -> str:
 @dataclass(frozen=True)
 class DeconflictionAlert:
     """One alert per pair of items, as every node lists it: the first alert stored for the
-    pair. ``a``, ``b``, ``window`` and ``summary`` are as the signed alert says them."""
+    pair. ``a``, ``b``, ``window``, ``summary`` and ``agreement`` (at risk of violation) are
+    as the signed alert says them."""
 
     alert_event: str
     channel: str
@@ -61,6 +69,7 @@ class DeconflictionAlert:
     distance_km: float
     window: Mapping[str, str | None]
     summary: Mapping[str, Any] | None
+    agreement: str | None
     raised_by: str
     created_ms: int
     withdrawn_event: str | None
@@ -79,6 +88,7 @@ class DeconflictionAlert:
             detail["distance_km"],
             detail["window"],
             detail.get("summary"),
+            detail.get("agreement"),
             detail["raised_by"],
             pair.created_ms,
             pair.withdrawn_event,
@@ -91,6 +101,8 @@ class DeconflictionAlerts:
         self._ctx = ctx
         self._channels = channels
         self.site_prefix = site_key(ctx.party, 0)[:-1]
+        # The indexed items of agreements in force: key -> (agreement, name and category).
+        self.protected: dict[str, tuple[str, Mapping[str, Any]]] = {}
         channels.add_effect(self._record)
 
     # -- in the storing transaction --------------------------------------------------------------
@@ -185,27 +197,35 @@ class DeconflictionAlerts:
         ids = [int(item.key.rpartition(":")[2]) for item in items]
         return {site_key(self._ctx.party, s.id): s for s in self._ctx.store.get_sites(ids)}
 
-    @staticmethod
-    def side(item: Item, sites: Mapping[str, SiteRecord]) -> dict[str, Any]:
-        """An item as an alert names it: its notification, or the imported site itself."""
+    def side(self, item: Item, sites: Mapping[str, SiteRecord]) -> dict[str, Any]:
+        """An item as an alert names it: its notification, or the site itself (an imported
+        one, or one of an agreement's scope)."""
         side: dict[str, Any] = {"key": item.key, "party": item.party, "kind": item.kind}
         site = sites.get(item.key)
-        if site is None:
-            side["event"] = event_of(item.key)
-        else:  # the other side has never seen this site: say what and where it is
+        protected = self.protected.get(item.key)
+        if site is not None:  # the other side has never seen this site: say what and where
             side["site"] = {
                 "name": site.name,
                 "category": site.category,
                 "agreement": site.agreement,
                 "coordinates": [site.lon, site.lat],
             }
+        elif protected is not None:
+            inside = item.geometry.representative_point()
+            side["site"] = {
+                **protected[1],
+                "agreement": protected[0],
+                "coordinates": [round(inside.x, 6), round(inside.y, 6)],
+            }
+        else:
+            side["event"] = event_of(item.key)
         return side
 
     def _alert_body(
         self, item: Item, other: Item, overlap: Overlap, sites: Mapping[str, SiteRecord]
     ) -> dict[str, Any]:
         a, b = (item, other) if item.key == overlap.a else (other, item)
-        return {
+        body: dict[str, Any] = {
             "a": self.side(a, sites),
             "b": self.side(b, sites),
             "area_km2": round(overlap.area_km2, 3),
@@ -213,6 +233,34 @@ class DeconflictionAlerts:
             "window": {"start": _ts(overlap.start_ms), "end": _ts(overlap.end_ms)},
             "severity": overlap.severity,
         }
+        risked = self._risked(item, other, overlap, sites) or self._risked(
+            other, item, overlap, sites
+        )
+        if risked is not None:
+            body["agreement"] = risked.id
+            body["severity"] = min(overlap.severity, _RISK_SEVERITY, key=_RANK.__getitem__)
+        return body
+
+    def _risked(
+        self, site: Item, other: Item, overlap: Overlap, sites: Mapping[str, SiteRecord]
+    ) -> AgreementState | None:
+        """The agreement ``site`` is protected by, if ``other`` is an activity or a launch that
+        meets it while the agreement is in force: a risk of violating it."""
+        record = sites.get(site.key)
+        agreement = agreement_of(site.key) or (None if record is None else record.agreement)
+        if other.kind not in _RISKY_KINDS or not agreement or not _EVENT_ID_RE.match(agreement):
+            return None
+        state = self.agreement(agreement)
+        window = None if state is None else state.force_window
+        if window is None:
+            return None
+        start, end = (None if ts is None else to_ms(parse_ts(ts)) for ts in window)
+        after_start = overlap.end_ms is None or start is None or overlap.end_ms > start
+        before_end = end is None or overlap.start_ms is None or overlap.start_ms < end
+        return state if after_start and before_end else None
+
+    def agreement(self, agreement: str) -> AgreementState | None:
+        return fold_agreement_raw(self._ctx.store.agreement_events(agreement))
 
     def _summary(
         self,
@@ -248,12 +296,17 @@ class DeconflictionAlerts:
         first), unless the pair has one by then."""
         parties = {body["a"]["party"], body["b"]["party"]}
         preferred = [owners[e][1] for e in map(event_of, (i.key for i in items)) if e in owners]
+        state = self.agreement(body["agreement"]) if "agreement" in body else None
+        if state is not None:  # an alert names an agreement on the agreement's channel only
+            preferred.insert(0, state.channel)
         record = self._channel_for(parties, preferred)
         if record is None:
             _log.warning(
                 "no channel of both %s: the alert of %s is not sent", parties, items[0].key
             )
             return 0
+        if state is not None and record.id != state.channel:
+            body = {k: v for k, v in body.items() if k != "agreement"}
         return await self._append_once(
             record, "deconfliction_alert", body, body["a"]["key"], body["b"]["key"], _no_alert
         )

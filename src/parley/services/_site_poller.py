@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 
 from parley.deconflict import Item, SiteRow, SpaceTimeIndex, site_items
+from parley.store import SiteShape
 
 from ._context import NodeContext
 
-__all__ = ["SitePoller", "site_key"]
+__all__ = ["SitePoller", "site_key", "site_rows"]
 
 _log = logging.getLogger(__name__)
 _SITE_PAGE = 50_000
@@ -23,6 +25,22 @@ _SITE_PAGE = 50_000
 def site_key(node_party: str, site_id: int) -> str:
     """The key of an imported site: unique across nodes, as the other side records it."""
     return f"site:{node_party}:{site_id}"
+
+
+def site_rows(node_party: str, shapes: Sequence[SiteShape]) -> list[SiteRow]:
+    """Imported sites as stored, as the index makes items of them."""
+    return [
+        (
+            site_key(node_party, sid),
+            party,
+            lon,
+            lat,
+            None if geometry is None else json.loads(geometry),
+            start,
+            end,
+        )
+        for sid, party, lon, lat, geometry, start, end in shapes
+    ]
 
 
 class SitePoller:
@@ -37,19 +55,7 @@ class SitePoller:
         """Sites stored since the last call, as items."""
         items: list[Item] = []
         while shapes := self._ctx.store.site_shapes(self._after, _SITE_PAGE):
-            rows: list[SiteRow] = [
-                (
-                    site_key(self._ctx.party, sid),
-                    party,
-                    lon,
-                    lat,
-                    None if geometry is None else json.loads(geometry),
-                    start,
-                    end,
-                )
-                for sid, party, lon, lat, geometry, start, end in shapes
-            ]
-            items.extend(site_items(rows))
+            items.extend(site_items(site_rows(self._ctx.party, shapes)))
             self._after = shapes[-1][0]
         return items
 

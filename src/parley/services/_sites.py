@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +23,14 @@ from shapely.geometry import shape
 
 from parley.clock import parse_ts, to_ms
 from parley.errors import FieldError, InvalidInput
-from parley.protocol import validate_party_id
+from parley.protocol import EVENT_ID_PATTERN, AgreementState, validate_party_id
 from parley.store import SiteRecord, StoreTx
 
 from ._auth import Permission, Principal, require
 from ._context import NodeContext
+from ._journal import fold_agreement_raw
 
-__all__ = ["CATEGORIES", "MORATORIUM_CATEGORIES", "ImportReport", "SiteService"]
+__all__ = ["CATEGORIES", "MORATORIUM_CATEGORIES", "ImportReport", "SiteService", "site_terms"]
 
 # The 2025 energy moratorium's five categories (power plants and substations are one).
 MORATORIUM_CATEGORIES: Final = (
@@ -54,6 +56,7 @@ CSV_COLUMNS: Final = ("lon", "lat", "name", "category")
 _MAX_ERRORS = 100
 _NAME_MAX = 200
 _AGREEMENT_MAX = 200
+_EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)  # an agreement stored here, not a free title
 _PROGRESS_EVERY = 10_000
 _LIST_PAGE = 20_000
 
@@ -147,11 +150,34 @@ class SiteService:
             raise InvalidInput.for_field(
                 "agreement", f"must be at most {_AGREEMENT_MAX} printable characters"
             )
+        if _EVENT_ID_RE.match(agreement):
+            start, end = self._agreement_term(agreement, valid_from, valid_until)
+            return _Terms(owner, agreement, start, end)
         start = _instant(valid_from, "valid_from")
         end = _instant(valid_until, "valid_until")
         if start is not None and end is not None and end <= start:
             raise InvalidInput.for_field("valid_until", "must be after valid_from")
         return _Terms(owner, agreement, start, end)
+
+    def _agreement_term(
+        self, agreement: str, valid_from: str | None, valid_until: str | None
+    ) -> tuple[int | None, int | None]:
+        """The sites of an agreement stored here are valid while it is in force, or for its
+        term while it is not yet; an extension moves them (``site_terms``)."""
+        state = fold_agreement_raw(self._ctx.store.agreement_events(agreement))
+        if state is None:
+            raise InvalidInput.for_field("agreement", f"no agreement {agreement} on this node")
+        if valid_from is not None or valid_until is not None:
+            raise InvalidInput.for_field(
+                "valid_from", "the validity of an agreement's sites is its term"
+            )
+        return site_terms(state)
+
+
+def site_terms(state: AgreementState) -> tuple[int | None, int | None]:
+    """[from, until) in ms of the sites of an agreement: its time in force, else its term."""
+    start, end = state.force_window or (state.start, state.end)
+    return to_ms(parse_ts(start)), None if end is None else to_ms(parse_ts(end))
 
 
 def _instant(text: str | None, where: str) -> int | None:

@@ -5,7 +5,7 @@ from ._alerts import AlertRecord
 from ._allegations import DAY_MS, AllegationRecord, DayCount
 from ._audit import AuditEntry, AuditRecord
 from ._channels import ChannelRecord
-from ._deconflict import PairRecord, SiteRecord
+from ._deconflict import PairRecord, SiteRecord, SiteShape
 from ._drafts import DraftRecord
 from ._engine import make_engine
 from ._events import ChainView, ReceiptRecord, StoredEvent, event_from_raw
@@ -49,6 +49,7 @@ __all__ = [
     "ReceiptRecord",
     "ReplyRecord",
     "SiteRecord",
+    "SiteShape",
     "SplitViewRecord",
     "SqlStore",
     "SqlTx",

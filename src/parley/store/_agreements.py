@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, insert, select, update
 
 from . import _schema as t
 from ._alerts import SqlAlertsTx
 from ._base import SqlReadsBase
+from ._deconflict import SiteShape
 
 __all__ = ["AgreementsReads", "AgreementsTx", "SqlAgreementsReads", "SqlAgreementsTx"]
 
@@ -26,11 +27,15 @@ class AgreementsTx(Protocol):
         detail: Mapping[str, Any],
         created_ms: int,
     ) -> int | None: ...
+    def set_agreement_site_terms(
+        self, agreement: str, valid_from_ms: int | None, valid_until_ms: int | None
+    ) -> int: ...
 
 
 class AgreementsReads(Protocol):
     def agreement_events(self, agreement: str) -> list[bytes]: ...
     def agreement_ids(self, channel: str | None = None) -> list[str]: ...
+    def agreement_site_shapes(self, agreement: str) -> list[SiteShape]: ...
 
 
 def _events_of(agreement: str) -> Select[Any]:
@@ -68,6 +73,17 @@ class SqlAgreementsTx(SqlAlertsTx):
             return None
         return self.insert_alert(kind, severity, channel, event_id, detail, created_ms)
 
+    def set_agreement_site_terms(
+        self, agreement: str, valid_from_ms: int | None, valid_until_ms: int | None
+    ) -> int:
+        """The validity of every site imported for ``agreement``; how many there are."""
+        changed = self._conn.execute(
+            update(t.protected_sites)
+            .where(t.protected_sites.c.agreement == agreement)
+            .values(valid_from_ms=valid_from_ms, valid_until_ms=valid_until_ms)
+        )
+        return int(changed.rowcount)
+
 
 class SqlAgreementsReads(SqlReadsBase):
     def agreement_events(self, agreement: str) -> list[bytes]:
@@ -85,3 +101,13 @@ class SqlAgreementsReads(SqlReadsBase):
         if channel is not None:
             query = query.where(e.channel == channel)
         return [row[0] for row in self._all(query)]
+
+    def agreement_site_shapes(self, agreement: str) -> list[SiteShape]:
+        """What indexing needs of each site imported for ``agreement``, as ``site_shapes``."""
+        c = t.protected_sites.c
+        query = (
+            select(c.id, c.party, c.lon, c.lat, c.geometry, c.valid_from_ms, c.valid_until_ms)
+            .where(c.agreement == agreement)
+            .order_by(c.id)
+        )
+        return [tuple(row) for row in self._all(query)]
