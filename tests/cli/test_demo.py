@@ -103,6 +103,8 @@ def test_demo_check_plays_the_scenario_on_three_processes_and_exits_zero(tmp_pat
     assert rows[("hotline", "ru-genstaff")] == rows[("hotline", "us-eucom")]
     assert rows[("abu-dhabi", "ae-mediator")][1:] == ["1", "1", "1"]
     assert "the activity of ru-genstaff meets the presence of us-eucom" in result.stdout
+    assert "at risk of violating the energy moratorium" in result.stdout
+    assert "Exchange of prisoners, 157 for 157" in result.stdout
     assert rows[("us-eucom", "high")][0] == rows[("ru-genstaff", "high")][0]  # same area
     for party in ("us-eucom", "ru-genstaff", "ae-mediator"):
         assert (tmp_path / "demo" / party / "node.key").is_file()

@@ -20,6 +20,7 @@ import typer
 from parley.clock import format_ts
 
 from ._cluster import LocalCluster
+from ._demo_agreements import check_agreements, play_agreements
 from ._demo_checks import check_converged, check_deconfliction, check_witnessing, tell_new_alerts
 from ._demo_record import check_record
 from ._demo_story import Story
@@ -196,6 +197,8 @@ def demo(
         passed = check_deconfliction(cluster, story)
         passed &= check_converged(cluster, channels, _members(), left_for=left_for)
         passed &= check_witnessing(cluster, story)
+        agreements = play_agreements(cluster, story, channels, timeout_s=30.0)
+        passed &= check_agreements(cluster, agreements)
         bundle = root / "hotline.jsonl"
         story.record(root / _EXPORTER, channels["hotline"], bundle)
         if check_only:
