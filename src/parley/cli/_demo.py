@@ -21,6 +21,7 @@ from parley.clock import format_ts
 
 from ._cluster import LocalCluster
 from ._demo_agreements import check_agreements, play_agreements
+from ._demo_allegations import check_allegations, play_allegations
 from ._demo_checks import check_converged, check_deconfliction, check_witnessing, tell_new_alerts
 from ._demo_record import check_record
 from ._demo_story import Story
@@ -74,7 +75,7 @@ def play_scenario(
     channels: dict[str, str] = {}
     for key, spec in scenario["channels"].items():
         channels[key] = cluster.open_channel(
-            spec["creator"], spec["name"], spec["members"], timeout_s
+            spec["creator"], spec["name"], spec["members"], timeout_s, spec.get("deadlines")
         )
         story.opened(key, channels[key], spec)
     for message in scenario["messages"]:
@@ -199,6 +200,8 @@ def demo(
         passed &= check_witnessing(cluster, story)
         agreements = play_agreements(cluster, story, channels, timeout_s=30.0)
         passed &= check_agreements(cluster, agreements)
+        allegations = play_allegations(cluster, story, channels, timeout_s=30.0)
+        passed &= check_allegations(cluster, allegations)
         bundle = root / "hotline.jsonl"
         story.record(root / _EXPORTER, channels["hotline"], bundle)
         if check_only:
