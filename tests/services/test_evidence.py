@@ -16,7 +16,7 @@ from parley.services._evidence import EVIDENCE_DIR
 from tests.conftest import NAMES, as_role
 
 pytestmark = pytest.mark.anyio
-US, RU = "us-eucom", "ru-genstaff"
+US, RU, AE = "us-eucom", "ru-genstaff", "ae-mediator"
 PHOTO = b"\xff\xd8\xff\xe0 a photograph of the damaged heat plant"
 
 
@@ -85,9 +85,17 @@ async def test_a_file_over_the_limit_or_empty_or_badly_named_is_refused(pair):
     assert not (us.config.data_dir / EVIDENCE_DIR).exists()
 
 
+async def named(node: Node, sha256: str, members: dict[str, str]) -> None:
+    """An allegation of ``node`` names the file on a channel of ``members``."""
+    opened = await node.channels.create(as_role(node, Role.ADMIN), "hotline", members)
+    channel = opened.event.channel
+    await node.store.write(lambda tx: tx.add_allegation_evidence("ab" * 32, channel, [sha256]))
+
+
 async def test_a_peer_fetches_a_file_it_lacks_from_the_author_and_keeps_it(pair):
     us, ru = pair[US], pair[RU]
     stored = await us.evidence.put(operator(us), PHOTO, "heat-plant.jpg", "image/jpeg")
+    await named(us, stored.sha256, {RU: "party"})
 
     with pytest.raises(NotFound):
         await ru.evidence.get(operator(ru), stored.sha256, None)
@@ -95,6 +103,22 @@ async def test_a_peer_fetches_a_file_it_lacks_from_the_author_and_keeps_it(pair)
     assert (ru.config.data_dir / EVIDENCE_DIR / stored.sha256).read_bytes() == PHOTO
     with pytest.raises(NotFound, match="us-eucom has no evidence file"):
         await ru.evidence.get(operator(ru), "ab" * 32, US)
+
+
+async def test_a_file_is_served_only_to_a_member_of_a_channel_where_an_allegation_names_it(
+    pair, make_node
+):
+    us, ru = pair[US], pair[RU]
+    stored = await us.evidence.put(operator(us), PHOTO, "heat-plant.jpg", "image/jpeg")
+
+    with pytest.raises(NotFound, match="us-eucom has no evidence file"):
+        await ru.evidence.get(operator(ru), stored.sha256, US)
+    ae = make_node(AE)
+    await us.pin_party(as_role(us, Role.ADMIN), AE, NAMES[AE], ae.public_key)
+    await named(us, stored.sha256, {AE: "party"})
+    with pytest.raises(NotFound):
+        await ru.evidence.get(operator(ru), stored.sha256, US)
+    assert us.evidence.serve(AE, stored.sha256)["sha256"] == stored.sha256
 
 
 async def test_a_file_that_is_not_the_one_named_is_not_kept(pair, monkeypatch):

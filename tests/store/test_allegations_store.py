@@ -88,3 +88,13 @@ async def test_counts_and_lists_are_of_one_agreement(store: SqlStore) -> None:
     assert store.list_allegations(AGREEMENT, state="found", limit=10) == []
     assert store.count_open_allegations(AGREEMENT) == 4
     assert [a.id for a in store.open_allegations(AGREEMENT, limit=1)] == [rows[0].id]
+
+
+async def test_the_channels_where_an_evidence_file_is_named(store: SqlStore) -> None:
+    photo, scan = "c3" * 32, "d4" * 32
+    await store.write(lambda tx: tx.add_allegation_evidence("e1" * 32, "ch_b", [photo, photo]))
+    await store.write(lambda tx: tx.add_allegation_evidence("e2" * 32, "ch_a", [photo, scan]))
+
+    assert store.evidence_channels(photo) == ["ch_a", "ch_b"]
+    assert store.evidence_channels(scan) == ["ch_a"]
+    assert store.evidence_channels("f5" * 32) == []

@@ -104,6 +104,8 @@ class AllegationService:
                     "alleged",
                 )
             )
+            hashes = [item["sha256"] for item in data.get("evidence", [])]
+            tx.add_allegation_evidence(event.id, event.channel, hashes)
             return
         row = tx.get_allegation_tx(data["allegation"])
         assert row is not None  # the check found it

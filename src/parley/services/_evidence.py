@@ -112,10 +112,18 @@ class EvidenceService:
         return content
 
     def serve(self, peer: str, sha256: str) -> dict[str, str]:
-        """A file for a peer's node, in base64; a node serves what it stores."""
-        found = self._read(sha256)
+        """A file for a peer's node, in base64: only one that an allegation names on a
+        channel of which the peer is a member (else, as for a file not stored, NotFound)."""
+        evidence_path(self._folder, sha256)
+        shared = any(
+            record is not None and peer in record.members
+            for record in map(
+                self._ctx.store.get_channel, self._ctx.store.evidence_channels(sha256)
+            )
+        )
+        found = self._read(sha256) if shared else None
         if found is None:
-            raise NotFound(f"no evidence file {sha256} on {self._ctx.party}")
+            raise NotFound(f"no evidence file {sha256} on {self._ctx.party} for {peer}")
         return {"sha256": sha256, "content": base64.b64encode(found).decode("ascii")}
 
     def _check_size(self, size: int) -> None:

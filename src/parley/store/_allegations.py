@@ -75,6 +75,7 @@ class DayCount:
 class AllegationsTx(Protocol):
     def insert_allegation(self, record: AllegationRecord) -> None: ...
     def insert_allegations(self, records: list[AllegationRecord]) -> None: ...
+    def add_allegation_evidence(self, allegation: str, channel: str, hashes: list[str]) -> None: ...
     def get_allegation_tx(self, allegation_id: str) -> AllegationRecord | None: ...
     def record_answer(
         self, allegation_id: str, answer: str, event_id: str, answered_ms: int
@@ -95,6 +96,7 @@ class AllegationsReads(Protocol):
     def open_allegations(self, agreement: str, *, limit: int) -> list[AllegationRecord]: ...
     def count_open_allegations(self, agreement: str) -> int: ...
     def overdue_allegations(self, now_ms: int, *, limit: int) -> list[AllegationRecord]: ...
+    def evidence_channels(self, sha256: str) -> list[str]: ...
 
 
 def _row(record: AllegationRecord) -> dict[str, Any]:
@@ -149,6 +151,14 @@ class SqlAllegationsTx(SqlTxBase):
     def insert_allegations(self, records: list[AllegationRecord]) -> None:
         if records:
             self._conn.execute(insert(t.allegations), [_row(r) for r in records])
+
+    def add_allegation_evidence(self, allegation: str, channel: str, hashes: list[str]) -> None:
+        rows = [
+            {"sha256": sha256, "allegation": allegation, "channel": channel}
+            for sha256 in sorted(set(hashes))
+        ]
+        if rows:
+            self._conn.execute(insert(t.allegation_evidence), rows)
 
     def get_allegation_tx(self, allegation_id: str) -> AllegationRecord | None:
         a = t.allegations
@@ -254,3 +264,9 @@ class SqlAllegationsReads(SqlReadsBase):
             .limit(limit)
         )
         return [_record(row) for row in self._all(query)]
+
+    def evidence_channels(self, sha256: str) -> list[str]:
+        """The channels of the allegations that name this evidence file."""
+        e = t.allegation_evidence.c
+        query = select(e.channel).where(e.sha256 == sha256).distinct().order_by(e.channel)
+        return [row[0] for row in self._all(query)]

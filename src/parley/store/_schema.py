@@ -23,6 +23,7 @@ __all__ = [
     "acks",
     "agreement_events",
     "alerts",
+    "allegation_evidence",
     "allegations",
     "audit",
     "chain_heads",
@@ -461,4 +462,13 @@ allegations = Table(
     Index("ix_allegations_list", "agreement", "occurred_ms", "id"),
     Index("ix_allegations_open", "agreement", "state", "deadline_ms"),
     Index("ix_allegations_due", "state", "deadline_ms"),
+)
+
+allegation_evidence = Table(
+    "allegation_evidence",
+    metadata,
+    # The evidence files each allegation names: whose channels' members may fetch a file.
+    Column("sha256", String(64), primary_key=True),
+    Column("allegation", String(64), primary_key=True),
+    Column("channel", String(80), nullable=False),
 )

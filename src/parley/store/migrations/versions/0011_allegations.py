@@ -1,4 +1,5 @@
-"""allegations: one row per allegation with its state, deadline, answer and finding
+"""allegations: one row per allegation with its state, deadline, answer and finding; the
+evidence files each names
 
 Revision ID: 0011
 Revises: 0010
@@ -44,7 +45,15 @@ def upgrade() -> None:
     op.create_index("ix_allegations_list", "allegations", ["agreement", "occurred_ms", "id"])
     op.create_index("ix_allegations_open", "allegations", ["agreement", "state", "deadline_ms"])
     op.create_index("ix_allegations_due", "allegations", ["state", "deadline_ms"])
+    op.create_table(
+        "allegation_evidence",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("allegation", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=80), nullable=False),
+        sa.PrimaryKeyConstraint("sha256", "allegation"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("allegation_evidence")
     op.drop_table("allegations")
