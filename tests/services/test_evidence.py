@@ -103,6 +103,8 @@ async def test_a_peer_fetches_a_file_it_lacks_from_the_author_and_keeps_it(pair)
     assert (ru.config.data_dir / EVIDENCE_DIR / stored.sha256).read_bytes() == PHOTO
     with pytest.raises(NotFound, match="us-eucom has no evidence file"):
         await ru.evidence.get(operator(ru), "ab" * 32, US)
+    with pytest.raises(NotFound, match="no peer ua-nsdc"):
+        await ru.evidence.get(operator(ru), "ab" * 32, "ua-nsdc")
 
 
 async def test_a_file_is_served_only_to_a_member_of_a_channel_where_an_allegation_names_it(

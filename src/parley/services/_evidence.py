@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parley.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PeerRefused
+from parley.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PeerRefused,
+    PeerUnreachable,
+)
 from parley.protocol import plain_text_error
 
 from ._auth import Permission, Principal, require
@@ -94,18 +101,25 @@ class EvidenceService:
             return found
         if source is None or source == self._ctx.party:
             raise NotFound(f"no evidence file {sha256} on this node")
+        if self._ctx.store.get_party(source) is None:
+            raise NotFound(f"no evidence file {sha256} on this node, and no peer {source}")
         return await self.fetch(source, sha256)
 
     async def fetch(self, peer: str, sha256: str) -> bytes:
+        """The file from ``peer``'s node; one it cannot give (it has none, it is unreachable)
+        is not found here either, the reason said."""
         path = evidence_path(self._folder, sha256)
         try:
             answer = await self._transport.call(peer, "GET", f"/federation/v1/evidence/{sha256}")
         except PeerRefused as exc:
             if exc.peer_status == 404:
                 raise NotFound(f"{peer} has no evidence file {sha256}") from exc
-            raise
+            raise NotFound(f"no evidence file {sha256} here; {exc.detail}") from exc
+        except PeerUnreachable as exc:
+            raise NotFound(f"no evidence file {sha256} here; {exc.detail}") from exc
         content = _decoded(answer, peer)
-        self._check_size(len(content))
+        if len(content) > self.limit:
+            raise Conflict(f"{peer} sent a file over max_evidence_bytes ({self.limit}); not kept")
         if hashlib.sha256(content).hexdigest() != sha256:
             raise Conflict(f"{peer} sent a file whose SHA-256 is not {sha256}; it is not kept")
         await asyncio.to_thread(self._write, path.name, content)
