@@ -66,15 +66,22 @@ class AllegationService:
         )
 
     # -- in the storing transaction -----------------------------------------------------------
-    def _check(self, tx: StoreTx, record: ChannelRecord, event: Event, received: bool) -> None:
+    def _check(
+        self,
+        tx: StoreTx,
+        record: ChannelRecord,
+        event: Event,
+        received: bool,
+        named: AgreementState | None,
+    ) -> None:
+        """``named``: the agreement of an allegation, which the rule book found on the
+        channel; an answer or a finding names an allegation, whose agreement is read here."""
         form = allegation_form(event)
         if form is None:
             return
         if form == ALLEGATION_FORM:
-            agreement = _agreement(tx, event.body["data"]["agreement"])
-            if agreement is None:  # the rule book refused it already; said again for clarity
-                raise NotFound(f"no agreement {event.body['data']['agreement']}")
-            check_allegation(event, agreement)
+            assert named is not None  # the rule book refused an allegation without one
+            check_allegation(event, named)
             return
         row = tx.get_allegation_tx(str(allegation_named(event)))
         state = None if row is None else _state(row)

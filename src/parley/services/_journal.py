@@ -44,8 +44,9 @@ __all__ = ["Check", "Effect", "Journal", "channel_record", "fold_agreement_raw"]
 
 Effect = Callable[[StoreTx, ChannelRecord, Event, datetime], None]
 # Another concern's rules that need what its own table keeps (an allegation's state): asked
-# after the rule book, for this node's events and peers' alike (``received``).
-Check = Callable[[StoreTx, ChannelRecord, Event, bool], None]
+# after the rule book, for this node's events and peers' alike (``received``), with the
+# agreement the event names as the rule book had it.
+Check = Callable[[StoreTx, ChannelRecord, Event, bool, AgreementState | None], None]
 T = TypeVar("T")
 
 
@@ -128,9 +129,10 @@ class Journal:
                     named["body"],
                     frozenset(tx.acks_of(event_id)),
                 )
-        check_event(record, event, found, received=received, agreement=_named_agreement(tx, event))
+        agreement = _named_agreement(tx, event)
+        check_event(record, event, found, received=received, agreement=agreement)
         for check in self._checks:
-            check(tx, record, event, received)
+            check(tx, record, event, received, agreement)
 
     def store(
         self,
