@@ -54,7 +54,7 @@ def play_allegations(
         "A drone struck the Kharkiv thermal power plant.",
         [evidence],
     )
-    _wait_present(cluster, channel, answered, timeout_s)
+    _acknowledged(cluster, channel, answered, _US, timeout_s)
     fetched = cluster.client(_RU).get(
         f"/api/v1/evidence/{evidence['sha256']}", params={"from": _US}
     )
@@ -70,7 +70,7 @@ def play_allegations(
     }
     sent = _notify(cluster, _RU, channel, "allegation_answer/1", answer)
     _say(f"{_clock(sent['event']['ts'])}  {_RU} disputed it, within its deadline")
-    _wait_present(cluster, channel, sent["id"], timeout_s)
+    _acknowledged(cluster, channel, sent["id"], _RU, timeout_s)
     finding = {
         "allegation": answered,
         "finding": "unresolved",
@@ -78,6 +78,7 @@ def play_allegations(
     }
     found = _notify(cluster, _MEDIATOR, channel, "allegation_finding/1", finding)
     _say(f"{_clock(found['event']['ts'])}  {_MEDIATOR} recorded its finding: unresolved")
+    _acknowledged(cluster, channel, found["id"], _MEDIATOR, timeout_s)
     unanswered = _allege(
         cluster,
         channel,
@@ -87,6 +88,8 @@ def play_allegations(
         "Artillery fire damaged the Belgorod 330 kV substation.",
         [],
     )
+    _acknowledged(cluster, channel, unanswered, _RU, timeout_s)
+    _say(f"{_INDENT}{_US} acknowledged it and leaves it unanswered")
     return AllegationsPlayed(moratorium, answered, unanswered, evidence["sha256"])
 
 
@@ -193,13 +196,20 @@ def _notify(
     return sent
 
 
-def _wait_present(cluster: LocalCluster, channel: str, event_id: str, timeout_s: float) -> None:
+def _acknowledged(
+    cluster: LocalCluster, channel: str, event_id: str, author: str, timeout_s: float
+) -> None:
+    """Once every node has it, each party but its author acknowledges it (a party's duty
+    officer has read it), so no acknowledgement escalates besides the allegation's answer."""
     for party in _NODES:
         LocalCluster.wait_for(
             partial(cluster.has_event, party, channel, event_id),
             timeout_s,
             f"{event_id} at {party}",
         )
+    for party in (_US, _RU):
+        if party != author:
+            cluster.call(party, "POST", f"/channels/{channel}/events/{event_id}/ack")
 
 
 def _state(cluster: LocalCluster, party: str, allegation: str, state: str) -> bool:
