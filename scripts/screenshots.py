@@ -25,6 +25,7 @@ from tests.web.pages import PAGES, launch, sign_in, visit  # noqa: E402
 
 from parley.cli._cluster import LocalCluster  # noqa: E402
 from parley.cli._demo import DEMO_SETTINGS, play_scenario, scenario_parties  # noqa: E402
+from parley.cli._demo_agreements import play_agreements  # noqa: E402
 from parley.cli._demo_checks import check_deconfliction  # noqa: E402
 from parley.cli._demo_story import Story  # noqa: E402
 from parley.cli._main import console  # noqa: E402
@@ -47,6 +48,7 @@ def demo_nodes(root: Path) -> Iterator[tuple[LocalCluster, dict[str, str]]]:
             channels = play_scenario(cluster, story, left_for=DESK)
             if not check_deconfliction(cluster, story):
                 raise RuntimeError("the exercise raised no deconfliction alert")
+            play_agreements(cluster, story, channels, timeout_s=30.0)
         finally:
             console.quiet = False
         yield cluster, channels

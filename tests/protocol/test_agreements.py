@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parley.clock import format_ts
-from parley.errors import Conflict, Forbidden, InvalidInput, NotFound
+from parley.errors import Conflict, Forbidden, InvalidInput, NotFound, ParleyError
 from parley.protocol import (
     AgreementState,
     Event,
@@ -354,3 +354,36 @@ def test_a_notification_names_an_agreement_by_its_id_only() -> None:
     assert agreement_named(by_id) == "d" * 64
     assert agreement_named(sign("e" * 64, "e" * 64, US)) == "e" * 64
     assert agreement_named(event(US, "agreement", proposal_body())) is None
+
+
+@st.composite
+def next_events(draw: st.DrawFn, state: AgreementState) -> Event:
+    """An amendment or a signature anyone might send next, of any version, at any time."""
+    author = draw(st.sampled_from((US, RU, AE, UA)))
+    hours = draw(st.integers(0, 40 * 24))
+    if draw(st.booleans()):
+        return amend(state.id, author, hours, term=term(end_h=draw(st.integers(1, 60)) * 24))
+    version = draw(st.sampled_from([v.id for v in state.versions]))
+    return sign(state.id, version, author, hours)
+
+
+def _refusal(event: Event, state: AgreementState, *, received: bool) -> type | None:
+    channel = Channel(CH, AE, {US: "party", RU: "party", AE: "mediator", UA: "party"}, frozenset())
+    try:
+        check_event(channel, event, {}, agreement=state, received=received)
+    except ParleyError as exc:
+        return type(exc)
+    return None
+
+
+@given(st.data())
+def test_what_this_node_may_sign_about_an_agreement_its_peers_accept(data: st.DataObject) -> None:
+    events, _, _ = data.draw(histories())
+    state = fold_agreement(events)
+    event = data.draw(next_events(state))
+    own = _refusal(event, state, received=False)
+    assert own is None or own in (Conflict, Forbidden, InvalidInput)
+    if own is None:
+        assert _refusal(event, state, received=True) is None
+    if not state.may_act(event.author):
+        assert _refusal(event, state, received=True) is Forbidden

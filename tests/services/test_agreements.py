@@ -133,6 +133,31 @@ async def test_the_term_raises_alerts_72_and_24_hours_before_its_end_and_at_it(
         await us.agreements.amend(duty(us), agreement, term={"start": at(0), "end": at(90 * 24)})
 
 
+async def test_an_extension_in_force_resolves_the_warnings_of_the_term_it_replaced(
+    nodes, abu_dhabi, clock
+):
+    us, ru = nodes[US], nodes[RU]
+    agreement = await proposed(nodes, abu_dhabi)
+    await signed_by_both(nodes, agreement, clock)
+    clock.advance(START + timedelta(days=28) - clock.now())
+    [warning] = await us.agreements.check_terms()
+    assert (warning.kind, warning.resolved_ms) == ("agreement_ends_72h", None)
+
+    await us.agreements.amend(duty(us), agreement, term={"start": at(0), "end": at(60 * 24)})
+    await settle(nodes)
+    assert await us.agreements.check_terms() == []  # not in force until both signed it
+    await ru.agreements.sign(duty(ru), agreement)
+    await settle(nodes)
+
+    [resolved] = await us.agreements.check_terms()
+    assert (resolved.id, resolved.kind, resolved.resolved_ms) == (
+        warning.id,
+        "agreement_ends_72h",
+        to_ms(clock.now()),
+    )
+    assert await us.agreements.check_terms() == []
+
+
 async def test_who_may_propose_and_sign(nodes, abu_dhabi, clock):
     us, ru = nodes[US], nodes[RU]
     with pytest.raises(PermissionDenied):
@@ -255,6 +280,10 @@ async def test_an_activity_meeting_a_site_of_an_agreement_in_force_risks_violati
         assert site["site"]["name"] == "Kharkiv CHP-5"
         assert alert_agreements(nodes[party], abu_dhabi) == {agreement}
     assert nodes[AE].deconfliction.alerts(duty(nodes[AE]))  # the mediator sees it too
+    seen = await nodes[US].deconfliction.situation(duty(nodes[US]))
+    assert [
+        (item.key, channel) for item, channel in seen.items if item.kind == "protected_site"
+    ] == [(f"agreement:{agreement}:site:0", abu_dhabi)]
 
 
 async def test_sites_imported_for_an_agreement_follow_its_term(nodes, abu_dhabi, clock, tmp_path):

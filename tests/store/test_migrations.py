@@ -125,3 +125,43 @@ def test_the_replies_already_stored_answer_their_requests_after_the_upgrade(
     assert [tuple(row) for row in rows] == [
         (request, "ru-genstaff", "duty5", "2026-02-05T14:00:05.000Z", answer)
     ]
+
+
+def test_agreement_events_stored_before_the_upgrade_are_indexed_by_it(engine: Engine) -> None:
+    _upgrade_to(engine, "0009")
+    with engine.begin() as conn:
+        conn.execute(
+            t.channels.insert().values(
+                id="ch_abudhabi001",
+                name="abu-dhabi",
+                created_by="ae-mediator",
+                created_ms=0,
+                status="active",
+            )
+        )
+        bodies = [
+            ("agreement", {"title": "moratorium"}),
+            ("message", {"text": "unrelated"}),
+            ("agreement_signature", {"agreement": f"{1:064x}", "version": f"{1:064x}"}),
+        ]
+        for pos, (kind, body) in enumerate(bodies, 1):
+            raw = json.dumps({"type": kind, "body": body}).encode()
+            conn.execute(
+                t.events.insert().values(
+                    pos=pos,
+                    id=f"{pos:064x}",
+                    channel="ch_abudhabi001",
+                    author="ae-mediator",
+                    seq=pos,
+                    type=kind,
+                    ts="2026-03-18T00:00:00.000Z",
+                    raw=raw,
+                    stored_ms=pos,
+                )
+            )
+
+    upgrade(engine)
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.agreement_events).order_by(t.agreement_events.c.pos)).all()
+    assert [tuple(row) for row in rows] == [(f"{1:064x}", 1), (f"{1:064x}", 3)]

@@ -40,6 +40,7 @@ PAGES = (
     ),
     ConsolePage("release-queue", "/console/drafts", "watch1", "#drafts"),
     ConsolePage("map", "/console/map", "duty1", '#situation-map[data-ready="true"]'),
+    ConsolePage("agreements", "/console/agreements", "duty1", "main h1"),
 )
 
 

@@ -242,7 +242,7 @@ class AgreementState:
         """When it is in force, [from, to), None for an open end; None if never."""
         if self.in_force_from is None:
             return None
-        return max(self.start, self.in_force_from), self.end
+        return max(self.start, self.in_force_from, key=parse_ts), self.end
 
     def version(self, version_id: str) -> AgreementVersion | None:
         return next((v for v in self.versions if v.id == version_id), None)
@@ -286,7 +286,7 @@ def fold_agreement(events: Iterable[Event]) -> AgreementState:
     signed = [v for v in versions if set(parties) <= set(v.signatures)]
     shown = signed[-1] if signed else versions[-1]
     latest = versions[-1]
-    in_force_from = max(signed[0].signatures[p] for p in parties) if signed else None
+    in_force_from = _last_signature(signed[0], parties) if signed else None
     return AgreementState(
         id=proposal.id,
         channel=proposal.channel,
@@ -304,6 +304,12 @@ def fold_agreement(events: Iterable[Event]) -> AgreementState:
         pending=None if set(parties) <= set(latest.signatures) else latest.id,
         versions=tuple(versions),
     )
+
+
+def _last_signature(version: AgreementVersion, parties: Iterable[str]) -> str:
+    """When ``version`` got the last signature of a party; compared as times, not strings
+    (a time may be written with or without its milliseconds)."""
+    return max((version.signatures[p] for p in parties), key=parse_ts)
 
 
 def _first_version(proposal: Event) -> AgreementVersion:

@@ -15,7 +15,7 @@ from parley.store import (
     SiteRecord,
 )
 
-from ._agreements import TERM_ALERTS, AgreementService, AgreementView
+from ._agreements import AgreementService, AgreementView
 from ._allegations import AllegationService
 from ._audit import AUDIT_LOGGER, AuditService, record_audit
 from ._auth import CONSOLE, NEEDS_APPROVAL, ROLE_PERMISSIONS, Permission, Principal, Role, require
@@ -74,7 +74,6 @@ __all__ = [
     "PAGE_LIMIT",
     "PASSPHRASE_ENV",
     "ROLE_PERMISSIONS",
-    "TERM_ALERTS",
     "AgreementService",
     "AgreementView",
     "AlertRecord",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from parley.clock import format_ts, parse_ts, to_ms
+from parley.clock import parse_ts, to_ms
 from parley.errors import FieldError, InvalidInput, NotFound
 from parley.forms import validate_form
 from parley.protocol import AgreementState, AgreementStatus, Event, validate_body
@@ -28,7 +28,8 @@ from ._sites import CATEGORIES, site_terms
 
 __all__ = ["TERM_ALERTS", "AgreementService", "AgreementView"]
 
-# (time before the end, alert kind, severity), the nearest first; then the end itself.
+# (time before the end, alert kind, severity): the end first, so a pass raises the latest
+# mark its clock has passed.
 TERM_ALERTS: Sequence[tuple[timedelta, str, str]] = (
     (timedelta(0), "agreement_expired", "high"),
     (timedelta(hours=24), "agreement_ends_24h", "high"),
@@ -55,6 +56,7 @@ class AgreementService:
             "agreements", self.check_terms, every_s=ctx.settings.agreement_check_interval_s
         )
         channels.add_effect(self._move_sites)
+        self._raised: set[tuple[str, str]] = set()  # (kind, version) of term alerts stored
 
     # -- reading -------------------------------------------------------------------------------
     def state(self, agreement: str) -> AgreementState:
@@ -185,14 +187,25 @@ class AgreementService:
     # -- the term ------------------------------------------------------------------------------
     async def check_terms(self) -> list[AlertRecord]:
         """Raise, once per version in force, the alert of the nearest mark its end has
-        passed (72 h before, 24 h before, the end); the alerts raised."""
+        passed (72 h before, 24 h before, the end), and resolve those of the versions it
+        replaced (an extension); the alerts raised or resolved."""
         now = self._ctx.clock.now()
-        raised = []
+        kinds = {kind for _, kind, _ in TERM_ALERTS}
+        open_alerts = {
+            a.event_id for a in self._ctx.store.list_alerts(open_only=True) if a.kind in kinds
+        }
+        changed = []
         for state in self.states():
+            replaced = [v.id for v in state.versions if v.id != state.in_force_version]
+            if open_alerts.intersection(replaced):
+                changed += await self._resolve(sorted(kinds), replaced, to_ms(now))
             alert_id = await self._term_alert(state, now)
             if alert_id is not None:
-                raised.append(self._alerts.announce(alert_id))
-        return raised
+                changed.append(alert_id)
+        return [self._alerts.announce(alert_id) for alert_id in changed]
+
+    async def _resolve(self, kinds: list[str], versions: list[str], now_ms: int) -> list[int]:
+        return await self._ctx.store.write(lambda tx: tx.resolve_alerts_of(kinds, versions, now_ms))
 
     async def _term_alert(self, state: AgreementState, now: datetime) -> int | None:
         version = state.in_force_version
@@ -200,9 +213,10 @@ class AgreementService:
             return None
         end = parse_ts(state.end)
         mark = next(((k, s) for before, k, s in TERM_ALERTS if now >= end - before), None)
-        if mark is None:
+        if mark is None or (mark[0], version) in self._raised:
             return None
         kind, severity = mark
+        self._raised.add((kind, version))  # raised now, or before this process started
         detail = {
             "agreement": state.id,
             "title": state.title,
@@ -241,9 +255,3 @@ def _area(area: object, where: str, now: datetime) -> None:
         )
         shown = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
         raise InvalidInput(f"not a valid area: {shown}", errors=errors) from exc
-
-
-def term_of(start: datetime, days: float | None) -> dict[str, str | None]:
-    """A term from ``start`` for ``days`` (None: open-ended), as an agreement states it."""
-    end = None if days is None else format_ts(start + timedelta(days=days))
-    return {"start": format_ts(start), "end": end}

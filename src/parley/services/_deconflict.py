@@ -82,7 +82,8 @@ class Meeting:
 @dataclass(frozen=True)
 class Situation:
     """What the situation map shows, on this party's channels only: the items of the notices
-    whose window is not over (each with its channel), and the active alerts, each with where
+    whose window is not over and those of the agreements in force (each with its channel),
+    and the active alerts, each with where
     its two items overlap as far as this node knows their shapes (None: it knows one side
     only, as for a summary of sites)."""
 
@@ -114,6 +115,7 @@ class DeconflictionService:
         self._gone: dict[str, str] = {}  # cancelled or superseded notification id -> why
         self._sites = SitePoller(self._ctx)
         self._agreement_keys: dict[str, tuple[str, ...]] = {}  # agreement -> its scope's keys
+        self._agreement_channels: dict[str, str] = {}  # agreement -> its channel
         self._changed_agreements: set[str] = set()  # signed or amended since
         self._alerts.protected.clear()
 
@@ -285,12 +287,13 @@ class DeconflictionService:
         start, end = (None if ts is None else to_ms(parse_ts(ts)) for ts in window)
         try:
             made = agreement_items(state.id, state.parties, state.scope, start, end)
-        except (ParleyError, ValueError, KeyError):
+        except (ParleyError, ValueError, KeyError, TypeError):
             _log.exception("agreement %s has a scope this node cannot index", agreement)
             return []
         for item, described in made:
             self._alerts.protected[item.key] = (state.id, described)
         self._agreement_keys[agreement] = tuple(item.key for item, _ in made)
+        self._agreement_channels[agreement] = state.channel
         return [item for item, _ in made]
 
     def _imported_sites(self, agreement: str) -> list[Item]:
@@ -406,6 +409,12 @@ class DeconflictionService:
                 (item, channel)
                 for item in self._live()
                 if (channel := self._owner[event_of(item.key)][1]) in mine
+            ] + [
+                (item, channel)
+                for agreement, keys in self._agreement_keys.items()
+                if (channel := self._agreement_channels[agreement]) in mine
+                for key in keys
+                if (item := self._index.get(key)) is not None
             ]
             alerts = [a for a in self._alerts.listed(include_withdrawn=False) if a.channel in mine]
             shapes = [(self._shape(a.a), self._shape(a.b)) for a in alerts]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Select, func, insert, select, update
@@ -30,6 +30,9 @@ class AgreementsTx(Protocol):
     def set_agreement_site_terms(
         self, agreement: str, valid_from_ms: int | None, valid_until_ms: int | None
     ) -> int: ...
+    def resolve_alerts_of(
+        self, kinds: Sequence[str], event_ids: Sequence[str], resolved_ms: int
+    ) -> list[int]: ...
 
 
 class AgreementsReads(Protocol):
@@ -83,6 +86,19 @@ class SqlAgreementsTx(SqlAlertsTx):
             .values(valid_from_ms=valid_from_ms, valid_until_ms=valid_until_ms)
         )
         return int(changed.rowcount)
+
+    def resolve_alerts_of(
+        self, kinds: Sequence[str], event_ids: Sequence[str], resolved_ms: int
+    ) -> list[int]:
+        """Resolve the open alerts of these kinds about these events; their ids."""
+        a = t.alerts.c
+        where = (a.kind.in_(kinds), a.event_id.in_(event_ids), a.resolved_ms.is_(None))
+        ids = [row[0] for row in self._conn.execute(select(a.id).where(*where))]
+        if ids:
+            self._conn.execute(
+                update(t.alerts).where(a.id.in_(ids)).values(resolved_ms=resolved_ms)
+            )
+        return ids
 
 
 class SqlAgreementsReads(SqlReadsBase):
