@@ -72,6 +72,17 @@ class Settings:
         "How long a request without a valid bearer token may take to send its body, seconds; "
         "a slower one is cut with 408.",
     )
+    max_evidence_bytes: int = _setting(
+        8 * 1024 * 1024,
+        "Largest evidence file of an allegation, bytes; an upload over it is refused with 413, "
+        "and a peer's file over it is not fetched. Keep it under three quarters of "
+        "max_peer_answer_bytes: a peer sends a file in base64.",
+    )
+    allegation_answer_s: int = _setting(
+        72 * 3600,
+        "How long the accused party has to answer an allegation, seconds, where the channel "
+        "agreed no allegation_answer deadline; an allegation unanswered by then escalates.",
+    )
     group_commit_max_batch: int = _setting(
         256, "Most writes that share one transaction and fsync; 1 turns group commit off."
     )

@@ -118,6 +118,11 @@ def test_demo_check_plays_the_scenario_on_three_processes_and_exits_zero(tmp_pat
     assert "rows.81.name: duplicate_in_list: is the same person as row 42" in result.stdout
     assert "rows.10.name: already_exchanged: was handed over before" in result.stdout
     assert "exchange check: 157 for 157 completed on every node" in result.stdout
+    assert "SHA-256 verified" in result.stdout  # the evidence fetched from the author's node
+    assert "ru-genstaff's node escalated the allegation against us-eucom" in result.stdout
+    assert "1 unresolved against ru-genstaff, 1 alleged against us-eucom (1 escalated)" in (
+        result.stdout
+    )
     assert rows[("us-eucom", "high")][0] == rows[("ru-genstaff", "high")][0]  # same area
     for party in ("us-eucom", "ru-genstaff", "ae-mediator"):
         assert (tmp_path / "demo" / party / "node.key").is_file()

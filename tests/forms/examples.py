@@ -80,6 +80,33 @@ VIOLATION_ALLEGATION: dict[str, Any] = {
         "photographs of the damaged heat plant",
     ],
 }
+AGREEMENT_ID = "a1" * 32
+ALLEGATION_ID = "b2" * 32
+VIOLATION_ALLEGATION_2: dict[str, Any] = {
+    "agreement": AGREEMENT_ID,
+    "accused": "ru-genstaff",
+    "occurred_at": "2026-02-04T01:00:00.000Z",
+    "location": {"type": "Point", "coordinates": [36.23, 49.99], "radius_km": 3},
+    "description": "Strikes damaged energy infrastructure in Kharkiv.",
+    "evidence": [
+        {
+            "name": "heat-plant.jpg",
+            "sha256": "c3" * 32,
+            "size": 482113,
+            "media_type": "image/jpeg",
+        }
+    ],
+}
+ALLEGATION_ANSWER: dict[str, Any] = {
+    "allegation": ALLEGATION_ID,
+    "answer": "dispute",
+    "explanation": "No strike was carried out in that area on that night.",
+}
+ALLEGATION_FINDING: dict[str, Any] = {
+    "allegation": ALLEGATION_ID,
+    "finding": "unresolved",
+    "reasoning": "The evidence does not show who launched the drones.",
+}
 REQUEST_FOR_EXPLANATION: dict[str, Any] = {
     "subject": "Exercise area close to declared US presence",
     "questions": [
@@ -124,6 +151,10 @@ VALID: list[tuple[str, dict[str, Any], datetime]] = [
     ("protected_site/1", PROTECTED_SITE, datetime(2025, 3, 18, 20, 0, tzinfo=UTC)),
     ("incident_report/1", INCIDENT_REPORT, ABU_DHABI_NOW),
     ("violation_allegation/1", VIOLATION_ALLEGATION, ABU_DHABI_NOW),
+    ("violation_allegation/2", VIOLATION_ALLEGATION_2, ABU_DHABI_NOW),
+    ("allegation_answer/1", ALLEGATION_ANSWER, ABU_DHABI_NOW),
+    ("allegation_answer/1", {"allegation": ALLEGATION_ID, "answer": "accept"}, ABU_DHABI_NOW),
+    ("allegation_finding/1", ALLEGATION_FINDING, ABU_DHABI_NOW),
     ("request_for_explanation/1", REQUEST_FOR_EXPLANATION, NOTICE_NOW),
     ("reply/1", REPLY, NOTICE_NOW),
     ("exchange_list/1", EXCHANGE_LIST, ABU_DHABI_NOW),

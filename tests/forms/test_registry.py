@@ -22,6 +22,9 @@ CONTRACT = {
     "protected_site/1": (None, None, ("location",), False),
     "incident_report/1": (1 * H, None, ("location",), False),
     "violation_allegation/1": (24 * H, None, ("location",), False),
+    "violation_allegation/2": (24 * H, None, ("location",), False),
+    "allegation_answer/1": (None, None, (), False),
+    "allegation_finding/1": (None, None, (), False),
     "request_for_explanation/1": (48 * H, None, (), False),
     "reply/1": (None, None, (), False),
     "exchange_list/1": (72 * H, None, (), False),
@@ -29,7 +32,7 @@ CONTRACT = {
 }
 # Forms other than notifications, and those acknowledged by precedence, as in the contract.
 KINDS = {"request_for_explanation/1": FormKind.REQUEST, "reply/1": FormKind.REPLY}
-BY_PRECEDENCE = {"reply/1", "free_text/1"}
+BY_PRECEDENCE = {"reply/1", "free_text/1", "allegation_answer/1", "allegation_finding/1"}
 SCHEMAS = resources.files("parley.forms").joinpath("schemas")
 
 
@@ -142,6 +145,10 @@ def test_text_limits_follow_the_contract():
     assert limit("violation_allegation/1", "agreement") == 200
     assert limit("violation_allegation/1", "description") == 2000
     assert limit("violation_allegation/1", "evidence", "items") == 1000
+    assert limit("violation_allegation/2", "description") == 2000
+    assert limit("violation_allegation/2", "evidence", "items", "properties", "name") == 200
+    assert limit("allegation_answer/1", "explanation") == 4000
+    assert limit("allegation_finding/1", "reasoning") == 4000
     assert limit("request_for_explanation/1", "subject") == 500
     assert limit("request_for_explanation/1", "questions", "items") == 1000
     assert limit("reply/1", "answer") == 4000

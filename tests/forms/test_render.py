@@ -27,6 +27,8 @@ from parley.errors import InvalidInput
 from parley.forms import Value, _format, _render, get_form
 from parley.forms._render import SUPPORTED_LOCALES, render
 
+from .examples import ALLEGATION_ANSWER, ALLEGATION_FINDING, VIOLATION_ALLEGATION_2
+
 REPO = Path(__file__).resolve().parents[2]
 LOCALE_DIR = _format.LOCALE_DIR
 SNAPSHOTS = Path(__file__).with_name("snapshots")
@@ -111,6 +113,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         },
         "evidence": ["Statement of the air force", "Photographs of the damaged plant"],
     },
+    "violation_allegation/2": VIOLATION_ALLEGATION_2,
+    "allegation_answer/1": ALLEGATION_ANSWER,
+    "allegation_finding/1": ALLEGATION_FINDING,
     "request_for_explanation/1": {
         "subject": "Exercise area close to declared presence",
         "questions": ["How many ships take part?", "Will live firing take place, and where?"],
@@ -354,6 +359,8 @@ CONTRACT_ENUMS = [
         "Type of incident",
         ["unsafe_approach", "collision", "airspace_violation", "weapons_fire", "other"],
     ),
+    ("allegation_answer/1", "answer", "Response", ["accept", "dispute", "request_information"]),
+    ("allegation_finding/1", "finding", "Finding", ["found", "not_found", "unresolved"]),
 ]
 
 
@@ -375,7 +382,13 @@ def test_tables_cover_every_value_of_the_contract() -> None:
     assert set(_format.UNITS) == {"km", "nm", "m", "ft", "kt", "km_h"}
     assert set(_render._PERSON_CATEGORIES) == {"military", "civilian"}
     for _, _, _, values in CONTRACT_ENUMS:
-        tables = (_render._ACTIVITIES, _render._SITE_CATEGORIES, _render._INCIDENT_KINDS)
+        tables = (
+            _render._ACTIVITIES,
+            _render._SITE_CATEGORIES,
+            _render._INCIDENT_KINDS,
+            _render._ANSWERS,
+            _render._FINDINGS,
+        )
         assert any(set(table) == set(values) for table in tables)
 
 

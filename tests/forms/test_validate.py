@@ -13,6 +13,7 @@ from parley.forms import CheckedForm, get_form, validate_form
 
 from .examples import (
     ABU_DHABI_NOW,
+    ALLEGATION_FINDING,
     DECLARED_PRESENCE,
     EXCHANGE_LIST,
     EXERCISE_BOX,
@@ -26,6 +27,7 @@ from .examples import (
     REQUEST_FOR_EXPLANATION,
     VALID,
     VIOLATION_ALLEGATION,
+    VIOLATION_ALLEGATION_2,
     changed,
 )
 
@@ -575,6 +577,30 @@ RULES: list[tuple[str, str, dict[str, Any], datetime, str, str]] = [
         ABU_DHABI_NOW,
         "data.lang",
         "must be a BCP 47 language tag such as 'ar' or 'en-US'",
+    ),
+    (
+        "evidence named by an upper-case hash",
+        "violation_allegation/2",
+        changed(VIOLATION_ALLEGATION_2, "evidence.0.sha256", "C3" * 32),
+        ABU_DHABI_NOW,
+        "data.evidence.0.sha256",
+        "must be a SHA-256 digest (64 lower-case hex digits)",
+    ),
+    (
+        "a dispute without explanation",
+        "allegation_answer/1",
+        {"allegation": "b2" * 32, "answer": "dispute"},
+        ABU_DHABI_NOW,
+        "data.explanation",
+        "is required",
+    ),
+    (
+        "finding not of the list",
+        "allegation_finding/1",
+        changed(ALLEGATION_FINDING, "finding", "guilty"),
+        ABU_DHABI_NOW,
+        "data.finding",
+        "is not one of found, not_found, unresolved",
     ),
     (
         "free text language unknown",

@@ -20,6 +20,7 @@ DUTIES = [
     "checkpoints",
     "witnessing",
     "agreements",
+    "allegation escalation",
     "replication",
 ]
 

@@ -30,7 +30,7 @@ async def _store(store: SqlStore, channel: str, author: str, kind: str, body: An
             body=body,
         )
         pos = tx.insert_event(event, head, START_MS)
-        tx.add_agreement_event(body.get("agreement", event.id), pos)
+        tx.add_agreement_event(body.get("agreement", event.id), pos, kind)
         return StoredEvent(pos, event, START_MS)
 
     return await store.write(apply)
@@ -48,6 +48,15 @@ async def test_an_agreements_events_are_read_back_in_store_order(channels: SqlSt
     assert in_tx == expected
     assert channels.agreement_events(agreement) == expected
     assert channels.agreement_events("f" * 64) == []
+
+
+async def test_an_agreements_events_are_read_by_type(channels: SqlStore) -> None:
+    proposal = await _store(channels, HOTLINE, US, "agreement", {"title": "moratorium"})
+    agreement = proposal.event.id
+    key = await _store(channels, HOTLINE, US, "exchange_key", {"agreement": agreement})
+
+    assert channels.agreement_events(agreement, {"exchange_key"}) == [key.event.signed_bytes()]
+    assert channels.agreement_events(agreement, {"agreement"}) == [proposal.event.signed_bytes()]
 
 
 async def test_agreement_ids_are_the_proposals_by_channel(channels: SqlStore) -> None:

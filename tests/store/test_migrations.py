@@ -164,4 +164,7 @@ def test_agreement_events_stored_before_the_upgrade_are_indexed_by_it(engine: En
 
     with engine.connect() as conn:
         rows = conn.execute(select(t.agreement_events).order_by(t.agreement_events.c.pos)).all()
-    assert [tuple(row) for row in rows] == [(f"{1:064x}", 1), (f"{1:064x}", 3)]
+    assert [tuple(row) for row in rows] == [
+        (f"{1:064x}", 1, "agreement"),
+        (f"{1:064x}", 3, "agreement_signature"),
+    ]

@@ -15,6 +15,9 @@ from parley.web import install_console
 from ._admin_routes import install_denial_audit
 from ._admin_routes import router as admin_router
 from ._agreement_routes import router as agreement_router
+from ._allegation_routes import EVIDENCE_PATH
+from ._allegation_routes import federation_router as allegation_federation
+from ._allegation_routes import router as allegation_router
 from ._contract import ContractApi
 from ._exchange_routes import router as exchange_router
 from ._federation import router as federation_router
@@ -65,11 +68,14 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     app.include_router(stream_router)
     app.include_router(talks_router)
     app.include_router(federation_router)
+    app.include_router(allegation_router)
+    app.include_router(allegation_federation)
     install_console(app)
     app.add_middleware(
         BodyLimit,
         limit=node.settings.max_request_bytes,
         federation_limit=node.settings.max_federation_bytes,
+        evidence_limit=node.settings.max_evidence_bytes,
     )
     app.add_middleware(PreAuthLimit, node=node)
     return app
@@ -83,15 +89,19 @@ class BodyLimit:
         app: Callable[[Scope, Receive, Send], Awaitable[None]],
         limit: int,
         federation_limit: int,
+        evidence_limit: int,
     ) -> None:
         self.app = app
         self.limits = (limit, federation_limit)
+        self.evidence_limit = evidence_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.limits[1 if scope["path"].startswith("/federation/") else 0]
+        if scope["method"] == "POST" and scope["path"] == EVIDENCE_PATH:
+            limit = self.evidence_limit  # a file is refused by the service, naming its limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
         size = None if declared is None else parse_count(declared.decode("latin-1"))
         if declared is not None and (size is None or size > limit):

@@ -111,6 +111,7 @@ AlertKind = Literal[
     "agreement_ends_72h",
     "agreement_ends_24h",
     "agreement_expired",
+    "allegation_overdue",
 ]
 
 

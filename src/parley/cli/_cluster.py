@@ -210,12 +210,17 @@ class LocalCluster:
         return response.json() if response.content else None
 
     def open_channel(
-        self, creator: str, name: str, members: Mapping[str, str], timeout_s: float = 30.0
+        self,
+        creator: str,
+        name: str,
+        members: Mapping[str, str],
+        timeout_s: float = 30.0,
+        deadlines: Mapping[str, int] | None = None,
     ) -> str:
-        """Create a channel and have every invited party's admin accept it."""
-        created = self.call(
-            creator, "POST", "/channels", "admin", json={"name": name, "members": dict(members)}
-        )
+        """Create a channel (with the ``deadlines`` it agrees, per form name) and have every
+        invited party's admin accept it."""
+        opening = {"name": name, "members": dict(members), "deadlines": dict(deadlines or {})}
+        created = self.call(creator, "POST", "/channels", "admin", json=opening)
         channel = str(created["id"])
         for party in members:
             self.wait_for(

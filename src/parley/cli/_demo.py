@@ -21,6 +21,7 @@ from parley.clock import format_ts
 
 from ._cluster import LocalCluster
 from ._demo_agreements import check_agreements, play_agreements
+from ._demo_allegations import check_allegations, play_allegations
 from ._demo_checks import check_converged, check_deconfliction, check_witnessing, tell_new_alerts
 from ._demo_exchanges import check_exchanges, play_exchanges, shred_earlier
 from ._demo_record import check_record
@@ -78,7 +79,7 @@ def play_scenario(
     channels: dict[str, str] = {}
     for key, spec in scenario["channels"].items():
         channels[key] = cluster.open_channel(
-            spec["creator"], spec["name"], spec["members"], timeout_s
+            spec["creator"], spec["name"], spec["members"], timeout_s, spec.get("deadlines")
         )
         story.opened(key, channels[key], spec)
     for message in scenario["messages"]:
@@ -203,6 +204,8 @@ def demo(
         passed &= check_witnessing(cluster, story)
         agreements = play_agreements(cluster, story, channels, timeout_s=30.0)
         passed &= check_agreements(cluster, agreements)
+        allegations = play_allegations(cluster, story, channels, timeout_s=30.0)
+        passed &= check_allegations(cluster, allegations)
         exchange = play_exchanges(cluster, story, channels, agreement=agreements.exchange)
         passed &= check_exchanges(cluster, exchange)
         passed &= shred_earlier(cluster, channels, exchange, root / "abu-dhabi.jsonl")

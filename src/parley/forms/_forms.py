@@ -15,6 +15,7 @@ _DESCRIPTION = Field("description", N_("Description"), Value.FREE)
 _AGREEMENT = Field("agreement", N_("Agreement"), Value.FREE)
 _OCCURRED_AT = Field("occurred_at", N_("Occurred at"), Value.MOMENT)
 _LOCATION = Field("location", N_("Location"), Value.AREA)
+_ALLEGATION = Field("allegation", N_("Allegation"), Value.IDENT)
 
 FORMS: Final[tuple[FormSpec, ...]] = (
     FormSpec(
@@ -104,6 +105,49 @@ FORMS: Final[tuple[FormSpec, ...]] = (
             Field("evidence", N_("Evidence"), Value.FREE_LIST),
         ),
         ack_deadline=24 * _H,
+    ),
+    # The accused answers by the channel's deadline for allegation_answer (72 h by default):
+    # that clock is the allegation's, kept by services/_allegations.py, not its ack's.
+    FormSpec(
+        "violation_allegation",
+        2,
+        FormKind.NOTIFICATION,
+        N_("Allegation of violation"),
+        (
+            Field("agreement", N_("Agreement"), Value.IDENT),
+            # TRANSLATORS: label of the party said to have breached an agreement
+            Field("accused", N_("Accused party"), Value.IDENT),
+            _OCCURRED_AT,
+            _LOCATION,
+            _DESCRIPTION,
+            Field("evidence", N_("Evidence"), Value.EVIDENCE),
+        ),
+        ack_deadline=24 * _H,
+    ),
+    FormSpec(
+        "allegation_answer",
+        1,
+        FormKind.NOTIFICATION,
+        N_("Answer to an allegation"),
+        (
+            _ALLEGATION,
+            # TRANSLATORS: label of what the accused party answers to an allegation
+            Field("answer", N_("Response"), Value.ANSWER),
+            Field("explanation", N_("Explanation"), Value.FREE),
+        ),
+        ack_by_precedence=True,
+    ),
+    FormSpec(
+        "allegation_finding",
+        1,
+        FormKind.NOTIFICATION,
+        N_("Finding on an allegation"),
+        (
+            _ALLEGATION,
+            Field("finding", N_("Finding"), Value.FINDING),
+            Field("reasoning", N_("Reasoning"), Value.FREE),
+        ),
+        ack_by_precedence=True,
     ),
     FormSpec(
         "request_for_explanation",

@@ -54,10 +54,33 @@ _PERSON_CATEGORIES = {
     # TRANSLATORS: category of a person on an exchange list
     "civilian": N_("civilian"),
 }
+_ANSWERS = {
+    # TRANSLATORS: the accused party's answer to an allegation
+    "accept": N_("Accepted"),
+    # TRANSLATORS: the accused party's answer to an allegation
+    "dispute": N_("Disputed"),
+    # TRANSLATORS: the accused party's answer to an allegation: it asks for more information
+    "request_information": N_("Information requested"),
+}
+_FINDINGS = {
+    # TRANSLATORS: the finding on an allegation: the agreement was breached
+    "found": N_("Violation found"),
+    # TRANSLATORS: the finding on an allegation: the agreement was not breached
+    "not_found": N_("No violation found"),
+    # TRANSLATORS: the finding on an allegation: it could not be decided
+    "unresolved": N_("Unresolved"),
+}
 _FORCES = ("ships", "aircraft", "personnel")
 # The words of enumerated values as a notification renders them, for anything else that names
 # them (the console's choices): one message id per value, translated once.
-VALUE_WORDS = {**_ACTIVITIES, **_SITE_CATEGORIES, **_INCIDENT_KINDS, **UNITS}
+VALUE_WORDS = {
+    **_ACTIVITIES,
+    **_SITE_CATEGORIES,
+    **_INCIDENT_KINDS,
+    **UNITS,
+    **_ANSWERS,
+    **_FINDINGS,
+}
 
 
 def render(form_id: str, data: Mapping[str, Any], locale: str) -> str:
@@ -150,6 +173,22 @@ def _persons(text: Formatter, value: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _evidence(text: Formatter, value: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each file by its name, type, size and the hash that a reader checks it against."""
+    lines = []
+    for item in value:
+        size = text.tr.ngettext("{count} byte", "{count} bytes", item["size"])
+        lines.append(
+            text.tr.gettext("{name} ({media_type}, {size}, SHA-256 {sha256})").format(
+                name=text.free(item["name"]),
+                media_type=text.ltr(item["media_type"]),
+                size=size.format(count=text.count(item["size"])),
+                sha256=text.ltr(item["sha256"]),
+            )
+        )
+    return lines
+
+
 # What a field's value is shown as: one line of text, numbered lines, or nothing.
 _Shown = str | list[str] | None
 
@@ -171,4 +210,7 @@ _SHOWN: Final[Mapping[Value, Callable[[Formatter, Any], _Shown]]] = {
     Value.MOMENT: Formatter.moment,
     Value.INTERVAL: Formatter.interval,
     Value.AREA: Formatter.area,
+    Value.EVIDENCE: _evidence,
+    Value.ANSWER: lambda text, value: text.enum(_ANSWERS, value),
+    Value.FINDING: lambda text, value: text.enum(_FINDINGS, value),
 }

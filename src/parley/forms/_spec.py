@@ -58,6 +58,9 @@ class Value(Enum):
     MOMENT = "moment"  # a common Timestamp
     INTERVAL = "interval"  # a common Interval
     AREA = "area"  # a common Area
+    EVIDENCE = "evidence"  # files named by hash: {name, sha256, size, media_type}
+    ANSWER = "answer"  # of the accused to an allegation
+    FINDING = "finding"  # on an allegation
 
 
 @dataclass(frozen=True)

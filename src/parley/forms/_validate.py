@@ -199,6 +199,7 @@ def _pattern_messages() -> dict[str, str]:
     return {
         defs["Timestamp"]["pattern"]: "must be a UTC timestamp like 2026-02-05T14:02:11.123Z",
         defs["EventId"]["pattern"]: "must be an event id (64 lower-case hex digits)",
+        defs["Sha256"]["pattern"]: "must be a SHA-256 digest (64 lower-case hex digits)",
         defs["LanguageTag"]["pattern"]: "must be a BCP 47 language tag such as 'ar' or 'en-US'",
     }
 

@@ -16,6 +16,7 @@ from parley.store import (
 )
 
 from ._agreements import AgreementService, AgreementView
+from ._allegations import AllegationService
 from ._audit import AUDIT_LOGGER, AuditService, record_audit
 from ._auth import CONSOLE, NEEDS_APPROVAL, ROLE_PERMISSIONS, Permission, Principal, Role, require
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
@@ -25,6 +26,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService, Meeting, Situation
 from ._deconflict_alerts import DeconflictionAlert
+from ._evidence import EvidenceFile, EvidenceService
 from ._excerpt import Excerpt, ExcerptService
 from ._exchanges import EXCHANGE_PERMISSION, ExchangeService, OpenedList, Submitted
 from ._federation import FederationService, PushOutcome
@@ -41,6 +43,18 @@ from ._operators import MIN_PASSWORD_LENGTH, IssuedToken, OperatorService
 from ._paging import PAGE_LIMIT
 from ._proofs import ConsistencyProof, InclusionProof
 from ._replicator import Replicator
+from ._reports import (
+    STATES as ALLEGATION_STATES,
+)
+from ._reports import (
+    AllegationReport,
+    build_report,
+    day_of,
+    report_csv,
+    report_html,
+    report_pdf,
+    report_png,
+)
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
 from ._status import EventStatus, EventView, MemberDelivery, ReplyClock, ReplyState
 from ._talks import RoundDetail, TalksRound, TalksService
@@ -50,6 +64,7 @@ from ._transport import HttpPeerTransport, PeerTransport
 from ._witness import Witness
 
 __all__ = [
+    "ALLEGATION_STATES",
     "AUDIT_LOGGER",
     "CATEGORIES",
     "CONFIG_FILE",
@@ -67,6 +82,8 @@ __all__ = [
     "AgreementView",
     "AlertRecord",
     "AlertService",
+    "AllegationReport",
+    "AllegationService",
     "AuditRecord",
     "AuditService",
     "BundleReport",
@@ -81,6 +98,8 @@ __all__ = [
     "DraftRecord",
     "EventStatus",
     "EventView",
+    "EvidenceFile",
+    "EvidenceService",
     "Excerpt",
     "ExcerptService",
     "ExchangeService",
@@ -129,11 +148,17 @@ __all__ = [
     "TalksService",
     "TransparencyLog",
     "Witness",
+    "build_report",
     "check_passphrase",
+    "day_of",
     "export_bundle",
     "init_node",
     "key_is_encrypted",
     "record_audit",
+    "report_csv",
+    "report_html",
+    "report_pdf",
+    "report_png",
     "require",
     "server_context",
     "verify_bundle",

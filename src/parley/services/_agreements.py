@@ -15,7 +15,7 @@ from typing import Any
 from parley.clock import parse_ts, to_ms
 from parley.errors import FieldError, InvalidInput, NotFound
 from parley.forms import validate_form
-from parley.protocol import AgreementState, AgreementStatus, Event, validate_body
+from parley.protocol import AGREEMENT_TYPES, AgreementState, AgreementStatus, Event, validate_body
 from parley.store import AlertRecord, ChannelRecord, StoreTx
 
 from ._auth import Permission, Principal, require
@@ -23,7 +23,7 @@ from ._channels import ChannelService
 from ._context import NodeContext
 from ._deadlines import AlertService
 from ._duty import Duty
-from ._journal import fold_agreement_raw
+from ._journal import fold_agreement_raw, read_agreement
 from ._sites import CATEGORIES, site_terms
 
 __all__ = ["TERM_ALERTS", "AgreementService", "AgreementView"]
@@ -61,7 +61,7 @@ class AgreementService:
     # -- reading -------------------------------------------------------------------------------
     def state(self, agreement: str) -> AgreementState:
         """The agreement as its events stored here define it; NotFound if none is."""
-        state = fold_agreement_raw(self._ctx.store.agreement_events(agreement))
+        state = read_agreement(self._ctx.store, agreement)
         if state is None:
             raise NotFound(f"no agreement {agreement} on this node")
         return state
@@ -177,7 +177,7 @@ class AgreementService:
         if event.type not in ("agreement_signature", "agreement_amendment"):
             return
         agreement = event.body["agreement"]
-        raws = tx.agreement_events(agreement)  # this event last
+        raws = tx.agreement_events(agreement, AGREEMENT_TYPES)  # this event last
         before, after = fold_agreement_raw(raws[:-1]), fold_agreement_raw(raws)
         assert before is not None  # the rule book found the agreement
         assert after is not None

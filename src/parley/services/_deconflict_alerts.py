@@ -25,7 +25,7 @@ from parley.store import ChannelRecord, PairRecord, SiteRecord, StoreTx
 from ._bus import BusItem
 from ._channels import ChannelService
 from ._context import NodeContext
-from ._journal import fold_agreement_raw
+from ._journal import read_agreement
 from ._site_poller import site_key
 
 __all__ = ["DeconflictionAlert", "DeconflictionAlerts", "event_of"]
@@ -260,7 +260,7 @@ class DeconflictionAlerts:
         return state if after_start and before_end else None
 
     def agreement(self, agreement: str) -> AgreementState | None:
-        return fold_agreement_raw(self._ctx.store.agreement_events(agreement))
+        return read_agreement(self._ctx.store, agreement)
 
     def _summary(
         self,

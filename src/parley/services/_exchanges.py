@@ -38,6 +38,8 @@ from parley.exchange import (
     person_from_dict,
 )
 from parley.protocol import (
+    AGREEMENT_TYPES,
+    EXCHANGE_TYPES,
     QUERY_REASONS,
     ExchangeList,
     ExchangeState,
@@ -68,6 +70,8 @@ EXCHANGE_PERMISSION = "exchange"
 _NOTE_LIMIT = 4000  # bytes: the API takes 1,000 characters of at most 4 bytes
 # Permissions an admin grants an operator beyond its role.
 GRANTABLE = (EXCHANGE_PERMISSION,)
+# An exchange is folded from its agreement's events and its own, not the allegations.
+_EXCHANGE_FOLD = AGREEMENT_TYPES | EXCHANGE_TYPES
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ class ExchangeService:
     def exchange(self, agreement: str) -> ExchangeState:
         """The exchange of ``agreement`` as stored here: counts, lists, verifications, who
         did what when; nothing personal."""
-        raws = self._ctx.store.agreement_events(agreement)
+        raws = self._ctx.store.agreement_events(agreement, _EXCHANGE_FOLD)
         if not raws:
             raise NotFound(f"no agreement {agreement}")
         events = [event_from_raw(raw) for raw in raws]
@@ -155,7 +159,10 @@ class ExchangeService:
         require(principal, Permission.READ)
         found = []
         for agreement in self._ctx.store.agreement_ids():
-            events = [event_from_raw(raw) for raw in self._ctx.store.agreement_events(agreement)]
+            events = [
+                event_from_raw(raw)
+                for raw in self._ctx.store.agreement_events(agreement, _EXCHANGE_FOLD)
+            ]
             state = fold_agreement(events)
             if state.kind == "exchange" and self._ctx.party in (*state.parties, state.mediator):
                 found.append(fold_exchange(state, events))

@@ -8,15 +8,16 @@ run in that transaction; the stored event is published on the bus after the comm
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from parley.clock import parse_ts, to_ms
 from parley.errors import NotFound
 from parley.forms import FormKind
 from parley.protocol import (
+    AGREEMENT_TYPES,
     EXCHANGE_TYPES,
     AgreementState,
     ChainHead,
@@ -43,11 +44,23 @@ from ._bus import BusItem
 from ._context import NodeContext
 from ._status import EventView, build_views, form_kind, fresh_view
 
-__all__ = ["Effect", "Journal", "Lookup", "channel_record", "fold_agreement_raw"]
+__all__ = [
+    "Check",
+    "Effect",
+    "Journal",
+    "Lookup",
+    "channel_record",
+    "fold_agreement_raw",
+    "read_agreement",
+]
 
 Effect = Callable[[StoreTx, ChannelRecord, Event, datetime], None]
 # Events the rule book needs beyond those an event names, read in the storing transaction.
 Lookup = Callable[[StoreTx, Event, Mapping[str, Referenced]], Mapping[str, Referenced]]
+# Another concern's rules that need what its own table keeps (an allegation's state): asked
+# after the rule book, for this node's events and peers' alike (``received``), with the
+# agreement the event names as the rule book had it.
+Check = Callable[[StoreTx, ChannelRecord, Event, bool, AgreementState | None], None]
 T = TypeVar("T")
 
 
@@ -65,7 +78,12 @@ class Journal:
         self._records: dict[str, ChannelRecord] = {}
         self._effects: list[Effect] = []
         self._lookups: list[Lookup] = []
+        self._checks: list[Check] = []
         self._changed: set[str] = set()  # by the write running in the writer thread
+
+    def add_check(self, check: Check) -> None:
+        """Another service's rules, asked in the storing transaction after the rule book's."""
+        self._checks.append(check)
 
     def add_effect(self, effect: Effect) -> None:
         """Another service's effects of each stored event, run in the storing transaction."""
@@ -135,6 +153,8 @@ class Journal:
         agreement = _named_agreement(tx, event)
         exchange = _exchange_of(tx, event, agreement)
         check_event(record, event, found, received=received, agreement=agreement, exchange=exchange)
+        for check in self._checks:
+            check(tx, record, event, received, agreement)
 
     def store(
         self,
@@ -153,7 +173,7 @@ class Journal:
         pos = tx.insert_event(event, head, stored_ms)
         agreement = event.id if event.type == "agreement" else agreement_named(event)
         if agreement is not None:
-            tx.add_agreement_event(agreement, pos)
+            tx.add_agreement_event(agreement, pos, event.type)
         self._apply_effects(tx, record, event, now)
         return StoredEvent(pos, event, stored_ms)
 
@@ -211,7 +231,7 @@ def _named_agreement(tx: StoreTx, event: Event) -> AgreementState | None:
     agreement = agreement_named(event)
     if agreement is None:
         return None
-    return fold_agreement_raw(tx.agreement_events(agreement))
+    return read_agreement(tx, agreement)
 
 
 def _exchange_of(
@@ -220,7 +240,21 @@ def _exchange_of(
     """For an exchange event, the exchange of its agreement as this transaction sees it."""
     if agreement is None or event.type not in EXCHANGE_TYPES:
         return None
-    return fold_exchange(agreement, map(event_from_raw, tx.agreement_events(agreement.id)))
+    return fold_exchange(
+        agreement, map(event_from_raw, tx.agreement_events(agreement.id, EXCHANGE_TYPES))
+    )
+
+
+class _AgreementEvents(Protocol):
+    def agreement_events(
+        self, agreement: str, types: Collection[str] | None = None
+    ) -> list[bytes]: ...
+
+
+def read_agreement(source: _AgreementEvents, agreement: str) -> AgreementState | None:
+    """The agreement as the events of its own types stored in ``source`` (the store, or the
+    storing transaction) define it, or None: not the allegations and lists naming it."""
+    return fold_agreement_raw(source.agreement_events(agreement, AGREEMENT_TYPES))
 
 
 def fold_agreement_raw(raws: list[bytes]) -> AgreementState | None:

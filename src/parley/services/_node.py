@@ -27,6 +27,7 @@ from parley.settings import Settings
 from parley.store import PartyRecord, SqlStore, Store, StoreTx
 
 from ._agreements import AgreementService
+from ._allegations import AllegationService
 from ._audit import AuditService, audit_entry, log_audit, write_audited
 from ._auth import CONSOLE, Permission, Principal, require
 from ._bundle import ExportSummary, export_bundle
@@ -36,6 +37,7 @@ from ._context import NodeContext
 from ._deadlines import AlertService
 from ._deconflict import DeconflictionService
 from ._duty import DutyStats
+from ._evidence import EvidenceService
 from ._excerpt import ExcerptService
 from ._exchanges import ExchangeService
 from ._federation import FederationService
@@ -171,6 +173,8 @@ class Node:
             verify=peer_context(config.data_dir, self.settings),
         )
         self.links = LinkMonitor(self.ctx, self.channels)
+        self.evidence = EvidenceService(self.ctx, config.data_dir, self.transport)
+        self.allegations = AllegationService(self.ctx, journal, self.channels, self.alerts)
         self.replicator = Replicator(self.ctx, self.ingest, self.transport, self.links)
         self.receipts = ReceiptSender(self.ctx, self.channels)
         self.deconfliction = DeconflictionService(self.ctx, self.channels)
@@ -193,6 +197,7 @@ class Node:
             self.transparency.publisher,
             self.witness.duty,
             self.agreements.duty,
+            self.allegations.duty,
         ]
 
     async def run(self) -> None:

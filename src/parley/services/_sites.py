@@ -28,7 +28,7 @@ from parley.store import SiteRecord, StoreTx
 
 from ._auth import Permission, Principal, require
 from ._context import NodeContext
-from ._journal import fold_agreement_raw
+from ._journal import read_agreement
 
 __all__ = ["CATEGORIES", "MORATORIUM_CATEGORIES", "ImportReport", "SiteService", "site_terms"]
 
@@ -164,7 +164,7 @@ class SiteService:
     ) -> tuple[int | None, int | None]:
         """The sites of an agreement stored here are valid while it is in force, or for its
         term while it is not yet; an extension moves them (``site_terms``)."""
-        state = fold_agreement_raw(self._ctx.store.agreement_events(agreement))
+        state = read_agreement(self._ctx.store, agreement)
         if state is None:
             raise InvalidInput.for_field("agreement", f"no agreement {agreement} on this node")
         if valid_from is not None or valid_until is not None:

@@ -2,6 +2,7 @@
 
 from ._acks import AckRecord, PendingAck, ReplyRecord
 from ._alerts import AlertRecord
+from ._allegations import DAY_MS, AllegationRecord, DayCount
 from ._audit import AuditEntry, AuditRecord
 from ._channels import ChannelRecord
 from ._deconflict import PairRecord, SiteRecord, SiteShape
@@ -25,8 +26,10 @@ from ._sql import SqlStore, SqlTx
 from ._writer import GroupCommitWriter, WriterStats
 
 __all__ = [
+    "DAY_MS",
     "AckRecord",
     "AlertRecord",
+    "AllegationRecord",
     "AuditEntry",
     "AuditRecord",
     "AuthoredEvent",
@@ -34,6 +37,7 @@ __all__ = [
     "ChannelRecord",
     "CheckpointRecord",
     "CosignatureRecord",
+    "DayCount",
     "DraftRecord",
     "ExchangeKeyRecord",
     "GrantRecord",

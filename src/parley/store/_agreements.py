@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Select, func, insert, select, update
@@ -16,8 +16,10 @@ __all__ = ["AgreementsReads", "AgreementsTx", "SqlAgreementsReads", "SqlAgreemen
 
 
 class AgreementsTx(Protocol):
-    def add_agreement_event(self, agreement: str, pos: int) -> None: ...
-    def agreement_events(self, agreement: str) -> list[bytes]: ...
+    def add_agreement_event(self, agreement: str, pos: int, kind: str) -> None: ...
+    def agreement_events(
+        self, agreement: str, types: Collection[str] | None = None
+    ) -> list[bytes]: ...
     def insert_alert_once(
         self,
         kind: str,
@@ -36,28 +38,33 @@ class AgreementsTx(Protocol):
 
 
 class AgreementsReads(Protocol):
-    def agreement_events(self, agreement: str) -> list[bytes]: ...
+    def agreement_events(
+        self, agreement: str, types: Collection[str] | None = None
+    ) -> list[bytes]: ...
     def agreement_ids(self, channel: str | None = None) -> list[str]: ...
     def agreement_site_shapes(self, agreement: str) -> list[SiteShape]: ...
 
 
-def _events_of(agreement: str) -> Select[Any]:
-    """The raw events naming ``agreement``, in store order."""
+def _events_of(agreement: str, types: Collection[str] | None) -> Select[Any]:
+    """The raw events naming ``agreement`` (of ``types`` only, if given), in store order: the
+    agreement's own few events are read without the thousands of allegations naming it."""
     a, e = t.agreement_events.c, t.events.c
-    return (
+    query = (
         select(e.raw)
         .join_from(t.agreement_events, t.events, e.pos == a.pos)
         .where(a.agreement == agreement)
         .order_by(a.pos)
     )
+    return query if types is None else query.where(a.type.in_(sorted(types)))
 
 
 class SqlAgreementsTx(SqlAlertsTx):
-    def add_agreement_event(self, agreement: str, pos: int) -> None:
-        self._conn.execute(insert(t.agreement_events).values(agreement=agreement, pos=pos))
+    def add_agreement_event(self, agreement: str, pos: int, kind: str) -> None:
+        values = {"agreement": agreement, "pos": pos, "type": kind}
+        self._conn.execute(insert(t.agreement_events).values(values))
 
-    def agreement_events(self, agreement: str) -> list[bytes]:
-        return [row[0] for row in self._conn.execute(_events_of(agreement))]
+    def agreement_events(self, agreement: str, types: Collection[str] | None = None) -> list[bytes]:
+        return [row[0] for row in self._conn.execute(_events_of(agreement, types))]
 
     def insert_alert_once(
         self,
@@ -102,8 +109,8 @@ class SqlAgreementsTx(SqlAlertsTx):
 
 
 class SqlAgreementsReads(SqlReadsBase):
-    def agreement_events(self, agreement: str) -> list[bytes]:
-        return [row[0] for row in self._all(_events_of(agreement))]
+    def agreement_events(self, agreement: str, types: Collection[str] | None = None) -> list[bytes]:
+        return [row[0] for row in self._all(_events_of(agreement, types))]
 
     def agreement_ids(self, channel: str | None = None) -> list[str]:
         """The agreements proposed on ``channel`` (on any, if None), oldest first."""

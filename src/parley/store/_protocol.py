@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar
 from ._acks import AcksReads, AcksTx
 from ._agreements import AgreementsReads, AgreementsTx
 from ._alerts import AlertsReads, AlertsTx
+from ._allegations import AllegationsReads, AllegationsTx
 from ._audit import AuditReads, AuditTx
 from ._channels import ChannelsReads, ChannelsTx
 from ._deconflict import DeconflictionReads, DeconflictionTx
@@ -42,6 +43,7 @@ class StoreTx(
     AgreementsTx,
     ExchangesTx,
     TalksTx,
+    AllegationsTx,
     Protocol,
 ):
     """Writes inside one transaction of the single writer; reads here see that transaction."""
@@ -61,6 +63,7 @@ class Store(
     AgreementsReads,
     ExchangesReads,
     TalksReads,
+    AllegationsReads,
     Protocol,
 ):
     @property

@@ -23,6 +23,8 @@ __all__ = [
     "acks",
     "agreement_events",
     "alerts",
+    "allegation_evidence",
+    "allegations",
     "audit",
     "chain_heads",
     "channels",
@@ -427,6 +429,8 @@ agreement_events = Table(
     # folding an agreement reads these, not its channel.
     Column("agreement", String(64), primary_key=True),
     Column("pos", BigInteger, primary_key=True),
+    Column("type", String(40), nullable=False),
+    Index("ix_agreement_events_type", "agreement", "type"),
 )
 
 exchange_keys = Table(
@@ -465,4 +469,50 @@ talks_links = Table(
     Column("target", String(64), nullable=False),
     Column("type", String(32), nullable=False),
     Index("ix_talks_links_target", "target"),
+)
+
+
+allegations = Table(
+    "allegations",
+    metadata,
+    # One row per violation_allegation, kept by the journal (store/_allegations.py).
+    Column("id", String(64), primary_key=True),
+    Column("channel", String(80), nullable=False),
+    Column("agreement", String(64), nullable=False),
+    Column("author", String(63), nullable=False),
+    Column("accused", String(63), nullable=False),
+    Column("occurred_ms", BigInteger, nullable=False),
+    Column("occurred_day", Integer, nullable=False),
+    Column("alleged_ms", BigInteger, nullable=False),
+    Column("deadline_ms", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("escalated_ms", BigInteger, nullable=True),
+    Column("answer", String(32), nullable=True),
+    Column("answer_event", String(64), nullable=True),
+    Column("answered_ms", BigInteger, nullable=True),
+    Column("finding", String(16), nullable=True),
+    Column("finding_event", String(64), nullable=True),
+    Column("found_ms", BigInteger, nullable=True),
+    Column("votes", Text, nullable=True),  # a JSON object: party -> finding
+    # The counts of a report read this index alone; the list and the open deadlines theirs.
+    Index(
+        "ix_allegations_counts",
+        "agreement",
+        "occurred_day",
+        "accused",
+        "state",
+        "escalated_ms",
+    ),
+    Index("ix_allegations_list", "agreement", "occurred_ms", "id"),
+    Index("ix_allegations_open", "agreement", "state", "deadline_ms"),
+    Index("ix_allegations_due", "state", "deadline_ms"),
+)
+
+allegation_evidence = Table(
+    "allegation_evidence",
+    metadata,
+    # The evidence files each allegation names: whose channels' members may fetch a file.
+    Column("sha256", String(64), primary_key=True),
+    Column("allegation", String(64), primary_key=True),
+    Column("channel", String(80), nullable=False),
 )

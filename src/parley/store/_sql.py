@@ -18,6 +18,7 @@ from parley.errors import StoreUnavailable
 from ._acks import SqlAcksReads, SqlAcksTx
 from ._agreements import SqlAgreementsReads, SqlAgreementsTx
 from ._alerts import SqlAlertsReads, SqlAlertsTx
+from ._allegations import SqlAllegationsReads, SqlAllegationsTx
 from ._audit import SqlAuditReads, SqlAuditTx
 from ._channels import SqlChannelsReads, SqlChannelsTx
 from ._deconflict import SqlDeconflictionReads, SqlDeconflictionTx
@@ -51,6 +52,7 @@ class SqlTx(
     SqlAuditTx,
     SqlExchangesTx,
     SqlTalksTx,
+    SqlAllegationsTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
@@ -72,6 +74,7 @@ class SqlStore(
     SqlAgreementsReads,
     SqlExchangesReads,
     SqlTalksReads,
+    SqlAllegationsReads,
 ):
     """Reads run on pooled connections; every write goes through the one writer."""
 

@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from ._agreements import router as agreements_router
+from ._allegations import router as allegations_router
 from ._compose import router as compose_router
 from ._exchanges import router as exchanges_router
 from ._headers import ConsoleHeaders
@@ -36,6 +37,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(map_router)
     app.include_router(agreements_router)
     app.include_router(talks_router)
+    app.include_router(allegations_router)
     app.add_api_route("/console/flash.wav", _flash_sound, include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(SignedOut, _to_sign_in)

@@ -15,7 +15,10 @@ branch_labels = None
 depends_on = None
 
 _AGREEMENT_EVENTS = sa.table(
-    "agreement_events", sa.column("agreement", sa.String), sa.column("pos", sa.BigInteger)
+    "agreement_events",
+    sa.column("agreement", sa.String),
+    sa.column("pos", sa.BigInteger),
+    sa.column("type", sa.String),
 )
 _TYPES = ("agreement", "agreement_amendment", "agreement_signature")
 
@@ -25,8 +28,10 @@ def upgrade() -> None:
         "agreement_events",
         sa.Column("agreement", sa.String(length=64), nullable=False),
         sa.Column("pos", sa.BigInteger(), nullable=False),
+        sa.Column("type", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("agreement", "pos"),
     )
+    op.create_index("ix_agreement_events_type", "agreement_events", ["agreement", "type"])
     # A node that did not know these types stored a newer peer's as they were.
     rows = op.get_bind().execute(
         sa.text("SELECT pos, id, type, raw FROM events WHERE type IN :types").bindparams(
@@ -34,7 +39,10 @@ def upgrade() -> None:
         ),
         {"types": list(_TYPES)},
     )
-    named = [{"agreement": _named(eid, kind, raw), "pos": pos} for pos, eid, kind, raw in rows]
+    named = [
+        {"agreement": _named(eid, kind, raw), "pos": pos, "type": kind}
+        for pos, eid, kind, raw in rows
+    ]
     if named:
         op.bulk_insert(_AGREEMENT_EVENTS, named)
 
