@@ -108,7 +108,11 @@ def test_demo_check_plays_the_scenario_on_three_processes_and_exits_zero(tmp_pat
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "demo check passed" in result.stdout
+    summary = next(line for line in result.stdout.splitlines() if "demo check passed" in line)
+    for check in ("agreement in force", "allegation answered", "exchange of 157 for 157"):
+        assert f"{check}" in summary
+    assert "FAILED" not in summary
+    assert "none of the record" in result.stdout  # no shredded name is left anywhere
     rows = {tuple(cells[:2]): cells[2:] for cells in table_rows(result.stdout)}
     assert rows[("hotline", "ru-genstaff")] == rows[("hotline", "us-eucom")]
     assert rows[("abu-dhabi", "ae-mediator")][1:] == ["1", "1", "1"]

@@ -199,27 +199,40 @@ def demo(
         channels = play_scenario(cluster, story, left_for=left_for)
         # First: once both list the alert, neither sends another, and the journals can
         # settle for the convergence check.
-        passed = check_deconfliction(cluster, story)
-        passed &= check_converged(cluster, channels, _members(), left_for=left_for)
-        passed &= check_witnessing(cluster, story)
+        checks = {
+            "deconfliction": check_deconfliction(cluster, story),
+            "convergence": check_converged(cluster, channels, _members(), left_for=left_for),
+            "witnessing": check_witnessing(cluster, story),
+        }
         agreements = play_agreements(cluster, story, channels, timeout_s=30.0)
-        passed &= check_agreements(cluster, agreements)
+        checks["agreement in force, signed by every party"] = check_agreements(cluster, agreements)
         allegations = play_allegations(cluster, story, channels, timeout_s=30.0)
-        passed &= check_allegations(cluster, allegations)
+        checks["allegation answered, one escalated"] = check_allegations(cluster, allegations)
         exchange = play_exchanges(cluster, story, channels, agreement=agreements.exchange)
-        passed &= check_exchanges(cluster, exchange)
-        passed &= shred_earlier(cluster, channels, exchange, root / "abu-dhabi.jsonl")
-        passed &= check_talks(cluster, play_talks(cluster, story, channels))
+        checks["exchange of 157 for 157"] = check_exchanges(cluster, exchange)
+        checks["crypto-shredding"] = shred_earlier(
+            cluster, channels, exchange, root / "abu-dhabi.jsonl"
+        )
+        checks["minutes and excerpt"] = check_talks(cluster, play_talks(cluster, story, channels))
         bundle = root / "hotline.jsonl"
         story.record(root / _EXPORTER, channels["hotline"], bundle)
         if check_only:
-            passed &= check_record(cluster, _EXPORTER, channels["hotline"], bundle)
-            console.print("[green]demo check passed[/]" if passed else "[red]demo check failed[/]")
-            raise typer.Exit(0 if passed else 1)
+            checks["record"] = check_record(cluster, _EXPORTER, channels["hotline"], bundle)
+            _summary(checks)
+            raise typer.Exit(0 if all(checks.values()) else 1)
         story.nodes(cluster)
         story.console_guide(cluster, _DESK)
         console.print("\nPress Ctrl-C to stop the three nodes.")
         _wait_for_interrupt()
+
+
+def _summary(checks: dict[str, bool]) -> None:
+    """One line that names every check and says how it went."""
+    items = ", ".join(f"{name}: {'ok' if ok else 'FAILED'}" for name, ok in checks.items())
+    if all(checks.values()):
+        console.print(f"[green]demo check passed[/] ({items})", soft_wrap=True)
+    else:
+        console.print(f"[red]demo check failed[/] ({items})", soft_wrap=True)
 
 
 def _members() -> dict[str, list[str]]:
