@@ -26,8 +26,11 @@ from tests.web.pages import PAGES, launch, sign_in, visit  # noqa: E402
 from parley.cli._cluster import LocalCluster  # noqa: E402
 from parley.cli._demo import DEMO_SETTINGS, play_scenario, scenario_parties  # noqa: E402
 from parley.cli._demo_agreements import play_agreements  # noqa: E402
+from parley.cli._demo_allegations import play_allegations  # noqa: E402
 from parley.cli._demo_checks import check_deconfliction  # noqa: E402
+from parley.cli._demo_exchanges import play_exchanges  # noqa: E402
 from parley.cli._demo_story import Story  # noqa: E402
+from parley.cli._demo_talks import play_talks  # noqa: E402
 from parley.cli._main import console  # noqa: E402
 
 DESK = "us-eucom"
@@ -48,7 +51,10 @@ def demo_nodes(root: Path) -> Iterator[tuple[LocalCluster, dict[str, str]]]:
             channels = play_scenario(cluster, story, left_for=DESK)
             if not check_deconfliction(cluster, story):
                 raise RuntimeError("the exercise raised no deconfliction alert")
-            play_agreements(cluster, story, channels, timeout_s=30.0)
+            agreements = play_agreements(cluster, story, channels, timeout_s=30.0)
+            play_allegations(cluster, story, channels, timeout_s=30.0)
+            play_exchanges(cluster, story, channels, agreement=agreements.exchange)
+            play_talks(cluster, story, channels)
         finally:
             console.quiet = False
         yield cluster, channels

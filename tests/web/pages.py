@@ -42,6 +42,7 @@ PAGES = (
     ConsolePage("map", "/console/map", "duty1", '#situation-map[data-ready="true"]'),
     ConsolePage("agreements", "/console/agreements", "duty1", "main h1"),
     ConsolePage("talks", "/console/channels/{channel}/talks", "duty1", "[data-minutes]"),
+    ConsolePage("exchanges", "/console/exchanges", "duty1", "[data-exchange]"),
 )
 
 

@@ -403,6 +403,37 @@ def _talks_round(cluster: LocalCluster, channel: str) -> None:
     cluster.call(US, "POST", f"/channels/{channel}/minutes/{minutes['id']}/signatures", "watch1")
 
 
+def _exchanges(cluster: LocalCluster, channel: str) -> list[Any]:
+    listed = cluster.call(US, "GET", f"/channels/{channel}/agreements", "audit1")
+    return [a for a in listed if a["kind"] == "exchange" and a["status"] == "in_force"]
+
+
+def _exchange(cluster: LocalCluster, channel: str) -> None:
+    """An exchange of 3 for 3 in force between the two parties, which duty1 may handle."""
+    cluster.call(US, "PUT", "/operators/duty1/grants", "admin", json={"permission": "exchange"})
+    proposal = {
+        "kind": "exchange",
+        "title": "Exchange of 3 for 3",
+        "parties": [US, RU],
+        "mediator": None,
+        "scope": {"counts": {"military": 3}},
+        "term": {"start": _in_hours(-1), "end": _in_hours(24 * 30)},
+        "texts": {"en": "Three military persons from each side."},
+    }
+    proposed = cluster.call(US, "POST", f"/channels/{channel}/agreements", json=proposal)
+    signatures = f"/agreements/{proposed['id']}/signatures"
+    cluster.wait_for(lambda: _signed(cluster, RU, signatures), 30, "ru-genstaff's signature")
+    cluster.wait_for(lambda: bool(_exchanges(cluster, channel)), 30, "the exchange in force")
+
+
+def _signed(cluster: LocalCluster, party: str, signatures: str) -> bool:
+    try:
+        cluster.call(party, "POST", signatures, json={})
+    except RuntimeError:
+        return False  # not replicated there yet
+    return True
+
+
 @pytest.fixture
 def every_page_filled(cluster: LocalCluster, channel: str) -> Iterator[None]:
     """Something on every page: a flash message and a notification in us-eucom's inbox and on
@@ -411,6 +442,8 @@ def every_page_filled(cluster: LocalCluster, channel: str) -> Iterator[None]:
         _overlapping_notices(cluster, channel)
     if not cluster.call(US, "GET", f"/channels/{channel}/rounds"):
         _talks_round(cluster, channel)
+    if not _exchanges(cluster, channel):
+        _exchange(cluster, channel)
     send(cluster, channel, "flash", "Unplanned launch detected: confirm receipt")
     yield
     for username in {p.username for p in PAGES if p.username}:
