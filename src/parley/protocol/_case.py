@@ -7,9 +7,9 @@ take a ``Case`` as their only argument; ``check_event`` builds it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from parley.errors import NotFound
 
@@ -18,38 +18,9 @@ from ._event import Event
 if TYPE_CHECKING:
     from ._agreements import AgreementState
     from ._exchanges import ExchangeState
+    from ._rules import ChannelState, Referenced
 
-__all__ = ["Case", "ChannelState", "Referenced"]
-
-
-class ChannelState(Protocol):
-    """A channel as its stored events define it: opened by ``created_by``, its ``members``
-    and their roles, the members whose ``accept`` is not stored yet (``invited``), its
-    ``status`` and whether a notification needs a second operator (``two_person``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def created_by(self) -> str: ...
-    @property
-    def members(self) -> Mapping[str, str]: ...
-    @property
-    def invited(self) -> Collection[str]: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def two_person(self) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Referenced:
-    """An event another one names, as this node stores it, and who has acknowledged it."""
-
-    channel: str
-    author: str
-    type: str
-    body: Mapping[str, Any]
-    acked_by: frozenset[str] = frozenset()
+__all__ = ["Case"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any, Protocol
 
 from parley.errors import Conflict, Forbidden, InvalidInput, NotFound, NotMember
 
 from ._agreements import RULES as AGREEMENT_RULES
 from ._agreements import AgreementState
 from ._bodies import MemberRole
-from ._case import Case, ChannelState, Referenced
+from ._case import Case
 from ._event import Event
 from ._exchanges import RULES as EXCHANGE_RULES
 from ._exchanges import ExchangeState
@@ -54,6 +56,36 @@ _WITH_TEXT = frozenset({"message", "notification"})  # what a translation may tr
 _REPLY = "reply/"
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _REQUEST = "request_for_explanation/"
+
+
+class ChannelState(Protocol):
+    """A channel as its stored events define it: opened by ``created_by``, its ``members``
+    and their roles, the members whose ``accept`` is not stored yet (``invited``), its
+    ``status`` and whether a notification needs a second operator (``two_person``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def members(self) -> Mapping[str, str]: ...
+    @property
+    def invited(self) -> Collection[str]: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def two_person(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Referenced:
+    """An event another one names, as this node stores it, and who has acknowledged it."""
+
+    channel: str
+    author: str
+    type: str
+    body: Mapping[str, Any]
+    acked_by: frozenset[str] = frozenset()
 
 
 class Sender(Enum):
