@@ -24,6 +24,7 @@ from parley.errors import Conflict, Forbidden, InvalidInput
 from ._event import Event, validate_party_id
 from ._fields import (
     event_id,
+    event_ids_by,
     exact_keys,
     timestamp,
     validate_language_tag,
@@ -105,13 +106,6 @@ def _amendment(body: Mapping[str, Any]) -> None:
     validate_operator_name(body["by"], "body.by")
 
 
-def _signature(body: Mapping[str, Any]) -> None:
-    exact_keys(body, {"agreement", "version", "by"})
-    event_id(body["agreement"], "body.agreement")
-    event_id(body["version"], "body.version")
-    validate_operator_name(body["by"], "body.by")
-
-
 def _term(term: object, where: str) -> None:
     if not isinstance(term, dict):
         raise InvalidInput.for_field(where, "must be an object with start and end")
@@ -181,7 +175,7 @@ def _is_key(value: object) -> bool:
 VALIDATORS = {
     "agreement": _agreement,
     "agreement_amendment": _amendment,
-    "agreement_signature": _signature,
+    "agreement_signature": event_ids_by("agreement", "version"),
 }
 
 

@@ -25,7 +25,7 @@ from parley.errors import Conflict, Forbidden, InvalidInput
 
 from ._agreements import AgreementState
 from ._event import Event
-from ._fields import event_id, exact_keys, validate_operator_name
+from ._fields import event_id, event_ids_by, exact_keys, validate_operator_name
 
 if TYPE_CHECKING:
     from ._case import Case
@@ -158,17 +158,11 @@ def _verification(body: Mapping[str, Any]) -> None:
     validate_operator_name(body["by"], "body.by")
 
 
-def _completion(body: Mapping[str, Any]) -> None:
-    exact_keys(body, {"agreement", "by"})
-    event_id(body["agreement"], "body.agreement")
-    validate_operator_name(body["by"], "body.by")
-
-
 VALIDATORS = {
     "exchange_key": _key,
     "exchange_list": _list,
     "exchange_verification": _verification,
-    "exchange_completion": _completion,
+    "exchange_completion": event_ids_by("agreement"),
 }
 
 

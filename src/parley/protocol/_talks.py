@@ -27,9 +27,9 @@ from parley.errors import Conflict, Forbidden, InvalidInput
 
 from ._event import Event, validate_channel_id, validate_party_id
 from ._fields import event_id as _event_id
+from ._fields import event_ids_by, validate_language_tag, validate_operator_name, validate_text
 from ._fields import exact_keys as _exact_keys
 from ._fields import timestamp as _timestamp
-from ._fields import validate_language_tag, validate_operator_name, validate_text
 
 if TYPE_CHECKING:
     from ._case import Case
@@ -130,12 +130,6 @@ def _minutes(body: Mapping[str, Any]) -> None:
     validate_operator_name(body["by"], "body.by")
 
 
-def _minutes_signature(body: Mapping[str, Any]) -> None:
-    _exact_keys(body, {"minutes", "by"})
-    _event_id(body["minutes"], "body.minutes")
-    validate_operator_name(body["by"], "body.by")
-
-
 def _minutes_decline(body: Mapping[str, Any]) -> None:
     _exact_keys(body, {"minutes", "reason", "by"})
     _event_id(body["minutes"], "body.minutes")
@@ -162,7 +156,7 @@ VALIDATORS = {
     "talks_round": _talks_round,
     "working_group": _working_group,
     "minutes": _minutes,
-    "minutes_signature": _minutes_signature,
+    "minutes_signature": event_ids_by("minutes"),
     "minutes_decline": _minutes_decline,
     "excerpt_release": _excerpt_release,
 }
