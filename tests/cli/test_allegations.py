@@ -57,7 +57,7 @@ def test_an_agreements_allegations_are_listed_shown_and_reported(
 ) -> None:
     agreement, allegation = alleged(desk)
 
-    listed = desk.json("allegation", "list", "--agreement", agreement, username="duty1")
+    listed = desk.json("allegation", "list", agreement, username="duty1")
     assert [(a["id"], a["state"], a["accused"], a["author"]) for a in listed] == [
         (allegation, "alleged", US, RU)
     ]
@@ -70,7 +70,6 @@ def test_an_agreements_allegations_are_listed_shown_and_reported(
         target = tmp_path / f"report{suffix}"
         code, out, err = desk.run(
             "report",
-            "--agreement",
             agreement,
             "--out",
             str(target),
@@ -81,24 +80,22 @@ def test_an_agreements_allegations_are_listed_shown_and_reported(
         assert (code, err) == (0, ""), err
         assert target.read_bytes().startswith(start)
     target = tmp_path / "report.csv"
-    desk.run("report", "--agreement", agreement, "--out", str(target), username="duty1")
+    desk.run("report", agreement, "--out", str(target), username="duty1")
     rows = list(csv.reader(io.StringIO(target.read_text("utf-8"))))
     assert rows == [
         ["day", "party", "state", "count", "escalated"],
         [START.date().isoformat(), US, "alleged", "1", "0"],
     ]
-    counts = desk.json("report", "--agreement", agreement, username="duty1")
+    counts = desk.json("report", agreement, username="duty1")
     assert (counts["open_total"], counts["open"][0]["id"]) == (1, allegation)
 
 
 def test_a_report_needs_a_file_it_can_write(desk: Desk, tmp_path: Path) -> None:  # noqa: F811
-    code, _, err = desk.run(
-        "report", "--agreement", "ab" * 32, "--out", str(tmp_path / "r.txt"), username="duty1"
-    )
+    code, _, err = desk.run("report", "ab" * 32, "--out", str(tmp_path / "r.txt"), username="duty1")
     assert code == 2
     assert "out" in err
-    code, _, err = desk.run("report", "--agreement", "ab" * 32, username="duty1")
+    code, _, err = desk.run("report", "ab" * 32, username="duty1")
     assert code == 2
-    code, _, err = desk.run("allegation", "list", "--agreement", "ab" * 32, username="duty1")
+    code, _, err = desk.run("allegation", "list", "ab" * 32, username="duty1")
     assert (code, len(err.strip().splitlines())) == (2, 1)
     assert "no agreement" in err

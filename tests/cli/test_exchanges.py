@@ -44,12 +44,10 @@ def test_exchange_commands_say_why_they_are_refused(
     listed = tmp_path / "list.csv"
     listed.write_bytes(b"name,latin,born,category,unit\n")
 
-    code, _, err = invoke("exchange", "status", *login, "--agreement", AGREEMENT)
+    code, _, err = invoke("exchange", "status", *login, AGREEMENT)
     assert code == 2, err
     assert f"no agreement {AGREEMENT}" in err
-    code, _, err = invoke(
-        "exchange", "submit", *login, "--agreement", AGREEMENT, "--file", str(listed)
-    )
+    code, _, err = invoke("exchange", "submit", *login, AGREEMENT, "--file", str(listed))
     assert code == 2
     assert "duty1 has no exchange permission" in err
     assert node.store.list_audit(after=0, limit=10, action="permission.denied")
@@ -57,7 +55,6 @@ def test_exchange_commands_say_why_they_are_refused(
         "exchange",
         "verify",
         *login,
-        "--agreement",
         AGREEMENT,
         "--list",
         AGREEMENT,

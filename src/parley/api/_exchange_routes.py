@@ -139,14 +139,7 @@ def _list_out(state: ExchangeState, entry: ExchangeList) -> ListOut:
         supersedes=entry.supersedes,
         current=state.current.get(entry.author) == entry.id,
         verified=entry.verified,
-        verification=None
-        if verification is None
-        else VerificationOut(
-            id=verification.id,
-            ts=verification.ts,
-            by=verification.by,
-            queried=dict(verification.queried),
-        ),
+        verification=None if verification is None else VerificationOut.model_validate(verification),
     )
 
 
@@ -177,7 +170,7 @@ def get_exchange(node: NodeDep, principal: CurrentPrincipal, agreement: EventId)
         keys=sorted(state.keys),
         key=node.exchanges.key_state(agreement),  # type: ignore[arg-type]
         lists=[_list_out(state, entry) for entry in state.lists.values()],
-        completed=None if done is None else CompletionOut(id=done.id, ts=done.ts, by=done.by),
+        completed=None if done is None else CompletionOut.model_validate(done),
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter
 from pydantic import ConfigDict, Field
@@ -23,6 +24,7 @@ __all__ = ["router"]
 Moment = Annotated[str, stated(format="date-time", description="UTC, ending in Z")]
 
 router = APIRouter(prefix="/api/v1", route_class=JsonRoute, tags=["talks"])
+_Route = TypeVar("_Route", bound=Callable[..., Any])
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -168,12 +170,17 @@ def _rounds(rounds: list[TalksRound]) -> list[RoundOut]:
 
 
 # -- routes ------------------------------------------------------------------------------------
+def _records(path: str) -> Callable[[_Route], _Route]:
+    """A route that signs an event: 201, or refused as the rule book and permissions say."""
+    return router.post(path, status_code=201, responses=problems(403, 404, 409))
+
+
 @router.get("/channels/{channel}/rounds", responses=problems(404))
 def list_rounds(node: NodeDep, principal: CurrentPrincipal, channel: ChannelId) -> list[RoundOut]:
     return _rounds(node.talks.rounds(principal, channel))
 
 
-@router.post("/channels/{channel}/rounds", status_code=201, responses=problems(403, 404, 409))
+@_records("/channels/{channel}/rounds")
 async def record_round(
     node: NodeDep, principal: CurrentPrincipal, channel: ChannelId, body: RoundIn
 ) -> EventOut:
@@ -188,11 +195,7 @@ def get_round(
     return _detail(node.talks.round(principal, channel, round_id))
 
 
-@router.post(
-    "/channels/{channel}/rounds/{round_id}/working-groups",
-    status_code=201,
-    responses=problems(403, 404, 409),
-)
+@_records("/channels/{channel}/rounds/{round_id}/working-groups")
 async def add_working_group(
     node: NodeDep,
     principal: CurrentPrincipal,
@@ -206,11 +209,7 @@ async def add_working_group(
     )
 
 
-@router.post(
-    "/channels/{channel}/rounds/{round_id}/minutes",
-    status_code=201,
-    responses=problems(403, 404, 409),
-)
+@_records("/channels/{channel}/rounds/{round_id}/minutes")
 async def post_minutes(
     node: NodeDep,
     principal: CurrentPrincipal,
@@ -229,22 +228,14 @@ def get_minutes(
     return _minutes(node.talks.minutes(principal, channel, minutes_id))
 
 
-@router.post(
-    "/channels/{channel}/minutes/{minutes_id}/signatures",
-    status_code=201,
-    responses=problems(403, 404, 409),
-)
+@_records("/channels/{channel}/minutes/{minutes_id}/signatures")
 async def sign_minutes(
     node: NodeDep, principal: CurrentPrincipal, channel: ChannelId, minutes_id: EventId
 ) -> EventOut:
     return EventOut.model_validate(await node.talks.sign(principal, channel, minutes_id))
 
 
-@router.post(
-    "/channels/{channel}/minutes/{minutes_id}/declines",
-    status_code=201,
-    responses=problems(403, 404, 409),
-)
+@_records("/channels/{channel}/minutes/{minutes_id}/declines")
 async def decline_minutes(
     node: NodeDep,
     principal: CurrentPrincipal,
@@ -256,7 +247,7 @@ async def decline_minutes(
     return EventOut.model_validate(view)
 
 
-@router.post("/channels/{channel}/excerpts", status_code=201, responses=problems(403, 404, 409))
+@_records("/channels/{channel}/excerpts")
 async def release_excerpt(
     node: NodeDep, principal: CurrentPrincipal, channel: ChannelId, body: ExcerptIn
 ) -> ExcerptOut:

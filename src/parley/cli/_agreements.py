@@ -16,6 +16,7 @@ from parley.clock import format_ts, parse_ts
 from parley.errors import InvalidInput
 
 from ._client import (
+    AgreementId,
     AsJson,
     ChannelId,
     NodeSession,
@@ -35,7 +36,6 @@ agreement_app = typer.Typer(
 )
 app.add_typer(agreement_app, name="agreement")
 
-AgreementId = Annotated[str, typer.Argument(help="The agreement's id, as 'list' shows it.")]
 JsonFile = Annotated[
     Path | None, typer.Option(exists=True, dir_okay=False, help="The request's body (JSON).")
 ]

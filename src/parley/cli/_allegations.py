@@ -27,7 +27,7 @@ from parley.services import (
 )
 from parley.store import DAY_MS, AllegationRecord, DayCount
 
-from ._client import AsJson, NodeUrl, PasswordFile, Username, segment, session
+from ._client import AgreementId, AsJson, NodeUrl, PasswordFile, Username, segment, session
 from ._main import app, console, print_json, printable, run_or_exit
 
 __all__ = ["allegation_app"]
@@ -46,7 +46,6 @@ allegation_app = typer.Typer(
 )
 app.add_typer(allegation_app, name="allegation")
 
-AgreementId = Annotated[str, typer.Option("--agreement", help="The agreement's id.")]
 Lang = Annotated[str, typer.Option(help="Language of the chart and page: ar, en, ru or uk.")]
 
 

@@ -45,6 +45,9 @@ PasswordFile = Annotated[
     ),
 ]
 ChannelId = Annotated[str, typer.Option("--channel", help="The channel's id (ch_…).")]
+AgreementId = Annotated[
+    str, typer.Argument(help="The agreement's id (its proposal's), as 'agreement list' shows it.")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the node's answer as JSON.")]
 
 

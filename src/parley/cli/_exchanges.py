@@ -13,7 +13,7 @@ from rich.markup import escape
 from parley.errors import InvalidInput, ParleyError
 
 from ._admin import operator_app
-from ._client import AsJson, NodeUrl, PasswordFile, Username, segment, session
+from ._client import AgreementId, AsJson, NodeUrl, PasswordFile, Username, segment, session
 from ._main import (
     DataDir,
     app,
@@ -34,9 +34,6 @@ exchange_app = typer.Typer(
 )
 app.add_typer(exchange_app, name="exchange")
 
-AgreementId = Annotated[
-    str, typer.Option("--agreement", help="The exchange agreement's id (its proposal's).")
-]
 ListId = Annotated[str, typer.Option("--list", help="The list's id (its event's).")]
 
 

@@ -161,10 +161,12 @@ from ._note import (
 )
 from ._rules import (
     ACKABLE_TYPES,
+    Case,
     ChannelState,
     Referenced,
     Sender,
     agreement_named,
+    check_case,
     check_event,
     check_member,
     check_sender,
@@ -227,6 +229,7 @@ __all__ = [
     "AgreementVersion",
     "AllegationState",
     "BundleHeader",
+    "Case",
     "ChainHead",
     "Chains",
     "ChannelState",
@@ -270,6 +273,7 @@ __all__ = [
     "check_allegation",
     "check_answer",
     "check_append",
+    "check_case",
     "check_chains",
     "check_checkpoint",
     "check_entry",

@@ -24,6 +24,7 @@ from parley.errors import Conflict, Forbidden, InvalidInput
 from ._event import Event, validate_party_id
 from ._fields import (
     event_id,
+    event_ids_by,
     exact_keys,
     timestamp,
     validate_language_tag,
@@ -32,7 +33,7 @@ from ._fields import (
 )
 
 if TYPE_CHECKING:
-    from ._rules import ChannelState, Referenced
+    from ._case import Case
 
 __all__ = [
     "AGREEMENT_KINDS",
@@ -105,13 +106,6 @@ def _amendment(body: Mapping[str, Any]) -> None:
     validate_operator_name(body["by"], "body.by")
 
 
-def _signature(body: Mapping[str, Any]) -> None:
-    exact_keys(body, {"agreement", "version", "by"})
-    event_id(body["agreement"], "body.agreement")
-    event_id(body["version"], "body.version")
-    validate_operator_name(body["by"], "body.by")
-
-
 def _term(term: object, where: str) -> None:
     if not isinstance(term, dict):
         raise InvalidInput.for_field(where, "must be an object with start and end")
@@ -181,7 +175,7 @@ def _is_key(value: object) -> bool:
 VALIDATORS = {
     "agreement": _agreement,
     "agreement_amendment": _amendment,
-    "agreement_signature": _signature,
+    "agreement_signature": event_ids_by("agreement", "version"),
 }
 
 
@@ -250,6 +244,11 @@ class AgreementState:
     def may_act(self, party: str) -> bool:
         """Whether ``party`` may propose, amend or sign it: a party or the mediator."""
         return party in self.parties or party == self.mediator
+
+    def check_acts(self, party: str, what: str = "agreement") -> None:
+        """Forbidden unless ``party`` may act on it (or on its exchange, ``what``)."""
+        if not self.may_act(party):
+            raise Forbidden(f"{party} is neither a party to {what} {self.id} nor its mediator")
 
     def in_force_at(self, moment: datetime | str) -> bool:
         return self.status(moment) == "in_force"
@@ -351,68 +350,45 @@ def _signed(version: AgreementVersion, signature: Event) -> AgreementVersion:
 
 
 # -- rules ---------------------------------------------------------------------------------------
-def _check_participants(channel: ChannelState, event: Event) -> None:
+def _proposal_rule(case: Case) -> None:
     """The parties and the mediator a proposal names are active members of its channel, and
     its author is one of them."""
-    body = event.body
+    channel, event, body = case.channel, case.event, case.event.body
     named = [*body["parties"], *([body["mediator"]] if body["mediator"] else [])]
     if event.author not in named:
         raise Forbidden(f"{event.author} proposes an agreement only as a party or its mediator")
     for party in named:
         if party not in channel.members or party in channel.invited:
             raise Conflict(f"{party} is not an active member of {channel.id}")
-    end = body["term"]["end"]
+    _check_end(body["term"]["end"], event)
+
+
+def _check_end(end: str | None, event: Event) -> None:
     if end is not None and parse_ts(end) <= parse_ts(event.ts):
         raise InvalidInput.for_field("term.end", "is already past")
 
 
-def _proposal_rule(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
-    _check_participants(channel, event)
-
-
-def _acting(event: Event, agreement: AgreementState | None) -> AgreementState:
+def _acting(case: Case) -> AgreementState:
     """The agreement an amendment or a signature names, if its author may act on it.
 
     ``check_event`` refused an event whose agreement is missing or of another channel.
     """
+    agreement = case.agreement
     assert agreement is not None
-    if not agreement.may_act(event.author):
-        raise Forbidden(
-            f"{event.author} is neither a party to agreement {agreement.id} nor its mediator"
-        )
+    agreement.check_acts(case.event.author)
     return agreement
 
 
-def _amendment_rule(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
-    state = _acting(event, agreement)
-    end = event.body.get("term", {}).get("end")
-    if end is not None and parse_ts(end) <= parse_ts(event.ts):
-        raise InvalidInput.for_field("term.end", "is already past")
+def _amendment_rule(case: Case) -> None:
+    state, event = _acting(case), case.event
+    _check_end(event.body.get("term", {}).get("end"), event)
     # A peer may amend before it learns of signatures that ended the term here: not judged.
-    if not received and state.status(event.ts) == "expired":
+    if not case.received and state.status(event.ts) == "expired":
         raise Conflict(f"agreement {state.id} has expired; it can no longer be amended")
 
 
-def _signature_rule(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
-    state = _acting(event, agreement)
+def _signature_rule(case: Case) -> None:
+    state, event = _acting(case), case.event
     version = state.version(event.body["version"])
     if version is None:
         raise InvalidInput.for_field("version", f"is not a version of agreement {state.id}")
@@ -420,7 +396,7 @@ def _signature_rule(
         raise Conflict(f"{event.author} has already signed version {version.id}")
     # A peer signs the latest version it knows; an amendment it had not seen when signing
     # may be stored here before its signature, which then counts for the version it signed.
-    if received:
+    if case.received:
         return
     if version.id != state.latest.id:
         raise Conflict(f"version {version.id} is superseded; the latest is {state.latest.id}")

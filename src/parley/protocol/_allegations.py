@@ -84,10 +84,7 @@ def check_allegation(event: Event, agreement: AgreementState) -> None:
     """An allegation names an agreement in force when the violation occurred, one of its
     parties as accused, and comes from another of its parties or its mediator."""
     data = event.body["data"]
-    if not agreement.may_act(event.author):
-        raise Forbidden(
-            f"{event.author} is neither a party to agreement {agreement.id} nor its mediator"
-        )
+    agreement.check_acts(event.author)
     accused = data["accused"]
     if accused not in agreement.parties:
         raise InvalidInput.for_field(

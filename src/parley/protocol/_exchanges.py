@@ -25,21 +25,21 @@ from parley.errors import Conflict, Forbidden, InvalidInput
 
 from ._agreements import AgreementState
 from ._event import Event
-from ._fields import event_id, exact_keys, validate_operator_name
+from ._fields import event_id, event_ids_by, exact_keys, validate_operator_name
 
 if TYPE_CHECKING:
-    from ._rules import ChannelState
+    from ._case import Case
 
 __all__ = [
     "EXCHANGE_TYPES",
     "MAX_LIST_ROWS",
     "QUERY_REASONS",
+    "RULES",
     "VALIDATORS",
     "Completion",
     "ExchangeList",
     "ExchangeState",
     "Verification",
-    "check_exchange_event",
     "fold_exchange",
     "list_context",
     "note_context",
@@ -158,17 +158,11 @@ def _verification(body: Mapping[str, Any]) -> None:
     validate_operator_name(body["by"], "body.by")
 
 
-def _completion(body: Mapping[str, Any]) -> None:
-    exact_keys(body, {"agreement", "by"})
-    event_id(body["agreement"], "body.agreement")
-    validate_operator_name(body["by"], "body.by")
-
-
 VALIDATORS = {
     "exchange_key": _key,
     "exchange_list": _list,
     "exchange_verification": _verification,
-    "exchange_completion": _completion,
+    "exchange_completion": event_ids_by("agreement"),
 }
 
 
@@ -305,11 +299,10 @@ def _list_of(event: Event) -> ExchangeList:
 
 
 # -- rules ---------------------------------------------------------------------------------------
-def check_exchange_event(
-    channel: ChannelState, event: Event, received: bool, exchange: ExchangeState | None
-) -> None:
-    """Whether an exchange event may be stored; ``exchange``: its exchange as stored here
+def _exchange(case: Case) -> ExchangeState:
+    """The exchange an event names as stored here, if its author takes part in it
     (``check_event`` has refused an event whose agreement is not stored on its channel)."""
+    exchange = case.exchange
     if exchange is None:
         raise InvalidInput.for_field("agreement", "names no stored agreement")
     agreement = exchange.agreement
@@ -317,32 +310,27 @@ def check_exchange_event(
         raise InvalidInput.for_field("agreement", f"{agreement.id} is not an exchange")
     if agreement.mediator is None:
         raise Conflict(f"exchange {agreement.id} has no mediator to verify its lists")
-    if event.author not in exchange.participants:
-        raise Forbidden(
-            f"{event.author} is neither a party to exchange {agreement.id} nor its mediator"
-        )
-    if exchange.completed is not None and not received:
+    agreement.check_acts(case.event.author, "exchange")
+    if exchange.completed is not None and not case.received:
         raise Conflict(f"exchange {agreement.id} was completed at {exchange.completed.ts}")
-    _EXCHANGE_RULES[event.type](event, received, exchange)
+    return exchange
 
 
-def _key_rule(event: Event, received: bool, exchange: ExchangeState) -> None:
-    if event.author in exchange.keys:
-        raise Conflict(f"{event.author} has already published its key for this exchange")
+def _key_rule(case: Case) -> None:
+    author = case.event.author
+    if author in _exchange(case).keys:
+        raise Conflict(f"{author} has already published its key for this exchange")
 
 
-def _list_rule(event: Event, received: bool, exchange: ExchangeState) -> None:
+def _list_rule(case: Case) -> None:
+    exchange, event = _exchange(case), case.event
     agreement, body = exchange.agreement, event.body
     if event.author not in agreement.parties:
         raise Forbidden(
             f"only a party to exchange {agreement.id} submits a list, not {event.author}"
         )
-    status = agreement.status(event.ts)
-    if status != "in_force":
-        raise Conflict(f"agreement {agreement.id} is {status.replace('_', ' ')}, not in force")
-    if set(body["wrapped"]) != set(exchange.participants):
-        named = ", ".join(exchange.participants)
-        raise InvalidInput.for_field("wrapped", f"a list is sealed to exactly {named}")
+    _check_in_force(agreement, event)
+    _check_sealed_to_all(exchange, body["wrapped"], "wrapped", "list")
     missing = [p for p in exchange.participants if p not in exchange.keys]
     if missing:
         raise Conflict(f"{', '.join(missing)} has not published its key for this exchange")
@@ -353,39 +341,55 @@ def _list_rule(event: Event, received: bool, exchange: ExchangeState) -> None:
         raise Conflict(f"{event.author} already submitted list {previous}: supersede it")
 
 
-def _verification_rule(event: Event, received: bool, exchange: ExchangeState) -> None:
-    agreement, body = exchange.agreement, event.body
-    if event.author != agreement.mediator:
-        raise Forbidden(f"only {agreement.mediator}, the mediator, verifies the lists")
+def _verification_rule(case: Case) -> None:
+    exchange, body = _exchange(case), case.event.body
+    agreement = exchange.agreement
+    _check_mediator(agreement, case.event, "verifies the lists")
     listed = exchange.lists.get(body["list"])
     if listed is None:
         raise InvalidInput.for_field("list", f"is not a list of exchange {agreement.id}")
-    if "note" in body and set(body["note"]["wrapped"]) != set(exchange.participants):
-        named = ", ".join(exchange.participants)
-        raise InvalidInput.for_field("note.wrapped", f"a note is sealed to exactly {named}")
+    if "note" in body:
+        _check_sealed_to_all(exchange, body["note"]["wrapped"], "note.wrapped", "note")
     beyond = [row for row in body["queried"] if int(row) > listed.rows]
     if beyond:
         raise InvalidInput.for_field("queried", f"row {beyond[0]} is past the list's {listed.rows}")
     # A party may supersede its list while the mediator verifies it: not judged for a peer.
-    if not received and exchange.current.get(listed.author) != listed.id:
+    if not case.received and exchange.current.get(listed.author) != listed.id:
         raise Conflict(f"list {listed.id} is superseded by {exchange.current[listed.author]}")
 
 
-def _completion_rule(event: Event, received: bool, exchange: ExchangeState) -> None:
+def _completion_rule(case: Case) -> None:
+    exchange = _exchange(case)
     agreement = exchange.agreement
-    if event.author != agreement.mediator:
-        raise Forbidden(f"only {agreement.mediator}, the mediator, completes the exchange")
+    _check_mediator(agreement, case.event, "completes the exchange")
     if exchange.completed is not None:
         raise Conflict(f"exchange {agreement.id} was completed at {exchange.completed.ts}")
-    status = agreement.status(event.ts)
-    if status != "in_force":
-        raise Conflict(f"agreement {agreement.id} is {status.replace('_', ' ')}, not in force")
-    missing = exchange.missing_for_completion(any_list=received)
+    _check_in_force(agreement, case.event)
+    missing = exchange.missing_for_completion(any_list=case.received)
     if missing is not None:
         raise Conflict(f"exchange {agreement.id} cannot be completed: {missing}")
 
 
-_EXCHANGE_RULES = {
+def _check_mediator(agreement: AgreementState, event: Event, does: str) -> None:
+    if event.author != agreement.mediator:
+        raise Forbidden(f"only {agreement.mediator}, the mediator, {does}")
+
+
+def _check_in_force(agreement: AgreementState, event: Event) -> None:
+    status = agreement.status(event.ts)
+    if status != "in_force":
+        raise Conflict(f"agreement {agreement.id} is {status.replace('_', ' ')}, not in force")
+
+
+def _check_sealed_to_all(
+    exchange: ExchangeState, wrapped: Mapping[str, Any], where: str, what: str
+) -> None:
+    if set(wrapped) != set(exchange.participants):
+        named = ", ".join(exchange.participants)
+        raise InvalidInput.for_field(where, f"a {what} is sealed to exactly {named}")
+
+
+RULES = {
     "exchange_key": _key_rule,
     "exchange_list": _list_rule,
     "exchange_verification": _verification_rule,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -17,6 +17,7 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "OPERATOR_NAME_PATTERN",
     "event_id",
+    "event_ids_by",
     "exact_keys",
     "plain_text_error",
     "timestamp",
@@ -90,6 +91,19 @@ def validate_operator_name(value: object, where: str = "by") -> str:
 def event_id(value: object, where: str) -> None:
     if not isinstance(value, str) or not _HEX64_RE.match(value):
         raise InvalidInput.for_field(where, "must be the hex id of an event")
+
+
+def event_ids_by(*names: str) -> Callable[[Mapping[str, Any]], None]:
+    """The check of a body that names events only (``names``, each the id of one) and the
+    operator who sent it (``by``): a signature, a completion."""
+
+    def check(body: Mapping[str, Any]) -> None:
+        exact_keys(body, {*names, "by"})
+        for name in names:
+            event_id(body[name], f"body.{name}")
+        validate_operator_name(body["by"], "body.by")
+
+    return check
 
 
 def exact_keys(

@@ -28,17 +28,21 @@ from parley.errors import Conflict, Forbidden, InvalidInput, NotFound, NotMember
 from ._agreements import RULES as AGREEMENT_RULES
 from ._agreements import AgreementState
 from ._bodies import MemberRole
+from ._case import Case
 from ._event import Event
-from ._exchanges import EXCHANGE_TYPES, ExchangeState, check_exchange_event
+from ._exchanges import RULES as EXCHANGE_RULES
+from ._exchanges import ExchangeState
 from ._talks import RULES as TALKS_RULES
 from ._talks import TALKS_TYPES, talks_references
 
 __all__ = [
     "ACKABLE_TYPES",
+    "Case",
     "ChannelState",
     "Referenced",
     "Sender",
     "agreement_named",
+    "check_case",
     "check_event",
     "check_member",
     "check_sender",
@@ -184,43 +188,31 @@ def check_event(
 
     ``found``: the events of ``references(event)`` stored on this node, by id. A named
     event of the same channel is always stored before: its author had it when signing,
-    so it is in ``seen`` (or earlier in the author's own chain). ``agreement``: the
-    agreement of ``agreement_named(event)`` as its events stored here define it;
-    ``exchange``: for an exchange event, the exchange of that agreement.
+    so it is in ``seen`` (or earlier in the author's own chain). ``received``,
+    ``agreement`` and ``exchange``: as ``Case`` has them.
     """
+    check_case(Case(channel, event, found, received, agreement, exchange))
+
+
+def check_case(case: Case) -> None:
+    """``check_event`` of a ``Case`` built by its caller."""
+    channel, event = case.channel, case.event
     opening = event.type == "channel" and event.seq == 1 and event.author == channel.created_by
     if opening:
         check_member(event.author, channel.members, channel.id)
     else:
-        check_sender(channel, event.author, event.type, received=received)
+        check_sender(channel, event.author, event.type, received=case.received)
     named = agreement_named(event)
-    if named is not None and (agreement is None or agreement.channel != channel.id):
+    if named is not None and (case.agreement is None or case.agreement.channel != channel.id):
         raise NotFound(f"no agreement {named} in channel {channel.id}")
     rule = _BODY_RULES.get(event.type)
     if rule is not None:
-        rule(channel, event, found, received, agreement)
-    if event.type in EXCHANGE_TYPES:
-        check_exchange_event(channel, event, received, exchange)
+        rule(case)
 
 
-def _in_channel(
-    channel: ChannelState, event_id: str, found: Mapping[str, Referenced]
-) -> Referenced:
-    named = found.get(event_id)
-    if named is None or named.channel != channel.id:
-        raise NotFound(f"no event {event_id} in channel {channel.id}")
-    return named
-
-
-def _ack(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
-    target_id = event.body["event"]
-    target = _in_channel(channel, target_id, found)
+def _ack(case: Case) -> None:
+    event, target_id = case.event, case.event.body["event"]
+    target = case.named(target_id)
     if target.type not in ACKABLE_TYPES:
         raise InvalidInput.for_field("event", f"a {target.type} event is not acknowledged")
     if target.author == event.author:
@@ -229,57 +221,33 @@ def _ack(
         raise Conflict(f"{event.author} has already acknowledged {target_id}")
 
 
-def _translation(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
-    original = _in_channel(channel, event.body["of"], found)
+def _translation(case: Case) -> None:
+    original = case.named(case.event.body["of"])
     if original.type not in _WITH_TEXT:
         raise InvalidInput.for_field("event", f"a {original.type} has no text")
 
 
-def _own_notification(
-    channel: ChannelState,
-    event: Event,
-    event_id: str,
-    found: Mapping[str, Referenced],
-    where: str,
-) -> None:
+def _own_notification(case: Case, event_id: str, where: str) -> None:
     """Only the author of a notification cancels or amends it."""
-    target = _in_channel(channel, event_id, found)
+    target = case.named(event_id)
     if target.type != "notification":
         raise InvalidInput.for_field(where, f"a {target.type} is not a notification")
-    if target.author != event.author:
+    if target.author != case.event.author:
         raise Forbidden(f"only {target.author}, its author, may cancel or amend it")
 
 
-def _cancellation(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
-    _own_notification(channel, event, event.body["event"], found, "event")
+def _cancellation(case: Case) -> None:
+    _own_notification(case, case.event.body["event"], "event")
 
 
-def _notification(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
-    body = event.body
+def _notification(case: Case) -> None:
+    channel, body = case.channel, case.event.body
     if channel.two_person and body["released_by"] in (None, body["by"]):
         raise Forbidden(f"on {channel.id} a second operator releases every notification")
     if "supersedes" in body:
-        _own_notification(channel, event, body["supersedes"], found, "supersedes")
+        _own_notification(case, body["supersedes"], "supersedes")
     if body["form"].startswith(_REPLY):
-        _reply(channel, event, body["data"]["in_reply_to"], found)
+        _reply(case, body["data"]["in_reply_to"])
 
 
 def request_addressees(channel: ChannelState, requester: str) -> list[str]:
@@ -293,79 +261,57 @@ def request_addressees(channel: ChannelState, requester: str) -> list[str]:
     )
 
 
-def _reply(
-    channel: ChannelState, event: Event, request_id: str, found: Mapping[str, Referenced]
-) -> None:
+def _reply(case: Case, request_id: str) -> None:
     """A reply answers a request for explanation it was asked (and stops its clock)."""
-    request = _in_channel(channel, request_id, found)
+    author = case.event.author
+    request = case.named(request_id)
     if request.type != "notification" or not str(request.body.get("form")).startswith(_REQUEST):
         raise InvalidInput.for_field(
             "data.in_reply_to", f"{request_id} is not a request for explanation"
         )
-    if request.author == event.author:
-        raise Conflict(f"{event.author} cannot reply to its own request; the other side does")
-    asked = request_addressees(channel, request.author)
-    if event.author not in asked:
-        raise Forbidden(f"{request_id} asks {', '.join(asked) or 'no party'}, not {event.author}")
+    if request.author == author:
+        raise Conflict(f"{author} cannot reply to its own request; the other side does")
+    asked = request_addressees(case.channel, request.author)
+    if author not in asked:
+        raise Forbidden(f"{request_id} asks {', '.join(asked) or 'no party'}, not {author}")
 
 
-def _channel_status(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
+def _channel_status(case: Case) -> None:
+    channel = case.channel
     # Two members may suspend at once: a peer's change is never judged by the status here.
-    if not received and event.body["status"] == channel.status:
+    if not case.received and case.event.body["status"] == channel.status:
         raise Conflict(f"channel {channel.id} is already {channel.status}")
 
 
-def _split_view(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
+def _split_view(case: Case) -> None:
     """Evidence against a party goes where that party reads it: a channel it is a member of."""
-    accused = event.body["party"]
-    if accused == event.author or accused not in channel.members:
-        raise Conflict(f"{event.author} reports a split view of {accused}, not another member")
+    author, accused = case.event.author, case.event.body["party"]
+    if accused == author or accused not in case.channel.members:
+        raise Conflict(f"{author} reports a split view of {accused}, not another member")
 
 
-def _deconfliction_alert(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
+def _deconfliction_alert(case: Case) -> None:
     """One of the two parties whose items meet raises it, on a channel where both speak."""
-    parties = sorted({event.body["a"]["party"], event.body["b"]["party"]})
+    channel, body = case.channel, case.event.body
+    parties = sorted({body["a"]["party"], body["b"]["party"]})
     if len(parties) != 2:
         raise InvalidInput.for_field("b.party", "an alert names items of two parties")
-    if event.author not in parties:
+    if case.event.author not in parties:
         raise Forbidden(f"only {parties[0]} or {parties[1]}, whose items meet, raise the alert")
     for party in parties:
         if party not in channel.members or party in channel.invited:
             raise Conflict(f"{party} is not an active member of {channel.id}")
 
 
-def _deconfliction_withdrawn(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
+def _deconfliction_withdrawn(case: Case) -> None:
     """The node that raised an alert withdraws it.
 
     The alert may be on another channel (the withdrawal goes on a channel of both parties
     that is still active), which this node may not share: then there is nothing to compare.
     """
+    event = case.event
     alert_id, body = event.body["alert"], event.body
-    alert = found.get(alert_id)
+    alert = case.found.get(alert_id)
     if alert is None:
         return
     is_alert = alert.type == "deconfliction_alert"
@@ -378,8 +324,7 @@ def _deconfliction_withdrawn(
         raise Forbidden(f"only {alert.author}, who raised alert {alert_id}, may withdraw it")
 
 
-_Rule = Callable[[ChannelState, Event, Mapping[str, Referenced], bool, AgreementState | None], None]
-_BODY_RULES: Mapping[str, _Rule] = {
+_BODY_RULES: Mapping[str, Callable[[Case], None]] = {
     "ack": _ack,
     "translation": _translation,
     "cancellation": _cancellation,
@@ -389,5 +334,6 @@ _BODY_RULES: Mapping[str, _Rule] = {
     "deconfliction_alert": _deconfliction_alert,
     "deconfliction_withdrawn": _deconfliction_withdrawn,
     **AGREEMENT_RULES,
+    **EXCHANGE_RULES,
     **TALKS_RULES,
 }

@@ -23,17 +23,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from parley.errors import Conflict, Forbidden, InvalidInput, NotFound
+from parley.errors import Conflict, Forbidden, InvalidInput
 
 from ._event import Event, validate_channel_id, validate_party_id
 from ._fields import event_id as _event_id
+from ._fields import event_ids_by, validate_language_tag, validate_operator_name, validate_text
 from ._fields import exact_keys as _exact_keys
 from ._fields import timestamp as _timestamp
-from ._fields import validate_language_tag, validate_operator_name, validate_text
 
 if TYPE_CHECKING:
-    from ._agreements import AgreementState
-    from ._rules import ChannelState, Referenced
+    from ._case import Case
 
 __all__ = [
     "ANSWER_TYPES",
@@ -131,12 +130,6 @@ def _minutes(body: Mapping[str, Any]) -> None:
     validate_operator_name(body["by"], "body.by")
 
 
-def _minutes_signature(body: Mapping[str, Any]) -> None:
-    _exact_keys(body, {"minutes", "by"})
-    _event_id(body["minutes"], "body.minutes")
-    validate_operator_name(body["by"], "body.by")
-
-
 def _minutes_decline(body: Mapping[str, Any]) -> None:
     _exact_keys(body, {"minutes", "reason", "by"})
     _event_id(body["minutes"], "body.minutes")
@@ -163,7 +156,7 @@ VALIDATORS = {
     "talks_round": _talks_round,
     "working_group": _working_group,
     "minutes": _minutes,
-    "minutes_signature": _minutes_signature,
+    "minutes_signature": event_ids_by("minutes"),
     "minutes_decline": _minutes_decline,
     "excerpt_release": _excerpt_release,
 }
@@ -270,31 +263,16 @@ def fold_minutes(
 # -- rules -------------------------------------------------------------------------------------
 
 
-def _named(
-    channel: ChannelState, event_id: str, kind: str, found: Mapping[str, Referenced], what: str
-) -> Referenced:
-    named = found.get(event_id)
-    if named is None or named.channel != channel.id or named.type != kind:
-        raise NotFound(f"no {what} {event_id} in channel {channel.id}")
-    return named
-
-
 def _check_speaks_for_round(author: str, round_body: Mapping[str, Any], what: str) -> None:
     allowed = {round_body["host"], *round_body["delegations"]}
     if author not in allowed:
         raise Forbidden(f"{author} is neither the host nor a delegation of the round; {what}")
 
 
-def _talks_round_rule(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
+def _talks_round_rule(case: Case) -> None:
     """Its host or a delegation's party records a round; every delegation's party is a member
     of the channel, where it answers the minutes."""
-    body = event.body
+    channel, event, body = case.channel, case.event, case.event.body
     _check_speaks_for_round(event.author, body, "it cannot record the round")
     outside = sorted(set(body["delegations"]) - set(channel.members))
     if outside:
@@ -302,62 +280,43 @@ def _talks_round_rule(
             f"delegations.{outside[0]}", f"is not a member of {channel.id}"
         )
     if "supersedes" in body:
-        earlier = _named(channel, body["supersedes"], "talks_round", found, "round")
+        earlier = case.named(body["supersedes"], "talks_round", "round")
         if earlier.author != event.author:
             raise Forbidden(f"only {earlier.author}, who recorded the round, may correct it")
 
 
-def _round_part(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
+def _round_part(case: Case) -> None:
     """Working groups and minutes of a round known on the channel, by its host or a delegation."""
-    round_ = _named(channel, event.body["round"], "talks_round", found, "round")
+    event = case.event
+    round_ = case.named(event.body["round"], "talks_round", "round")
     _check_speaks_for_round(event.author, round_.body, f"it cannot add a {event.type}")
 
 
-def _answer(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
+def _answer(case: Case) -> None:
     """A party with a delegation in the round answers its minutes once: a signature or a
     decline."""
-    minutes_id = event.body["minutes"]
-    minutes = _named(channel, minutes_id, "minutes", found, "minutes")
-    round_ = _named(channel, minutes.body["round"], "talks_round", found, "round")
-    if event.author not in round_.body["delegations"]:
+    author, minutes_id = case.event.author, case.event.body["minutes"]
+    minutes = case.named(minutes_id, "minutes", "minutes")
+    round_ = case.named(minutes.body["round"], "talks_round", "round")
+    if author not in round_.body["delegations"]:
         raise Forbidden(
-            f"{event.author} has no delegation in the round of {minutes_id}; "
+            f"{author} has no delegation in the round of {minutes_id}; "
             "only the delegations sign or decline its minutes"
         )
-    for earlier in found.values():
+    for earlier in case.found.values():
         if (
             earlier.type in ANSWER_TYPES
-            and earlier.author == event.author
+            and earlier.author == author
             and earlier.body.get("minutes") == minutes_id
         ):
             done = "signed" if earlier.type == "minutes_signature" else "declined"
-            raise Conflict(f"{event.author} has already {done} the minutes {minutes_id}")
+            raise Conflict(f"{author} has already {done} the minutes {minutes_id}")
 
 
-def _excerpt_release_rule(
-    channel: ChannelState,
-    event: Event,
-    found: Mapping[str, Referenced],
-    received: bool,
-    agreement: AgreementState | None,
-) -> None:
+def _excerpt_release_rule(case: Case) -> None:
     """An excerpt holds events of the channel it is recorded on."""
-    for event_id in event.body["events"]:
-        named = found.get(event_id)
-        if named is None or named.channel != channel.id:
-            raise NotFound(f"no event {event_id} in channel {channel.id}")
+    for event_id in case.event.body["events"]:
+        case.named(event_id)
 
 
 RULES = {

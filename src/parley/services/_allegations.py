@@ -20,6 +20,7 @@ from parley.protocol import (
     ANSWER_FORM,
     AgreementState,
     AllegationState,
+    Case,
     Event,
     allegation_form,
     allegation_named,
@@ -66,30 +67,24 @@ class AllegationService:
         )
 
     # -- in the storing transaction -----------------------------------------------------------
-    def _check(
-        self,
-        tx: StoreTx,
-        record: ChannelRecord,
-        event: Event,
-        received: bool,
-        named: AgreementState | None,
-    ) -> None:
-        """``named``: the agreement of an allegation, which the rule book found on the
-        channel; an answer or a finding names an allegation, whose agreement is read here."""
+    def _check(self, tx: StoreTx, case: Case) -> None:
+        """An allegation's agreement is the case's, which the rule book found on the channel;
+        an answer or a finding names an allegation, whose agreement is read here."""
+        event = case.event
         form = allegation_form(event)
         if form is None:
             return
         if form == ALLEGATION_FORM:
-            assert named is not None  # the rule book refused an allegation without one
-            check_allegation(event, named)
+            assert case.agreement is not None  # the rule book refused one without it
+            check_allegation(event, case.agreement)
             return
         row = tx.get_allegation_tx(str(allegation_named(event)))
         state = None if row is None else _state(row)
         if form == ANSWER_FORM:
-            check_answer(record.id, event, state, received=received)
+            check_answer(case.channel.id, event, state, received=case.received)
         else:
             agreement = None if row is None else _agreement(tx, row.agreement)
-            check_finding(record.id, event, state, agreement, received=received)
+            check_finding(case.channel.id, event, state, agreement, received=case.received)
 
     def _effect(self, tx: StoreTx, record: ChannelRecord, event: Event, now: datetime) -> None:
         form = allegation_form(event)

@@ -56,7 +56,7 @@ from parley.protocol import (
     seal,
     validate_text,
 )
-from parley.store import StoreTx, event_from_raw
+from parley.store import ChannelRecord, StoreTx, event_from_raw
 
 from ._audit import record_audit
 from ._auth import Permission, Principal, require
@@ -145,7 +145,7 @@ class ExchangeService:
             raise InvalidInput.for_field(
                 "agreement", f"{agreement} is a {state.kind}, not an exchange"
             )
-        if self._ctx.party not in (*state.parties, state.mediator):
+        if not state.may_act(self._ctx.party):
             raise NotFound(f"no exchange {agreement} of which {self._ctx.party} is a participant")
         return fold_exchange(state, events)
 
@@ -164,7 +164,7 @@ class ExchangeService:
                 for raw in self._ctx.store.agreement_events(agreement, _EXCHANGE_FOLD)
             ]
             state = fold_agreement(events)
-            if state.kind == "exchange" and self._ctx.party in (*state.parties, state.mediator):
+            if state.kind == "exchange" and state.may_act(self._ctx.party):
                 found.append(fold_exchange(state, events))
         return found
 
@@ -191,11 +191,14 @@ class ExchangeService:
             if not tx.insert_exchange_key(agreement, private, public, now):
                 raise Conflict(f"this node already has a key for exchange {agreement}")
 
-        record = self._channels.writable(exchange.agreement.channel)
         body = {"agreement": agreement, "key": public, "by": principal.username}
-        view = await self._channels.append(record, "exchange_key", body, after=keep)
+        view = await self._channels.append(self._channel(exchange), "exchange_key", body, keep)
         await record_audit(self._ctx, principal, "exchange.key", agreement)
         return view
+
+    def _channel(self, exchange: ExchangeState) -> ChannelRecord:
+        """Where the events of an exchange are signed: its agreement's channel."""
+        return self._channels.writable(exchange.agreement.channel)
 
     # -- lists -----------------------------------------------------------------------------------
     async def check(
@@ -238,8 +241,7 @@ class ExchangeService:
             )
             raise _refusal(result.problems)
         body = self._sealed_list(exchange, result.persons, principal.username)
-        record = self._channels.writable(exchange.agreement.channel)
-        view = await self._channels.append(record, "exchange_list", body)
+        view = await self._channels.append(self._channel(exchange), "exchange_list", body)
         await record_audit(
             self._ctx,
             principal,
@@ -387,8 +389,7 @@ class ExchangeService:
             body["note"] = _sealed_to_all(
                 exchange, {"note": text}, note_context(agreement, list_id)
             )
-        record = self._channels.writable(exchange.agreement.channel)
-        view = await self._channels.append(record, "exchange_verification", body)
+        view = await self._channels.append(self._channel(exchange), "exchange_verification", body)
         await record_audit(
             self._ctx,
             principal,
@@ -408,9 +409,8 @@ class ExchangeService:
         missing = exchange.missing_for_completion()
         if missing is not None:
             raise Conflict(f"exchange {agreement} cannot be completed: {missing}")
-        record = self._channels.writable(exchange.agreement.channel)
         body = {"agreement": agreement, "by": principal.username}
-        view = await self._channels.append(record, "exchange_completion", body)
+        view = await self._channels.append(self._channel(exchange), "exchange_completion", body)
         await record_audit(self._ctx, principal, "exchange.complete", agreement)
         return view
 

@@ -20,13 +20,13 @@ from parley.protocol import (
     AGREEMENT_TYPES,
     EXCHANGE_TYPES,
     AgreementState,
+    Case,
     ChainHead,
     Event,
-    ExchangeState,
     MemberRole,
     Referenced,
     agreement_named,
-    check_event,
+    check_case,
     fold_agreement,
     fold_exchange,
     references,
@@ -52,15 +52,18 @@ __all__ = [
     "channel_record",
     "fold_agreement_raw",
     "read_agreement",
+    "referenced",
 ]
 
 Effect = Callable[[StoreTx, ChannelRecord, Event, datetime], None]
-# Events the rule book needs beyond those an event names, read in the storing transaction.
-Lookup = Callable[[StoreTx, Event, Mapping[str, Referenced]], Mapping[str, Referenced]]
-# Another concern's rules that need what its own table keeps (an allegation's state): asked
-# after the rule book, for this node's events and peers' alike (``received``), with the
-# agreement the event names as the rule book had it.
-Check = Callable[[StoreTx, ChannelRecord, Event, bool, AgreementState | None], None]
+# What the rule book reads from the store beyond the events an event names and the
+# agreement it names (a talks answer's round and earlier answers, an exchange event's
+# exchange): the case, with it, as the storing transaction sees it.
+Lookup = Callable[[StoreTx, Case], Case]
+# Another concern's rules that judge by what its own table keeps (an allegation's state,
+# which its effects write): asked after the rule book, for this node's events and peers'
+# alike, with the case the rule book judged.
+Check = Callable[[StoreTx, Case], None]
 T = TypeVar("T")
 
 
@@ -77,12 +80,13 @@ class Journal:
         self._ctx = ctx
         self._records: dict[str, ChannelRecord] = {}
         self._effects: list[Effect] = []
-        self._lookups: list[Lookup] = []
+        self._lookups: list[Lookup] = [_with_exchange]
         self._checks: list[Check] = []
         self._changed: set[str] = set()  # by the write running in the writer thread
 
     def add_check(self, check: Check) -> None:
-        """Another service's rules, asked in the storing transaction after the rule book's."""
+        """Another service's rules, asked in the storing transaction after the rule book's:
+        for rules that are not the rule book's, since they need that service's table."""
         self._checks.append(check)
 
     def add_effect(self, effect: Effect) -> None:
@@ -90,7 +94,7 @@ class Journal:
         self._effects.append(effect)
 
     def add_lookup(self, lookup: Lookup) -> None:
-        """Another service's events the rule book needs, given those ``references`` names."""
+        """What another service reads from the store for the rule book, which reads none."""
         self._lookups.append(lookup)
 
     # -- channel records ---------------------------------------------------------------------
@@ -140,21 +144,13 @@ class Journal:
         for event_id in references(event):
             raw = tx.stored_raw(event_id)
             if raw is not None:
-                named = json.loads(raw)
-                found[event_id] = Referenced(
-                    named["channel"],
-                    named["author"],
-                    named["type"],
-                    named["body"],
-                    frozenset(tx.acks_of(event_id)),
-                )
+                found[event_id] = referenced(raw, frozenset(tx.acks_of(event_id)))
+        case = Case(record, event, found, received, _named_agreement(tx, event))
         for lookup in self._lookups:
-            found.update(lookup(tx, event, found))
-        agreement = _named_agreement(tx, event)
-        exchange = _exchange_of(tx, event, agreement)
-        check_event(record, event, found, received=received, agreement=agreement, exchange=exchange)
+            case = lookup(tx, case)
+        check_case(case)
         for check in self._checks:
-            check(tx, record, event, received, agreement)
+            check(tx, case)
 
     def store(
         self,
@@ -226,6 +222,12 @@ class Journal:
         return view
 
 
+def referenced(raw: bytes, acked_by: frozenset[str] = frozenset()) -> Referenced:
+    """A stored event (raw) as the rule book reads an event another one names."""
+    named = json.loads(raw)
+    return Referenced(named["channel"], named["author"], named["type"], named["body"], acked_by)
+
+
 def _named_agreement(tx: StoreTx, event: Event) -> AgreementState | None:
     """The agreement ``event`` names, as the events stored in this transaction define it."""
     agreement = agreement_named(event)
@@ -234,15 +236,13 @@ def _named_agreement(tx: StoreTx, event: Event) -> AgreementState | None:
     return read_agreement(tx, agreement)
 
 
-def _exchange_of(
-    tx: StoreTx, event: Event, agreement: AgreementState | None
-) -> ExchangeState | None:
+def _with_exchange(tx: StoreTx, case: Case) -> Case:
     """For an exchange event, the exchange of its agreement as this transaction sees it."""
-    if agreement is None or event.type not in EXCHANGE_TYPES:
-        return None
-    return fold_exchange(
-        agreement, map(event_from_raw, tx.agreement_events(agreement.id, EXCHANGE_TYPES))
-    )
+    agreement = case.agreement
+    if agreement is None or case.event.type not in EXCHANGE_TYPES:
+        return case
+    events = map(event_from_raw, tx.agreement_events(agreement.id, EXCHANGE_TYPES))
+    return replace(case, exchange=fold_exchange(agreement, events))
 
 
 class _AgreementEvents(Protocol):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from parley.errors import NotFound
 from parley.protocol import (
     ANSWER_TYPES,
     TALKS_TYPES,
+    Case,
     Event,
     MinutesState,
     Referenced,
@@ -23,7 +24,7 @@ from parley.store import ChannelRecord, StoreTx
 from ._auth import Permission, Principal, require
 from ._channels import ChannelService
 from ._context import NodeContext
-from ._journal import Journal
+from ._journal import Journal, referenced
 from ._status import EventView
 
 __all__ = ["ROUND_FIELDS", "RoundDetail", "TalksRound", "TalksService"]
@@ -87,23 +88,22 @@ class TalksService:
                 tx.link_talks_event(event.id, target, event.type)
 
     @staticmethod
-    def _context(
-        tx: StoreTx, event: Event, found: Mapping[str, Referenced]
-    ) -> dict[str, Referenced]:
+    def _context(tx: StoreTx, case: Case) -> Case:
         """For an answer to minutes: their round and their earlier answers."""
+        event = case.event
         if event.type not in ANSWER_TYPES:
-            return {}
-        minutes = found.get(event.body["minutes"])
+            return case
+        minutes = case.found.get(event.body["minutes"])
         if minutes is None or minutes.type != "minutes":
-            return {}
+            return case
         more: dict[str, Referenced] = {}
         round_id = minutes.body["round"]
         raw = tx.stored_raw(round_id)
         if raw is not None:
-            more[round_id] = _referenced(_event_json(raw))
+            more[round_id] = referenced(raw)
         for answer_id, answer in tx.talks_linked(event.body["minutes"], ANSWER_TYPES):
-            more[answer_id] = _referenced(_event_json(answer))
-        return more
+            more[answer_id] = referenced(answer)
+        return replace(case, found={**case.found, **more})
 
     # -- reading -------------------------------------------------------------------------------
     def rounds(self, principal: Principal, channel: str) -> list[TalksRound]:
@@ -219,7 +219,3 @@ class TalksService:
         signed = {**body, "by": principal.username}
         validate_body(kind, signed)
         return await self._channels.append(record, kind, signed)
-
-
-def _referenced(event: Mapping[str, Any]) -> Referenced:
-    return Referenced(event["channel"], event["author"], event["type"], event["body"])
