@@ -4,6 +4,7 @@ allegation made by the peer's node under an agreement both signed."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from pathlib import Path
 
@@ -99,3 +100,37 @@ def test_a_report_needs_a_file_it_can_write(desk: Desk, tmp_path: Path) -> None:
     code, _, err = desk.run("allegation", "list", "ab" * 32, username="duty1")
     assert (code, len(err.strip().splitlines())) == (2, 1)
     assert "no agreement" in err
+
+
+def test_an_evidence_file_is_stored_on_the_node_and_its_item_printed(
+    desk: Desk,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    photo = tmp_path / "heat-plant.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0 a photograph of the heat plant")
+
+    item = desk.json("allegation", "evidence", str(photo), username="duty1")
+
+    assert item == {
+        "name": "heat-plant.jpg",
+        "sha256": hashlib.sha256(photo.read_bytes()).hexdigest(),
+        "size": photo.stat().st_size,
+        "media_type": "image/jpeg",
+    }
+    code, out, _ = desk.run("allegation", "evidence", str(photo), username="duty1")
+    assert code == 0
+    assert "Stored heat-plant.jpg" in out
+    assert item["sha256"] in out
+
+
+def test_an_evidence_file_over_the_limit_is_refused_in_one_line(
+    desk: Desk,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    big = tmp_path / "video.mp4"
+    big.write_bytes(b"\0" * (8 * 1024 * 1024 + 1))
+
+    code, _, err = desk.run("allegation", "evidence", str(big), username="duty1")
+
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1

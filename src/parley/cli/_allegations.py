@@ -8,6 +8,7 @@ and the open deadlines; ``.pdf`` the chart and a page of them. ``--json`` prints
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -42,7 +43,7 @@ _WRITERS: Final = {
 
 allegation_app = typer.Typer(
     no_args_is_help=True,
-    help="Allegations of violations of agreements: list an agreement's, show one.",
+    help="Allegations of violations of agreements: store evidence, list an agreement's, show one.",
 )
 app.add_typer(allegation_app, name="allegation")
 
@@ -80,6 +81,33 @@ def allegation_list(
             a["escalated_at"] or "",
         )
     console.print(table)
+
+
+@allegation_app.command("evidence")
+@run_or_exit
+def allegation_evidence(
+    node_url: NodeUrl,
+    username: Username,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="The evidence file to store.")
+    ],
+    media_type: Annotated[
+        str | None, typer.Option(help="Its media type (default: guessed from its name).")
+    ] = None,
+    password_file: PasswordFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Store an evidence file on your node, beside the record; print the item to put in an
+    allegation's ``evidence`` (its name, SHA-256, size and media type)."""
+    kind = media_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    with session(node_url, username, password_file) as node:
+        stored = node.upload("/evidence", file.read_bytes(), kind, {"name": file.name}).body
+    if not as_json:
+        console.print(
+            f"Stored {printable(file.name)} ({stored['size']:,} bytes); "
+            "in the allegation's evidence:"
+        )
+    print_json(stored)
 
 
 @allegation_app.command("show")

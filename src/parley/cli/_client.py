@@ -71,8 +71,18 @@ class NodeSession:
         payload: Any = None,
         params: Mapping[str, str | int] | None = None,
     ) -> Answer:
+        return self._send(method, path, json=payload, params=params)
+
+    def upload(
+        self, path: str, content: bytes, media_type: str, params: Mapping[str, str]
+    ) -> Answer:
+        """POST a file's bytes as the body, with its media type."""
+        headers = {"content-type": media_type}
+        return self._send("POST", path, content=content, headers=headers, params=params)
+
+    def _send(self, method: str, path: str, **request: Any) -> Answer:
         try:
-            response = self._http.request(method, f"/api/v1{path}", json=payload, params=params)
+            response = self._http.request(method, f"/api/v1{path}", **request)
         except httpx.TransportError as exc:
             reason = str(exc) or type(exc).__name__
             raise NodeUnreachable(
