@@ -1,6 +1,7 @@
 """The README's "Running a node by hand", run as written in one shell, as a newcomer would:
 two nodes, keys exchanged, operators, a channel opened and accepted, a message sent and
-acknowledged, with the ``parley`` command alone. The README cannot drift from the program."""
+acknowledged, an agreement signed by both and an allegation answered, with the ``parley``
+command alone. The README cannot drift from the program."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ EXPECT = {
     "parley channel list --node http://127.0.0.1:8702": "ru-genstaff (party, invited)",
     "parley events --node http://127.0.0.1:8702": "message (flash): Line check [",
     "parley events --node http://127.0.0.1:8701": "message (flash): Line check [acknowledged]",
+    "parley agreement show --node http://127.0.0.1:8701": "in_force",
+    "parley allegation list --node http://127.0.0.1:8702": "answered",
     "parley peer list --data ./eucom": "ru-genstaff",
     "parley node show --data ./eucom": "Served at:   http://127.0.0.1:8701",
 }
