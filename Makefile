@@ -6,18 +6,20 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.package-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: demo test test-fast lint install system-deps docs bench clean assets screenshots
+.PHONY: demo test test-fast lint install system-deps docs bench clean assets screenshots \
+	constraints wheel-check
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+# constraints.txt: the versions the tests passed with (make constraints writes it).
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -c constraints.txt -e .
 	touch $(STAMP)
 
-$(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(TEST_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
 	touch $(TEST_STAMP) $(STAMP)
 
 install: $(TEST_STAMP)
@@ -46,6 +48,14 @@ test: $(TEST_STAMP) system-deps lint
 # The quick loop while working: units, properties and in-process services, no servers.
 test-fast: $(TEST_STAMP)
 	$(BIN)/pytest -q -m 'not slow' -n auto
+
+# The newest versions pyproject.toml allows, frozen into constraints.txt; then run make test.
+constraints:
+	bash scripts/constraints.sh
+
+# The wheel as a user installs it: its data files, then the demo's check from a fresh venv.
+wheel-check: $(STAMP)
+	bash scripts/wheel_check.sh
 
 docs: $(STAMP)
 	$(BIN)/python scripts/settings_doc.py

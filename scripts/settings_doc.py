@@ -14,8 +14,17 @@ Every setting of a node. Defaults suit a production node; override any of them i
 deadline_flash_s = 300
 ```
 
+`parley init` writes `parley.toml` with every setting listed under `[settings]`, commented
+out at its default: uncomment a line to change it.
+
+An environment variable `PARLEY_<NAME>` (the setting's name in capitals, e.g.
+`PARLEY_DEADLINE_FLASH_S=300`; a bool is `true`/`false`, `yes`/`no`, `on`/`off` or `1`/`0`)
+wins over the file, and the file wins over the default: a container or a service manager can
+set a node up without editing its file. The data folder itself comes from `--data` or, without
+it, from `PARLEY_DATA`.
+
 An unknown name or a value of the wrong type stops the node at start with an error naming
-the setting.
+the setting (or the variable).
 
 | setting | type | default | meaning |
 |---|---|---|---|

@@ -1,20 +1,29 @@
 """Every setting of a node, declared once with its default and what it does.
 
 ``docs/settings.md`` documents each one (a test checks), and ``parley.toml`` in the
-data folder may override any of them under ``[settings]``.
+data folder may override any of them under ``[settings]``; an environment variable
+``PARLEY_<NAME>`` (the name in capitals) overrides both.
 """
 
 from __future__ import annotations
 
+import os
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
-from typing import Any, get_type_hints
+from typing import Any, Final, get_type_hints
+
+import tomli_w
 
 from parley.errors import InvalidInput
 from parley.protocol import MAX_TEXT_BYTES, Precedence
 
-__all__ = ["Settings", "describe_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "describe_settings", "settings_from", "settings_toml"]
+
+ENV_PREFIX: Final = "PARLEY_"
+_TRUE: Final = ("1", "true", "yes", "on")
+_FALSE: Final = ("0", "false", "no", "off")
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -218,6 +227,49 @@ def describe_settings() -> list[tuple[str, str, Any, str]]:
     return [
         (f.name, types[f.name].__name__, f.default, f.metadata["help"]) for f in fields(Settings)
     ]
+
+
+def settings_from(
+    file_values: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Settings:
+    """The file's ``[settings]``, each overridden by its ``PARLEY_<NAME>`` variable if set:
+    a container or a service manager sets a node up without editing its file."""
+    environ = os.environ if environ is None else environ
+    types = get_type_hints(Settings)
+    merged = dict(file_values)
+    for name, kind in types.items():
+        variable = ENV_PREFIX + name.upper()
+        if variable in environ:
+            merged[name] = _from_text(variable, kind, environ[variable])
+    return Settings.from_mapping(merged)
+
+
+def _from_text(variable: str, kind: type, text: str) -> Any:
+    """An environment variable's text as the setting's type; a wrong one names the variable."""
+    try:
+        if kind is bool:
+            if text.strip().lower() not in _TRUE + _FALSE:
+                raise ValueError(text)
+            return text.strip().lower() in _TRUE
+        return kind(text)
+    except ValueError as exc:
+        raise InvalidInput.for_field(variable, f"must be of type {kind.__name__}") from exc
+
+
+def settings_toml(overrides: Mapping[str, Any]) -> str:
+    """The ``[settings]`` table of a new ``parley.toml``: every setting with what it does, those
+    not in ``overrides`` commented out at their default, so the file lists what may be set."""
+    lines = ["[settings]"]
+    for name, _kind, default, text in describe_settings():
+        lines.append("")
+        lines.extend(f"# {line}" for line in _wrapped(text))
+        assignment = tomli_w.dumps({name: overrides.get(name, default)}).strip()
+        lines.append(assignment if name in overrides else f"# {assignment}")
+    return "\n".join(lines) + "\n"
+
+
+def _wrapped(text: str) -> list[str]:
+    return textwrap.wrap(text, width=96) or [""]
 
 
 def _coerce(name: str, kind: type, value: Any) -> Any:

@@ -20,6 +20,8 @@ from parley.services import Node
 from ._client import AsJson, NodeUrl, PasswordFile, Username, segment, session
 from ._main import (
     DataDir,
+    ListJson,
+    Record,
     app,
     audit_shown,
     console,
@@ -83,31 +85,47 @@ def operator_add(
 
 @operator_app.command("list")
 @run_or_exit
-def operator_list(data: DataDir) -> None:
+def operator_list(data: DataDir, as_json: ListJson = False) -> None:
     """List the node's operators: role, state, person, who made, approved and last changed each
     account, and when."""
     print_table(
         data,
         ("username", "role", "disabled", "pending", "person", "created", "approved", "changed"),
         lambda node: [
-            (
-                o.username,
-                o.role,
-                "yes" if o.disabled else "",
-                "yes" if o.pending else "",
-                o.person,
-                _by_at(o.created_by, o.created_ms),
-                _by_at(o.approved_by, o.approved_ms),
-                _by_at(o.changed_by, o.changed_ms),
-            )
+            {
+                "username": o.username,
+                "role": o.role,
+                "disabled": o.disabled,
+                "pending": o.pending,
+                "person": o.person,
+                **_by_at("created", o.created_by, o.created_ms),
+                **_by_at("approved", o.approved_by, o.approved_ms),
+                **_by_at("changed", o.changed_by, o.changed_ms),
+            }
             for o in node.operators.list_operators(console_principal(node))
         ],
+        lambda o: (
+            o["username"],
+            o["role"],
+            "yes" if o["disabled"] else "",
+            "yes" if o["pending"] else "",
+            o["person"],
+            *(_shown(o[f"{what}_by"], o[f"{what}_at"]) for what in _CHANGES),
+        ),
+        as_json,
     )
 
 
-def _by_at(by: str | None, at_ms: int | None) -> str:
+_CHANGES = ("created", "approved", "changed")
+
+
+def _by_at(what: str, by: str | None, at_ms: int | None) -> dict[str, str | None]:
     """Who and when, as far as the node knows (nothing before it kept them)."""
-    return " ".join(part for part in (by, None if at_ms is None else format_ms(at_ms)) if part)
+    return {f"{what}_by": by, f"{what}_at": None if at_ms is None else format_ms(at_ms)}
+
+
+def _shown(by: str | None, at: str | None) -> str:
+    return " ".join(part for part in (by, at) if part)
 
 
 @operator_app.command("disable")
@@ -248,26 +266,43 @@ def peer_revoke_key(
 
 @peer_app.command("list")
 @run_or_exit
-def peer_list(data: DataDir) -> None:
+def peer_list(data: DataDir, as_json: ListJson = False) -> None:
     """List known parties: key fingerprints, link and direct path state, reachability, URLs."""
 
-    def rows(node: Node) -> list[tuple[str, ...]]:
+    def records(node: Node) -> list[Record]:
         links = {link.party: link for link in node.links.links(console_principal(node))}
-        out: list[tuple[str, ...]] = []
+        out: list[Record] = []
         for p in node.parties(console_principal(node)):
             link = links.get(p.party)
-            state = "self" if p.is_self else (link.state if link else "unknown")
-            direct = link.direct if link else ("" if p.is_self else "unknown")
-            rtt = f"{link.rtt_ms} ms" if link and link.rtt_ms is not None else ""
-            reach = (
-                ""
-                if link is None
-                else {None: "no", p.party: "yes"}.get(link.via, f"via {link.via}")
+            out.append(
+                {
+                    "party": p.party,
+                    "name": p.name,
+                    "fingerprint": fingerprint(decode_public_key(p.public_key)),
+                    "link": "self" if p.is_self else (link.state if link else "unknown"),
+                    "direct": link.direct if link else (None if p.is_self else "unknown"),
+                    "rtt_ms": link.rtt_ms if link else None,
+                    "reachable": None if link is None else link.via is not None,
+                    "via": None if link is None or link.via == p.party else link.via,
+                    "urls": node.links.peer_urls(console_principal(node), p.party),
+                }
             )
-            urls = " ".join(node.links.peer_urls(console_principal(node), p.party))
-            key = fingerprint(decode_public_key(p.public_key))
-            out.append((p.party, p.name, key, state, direct, rtt, reach, urls))
         return out
 
     columns = ("party", "name", "fingerprint", "link", "direct", "rtt", "reachable", "urls")
-    print_table(data, columns, rows)
+    print_table(data, columns, records, _peer_cells, as_json)
+
+
+def _peer_cells(peer: Record) -> tuple[str, ...]:
+    reach = {None: "", False: "no", True: "yes"}[peer["reachable"]]
+    rtt = "" if peer["rtt_ms"] is None else f"{peer['rtt_ms']} ms"
+    return (
+        peer["party"],
+        peer["name"],
+        peer["fingerprint"],
+        peer["link"],
+        peer["direct"] or "",
+        rtt,
+        f"via {peer['via']}" if peer["via"] else reach,
+        " ".join(peer["urls"]),
+    )

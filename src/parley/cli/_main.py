@@ -6,9 +6,10 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial, wraps
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any, Final, ParamSpec, TypeVar
 
@@ -24,6 +25,8 @@ from parley.services import AUDIT_LOGGER, CONSOLE, Node, Principal, Role
 
 __all__ = [
     "DataDir",
+    "ListJson",
+    "Record",
     "app",
     "audit_shown",
     "console",
@@ -51,6 +54,7 @@ EXIT_STATUSES: Final = (
 # The order of 'parley --help': setting a node up, the duty officer's work, the record.
 _ORDER: Final = (
     "init",
+    "db",
     "node",
     "operator",
     "peer",
@@ -118,12 +122,34 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+
+def _show_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"parley {version('parley')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Parley: a signed, durable hotline between parties."""
+
+
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DataDir = Annotated[Path, typer.Option("--data", help="The node's data folder.")]
+# The environment names the data folder for scripts that run many commands on one node.
+DATA_ENV: Final = "PARLEY_DATA"
+ListJson = Annotated[bool, typer.Option("--json", help="One JSON array, for scripts.")]
+DataDir = Annotated[Path, typer.Option("--data", envvar=DATA_ENV, help="The node's data folder.")]
 
 
 def exit_status(exc: ParleyError) -> int:
@@ -166,17 +192,30 @@ def console_principal(node: Node) -> Principal:
     return Principal(CONSOLE, Role.ADMIN, node.party)
 
 
+Record = dict[str, Any]
+
+
 def print_table(
-    data: Path, columns: tuple[str, ...], rows: Callable[[Node], Iterable[tuple[str, ...]]]
+    data: Path,
+    columns: tuple[str, ...],
+    records: Callable[[Node], list[Record]],
+    cells: Callable[[Record], tuple[str, ...]],
+    as_json: bool,
 ) -> None:
+    """A listing of the node: a table for a person, or one JSON array of its records (typed
+    values, RFC 3339 times) for a script."""
     node = Node.open(data)
     try:
-        table = Table(*columns)
-        for row in rows(node):
-            table.add_row(*(escape(cell) for cell in row))
-        console.print(table)
+        listed = records(node)
     finally:
         node.close()
+    if as_json:
+        print_json(listed)
+        return
+    table = Table(*columns)
+    for record in listed:
+        table.add_row(*(escape(cell) for cell in cells(record)))
+    console.print(table)
 
 
 def print_json(value: object) -> None:

@@ -12,7 +12,16 @@ from rich.table import Table
 from parley.errors import InvalidInput
 from parley.services import MORATORIUM_CATEGORIES, Node
 
-from ._main import DataDir, app, console, console_principal, err_console, run_or_exit
+from ._main import (
+    DataDir,
+    ListJson,
+    app,
+    console,
+    console_principal,
+    err_console,
+    print_json,
+    run_or_exit,
+)
 
 __all__ = ["sites_app"]
 
@@ -99,13 +108,17 @@ def sites_import(
 
 @sites_app.command("list")
 @run_or_exit
-def sites_list(data: DataDir) -> None:
+def sites_list(data: DataDir, as_json: ListJson = False) -> None:
     """Imported sites counted by agreement and category."""
     node = Node.open(data)
     try:
         counts = node.sites.counts(console_principal(node))
     finally:
         node.close()
+    if as_json:
+        keys = ("agreement", "category", "sites")
+        print_json([dict(zip(keys, (a or None, c, n), strict=True)) for a, c, n in counts])
+        return
     table = Table("agreement", "category", "sites")
     for agreement, category, count in counts:
         table.add_row(agreement or "-", _label(category), f"{count:,}")

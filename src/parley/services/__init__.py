@@ -55,6 +55,7 @@ from ._reports import (
     report_pdf,
     report_png,
 )
+from ._schema import schema_state, upgrade_schema
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
 from ._status import EventStatus, EventView, MemberDelivery, ReplyClock, ReplyState
 from ._talks import RoundDetail, TalksRound, TalksService
@@ -160,7 +161,9 @@ __all__ = [
     "report_pdf",
     "report_png",
     "require",
+    "schema_state",
     "server_context",
+    "upgrade_schema",
     "verify_bundle",
     "waits_for",
     "write_private",

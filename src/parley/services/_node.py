@@ -23,7 +23,7 @@ from parley.protocol import (
     fingerprint,
     validate_party_id,
 )
-from parley.settings import Settings
+from parley.settings import Settings, settings_from, settings_toml
 from parley.store import PartyRecord, SqlStore, Store, StoreTx
 
 from ._agreements import AgreementService
@@ -92,7 +92,7 @@ class NodeConfig:
         name = node.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidInput.for_field("node.name", f"is missing in {path}")
-        return cls(data_dir, party, name, Settings.from_mapping(raw.get("settings", {})))
+        return cls(data_dir, party, name, settings_from(raw.get("settings", {})))
 
 
 def init_node(
@@ -112,12 +112,12 @@ def init_node(
     key_path = data_dir / KEY_FILE
     if key_path.exists() or (data_dir / CONFIG_FILE).exists():
         raise Conflict(f"{data_dir} already holds a node; refusing to overwrite its key")
-    config = NodeConfig(data_dir, party, name, Settings.from_mapping(settings or {}))
+    config = NodeConfig(data_dir, party, name, settings_from(settings or {}))
     signer = Ed25519Signer.generate()
-    document = {"node": {"party": party, "name": name}, "settings": settings or {}}
+    node_table = tomli_w.dumps({"node": {"party": party, "name": name}})
     _created(key_path, write_key(key_path, signer, passphrase, replace=False))
     config_path = data_dir / CONFIG_FILE
-    config_text = tomli_w.dumps(document).encode("utf-8")
+    config_text = f"{node_table}\n{settings_toml(settings or {})}".encode()
     _created(config_path, write_private(config_path, [config_text], replace=False))
     store = SqlStore.open(config.database_url)
     try:

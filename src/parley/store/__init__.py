@@ -17,7 +17,7 @@ from ._log import (
     SplitViewRecord,
     WitnessedRecord,
 )
-from ._migrate import upgrade
+from ._migrate import SchemaRevision, migrate, schema_revision, upgrade
 from ._operators import OperatorRecord, TokenRecord
 from ._parties import LinkRecord, PartyRecord
 from ._party_keys import AuthoredEvent, PartyKeyRecord
@@ -51,6 +51,7 @@ __all__ = [
     "PendingAck",
     "ReceiptRecord",
     "ReplyRecord",
+    "SchemaRevision",
     "SiteRecord",
     "SiteShape",
     "SplitViewRecord",
@@ -64,5 +65,7 @@ __all__ = [
     "WriterStats",
     "event_from_raw",
     "make_engine",
+    "migrate",
+    "schema_revision",
     "upgrade",
 ]

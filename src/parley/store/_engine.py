@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+from parley.errors import StoreUnavailable
+
 __all__ = ["READ_ONLY", "make_engine"]
 
 # Execution option of connections that only read (see ``SqlStore``): on SQLite they begin
@@ -20,7 +22,13 @@ def make_engine(url: str) -> Engine:
     """
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=8, hide_parameters=True)
+    try:
+        return create_engine(url, pool_pre_ping=True, pool_size=8, hide_parameters=True)
+    except ModuleNotFoundError as exc:  # the driver is an extra: a SQLite node goes without it
+        raise StoreUnavailable(
+            f"the database driver {exc.name} is not installed: "
+            "pip install 'parley[postgres]' for a PostgreSQL store"
+        ) from exc
 
 
 def _sqlite_engine(url: str) -> Engine:
