@@ -128,3 +128,16 @@ def test_listings_print_json(node_dir: Path) -> None:  # noqa: F811
     code, out, err = run("sites", "list", "--json", "--data", str(node_dir))
     assert code == 0, err
     assert json.loads(out) == []
+
+
+def test_the_node_and_the_operator_come_from_the_environment(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\n", "utf-8")
+    env = {
+        "PARLEY_NODE": "http://127.0.0.1:1",
+        "PARLEY_USERNAME": "duty1",
+        "PARLEY_PASSWORD_FILE": str(secret),
+    }
+    code, _, err = run("channel", "list", **env)
+    assert code == 3, err  # not 2: no option is missing, the node does not answer
+    assert "127.0.0.1:1" in err

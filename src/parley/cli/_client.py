@@ -32,15 +32,20 @@ __all__ = [
     "session",
 ]
 
+# A script that runs many commands as one operator on one node names them once.
 NodeUrl = Annotated[
-    str, typer.Option("--node", help="URL of your node, e.g. http://127.0.0.1:8701.")
+    str,
+    typer.Option(
+        "--node", envvar="PARLEY_NODE", help="URL of your node, e.g. http://127.0.0.1:8701."
+    ),
 ]
-Username = Annotated[str, typer.Option(help="Your operator name.")]
+Username = Annotated[str, typer.Option(envvar="PARLEY_USERNAME", help="Your operator name.")]
 PasswordFile = Annotated[
     Path | None,
     typer.Option(
         exists=True,
         dir_okay=False,
+        envvar="PARLEY_PASSWORD_FILE",
         help="Read your password from this file's first line (default: stdin or a prompt).",
     ),
 ]
