@@ -23,8 +23,10 @@ JsonObject = Annotated[bool, typer.Option("--json", help="One JSON object, for s
 @db_app.command("current")
 @run_or_exit
 def db_current(data: DataDir, as_json: JsonObject = False) -> None:
-    """The migration the node's database is at, and the newest this Parley brings; changes
-    nothing. Exit status 0 either way: 'up_to_date' says whether 'db upgrade' has work."""
+    """The store's migration and the newest this Parley brings; changes nothing.
+
+    Exit status 0 either way: 'up_to_date' (with --json) says whether 'db upgrade' has work.
+    """
     state = schema_state(data)
     if as_json:
         print_json({"current": state.current, "head": state.head, "up_to_date": state.up_to_date})
@@ -37,8 +39,10 @@ def db_current(data: DataDir, as_json: JsonObject = False) -> None:
 @db_app.command("upgrade")
 @run_or_exit
 def db_upgrade(data: DataDir, as_json: JsonObject = False) -> None:
-    """Apply the migrations the node's database lacks (none: nothing changes). Run it with the
-    node stopped, after installing a newer Parley."""
+    """Apply the migrations the store lacks; none lacking, nothing changes.
+
+    Run it with the node stopped, after installing a newer Parley.
+    """
     before, after = upgrade_schema(data)
     if as_json:
         print_json({"before": before.current, "after": after.current})
