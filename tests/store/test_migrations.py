@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Engine, MetaData, Text, inspect, select
 
 from parley.store import _schema as t
-from parley.store import upgrade
+from parley.store import migrate, schema_revision, upgrade
 from parley.store._migrate import alembic_config
 
 
@@ -168,3 +168,12 @@ def test_agreement_events_stored_before_the_upgrade_are_indexed_by_it(engine: En
         (f"{1:064x}", 1, "agreement"),
         (f"{1:064x}", 3, "agreement_signature"),
     ]
+
+
+def test_schema_revision_reads_and_migrate_applies_by_url(store_url: str) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    empty = schema_revision(store_url)
+    assert (empty.current, empty.head, empty.up_to_date) == (None, head, False)
+
+    assert migrate(store_url).current == head
+    assert schema_revision(store_url).up_to_date
