@@ -65,6 +65,8 @@ _ORDER: Final = (
     "excerpt",
     "verify",
     "audit",
+    "backup",
+    "restore",
     "sites",
     "demo",
 )
