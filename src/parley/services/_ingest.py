@@ -223,7 +223,11 @@ class IngestService:
         if unknown:
             raise UnknownParty(f"{event.channel} lists {unknown[0]}, whose key is not pinned here")
         cap = self._ctx.settings.max_channels_opened_by_peer
-        if self._ctx.store.count_channels_opened_by(event.author) >= cap:
+        # This node's own channels, taken back after a restore, are not a peer's to cap.
+        if (
+            event.author != self._ctx.party
+            and self._ctx.store.count_channels_opened_by(event.author) >= cap
+        ):
             raise EventRejected(
                 f"{event.author}#{event.seq}: {event.author} already opened {cap} channels with "
                 "this node, the most max_channels_opened_by_peer allows"

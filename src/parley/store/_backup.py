@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from parley.errors import Conflict
+from parley.errors import Conflict, StoreUnavailable
 
 __all__ = ["copy_sqlite", "own_heads", "schema_revision", "sqlite_path"]
 
@@ -32,13 +32,16 @@ def copy_sqlite(source: Path, target: Path) -> None:
     meanwhile. Copying the file itself while the node runs could tear a transaction."""
     if not source.is_file():
         raise Conflict(f"{source} does not exist: no database to back up")
-    with (
-        closing(sqlite3.connect(source, timeout=30)) as src,
-        closing(sqlite3.connect(target)) as dst,
-    ):
-        # One step (-1): pages are never copied from two states of the database.
-        src.backup(dst, pages=-1)
-        dst.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
+    try:
+        with (
+            closing(sqlite3.connect(source, timeout=30)) as src,
+            closing(sqlite3.connect(target)) as dst,
+        ):
+            # One step (-1): pages are never copied from two states of the database.
+            src.backup(dst, pages=-1)
+            dst.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"could not copy {source}: {exc}") from exc
 
 
 def schema_revision(database: Path) -> str:
