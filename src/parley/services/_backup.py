@@ -84,6 +84,7 @@ def create_backup(data_dir: Path, out: Path, clock: Clock, *, with_key: bool) ->
     files, left_out = _folder_files(data_dir, database, out, with_key=with_key)
     with tempfile.TemporaryDirectory(prefix=".parley-backup-", dir=out.parent) as scratch:
         copy = Path(scratch) / _DATABASE
+        # Created 0600 before SQLite writes it: it holds what the node's database holds.
         os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
         copy_sqlite(database, copy)
         created = format_ts(clock.now())
@@ -106,7 +107,7 @@ def create_backup(data_dir: Path, out: Path, clock: Clock, *, with_key: bool) ->
             text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mode = len(text), PRIVATE_FILE
-            archive.addfile(info, _BytesReader(text))
+            archive.addfile(info, io.BytesIO(text))
     return BackupSummary(
         out,
         config.party,
@@ -184,11 +185,6 @@ class _HashingReader:
         chunk = self._handle.read(size)
         self.digest.update(chunk)
         return chunk
-
-
-class _BytesReader(_HashingReader):
-    def __init__(self, data: bytes) -> None:
-        super().__init__(io.BytesIO(data))
 
 
 def restore_backup(archive: Path, data_dir: Path, clock: Clock) -> RestoreSummary:
