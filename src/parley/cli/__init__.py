@@ -4,6 +4,7 @@ from . import _admin as _admin  # registers the operator and peer commands
 from . import _agreements as _agreements  # registers the agreement commands
 from . import _allegations as _allegations  # registers allegation list|show and report
 from . import _audit as _audit  # registers audit list
+from . import _backup as _backup  # registers backup and restore
 from . import _channels as _channels  # registers the channel commands
 from . import _db as _db  # registers db current|upgrade
 from . import _demo as _demo  # registers the demo command

@@ -69,6 +69,8 @@ _ORDER: Final = (
     "excerpt",
     "verify",
     "audit",
+    "backup",
+    "restore",
     "sites",
     "demo",
 )

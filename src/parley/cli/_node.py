@@ -3,6 +3,7 @@ identity and key, and serving its API."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -26,9 +27,11 @@ from parley.services import (
     PASSPHRASE_ENV,
     KeyChange,
     Node,
+    Rejoined,
     check_passphrase,
     init_node,
     key_is_encrypted,
+    restored,
     server_context,
     write_private,
 )
@@ -108,7 +111,13 @@ def serve(
         typer.Option(dir_okay=False, help="Private key (PEM) of --tls-cert; default: tls_key."),
     ] = None,
 ) -> None:
-    """Run the node's HTTP API until interrupted: https with a certificate, else http."""
+    """Run the node's HTTP API until interrupted: https with a certificate, else http.
+
+    A node restored from a backup first takes back from its peers what it signed since, and
+    does not start if it cannot ('parley node rejoin').
+    """
+    if restored(data) is not None:
+        _print_rejoined(_rejoin(data, force=False))
     node = Node.open(data)
     try:
         _serve(node, data, host, port, server_context(data, node.settings, tls_cert, tls_key))
@@ -291,6 +300,63 @@ def _served_urls(data: Path) -> list[str]:
         return []
     url = served.get("url") if isinstance(served, dict) else None
     return [url] if isinstance(url, str) else []
+
+
+@node_app.command("rejoin")
+@run_or_exit
+def node_rejoin(
+    data: DataDir,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Sign again although a peer did not answer or holds more of this node's "
+            "chain than it took back: a seq it used may then be used again (a fork).",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """After a restore: take back from the peers what this node signed since the backup.
+
+    Every peer with a URL is asked for its heads and pulled from, this node's own chains
+    included. Until then the node signs nothing; 'parley serve' does this itself.
+    """
+    rejoined = _rejoin(data, force=force)
+    if as_json:
+        print_json(
+            {
+                "answered": rejoined.answered,
+                "unreachable": rejoined.unreachable,
+                "pulled": rejoined.pulled,
+                "own_heads": rejoined.own_heads,
+                "forced": rejoined.forced,
+            }
+        )
+        return
+    _print_rejoined(rejoined)
+
+
+def _rejoin(data: Path, *, force: bool) -> Rejoined:
+    node = Node.open(data, rejoining=True)
+
+    async def run() -> Rejoined:
+        try:
+            return await node.rejoin(force=force)
+        finally:
+            await node.aclose()
+
+    return asyncio.run(run())
+
+
+def _print_rejoined(rejoined: Rejoined) -> None:
+    asked = ", ".join(rejoined.answered) or "none"
+    console.print(f"Rejoined: {rejoined.pulled} events taken back from {asked}")
+    if rejoined.forced:
+        unanswered = "; ".join(f"{p}: {why}" for p, why in rejoined.unreachable.items())
+        console.print(
+            "[bold]Forced[/]: signing again without every peer's account of this node's chains"
+            + escape(f" ({unanswered})" if unanswered else "")
+        )
 
 
 @node_app.command("rotate-key")

@@ -19,6 +19,7 @@ from ._agreements import AgreementService, AgreementView
 from ._allegations import AllegationService
 from ._audit import AUDIT_LOGGER, AuditService, record_audit
 from ._auth import CONSOLE, NEEDS_APPROVAL, ROLE_PERMISSIONS, Permission, Principal, Role, require
+from ._backup import BackupSummary, RestoreSummary, create_backup, restore_backup
 from ._bundle import BundleReport, ExportSummary, export_bundle, verify_bundle
 from ._bus import Bus, BusItem
 from ._channels import IDEMPOTENCY_KEY_MAX, ChannelService
@@ -42,6 +43,7 @@ from ._notify import NotificationService
 from ._operators import MIN_PASSWORD_LENGTH, IssuedToken, OperatorService
 from ._paging import PAGE_LIMIT
 from ._proofs import ConsistencyProof, InclusionProof
+from ._rejoin import Rejoined
 from ._replicator import Replicator
 from ._reports import (
     STATES as ALLEGATION_STATES,
@@ -55,6 +57,7 @@ from ._reports import (
     report_pdf,
     report_png,
 )
+from ._restored import restored
 from ._schema import schema_state, upgrade_schema
 from ._sites import CATEGORIES, MORATORIUM_CATEGORIES, ImportReport, SiteService
 from ._status import EventStatus, EventView, MemberDelivery, ReplyClock, ReplyState
@@ -87,6 +90,7 @@ __all__ = [
     "AllegationService",
     "AuditRecord",
     "AuditService",
+    "BackupSummary",
     "BundleReport",
     "Bus",
     "BusItem",
@@ -134,9 +138,11 @@ __all__ = [
     "Permission",
     "Principal",
     "PushOutcome",
+    "Rejoined",
     "Replicator",
     "ReplyClock",
     "ReplyState",
+    "RestoreSummary",
     "Role",
     "RoundDetail",
     "ServedCheckpoint",
@@ -151,6 +157,7 @@ __all__ = [
     "Witness",
     "build_report",
     "check_passphrase",
+    "create_backup",
     "day_of",
     "export_bundle",
     "init_node",
@@ -161,6 +168,8 @@ __all__ = [
     "report_pdf",
     "report_png",
     "require",
+    "restore_backup",
+    "restored",
     "schema_state",
     "server_context",
     "upgrade_schema",

@@ -163,8 +163,13 @@ class FederationService:
                 raise InvalidInput.for_field(
                     f"heads.{author}", f"must be a sequence number from 0 to {MAX_INT}"
                 )
+        # A peer's own events go back to it only when it names its own head: a node restored
+        # from a backup asks so for what it signed after the backup (see ``Replicator.rejoin``).
         return self._ctx.store.events_missing_at(
-            channel, heads, exclude_author=peer, limit=self._ctx.settings.replication_batch
+            channel,
+            heads,
+            exclude_author=None if peer in heads else peer,
+            limit=self._ctx.settings.replication_batch,
         )
 
     async def receive(self, peer: str, payload: Any) -> PushOutcome:

@@ -52,8 +52,9 @@ class IngestService:
         self._journal = journal
         self._keys = keys
 
-    async def receive(self, events: list[Event]) -> IngestOutcome:
-        """Verify and store events of other authors, in order.
+    async def receive(self, events: list[Event], *, own_chain: bool = False) -> IngestOutcome:
+        """Verify and store events of other authors, in order; ``own_chain``: this node's own
+        events too, which a node restored from a backup takes back from its peers.
 
         Each event is checked against its author's pinned key and chain, then by the rule
         book as its own operators' events are; anything that fails is rejected with a
@@ -72,7 +73,7 @@ class IngestService:
                 and events[end].channel == events[start].channel
             ):
                 end += 1
-            stored, error = await self._chunk(events[start:end])
+            stored, error = await self._chunk(events[start:end], own_chain)
             stored_count += len(stored)
             duplicates += (end - start) - len(stored) if error is None else 0
             if error is not None:
@@ -80,11 +81,13 @@ class IngestService:
             start = end
         return IngestOutcome(stored_count, duplicates)
 
-    def _prepare(self, event: Event, record: ChannelRecord | None) -> ChannelRecord:
+    def _prepare(
+        self, event: Event, record: ChannelRecord | None, own_chain: bool
+    ) -> ChannelRecord:
         """Checks that need no transaction: this node's membership, pinned key, body, form."""
         if record is None or self._ctx.party not in record.members:
             raise NotFound(f"no channel {event.channel} of which {self._ctx.party} is a member")
-        if event.author == self._ctx.party:
+        if event.author == self._ctx.party and not own_chain:
             raise EventRejected(f"{event.author}#{event.seq}: this node is its only author")
         author = self._ctx.store.get_party(event.author)
         if author is None:
@@ -98,7 +101,9 @@ class IngestService:
                 check_form_names(event.body.get("deadlines", {}), "body.deadlines")
         return record
 
-    async def _chunk(self, events: list[Event]) -> tuple[list[StoredEvent], ParleyError | None]:
+    async def _chunk(
+        self, events: list[Event], own_chain: bool
+    ) -> tuple[list[StoredEvent], ParleyError | None]:
         """Events of one channel in one transaction; returns what was stored and what stopped it."""
         first = events[0]
         record = self._journal.record(first.channel)
@@ -109,7 +114,7 @@ class IngestService:
         error: ParleyError | None = None
         for event in events:
             try:
-                record = self._prepare(event, record)
+                record = self._prepare(event, record, own_chain)
             except ParleyError as exc:
                 error = exc
                 break
@@ -218,7 +223,11 @@ class IngestService:
         if unknown:
             raise UnknownParty(f"{event.channel} lists {unknown[0]}, whose key is not pinned here")
         cap = self._ctx.settings.max_channels_opened_by_peer
-        if self._ctx.store.count_channels_opened_by(event.author) >= cap:
+        # This node's own channels, taken back after a restore, are not a peer's to cap.
+        if (
+            event.author != self._ctx.party
+            and self._ctx.store.count_channels_opened_by(event.author) >= cap
+        ):
             raise EventRejected(
                 f"{event.author}#{event.seq}: {event.author} already opened {cap} channels with "
                 "this node, the most max_channels_opened_by_peer allows"

@@ -52,7 +52,9 @@ from ._notify import NotificationService
 from ._operators import OperatorService
 from ._proofs import field_error
 from ._receipts import ReceiptSender
+from ._rejoin import Rejoined, rejoin
 from ._replicator import Replicator
+from ._restored import RESTORED_FILE, refuse_if_restored
 from ._sites import SiteService
 from ._talks import TalksService
 from ._tls import check_peer_url, peer_context
@@ -64,7 +66,14 @@ __all__ = ["CONFIG_FILE", "KEY_FILE", "Node", "NodeConfig", "init_node"]
 
 CONFIG_FILE = "parley.toml"
 # What a node keeps in its data folder that only its user may read: tightened when it opens.
-_PRIVATE_FILES = (CONFIG_FILE, KEY_FILE, "parley.db", "parley.db-wal", "parley.db-shm")
+_PRIVATE_FILES = (
+    CONFIG_FILE,
+    KEY_FILE,
+    "parley.db",
+    "parley.db-wal",
+    "parley.db-shm",
+    RESTORED_FILE,
+)
 
 
 @dataclass(frozen=True)
@@ -214,11 +223,18 @@ class Node:
 
     @classmethod
     def open(
-        cls, data_dir: Path, clock: Clock | None = None, *, passphrase: str | None = None
+        cls,
+        data_dir: Path,
+        clock: Clock | None = None,
+        *,
+        passphrase: str | None = None,
+        rejoining: bool = False,
     ) -> Node:
         """The node of a data folder; an encrypted key opens with ``passphrase`` or as
-        ``load_signer`` says."""
+        ``load_signer`` says. A folder restored from a backup opens only ``rejoining``."""
         config = NodeConfig.load(data_dir)  # first: it proves the folder is a node's
+        if not rejoining:
+            refuse_if_restored(data_dir)
         tighten(data_dir, _PRIVATE_FILES)
         signer = load_signer(data_dir, config.settings, passphrase)
         store = SqlStore.open(config.database_url, max_batch=config.settings.group_commit_max_batch)
@@ -228,6 +244,11 @@ class Node:
             store.close()
             raise
         return cls(config, store, signer, clock)
+
+    async def rejoin(self, *, force: bool = False) -> Rejoined:
+        """After a restore: take back from the peers what this node signed since the backup,
+        before it signs again (see ``services/_rejoin.py``)."""
+        return await rejoin(self.ctx, self.replicator, self.config.data_dir, force=force)
 
     async def rotate_key(self, principal: Principal) -> KeyChange:
         """Replace this node's key: a new key signs from now on, announced on every channel.

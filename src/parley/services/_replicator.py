@@ -155,14 +155,35 @@ class Replicator:
         for channel, authors in update.items():
             known.setdefault(channel, {}).update(authors)
 
-    async def _pull(self, peer: str, channel: str, theirs: Mapping[str, int]) -> int:
+    async def rejoin(self, peer: str) -> Heads:
+        """Pull from ``peer`` everything it holds that this node lacks, this node's own chains
+        included (a node restored from a backup lacks what it signed after it); the peer's
+        heads, which say how far it holds this node's chains."""
+        await self._reported(peer, self._rejoin)
+        return self._peer_heads.get(peer, {})
+
+    async def _rejoin(self, peer: str) -> int:
+        pulled = 0
+        for channel, heads in (await self._fetch_heads(peer)).items():
+            pulled += await self._pull(peer, channel, heads, own=True)
+        return pulled
+
+    async def _pull(
+        self, peer: str, channel: str, theirs: Mapping[str, int], *, own: bool = False
+    ) -> int:
+        """Pull what ``peer`` holds of ``channel`` beyond this node's heads; ``own``: this
+        node's own chain too, which it names in its heads to ask for it."""
         pulled = 0
         while True:
             ours = self._ctx.store.channel_heads(channel)
+            if own:
+                ours.setdefault(self._ctx.party, 0)
+            else:
+                ours.pop(self._ctx.party, None)
             if all(
                 seq <= ours.get(author, 0)
                 for author, seq in theirs.items()
-                if author != self._ctx.party
+                if own or author != self._ctx.party
             ):
                 return pulled
             answer = await self._call(
@@ -172,7 +193,7 @@ class Replicator:
             if not events:
                 return pulled
             with delivered_by(peer):
-                outcome = await self._ingest.receive(events)
+                outcome = await self._ingest.receive(events, own_chain=own)
             pulled += outcome.stored
             if outcome.stored == 0:
                 return pulled

@@ -4,6 +4,7 @@ from ._acks import AckRecord, PendingAck, ReplyRecord
 from ._alerts import AlertRecord
 from ._allegations import DAY_MS, AllegationRecord, DayCount
 from ._audit import AuditEntry, AuditRecord
+from ._backup import copy_revision, copy_sqlite, own_heads, sqlite_path
 from ._channels import ChannelRecord
 from ._deconflict import PairRecord, SiteRecord, SiteShape
 from ._drafts import DraftRecord
@@ -63,9 +64,13 @@ __all__ = [
     "TokenRecord",
     "WitnessedRecord",
     "WriterStats",
+    "copy_revision",
+    "copy_sqlite",
     "event_from_raw",
     "make_engine",
     "migrate",
+    "own_heads",
     "schema_revision",
+    "sqlite_path",
     "upgrade",
 ]

@@ -84,7 +84,7 @@ class EventsReads(Protocol):
     def channel_heads(self, channel: str) -> dict[str, int]: ...
     def chain_after(self, channel: str, author: str, after: int, limit: int) -> list[Event]: ...
     def events_missing_at(
-        self, channel: str, peer_heads: Mapping[str, int], exclude_author: str, limit: int
+        self, channel: str, peer_heads: Mapping[str, int], exclude_author: str | None, limit: int
     ) -> list[Event]: ...
     def get_event(self, event_id: str) -> StoredEvent | None: ...
     def list_events(
@@ -218,12 +218,13 @@ class SqlEventsReads(SqlReadsBase):
         return [event_from_raw(r.raw) for r in rows]
 
     def events_missing_at(
-        self, channel: str, peer_heads: Mapping[str, int], exclude_author: str, limit: int
+        self, channel: str, peer_heads: Mapping[str, int], exclude_author: str | None, limit: int
     ) -> list[Event]:
-        """Events a peer lacks, given its heads, in local (causal) order; none of its own."""
-        query = select(t.events.c.raw).where(
-            t.events.c.channel == channel, t.events.c.author != exclude_author
-        )
+        """Events a peer lacks, given its heads, in local (causal) order; none of
+        ``exclude_author`` (the peer's own, unless it asks for them)."""
+        query = select(t.events.c.raw).where(t.events.c.channel == channel)
+        if exclude_author is not None:
+            query = query.where(t.events.c.author != exclude_author)
         if peer_heads:
             query = query.where(
                 or_(
