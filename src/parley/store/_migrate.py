@@ -4,9 +4,11 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-__all__ = ["alembic_config", "upgrade"]
+__all__ = ["alembic_config", "schema_current", "upgrade"]
 
 
 def alembic_config() -> Config:
@@ -21,3 +23,10 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def schema_current(engine: Engine) -> bool:
+    """Whether the database is at the newest migration this code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision() == head
