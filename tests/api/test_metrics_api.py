@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from parley.api import create_app
 from tests.api.conftest import assert_problem
+from tests.api.test_deconfliction_api import check, peer_exercise
 
 pytestmark = pytest.mark.anyio
 
@@ -52,6 +53,7 @@ async def test_metrics_parse_and_move_when_events_flow(api):
     pending = ("parley_pending_acks", (("precedence", "immediate"), ("type", "message")))
     assert after[pending] == before.get(pending, 0) + 1
     assert after[("parley_pending_acks_overdue", ())] == 0
+    assert ("parley_deconfliction_search_seconds_count", ()) in after
 
 
 async def test_received_events_are_counted_apart(api):
@@ -61,6 +63,16 @@ async def test_received_events_are_counted_apart(api):
     after = await scrape(api.client)
     received = ("parley_events_total", (("direction", "received"), ("type", "link_test")))
     assert after[received] == before.get(received, 0) + 1
+
+
+async def test_a_deconfliction_search_and_the_index_show(api):
+    await peer_exercise(api)
+    before = await scrape(api.client)
+    assert (await check(api)).status_code == 200
+    after = await scrape(api.client)
+    searches = ("parley_deconfliction_search_seconds_count", ())
+    assert after[searches] == before[searches] + 1
+    assert after[("parley_deconfliction_index_size", ())] >= 1
 
 
 async def test_with_a_token_metrics_answer_only_its_bearer(make_node):

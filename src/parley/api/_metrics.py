@@ -188,6 +188,11 @@ class _NodeCollector(Collector):
             "Activities and sites in the deconfliction index",
             node.deconfliction.indexed(),
         )
+        yield _histogram(
+            "parley_deconfliction_search_seconds",
+            "Time of one search of the deconfliction index: new items or a question",
+            node.deconfliction.search_seconds,
+        )
 
     def _peers(self) -> Iterator[Metric]:
         node = self._node
