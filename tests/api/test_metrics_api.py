@@ -56,6 +56,15 @@ async def test_metrics_parse_and_move_when_events_flow(api):
     assert ("parley_deconfliction_search_seconds_count", ()) in after
 
 
+async def test_unknown_paths_and_methods_share_one_label(api):
+    for path in ("/no/such/1", "/no/such/2"):
+        await api.client.request("BREW", path)
+    after = await scrape(api.client)
+    unmatched = (("method", "other"), ("route", "unmatched"))
+    assert after[("parley_http_request_duration_seconds_count", unmatched)] == 2
+    assert not [name for name, labels in after if ("route", "/no/such/1") in labels]
+
+
 async def test_received_events_are_counted_apart(api):
     before = await scrape(api.client)
     view = await api.peer.channels.append_system(api.channel, "link_test")

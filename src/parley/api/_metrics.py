@@ -36,6 +36,9 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+# A client may send any method: the label takes these and "other", so it stays bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 router = APIRouter(prefix="/api/v1/health", route_class=JsonRoute, tags=["node"])
 metrics_router = APIRouter()
 
@@ -132,8 +135,9 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self._latency.labels(route, scope["method"]).observe(time.perf_counter() - started)
-            self._count.labels(route, scope["method"], str(status)).inc()
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self._latency.labels(route, method).observe(time.perf_counter() - started)
+            self._count.labels(route, method, str(status)).inc()
 
 
 def install_metrics(node: Node) -> CollectorRegistry:
