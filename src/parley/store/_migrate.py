@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from importlib.resources import files
 
 from alembic import command
@@ -27,6 +28,11 @@ def upgrade(engine: Engine) -> None:
 
 def schema_current(engine: Engine) -> bool:
     """Whether the database is at the newest migration this code knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+        return MigrationContext.configure(connection).get_current_revision() == _head()
+
+
+@functools.cache
+def _head() -> str | None:
+    """The newest migration: read once, the files do not change under a running node."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
