@@ -117,6 +117,16 @@ class Settings:
     )
     retry_max_s: float = _setting(30.0, "Longest wait between retries to an unreachable peer.")
     peer_timeout_s: float = _setting(10.0, "Timeout of one request to a peer, seconds.")
+    metrics_token: str = _setting(
+        "",
+        "Bearer token a monitoring system sends to read GET /metrics; empty: /metrics answers "
+        "only requests from loopback (127.0.0.0/8, ::1).",
+    )
+    writer_stuck_s: float = _setting(
+        30.0,
+        "How long the store writer may spend on one commit before the node reports not ready, "
+        "seconds.",
+    )
     tls_cert: str = _setting(
         "",
         "Certificate chain (PEM) 'parley serve' answers https with, a path relative to the "

@@ -247,7 +247,12 @@ async def test_every_time_in_an_answer_is_an_rfc3339_string(api, clock):
     }
 
 
-OPEN = {"GET /api/v1/health", "POST /api/v1/auth/token"}
+OPEN = {
+    "GET /api/v1/health",
+    "GET /api/v1/health/live",
+    "GET /api/v1/health/ready",
+    "POST /api/v1/auth/token",
+}
 # What a caller does to its own session or account: no permission is asked, so never a 403.
 OWN_ACCOUNT = {"GET /api/v1/me", "PUT /api/v1/me/language", "DELETE /api/v1/auth/token"}
 

@@ -369,3 +369,18 @@ async def test_invited_party_cannot_send_before_its_admin_accepts(trio):
             lang="ru",
         )
     assert us.store.get_channel(opened.event.channel).invited == frozenset({"ru-genstaff"})
+
+
+async def test_lag_counts_the_events_a_peer_lacks_by_the_heads_it_told(trio):
+    us = trio["us-eucom"]
+    assert us.replicator.lag("ru-genstaff") is None  # it has told no heads yet
+    channel = await open_hotline(trio)
+    assert us.replicator.lag("ru-genstaff") == 0
+    for text in ("one", "two"):
+        await us.channels.post_message(
+            as_role(us, Role.OPERATOR), channel, precedence="routine", text=text, lang="en"
+        )
+    assert us.replicator.lag("ru-genstaff") == 2
+    assert us.replicator.lag("ae-mediator") == 0  # not a member of the hotline
+    await us.replicator.push("ru-genstaff")
+    assert us.replicator.lag("ru-genstaff") == 0

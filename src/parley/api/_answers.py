@@ -30,18 +30,21 @@ __all__ = [
     "ChannelOut",
     "DraftHeldOut",
     "DraftOut",
+    "DutyOut",
     "EventOut",
     "EventPageOut",
     "FormOut",
     "FormSchemaOut",
     "HealthOut",
     "LinkOut",
+    "LiveOut",
     "MeOut",
     "MemberOut",
     "NodeOut",
     "OperatorOut",
     "PartyOut",
     "PeerUrlsOut",
+    "ReadyOut",
     "RenderedOut",
     "ReplyOut",
     "ShownEventOut",
@@ -62,6 +65,23 @@ class Answer(BaseModel):
 class HealthOut(Answer):
     status: Literal["ok"] = "ok"
     party: str
+
+
+class LiveOut(Answer):
+    status: Literal["ok"] = "ok"
+
+
+class DutyOut(Answer):
+    name: str
+    passes: int
+    failures: int
+    failing_since_pass: int | None = Field(description="the pass a failure streak began with")
+    last_error: str | None
+
+
+class ReadyOut(Answer):
+    ready: bool
+    duties: list[DutyOut]
 
 
 class NodeOut(Answer):

@@ -22,6 +22,8 @@ from ._contract import ContractApi
 from ._exchange_routes import router as exchange_router
 from ._federation import router as federation_router
 from ._input import parse_count
+from ._metrics import RequestMetrics, install_metrics, metrics_router
+from ._metrics import router as health_router
 from ._preauth import PreAuthLimit
 from ._problems import install_problem_handlers, problem
 from ._routes import router
@@ -62,6 +64,8 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     install_problem_handlers(app)
     install_denial_audit(app)
     app.include_router(router)
+    app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(admin_router)
     app.include_router(agreement_router)
     app.include_router(exchange_router)
@@ -78,6 +82,8 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
         evidence_limit=node.settings.max_evidence_bytes,
     )
     app.add_middleware(PreAuthLimit, node=node)
+    app.state.metrics = install_metrics(node)
+    app.add_middleware(RequestMetrics, registry=app.state.metrics)
     return app
 
 

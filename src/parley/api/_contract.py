@@ -41,6 +41,7 @@ _WHY: Final = {
     413: "The body, or a text in it, is over the node's limit",
     422: "Invalid input: each wrong field is named in errors",
     429: "Too many failed attempts: retry after Retry-After seconds",
+    503: "The node is not ready: the detail says why",
 }
 
 

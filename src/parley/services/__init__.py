@@ -32,6 +32,7 @@ from ._excerpt import Excerpt, ExcerptService
 from ._exchanges import EXCHANGE_PERMISSION, ExchangeService, OpenedList, Submitted
 from ._federation import FederationService, PushOutcome
 from ._files import write_private
+from ._health import Health, Readiness
 from ._inbox import Inbox, InboxItem, waits_for
 from ._ingest import IngestOutcome, IngestService
 from ._journal import Journal
@@ -110,6 +111,7 @@ __all__ = [
     "ExchangeService",
     "ExportSummary",
     "FederationService",
+    "Health",
     "HttpPeerTransport",
     "ImportReport",
     "Inbox",
@@ -138,6 +140,7 @@ __all__ = [
     "Permission",
     "Principal",
     "PushOutcome",
+    "Readiness",
     "Rejoined",
     "Replicator",
     "ReplyClock",

@@ -42,6 +42,7 @@ from ._excerpt import ExcerptService
 from ._exchanges import ExchangeService
 from ._federation import FederationService
 from ._files import PRIVATE_DIR, tighten, write_private
+from ._health import Health
 from ._inbox import Inbox
 from ._ingest import IngestService
 from ._journal import Journal
@@ -208,14 +209,19 @@ class Node:
             self.agreements.duty,
             self.allegations.duty,
         ]
+        self.health = Health(self.ctx, self.duties)
 
     async def run(self) -> None:
         """The node's background work: its duties, replication and deconfliction."""
-        async with asyncio.TaskGroup() as group:
-            for duty in self._duties:
-                group.create_task(duty.run(), name=duty.name)
-            group.create_task(self.replicator.run())  # starts a duty per peer
-            group.create_task(self.deconfliction.run())  # loads the index, then follows
+        self.health.running = True
+        try:
+            async with asyncio.TaskGroup() as group:
+                for duty in self._duties:
+                    group.create_task(duty.run(), name=duty.name)
+                group.create_task(self.replicator.run())  # starts a duty per peer
+                group.create_task(self.deconfliction.run())  # loads the index, then follows
+        finally:
+            self.health.running = False
 
     def duties(self) -> list[DutyStats]:
         """What each background duty has done since the node started, for health and metrics."""

@@ -198,6 +198,20 @@ class Replicator:
             if outcome.stored == 0:
                 return pulled
 
+    def lag(self, peer: str) -> int | None:
+        """Events stored here that ``peer``'s node lacks, as far as the heads it last told show;
+        None before it told any."""
+        heads = self._peer_heads.get(peer)
+        if heads is None:
+            return None
+        behind = 0
+        for record in self._ctx.store.list_channels(self._ctx.party):
+            if peer in record.members:
+                theirs = heads.get(record.id, {})
+                mine = self._ctx.store.channel_heads(record.id)
+                behind += sum(max(0, seq - theirs.get(author, 0)) for author, seq in mine.items())
+        return behind
+
     # -- the background duties -------------------------------------------------------------------
     def duties(self) -> list[Duty]:
         """The replication duty and the duty of each peer it started."""

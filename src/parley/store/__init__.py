@@ -24,7 +24,7 @@ from ._parties import LinkRecord, PartyRecord
 from ._party_keys import AuthoredEvent, PartyKeyRecord
 from ._protocol import Store, StoreTx
 from ._sql import SqlStore, SqlTx
-from ._writer import GroupCommitWriter, WriterStats
+from ._writer import Distribution, GroupCommitWriter, WriterStats
 
 __all__ = [
     "DAY_MS",
@@ -39,6 +39,7 @@ __all__ = [
     "CheckpointRecord",
     "CosignatureRecord",
     "DayCount",
+    "Distribution",
     "DraftRecord",
     "ExchangeKeyRecord",
     "GrantRecord",

@@ -76,6 +76,7 @@ class AcksReads(Protocol):
     def replies_for(self, request_ids: list[str]) -> dict[str, ReplyRecord]: ...
     def due_pending_acks(self, now_ms: int, limit: int = 500) -> list[PendingAck]: ...
     def pending_inbound(self, party: str, limit: int) -> list[StoredEvent]: ...
+    def running_clocks(self) -> list[tuple[StoredEvent, int]]: ...
 
 
 class SqlAcksTx(SqlAlertsTx):
@@ -173,3 +174,13 @@ class SqlAcksReads(SqlReadsBase):
             .limit(limit)
         )
         return [stored_event(r) for r in rows]
+
+    def running_clocks(self) -> list[tuple[StoredEvent, int]]:
+        """Every event whose ack or reply clock still runs, with its deadline (ms)."""
+        p, e = t.pending_acks.c, t.events.c
+        rows = self._all(
+            select(e.pos, e.raw, e.stored_ms, p.deadline_ms).join_from(
+                t.pending_acks, t.events, e.id == p.event_id
+            )
+        )
+        return [(stored_event(r), r.deadline_ms) for r in rows]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,14 @@ from parley.errors import StoreUnavailable
 
 from ._engine import make_engine
 
-__all__ = ["SchemaRevision", "alembic_config", "migrate", "schema_revision", "upgrade"]
+__all__ = [
+    "SchemaRevision",
+    "alembic_config",
+    "migrate",
+    "schema_current",
+    "schema_revision",
+    "upgrade",
+]
 
 T = TypeVar("T")
 
@@ -64,11 +72,21 @@ def migrate(url: str) -> SchemaRevision:
     return _on_engine(url, upgraded)
 
 
+def schema_current(engine: Engine) -> bool:
+    """Whether the database is at the newest migration this code knows."""
+    return _revision(engine).up_to_date
+
+
 def _revision(engine: Engine) -> SchemaRevision:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
-    return SchemaRevision(current, head or "")
+    return SchemaRevision(current, _head() or "")
+
+
+@functools.cache
+def _head() -> str | None:
+    """The newest migration: read once, the files do not change under a running node."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _on_engine(url: str, action: Callable[[Engine], T]) -> T:

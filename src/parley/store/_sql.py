@@ -27,7 +27,7 @@ from ._engine import READ_ONLY, make_engine
 from ._events import SqlEventsReads, SqlEventsTx
 from ._exchanges import SqlExchangesReads, SqlExchangesTx
 from ._log import SqlLogReads, SqlLogTx
-from ._migrate import upgrade
+from ._migrate import schema_current, upgrade
 from ._operators import SqlOperatorsReads, SqlOperatorsTx
 from ._parties import SqlPartiesReads, SqlPartiesTx
 from ._talks import SqlTalksReads, SqlTalksTx
@@ -96,6 +96,9 @@ class SqlStore(
     @property
     def writer_stats(self) -> WriterStats:
         return self._writer.stats
+
+    def schema_current(self) -> bool:
+        return schema_current(self.engine)
 
     async def write(self, fn: Callable[[SqlTx], T]) -> T:
         return await self._writer.run(lambda conn: fn(SqlTx(conn)))

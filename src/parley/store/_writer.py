@@ -6,16 +6,17 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from parley.errors import ParleyError, StoreUnavailable
 
-__all__ = ["GroupCommitWriter", "WriterStats"]
+__all__ = ["Distribution", "GroupCommitWriter", "WriterStats"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -24,13 +25,45 @@ _Job = tuple[Callable[[Connection], Any], "Future[Any]"]
 
 
 @dataclass
+class Distribution:
+    """Counts of observed values under each bound, and their sum: a histogram kept without a
+    metrics library, so that the store needs none."""
+
+    bounds: tuple[float, ...]
+    counts: list[int] = field(init=False)
+    total: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * (len(self.bounds) + 1)  # the last: over every bound
+
+    def observe(self, value: float) -> None:
+        index = next((i for i, b in enumerate(self.bounds) if value <= b), len(self.bounds))
+        self.counts[index] += 1
+        self.total += value
+
+
+@dataclass
 class WriterStats:
     batches: int = 0
     writes: int = 0
+    batch_sizes: Distribution = field(
+        default_factory=lambda: Distribution((1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
+    )
+    commit_seconds: Distribution = field(
+        default_factory=lambda: Distribution((0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5))
+    )
+    # When the batch under way started (time.monotonic), None between batches: a batch
+    # running for long is a writer stuck on its database.
+    busy_since: float | None = None
+    stopped: bool = False
 
     @property
     def mean_batch(self) -> float:
         return self.writes / self.batches if self.batches else 0.0
+
+    def busy_s(self) -> float:
+        """How long the batch under way has been running, seconds; 0 between batches."""
+        return 0.0 if self.busy_since is None else time.monotonic() - self.busy_since
 
 
 class GroupCommitWriter:
@@ -70,16 +103,23 @@ class GroupCommitWriter:
             self._thread.join()
 
     def _loop(self) -> None:
-        with self._engine.connect() as conn:
-            while True:
-                item = self._queue.get()
-                if item is _STOP:
-                    return
-                batch: list[_Job] = [item]
-                stop_after = self._drain(batch)
-                self._commit(conn, batch)
-                if stop_after:
-                    return
+        try:
+            with self._engine.connect() as conn:
+                while True:
+                    item = self._queue.get()
+                    if item is _STOP:
+                        return
+                    batch: list[_Job] = [item]
+                    stop_after = self._drain(batch)
+                    self.stats.busy_since = time.monotonic()
+                    try:
+                        self._commit(conn, batch)
+                    finally:
+                        self.stats.busy_since = None
+                    if stop_after:
+                        return
+        finally:
+            self.stats.stopped = True
 
     def _drain(self, batch: list[_Job]) -> bool:
         while len(batch) < self._max_batch:
@@ -100,6 +140,7 @@ class GroupCommitWriter:
         if not batch:
             return
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        started = time.monotonic()
         try:
             with conn.begin():
                 for fn, future in batch:
@@ -111,6 +152,8 @@ class GroupCommitWriter:
             return
         self.stats.batches += 1
         self.stats.writes += len(batch)
+        self.stats.batch_sizes.observe(len(batch))
+        self.stats.commit_seconds.observe(time.monotonic() - started)
         for future, result, error in outcomes:
             if error is None:
                 future.set_result(result)
