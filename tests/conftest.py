@@ -13,10 +13,16 @@ from typing import Protocol
 import anyio
 import pytest
 import uvicorn
+from hypothesis import settings
 
 from parley.api import create_app
 from parley.clock import ManualClock
 from parley.services import Node, Principal, Role, init_node
+
+# Properties check behaviour, not speed (bench/ does): no example fails for taking longer than
+# Hypothesis's default 200 ms on a machine busy with other work.
+settings.register_profile("parley", deadline=None)
+settings.load_profile("parley")
 
 START = datetime(2026, 2, 5, 14, 0, tzinfo=UTC)
 NAMES = {
