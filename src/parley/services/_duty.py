@@ -82,12 +82,20 @@ class Duty:
         return DutyStats(self.name, self._passes, self._failures, failing, self._last_error)
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            if await self.run_once():
-                await self._wait()
-            else:
-                await self._sleep(self.backoff())
+        """Passes until cancelled; a failure of the schedule itself, which no retry mends,
+        ends the duty and is logged once."""
+        try:
+            while True:
+                self._wake.clear()
+                if await self.run_once():
+                    await self._wait()
+                else:
+                    await self._sleep(self.backoff())
+        except Exception:
+            _log.critical(
+                "%s stopped", self.name, exc_info=True, extra={"context": {"duty": self.name}}
+            )
+            raise
 
     async def run_once(self) -> bool:
         """One pass; True if it succeeded. Failures are counted and logged, never raised."""

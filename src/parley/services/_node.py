@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import tomllib
 from collections.abc import Sequence
@@ -62,8 +61,6 @@ from ._transport import HttpPeerTransport, PeerTransport
 from ._witness import Witness
 
 __all__ = ["CONFIG_FILE", "KEY_FILE", "Node", "NodeConfig", "init_node"]
-
-_log = logging.getLogger(__name__)
 
 CONFIG_FILE = "parley.toml"
 # What a node keeps in its data folder that only its user may read: tightened when it opens.
@@ -204,17 +201,12 @@ class Node:
         ]
 
     async def run(self) -> None:
-        """The node's background work: its duties, replication and deconfliction. A duty
-        logs and retries its own failures; what ends them all is logged here, once."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                for duty in self._duties:
-                    group.create_task(duty.run(), name=duty.name)
-                group.create_task(self.replicator.run())  # starts a duty per peer
-                group.create_task(self.deconfliction.run())  # loads the index, then follows
-        except Exception:
-            _log.critical("the node's background duties stopped", exc_info=True)
-            raise
+        """The node's background work: its duties, replication and deconfliction."""
+        async with asyncio.TaskGroup() as group:
+            for duty in self._duties:
+                group.create_task(duty.run(), name=duty.name)
+            group.create_task(self.replicator.run())  # starts a duty per peer
+            group.create_task(self.deconfliction.run())  # loads the index, then follows
 
     def duties(self) -> list[DutyStats]:
         """What each background duty has done since the node started, for health and metrics."""
