@@ -6,11 +6,10 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Iterator
 
 import pytest
 
-from parley.cli._logs import ConsoleFormatter, JsonFormatter, checked_choice, configure_logging
+from parley.cli._logs import ConsoleFormatter, JsonFormatter, checked_choice, configured_logging
 from parley.errors import InvalidInput
 from parley.services import AUDIT_LOGGER
 from parley.services._duty import Duty
@@ -70,34 +69,21 @@ def test_a_level_or_format_outside_the_choices_names_its_field() -> None:
         checked_choice("xml", ("console", "json"), "settings.log_format")
 
 
-@pytest.fixture
-def configured() -> Iterator[None]:
-    """configure_logging changes the process's loggers: put them back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name in (AUDIT_LOGGER, "parley.access"):
-        logging.getLogger(name).setLevel(logging.NOTSET)
-
-
 def test_the_audit_and_access_lines_are_written_whatever_the_level(
-    configured: None, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging("error", "json", always=("parley.access",))
-    logging.getLogger(AUDIT_LOGGER).info(json.dumps({"action": "login"}))
-    logging.getLogger("parley.access").info("GET / 200")
-    logging.getLogger("parley.services").warning("not at level error")
+    with configured_logging("error", "json", always=("parley.access",)):
+        logging.getLogger(AUDIT_LOGGER).info(json.dumps({"action": "login"}))
+        logging.getLogger("parley.access").info("GET / 200")
+        logging.getLogger("parley.services").warning("not at level error")
+    logging.getLogger("parley.access").error("after: not on standard error")
     lines = [json.loads(text) for text in capsys.readouterr().err.splitlines()]
     assert [line["logger"] for line in lines] == [AUDIT_LOGGER, "parley.access"]
 
 
 def test_a_failing_duty_logs_one_line_with_its_context_not_one_per_pass(
-    configured: None, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging("info", "json")
-
     async def broken() -> None:
         raise RuntimeError("the store is gone")
 
@@ -107,7 +93,8 @@ def test_a_failing_duty_logs_one_line_with_its_context_not_one_per_pass(
         for _ in range(5):
             await duty.run_once()
 
-    asyncio.run(passes())
+    with configured_logging("info", "json"):
+        asyncio.run(passes())
     (line,) = [json.loads(text) for text in capsys.readouterr().err.splitlines()]
     assert (line["level"], line["duty"], line["pass"]) == ("error", "escalation", 1)
     assert line["error"] == "RuntimeError: the store is gone"

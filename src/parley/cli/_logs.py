@@ -13,7 +13,8 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -26,7 +27,7 @@ __all__ = [
     "ConsoleFormatter",
     "JsonFormatter",
     "checked_choice",
-    "configure_logging",
+    "configured_logging",
 ]
 
 LEVELS: Final = ("debug", "info", "warning", "error")
@@ -84,29 +85,39 @@ class ConsoleFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(
+@contextmanager
+def configured_logging(
     level: str,
     form: str,
     *,
     always: Iterable[str] = (),
     stamps: Iterable[logging.Filter] = (),
-) -> None:
-    """Send every logger's records to standard error, at ``level`` and in ``form``. The
-    loggers ``always`` (and the audit trail's) are written at INFO whatever the level; the
-    ``stamps`` add fields to a record before it is formatted (its request's id)."""
+) -> Iterator[None]:
+    """While it lasts, every logger's records go to standard error, at ``level`` and in
+    ``form``; then the loggers are as they were. The loggers ``always`` (and the audit
+    trail's) are written at INFO whatever the level; the ``stamps`` add fields to a record
+    before it is formatted (its request's id)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if form == "json" else ConsoleFormatter())
     for stamp in stamps:
         handler.addFilter(stamp)
     root = logging.getLogger()
-    for old in root.handlers:
-        root.removeHandler(old)
-    root.addHandler(handler)
+    kept = [logging.getLogger(name) for name in (AUDIT_LOGGER, *always)]
+    handlers, root_level = root.handlers[:], root.level
+    before = [(logger.level, logger.propagate) for logger in kept]
+    root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in (AUDIT_LOGGER, *always):
-        logger = logging.getLogger(name)
+    for logger in kept:
         logger.setLevel(min(logging.INFO, root.level))
         logger.propagate = True
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(root_level)
+        for logger, (was, propagated) in zip(kept, before, strict=True):
+            logger.setLevel(was)
+            logger.propagate = propagated
 
 
 def checked_choice(value: str, choices: tuple[str, ...], field: str) -> str:

@@ -33,7 +33,7 @@ from parley.services import (
     write_private,
 )
 
-from ._logs import FORMATS, LEVELS, checked_choice, configure_logging
+from ._logs import FORMATS, LEVELS, checked_choice, configured_logging
 from ._main import (
     DataDir,
     app,
@@ -151,8 +151,10 @@ def _serve(
     from parley.api import ACCESS_LOGGER, RequestIdFilter, create_app
 
     level, form = logs
-    configure_logging(level, form, always=(ACCESS_LOGGER,), stamps=(RequestIdFilter(),))
-    with _folder_lock(data, exclusive=False):
+    with (
+        configured_logging(level, form, always=(ACCESS_LOGGER,), stamps=(RequestIdFilter(),)),
+        _folder_lock(data, exclusive=False),
+    ):
         listener = _listen(host, port)
         scheme = "http" if tls is None else "https"
         url = f"{scheme}://{_in_url(host)}:{listener.getsockname()[1]}"
