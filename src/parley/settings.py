@@ -206,6 +206,16 @@ class Settings:
         "How often the node fetches each peer's checkpoint, checks it is consistent with the "
         "last one it saw and cosigns it, seconds.",
     )
+    log_level: str = _setting(
+        "info",
+        "Least level 'parley serve' logs: debug, info, warning or error; its access log and "
+        "audit trail are written at any level. --log-level wins over it.",
+    )
+    log_format: str = _setting(
+        "console",
+        "How 'parley serve' writes its log lines on standard error: console (text for a "
+        "person) or json (one object a line, for a log host). --log-format wins over it.",
+    )
     database_url: str = _setting(
         "", "SQLAlchemy URL of the store; empty means parley.db in the data folder."
     )

@@ -82,10 +82,14 @@ class ServedNode:
     logs: Path
     servers: list[Server] = field(default_factory=list)
 
-    def start(self) -> Server:
+    def start(self, *options: str) -> Server:
+        """A server on a free port; its output in serve-N.log, its log lines (standard
+        error) in serve-N.stderr.log."""
         port = free_port()
-        log = (self.logs / f"serve-{len(self.servers)}.log").open("wb")
-        with log:
+        name = f"serve-{len(self.servers)}"
+        log = (self.logs / f"{name}.log").open("wb")
+        errors = (self.logs / f"{name}.stderr.log").open("wb")
+        with log, errors:
             process = subprocess.Popen(
                 [
                     str(PARLEY),
@@ -96,10 +100,11 @@ class ServedNode:
                     "127.0.0.1",
                     "--port",
                     str(port),
+                    *options,
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
-                stderr=subprocess.STDOUT,
+                stderr=errors,
                 start_new_session=True,
             )
         server = Server(process, f"http://127.0.0.1:{port}")

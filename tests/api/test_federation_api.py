@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from datetime import timedelta
 
 import httpx
 import pytest
 
+from parley.api import ACCESS_LOGGER
 from parley.clock import to_ms
 from parley.errors import PeerUnreachable
 from parley.protocol import Ed25519Signer, sign_event, sign_request
@@ -124,6 +126,16 @@ async def test_signed_push_of_a_valid_event_is_stored(peer):
 async def test_heads_list_only_channels_shared_with_the_peer(peer):
     response = await peer.send("GET", "/federation/v1/heads")
     assert response.json() == {"heads": {peer.channel: {"us-eucom": 1}}, "next_after": None}
+
+
+async def test_the_access_line_names_the_peer_whose_node_signed_the_request(peer, caplog):
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+        await peer.send("GET", "/federation/v1/heads")
+        await peer.send("GET", "/federation/v1/heads", signer=Ed25519Signer.generate())
+    signed, forged = [r.__dict__["context"] for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert (signed["peer"], signed["status"]) == ("ru-genstaff", 200)
+    assert "peer" not in forged
+    assert forged["status"] == 401
 
 
 async def test_heads_come_a_page_at_a_time_and_only_the_pages_channels_are_read(

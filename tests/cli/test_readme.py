@@ -75,7 +75,8 @@ class Shell:
             start_new_session=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         self.send("set -o pipefail")
 
     def _read(self) -> None:
@@ -101,9 +102,13 @@ class Shell:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=30)
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                pipe.close()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        # The nodes the walk started may still be logging their shutdown: read to the end
+        # before closing what the reader reads.
+        self.reader.join(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 @pytest.fixture

@@ -153,3 +153,23 @@ def test_the_interval_may_be_computed_before_each_wait() -> None:
 
     asyncio.run(scenario())
     assert len(calls) == 3
+
+
+def test_a_duty_whose_schedule_breaks_ends_with_one_critical_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def step() -> None:
+        return None
+
+    def every() -> float:
+        raise RuntimeError("no clock to wait on")
+
+    duty = Duty("replication with ru-genstaff", step, every_s=every)
+    with (
+        caplog.at_level(logging.CRITICAL, logger="parley.services._duty"),
+        pytest.raises(RuntimeError),
+    ):
+        asyncio.run(duty.run())
+    (record,) = caplog.records
+    assert record.getMessage() == "replication with ru-genstaff stopped"
+    assert record.exc_info is not None

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from dataclasses import replace
 
 import httpx
 import pytest
 
 from parley.api import create_app
-from parley.errors import InvalidNote
+from parley.errors import InvalidNote, PeerUnreachable
 from parley.protocol import (
     Ed25519Signer,
     cosignature_vkey,
@@ -179,3 +180,25 @@ async def test_a_checkpoint_not_signed_with_the_peers_pinned_key_proves_nothing(
 
     assert us.store.list_split_views() == []
     assert us.store.get_witnessed(RU) == seen
+
+
+async def test_a_peer_that_cannot_be_witnessed_is_logged_once_a_streak(peers, monkeypatch, caplog):
+    us = peers[US]
+    await open_hotline(peers, roles={RU: "party", AE: "mediator"})
+    await publish_all(peers)
+
+    async def unreachable(peer: str) -> str:
+        raise PeerUnreachable(f"{peer} does not answer")
+
+    with caplog.at_level(logging.INFO, logger="parley.services._witness"):
+        monkeypatch.setattr(us.witness, "witness", unreachable)
+        for _ in range(3):
+            await us.witness.witness_all()
+        monkeypatch.undo()
+        await us.witness.witness_all()
+    assert sorted((r.levelname, r.getMessage()) for r in caplog.records) == [
+        ("INFO", f"witnessing {AE} works again"),
+        ("INFO", f"witnessing {RU} works again"),
+        ("WARNING", f"witnessing {AE} failed, retried each pass: {AE} does not answer"),
+        ("WARNING", f"witnessing {RU} failed, retried each pass: {RU} does not answer"),
+    ]

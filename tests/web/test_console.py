@@ -3,6 +3,7 @@ CSRF refusals, the security headers, language and direction, the inbox and its o
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from parley.api import ACCESS_LOGGER
 from parley.clock import ManualClock
 from parley.services import Principal, Role
 from parley.web._lists import SCREENFUL
@@ -684,3 +686,14 @@ def test_the_flash_alarm_is_a_short_wav() -> None:
     assert sound[:4] == b"RIFF"
     assert sound[8:12] == b"WAVE"
     assert 8_000 < len(sound) < 40_000
+
+
+async def test_the_access_line_of_a_console_page_names_its_operator(
+    console: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    await console.sign_in()
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+        page = await console.client.get("/console/")
+    assert page.status_code == 200
+    (line,) = [r.__dict__["context"] for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert (line["path"], line["operator"]) == ("/console/", "duty1")

@@ -12,6 +12,7 @@ import parley
 from parley.services import Node
 from parley.web import install_console
 
+from ._access import AccessLog
 from ._admin_routes import install_denial_audit
 from ._admin_routes import router as admin_router
 from ._agreement_routes import router as agreement_router
@@ -84,6 +85,7 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     app.add_middleware(PreAuthLimit, node=node)
     app.state.metrics = install_metrics(node)
     app.add_middleware(RequestMetrics, registry=app.state.metrics)
+    app.add_middleware(AccessLog)  # outermost: it logs the refusals of the others too
     return app
 
 

@@ -8,6 +8,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from parley.errors import AuthenticationFailed
 from parley.services import Node, Principal
 
+from ._access import note_operator
+
 __all__ = [
     "CurrentPrincipal",
     "CurrentToken",
@@ -63,7 +65,9 @@ async def current_principal(
     node: Annotated[Node, Depends(get_node)],
     token: Annotated[str, Depends(bearer_token)],
 ) -> Principal:
-    return node.operators.authenticate(token, address=client_address(request))
+    principal = node.operators.authenticate(token, address=client_address(request))
+    note_operator(request, principal.username)
+    return principal
 
 
 NodeDep = Annotated[Node, Depends(get_node)]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from parley.errors import InvalidInput
 
+from ._access import note_peer
 from ._answers import Answer, SignedEventOut
 from ._contract import ContractRoute, problems
 from ._deps import NodeDep
@@ -82,6 +83,7 @@ async def signed_request(
     admitted = node.federation.admit(request.method, target, request.headers)
     body = await request.body()
     peer = node.federation.authenticate(admitted, body)
+    note_peer(request, peer)
     return SignedRequest(peer, read_json(body, malformed=InvalidInput) if body else None)
 
 

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from parley.errors import NotFound
 from parley.services import EventView, Node, Principal
 
+from ._access import note_operator
 from ._answers import (
     AlertOut,
     ChannelCreatedOut,
@@ -104,6 +105,8 @@ async def login(node: NodeDep, body: LoginIn, request: Request) -> TokenOut:
     issued = await node.operators.login(
         body.username, body.password, address=client_address(request)
     )
+    # Only once it is an account's: a failed login's username may be a mistyped password.
+    note_operator(request, body.username)
     return TokenOut.model_validate(issued)
 
 

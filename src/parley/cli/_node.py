@@ -36,6 +36,7 @@ from parley.services import (
     write_private,
 )
 
+from ._logs import FORMATS, LEVELS, checked_choice, configured_logging
 from ._main import (
     DataDir,
     app,
@@ -110,27 +111,57 @@ def serve(
         Path | None,
         typer.Option(dir_okay=False, help="Private key (PEM) of --tls-cert; default: tls_key."),
     ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(help=f"Least level logged: {', '.join(LEVELS)}; default: log_level."),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(help="Log lines on stderr: console (text) or json; default: log_format."),
+    ] = None,
 ) -> None:
     """Run the node's HTTP API until interrupted: https with a certificate, else http.
 
-    A node restored from a backup first takes back from its peers what it signed since, and
-    does not start if it cannot ('parley node rejoin').
+    It logs to standard error: one line per request, the audit trail, and the failures of
+    its background duties. A node restored from a backup first takes back from its peers
+    what it signed since, and does not start if it cannot ('parley node rejoin').
     """
     if restored(data) is not None:
         _print_rejoined(_rejoin(data, force=False))
     node = Node.open(data)
     try:
-        _serve(node, data, host, port, server_context(data, node.settings, tls_cert, tls_key))
+        level = _chosen(log_level, "--log-level", node.settings.log_level, LEVELS)
+        form = _chosen(log_format, "--log-format", node.settings.log_format, FORMATS)
+        tls = server_context(data, node.settings, tls_cert, tls_key)
+        _serve(node, data, host, port, tls, (level, form))
     finally:
         node.close()
 
 
-def _serve(node: Node, data: Path, host: str, port: int, tls: ssl.SSLContext | None) -> None:
+def _chosen(given: str | None, option: str, setting: str, choices: tuple[str, ...]) -> str:
+    """The option if given, else the setting, as one of ``choices``."""
+    if given is not None:
+        return checked_choice(given, choices, option)
+    return checked_choice(setting, choices, f"settings.{option[2:].replace('-', '_')}")
+
+
+def _serve(
+    node: Node,
+    data: Path,
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+    logs: tuple[str, str],
+) -> None:
     import uvicorn
 
-    from parley.api import create_app
+    from parley.api import ACCESS_LOGGER, RequestIdFilter, create_app
 
-    with _folder_lock(data, exclusive=False):
+    level, form = logs
+    with (
+        configured_logging(level, form, always=(ACCESS_LOGGER,), stamps=(RequestIdFilter(),)),
+        _folder_lock(data, exclusive=False),
+    ):
         listener = _listen(host, port)
         scheme = "http" if tls is None else "https"
         url = f"{scheme}://{_in_url(host)}:{listener.getsockname()[1]}"
@@ -141,7 +172,9 @@ def _serve(node: Node, data: Path, host: str, port: int, tls: ssl.SSLContext | N
             create_app(node),
             host=host,
             port=port,
-            log_level="warning",
+            # The handler configured above, not uvicorn's; the access log is the node's own.
+            log_config=None,
+            log_level=level,
             access_log=False,
             ssl_context_factory=None if tls is None else _given(tls),
             # h11, not httptools: it bounds a request's head, which httptools lets grow
@@ -154,8 +187,7 @@ def _serve(node: Node, data: Path, host: str, port: int, tls: ssl.SSLContext | N
             proxy_headers=bool(node.settings.trusted_proxies),
             forwarded_allow_ips=node.settings.trusted_proxies or "",
         )
-        with audit_shown():
-            uvicorn.Server(config).run(sockets=[listener])
+        uvicorn.Server(config).run(sockets=[listener])
 
 
 @contextlib.contextmanager

@@ -82,12 +82,20 @@ class Duty:
         return DutyStats(self.name, self._passes, self._failures, failing, self._last_error)
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            if await self.run_once():
-                await self._wait()
-            else:
-                await self._sleep(self.backoff())
+        """Passes until cancelled; a failure of the schedule itself, which no retry mends,
+        ends the duty and is logged once."""
+        try:
+            while True:
+                self._wake.clear()
+                if await self.run_once():
+                    await self._wait()
+                else:
+                    await self._sleep(self.backoff())
+        except Exception:
+            _log.critical(
+                "%s stopped", self.name, exc_info=True, extra={"context": {"duty": self.name}}
+            )
+            raise
 
     async def run_once(self) -> bool:
         """One pass; True if it succeeded. Failures are counted and logged, never raised."""
@@ -98,7 +106,12 @@ class Duty:
             self._failed(exc)
             return False
         if self._streak:
-            _log.info("%s works again after %d failed passes", self.name, self._streak)
+            _log.info(
+                "%s works again after %d failed passes",
+                self.name,
+                self._streak,
+                extra={"context": {"duty": self.name, "pass": self._passes}},
+            )
             self._streak = 0
         return True
 
@@ -112,12 +125,17 @@ class Duty:
         self._failures += 1
         self._streak += 1
         self._last_error = f"{type(exc).__name__}: {exc}"
+        context = {"context": {"duty": self.name, "pass": self._passes, "streak": self._streak}}
         if self._streak > 1:
-            _log.debug("%s failed again (%d in a row): %s", self.name, self._streak, exc)
+            _log.debug(
+                "%s failed again (%d in a row): %s", self.name, self._streak, exc, extra=context
+            )
         elif isinstance(exc, self._expected):
-            _log.warning("%s failed, retrying with backoff: %s", self.name, self._last_error)
+            _log.warning(
+                "%s failed, retrying with backoff: %s", self.name, self._last_error, extra=context
+            )
         else:
-            _log.error("%s failed, retrying with backoff", self.name, exc_info=exc)
+            _log.error("%s failed, retrying with backoff", self.name, exc_info=exc, extra=context)
 
     async def _wait(self) -> None:
         every = self._every_s() if callable(self._every_s) else self._every_s

@@ -51,6 +51,8 @@ class Witness:
         self._channels = channels
         self._transport = transport
         self.duty = Duty("witnessing", self.witness_all, every_s=ctx.settings.witness_interval_s)
+        # Peers whose last witnessing failed: a streak is logged at its start and its end.
+        self._failing: set[str] = set()
 
     async def witness(self, peer: str) -> str:
         """Fetch ``peer``'s latest checkpoint, check it extends the last one seen, cosign it.
@@ -99,8 +101,22 @@ class Witness:
                 outcomes[peer] = await self.witness(peer)
             except ParleyError as exc:
                 outcomes[peer] = f"failed: {exc.detail}"
-                _log.info("witnessing %s failed: %s", peer, exc.detail)
+                self._note_failure(peer, exc.detail)
+            else:
+                self._note_success(peer)
         return outcomes
+
+    def _note_failure(self, peer: str, detail: str) -> None:
+        if peer not in self._failing:
+            self._failing.add(peer)
+            context = {"context": {"duty": self.duty.name, "peer": peer}}
+            _log.warning("witnessing %s failed, retried each pass: %s", peer, detail, extra=context)
+
+    def _note_success(self, peer: str) -> None:
+        if peer in self._failing:
+            self._failing.discard(peer)
+            context = {"context": {"duty": self.duty.name, "peer": peer}}
+            _log.info("witnessing %s works again", peer, extra=context)
 
     async def _report(
         self, peer: str, note_a: str, note_b: str, proof: Sequence[bytes], found: SplitView

@@ -116,6 +116,7 @@ class Sessions:
             principal = self._node.operators.authenticate(token)
         except AuthenticationFailed as exc:
             raise SignedOut from exc
+        request.state.operator = principal.username  # for the request's access line
         renewed = self._cookie(token) if activity else None
         left_ms = idle_ms if activity else last_ms + idle_ms - now_ms
         return Session(principal, token, self._mac("csrf", token), renewed, left_ms / 1000)
