@@ -67,6 +67,12 @@ class Server:
         token: str = response.json()["token"]
         return token
 
+    def stop(self) -> None:
+        """SIGTERM, as a service manager stops it: requests answered, their lines written."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+
     def kill(self) -> None:
         """SIGKILL the server's process group: no shutdown handler, no final flush."""
         if self.process.poll() is None:

@@ -21,7 +21,8 @@ def test_serve_logs_json_lines_with_an_access_line_per_request_and_no_secret(
         me = client.get("/me", headers={"x-request-id": "desk-7:0042"})
         listed = client.get("/channels", params={"limit": 5, "token": token})
     assert (refused.status_code, me.status_code, listed.status_code) == (401, 200, 200)
-    server.kill()
+    # A line is written once its answer is sent: a stopped server has written them all.
+    server.stop()
 
     stderr = (served_node.logs / "serve-0.stderr.log").read_text("utf-8")
     lines = [json.loads(text) for text in stderr.splitlines()]
