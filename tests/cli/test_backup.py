@@ -56,22 +56,6 @@ def test_restore_then_rejoin_with_no_peer_is_refused_until_forced(tmp_path: Path
     assert code == 0, err
 
 
-def test_a_node_restored_without_its_key_says_where_the_key_goes(tmp_path: Path) -> None:
-    out, _ = backed_up(tmp_path)
-    data = tmp_path / "restored"
-    code, stdout, err = run("restore", "--from", str(out), "--data", str(data))
-    assert code == 0, err
-    assert "node.key was not in the archive" in stdout
-
-    code, _, err = run("node", "rejoin", "--data", str(data), "--force")
-
-    assert code == 2
-    assert err == [
-        f"Not found: no node.key in {data}: put the node's key file there (mode 0600), "
-        "from where it is kept apart from backups"
-    ]
-
-
 def test_restore_refuses_a_folder_in_use_and_an_altered_archive_in_one_line(
     tmp_path: Path,
 ) -> None:

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 from typing import Final
 
-from parley.errors import Conflict, InvalidInput, NotFound
+from parley.errors import Conflict, InvalidInput
 from parley.protocol import Ed25519Signer, Signer, pem_is_encrypted
 from parley.settings import Settings
 
@@ -41,12 +41,6 @@ def load_signer(data_dir: Path, settings: Settings, passphrase: str | None = Non
     the first line of the file the setting ``key_passphrase_file`` names.
     """
     path = data_dir / KEY_FILE
-    if not path.is_file():
-        # A restored folder holds no key unless its backup was made with --with-key.
-        raise NotFound(
-            f"no {KEY_FILE} in {data_dir}: put the node's key file there (mode 0600), "
-            "from where it is kept apart from backups"
-        )
     pem = path.read_bytes()
     if not pem_is_encrypted(pem):
         return Ed25519Signer.from_pem(pem)
