@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from parley.cli import _main as cli_main
+from parley.cli import _record
 from parley.protocol import fingerprint
 from tests.cli.test_cli import invoke
 from tests.protocol.test_bundle import (
@@ -222,3 +224,21 @@ def test_whatever_a_bundle_holds_verify_prints_one_verdict_or_its_json(
     assert out.startswith("VERDICT: INVALID: ") == (code == 1)
     code_json, out_json, _ = verify(path, "--json")
     assert (code_json, json.loads(out_json)["verdict"]) == (code, ["valid", "invalid"][code])
+
+
+def test_a_bar_shows_progress_on_a_terminal_and_never_beside_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_record, "LARGE", 1)  # this bundle counts as large
+    path = bundle_of(tmp_path)
+    assert verify(path)[2] == ""  # stderr is no terminal here
+    # As rich sees a terminal: it decides that once, when the console is made.
+    monkeypatch.setattr(cli_main.err_console, "_force_terminal", True)
+    monkeypatch.setattr(cli_main.err_console, "is_interactive", True)
+    code, out, err = verify(path, "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["counts"]["events"] == 6
+    code, out, err = verify(path)
+    assert code == 0
+    assert "Checking hotline.jsonl" in err
+    assert out.splitlines()[-1].startswith("VERDICT: VALID: 6 events")

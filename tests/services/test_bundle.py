@@ -80,8 +80,10 @@ async def test_events_after_the_checkpoint_are_left_out_and_counted(
         as_role(us, Role.OPERATOR), channel, precedence="routine", text="later", lang="en"
     )
     await us.transparency.sequence()
-    summary = us.export(channel, tmp_path / "b")
+    told: list[tuple[int, int]] = []
+    summary = us.export(channel, tmp_path / "b", progress=lambda *done: told.append(done))
     assert summary.left_out == 1
+    assert told[-1] == (us.store.count_events(channel),) * 2
     report = verify_bundle(tmp_path / "b", workers=1)
     assert len(report.entries) == summary.events == us.store.count_events(channel) - 1
     assert "later" not in [s.entry.body["text"] for s in report.sent if s.entry.body]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from parley.clock import format_ms
 from parley.errors import BundleInvalid, InvalidInput, NotFound
@@ -22,9 +24,34 @@ from parley.protocol import (
 from parley.services import BundleReport, Node, verify_bundle
 
 from ._excerpt import excerpt_json, excerpt_lines
-from ._main import DataDir, app, audit_shown, console, printable, run_or_exit
+from ._main import DataDir, app, audit_shown, console, err_console, printable, run_or_exit
 
 __all__: list[str] = []
+
+# Fewer events than this are checked or exported in a moment: no bar.
+LARGE: Final = 20_000
+
+
+@contextmanager
+def progress_bar(what: str, *, shown: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A bar on stderr while a large bundle is written or checked, only on a terminal: a
+    pipe, a log or a script reading --json gets the outcome alone."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not (shown and err_console.is_terminal),
+    ) as bar:
+        task = bar.add_task(what, total=None, visible=False)
+
+        def advance(done: int, total: int) -> None:
+            if total >= LARGE:
+                bar.update(task, completed=done, total=total, visible=True, refresh=True)
+
+        yield advance
 
 
 @app.command()
@@ -38,8 +65,8 @@ def export(
     """Write a channel's record, up to the latest checkpoint, as a bundle 'parley verify' checks."""
     node = Node.open(data)
     try:
-        with audit_shown():
-            summary = node.export(channel, out, replace=force)
+        with audit_shown(), progress_bar(f"Exporting {channel}") as progress:
+            summary = node.export(channel, out, replace=force, progress=progress)
     finally:
         node.close()
     witnesses = ", ".join(summary.cosigners) or "no witness yet"
@@ -99,7 +126,10 @@ def verify(
     if not bundle.is_file():
         raise NotFound(f"{bundle} is not a file")
     try:
-        report = verify_bundle(bundle, workers=workers, expected_keys=expected)
+        with progress_bar(f"Checking {bundle.name}", shown=not as_json) as progress:
+            report = verify_bundle(
+                bundle, workers=workers, expected_keys=expected, progress=progress
+            )
     except OSError as exc:
         raise NotFound(f"cannot read {bundle}: {exc.strerror or exc}") from exc
     except BundleInvalid as exc:

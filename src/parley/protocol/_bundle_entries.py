@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from ._bundle_json import (
     fail,
     is_count,
     is_party,
-    read_json,
+    read_event_json,
     shown,
     timestamp_field,
 )
+from ._canonical import canonical_bytes
 from ._event import EVENT_VERSION
 from ._key_history import KeyHistory, ts_ms
 from ._keys import (
@@ -105,7 +107,8 @@ def read_entry(line_number: int, line: bytes, channel: str) -> Entry:
     """Parse one entry line, everything but the signature (``check_signature`` does that)."""
     where = f"line {line_number}"
     index, raw = _split_line(where, line)
-    event, author, seq = _event_identity(where, read_json(f"{where}: the event", raw), raw)
+    parsed, plain = read_event_json(f"{where}: the event", raw)
+    event, author, seq = _event_identity(where, parsed, raw)
     where = f"{where} ({author}#{seq})"
     exact_fields(f"{where}: event", event, _EVENT_FIELDS)
     if event["v"] != EVENT_VERSION or isinstance(event["v"], bool):
@@ -123,6 +126,13 @@ def read_entry(line_number: int, line: bytes, channel: str) -> Entry:
         validate_body(kind, body)
     except InvalidInput as exc:
         raise fail(f"{where}: {exc.detail}") from None
+    seen = _seen(where, event["seen"], author)
+    ts = timestamp_field(f"{where}: event.ts", event["ts"])
+    if not _canonical(raw, event, plain):
+        # Another spelling of the same event would have another id than the one logged.
+        raise fail(
+            f"{where}: the event is not in its canonical form (RFC 8785), the only one signed"
+        )
     return Entry(
         line=line_number,
         leaf_index=index,
@@ -131,11 +141,23 @@ def read_entry(line_number: int, line: bytes, channel: str) -> Entry:
         author=author,
         seq=seq,
         prev=prev,
-        seen=_seen(where, event["seen"], author),
-        ts=timestamp_field(f"{where}: event.ts", event["ts"]),
+        seen=seen,
+        ts=ts,
         type=kind,
         body=body if kind in _VERDICT_TYPES else None,
     )
+
+
+def _canonical(raw: bytes, event: dict[str, Any], plain: bool) -> bool:
+    """Whether ``raw`` is the RFC 8785 form of ``event``, which was parsed from it."""
+    if plain:  # then the standard library writes RFC 8785, in C
+        return json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":")) == (
+            raw.decode()
+        )
+    try:
+        return canonical_bytes(event) == raw
+    except InvalidInput:
+        return False
 
 
 def _split_line(where: str, line: bytes) -> tuple[int, bytes]:

@@ -27,6 +27,7 @@ __all__ = [
     "fail",
     "is_count",
     "is_party",
+    "read_event_json",
     "read_json",
     "shown",
     "timestamp_field",
@@ -57,16 +58,45 @@ def _finite(text: str) -> float:
 
 # Nothing canonical JSON cannot hold: no NaN, no infinity (the exporter signed canonical bytes).
 _DECODER: Final = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+# Where the standard library's JSON may differ from RFC 8785: 16 digits can pass 2**53, and
+# UTF-16 orders keys beyond the BMP otherwise than code points (a 4-byte UTF-8 sequence).
+_PLAIN_DIGITS: Final = 15
+_ASTRAL_RE: Final = re.compile(rb"[\xf0-\xf7]")
 
 
 def read_json(what: str, data: bytes) -> object:
     """``data`` parsed as the JSON an exporter writes: UTF-8, no NaN, no lone surrogate."""
+    return _decoded(what, data, _DECODER)
+
+
+def read_event_json(what: str, data: bytes) -> tuple[object, bool]:
+    """``data`` parsed as ``read_json`` does, and whether it is plain: no fraction, exponent or
+    integer of 16 digits or more, no character beyond the Basic Multilingual Plane. The
+    standard library's sorted compact JSON of a plain value is its RFC 8785 form, and many
+    times cheaper to make."""
+    odd: list[str] = []
+
+    def fraction(text: str) -> float:
+        odd.append(text)
+        return _finite(text)
+
+    def integer(text: str) -> int:
+        if len(text) > _PLAIN_DIGITS:
+            odd.append(text)
+        return int(text)
+
+    decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=fraction, parse_int=integer)
+    value = _decoded(what, data, decoder)
+    return value, not odd and _ASTRAL_RE.search(data) is None
+
+
+def _decoded(what: str, data: bytes, decoder: json.JSONDecoder) -> object:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise fail(f"{what} is not UTF-8 text (byte {exc.start})") from None
     try:
-        value = _DECODER.decode(text)
+        value = decoder.decode(text)
         if "\\u" in text:  # only an escape makes a lone surrogate, which no text holds
             json.dumps(value, ensure_ascii=False).encode()
     except RecursionError:

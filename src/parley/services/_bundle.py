@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import chain, islice
 from pathlib import Path
-from typing import Final
+from typing import Any, BinaryIO, Final, Generic, NamedTuple, TypeVar
 
 from parley.clock import Clock, format_ts
 from parley.errors import BundleInvalid, Conflict, NotFound
@@ -43,9 +45,12 @@ from ._transparency import TransparencyLog
 
 __all__ = ["BundleReport", "ExportSummary", "bundle_keys", "export_bundle", "verify_bundle"]
 
-_Chunk = tuple[int, list[bytes], Mapping[str, bytes | KeyHistory]]
-_CHUNK: Final = 4096  # lines per task: large enough that pickling is cheap beside verifying
+Progress = Callable[[int, int], None]  # told (done, total) as a long export or check goes on
+Keys = Mapping[str, bytes | KeyHistory]
+_BLOCK: Final = 1 << 20  # bytes read at a time: a share of ~2,300 events, one task
+_IN_FLIGHT: Final = 4  # shares queued per worker: enough that none waits for work
 _PAGE: Final = 1000  # events read from the store at a time when exporting
+_Row = TypeVar("_Row", Entry, tuple[Any, ...])  # an entry, or its fields as a worker sends them
 
 
 @dataclass(frozen=True)
@@ -87,9 +92,11 @@ def export_bundle(
     clock: Clock,
     *,
     replace: bool = False,
+    progress: Progress | None = None,
 ) -> ExportSummary:
     """Write the channel's events up to the latest checkpoint, with everything that proves them,
-    to ``out`` (mode 0600); an existing ``out`` is refused unless ``replace``.
+    to ``out`` (mode 0600); an existing ``out`` is refused unless ``replace``. ``progress`` is
+    told the events read from the store so far and how many the channel holds.
 
     The proof is one batch inclusion proof (the complete subtrees beside the channel's
     leaves), far smaller than one audit path per event for a channel of a million events.
@@ -103,6 +110,7 @@ def export_bundle(
     raws: list[tuple[int, bytes]] = []
     left_out = 0
     after = 0
+    total = store.count_events(channel) if progress else 0
     while page := store.list_events(channel, after=after, limit=_PAGE):
         after = page[-1].pos
         indices = store.log_indices([item.event.id for item in page])
@@ -112,6 +120,8 @@ def export_bundle(
                 left_out += 1
             else:
                 raws.append((index, item.event.signed_bytes()))
+        if progress:
+            progress(len(raws) + left_out, total)
     raws.sort()
     lines = [entry_line(index, raw) for index, raw in raws]
     # The witnesses' keys too, so their cosignatures can be checked offline.
@@ -152,11 +162,16 @@ def bundle_keys(
 
 
 def verify_bundle(
-    path: Path, *, workers: int | None = None, expected_keys: Mapping[str, str] | None = None
+    path: Path,
+    *,
+    workers: int | None = None,
+    expected_keys: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> BundleReport:
     """Check every signature, chain link, inclusion and cosignature; BundleInvalid at the first
-    failure. An excerpt has no whole chains; its checkpoint must be cosigned. Signatures are
-    verified on ``workers`` processes (all cores by default).
+    failure. An excerpt has no whole chains; its checkpoint must be cosigned. The entries are
+    checked on ``workers`` processes (all cores by default), each reading its own share of
+    the file; ``progress`` is told the entries checked so far and how many the header lists.
 
     ``expected_keys``: party -> the fingerprint its key must have (``parse_fingerprint``); a
     party missing from the bundle or another key fails it before anything else is read.
@@ -165,11 +180,13 @@ def verify_bundle(
         header = check_header(handle.readline())
         check_keys(header, expected_keys or {})
         size, root, cosigners = check_checkpoint(header)
-        lines = handle.readlines()
-    # The checks that name an event come first; the counts and the digest catch the rest.
-    # The cyclic collector would walk the million new entries again and again: it pauses.
-    with collector_paused():
-        entries = _check_entries(header, lines, workers or os.cpu_count() or 1)
+        scan = _Scan(handle)
+        # The checks that name an event come first; the counts and the digest catch the rest.
+        # The cyclic collector would walk the million new entries again and again: it pauses.
+        with collector_paused():
+            entries = _Entries(header, progress or _silent).check(
+                scan, path, workers or os.cpu_count() or 1
+            )
     if header.release is None:
         chains = check_chains(entries)
         check_key_changes(entries, header.channel, header.histories)
@@ -179,12 +196,11 @@ def verify_bundle(
         check_excerpt(entries, cosigners)
         chains = Chains({}, {}, {})
     check_inclusion(entries, header.proof, size, root)
-    if len(lines) != header.events:
+    if scan.lines != header.events:
         raise BundleInvalid(
-            f"the exporter signed {header.events} entries; the bundle holds {len(lines)}"
+            f"the exporter signed {header.events} entries; the bundle holds {scan.lines}"
         )
-    digest = hashlib.sha256(b"".join(lines)).hexdigest()
-    if digest != header.entries_sha256:
+    if scan.digest.hexdigest() != header.entries_sha256:
         raise BundleInvalid(
             "the entry lines are not those the exporter signed (header.entries_sha256)"
         )
@@ -200,35 +216,158 @@ def verify_bundle(
     )
 
 
-def _check_entries(header: BundleHeader, lines: list[bytes], workers: int) -> list[Entry]:
-    """Signatures on ``workers`` processes while this one parses; the earliest failure wins.
+def _silent(done: int, total: int) -> None:
+    pass
 
-    Only lines go to the workers and only a verdict comes back: shipping parsed entries
-    between processes would cost as much as verifying them.
-    """
-    keys = header.keys()
-    chunks: list[_Chunk] = [
-        (start + 2, lines[start : start + _CHUNK], keys) for start in range(0, len(lines), _CHUNK)
-    ]
-    if workers <= 1 or len(chunks) <= 1:
-        for chunk in chunks:
-            _check_signatures(chunk)
-        return _read(header.channel, lines)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        checked = [pool.submit(_check_signatures, chunk) for chunk in chunks]
+
+@dataclass(frozen=True)
+class _Share:
+    """Consecutive whole entry lines of the bundle: what one task checks."""
+
+    start: int  # the byte offset in the file
+    data: bytes
+    first_line: int
+
+
+class _Scan:
+    """The entry lines read once, in blocks cut at line ends: their digest and count, and
+    the shares of work. The file is never held whole."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+        self.lines = 0
+
+    def shares(self) -> Iterator[_Share]:
+        offset = self._handle.tell()
+        carry = b""  # the start of a line that runs past its block
+        while block := self._handle.read(_BLOCK):
+            self.digest.update(block)
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                carry += block
+                continue
+            share = _Share(offset, carry + block[:cut], self.lines + 2)
+            self.lines += block.count(b"\n", 0, cut)
+            offset += len(share.data)
+            carry = block[cut:]
+            yield share
+        if carry:  # a last line without its line end: read_entry names it
+            self.lines += 1
+            yield _Share(offset, carry, self.lines + 1)
+
+
+class _Checked(NamedTuple, Generic[_Row]):
+    """What one share holds: its entries up to the first that cannot be read, the earliest
+    failures of each kind, and how many lines it has."""
+
+    rows: list[_Row]
+    signature: str | None
+    reading: str | None
+    lines: int
+    sha256: bytes | None = None  # of what a worker read, which must be what was scanned
+
+
+def _check_lines(data: bytes, first_line: int, channel: str, keys: Keys) -> _Checked[Entry]:
+    """Every signature of the share, and every entry up to the first that cannot be read."""
+    rows: list[Entry] = []
+    reading = None
+    lines = data.split(b"\n")
+    last = lines.pop()
+    lines = [line + b"\n" for line in lines]
+    if last:
+        lines.append(last)
+    for number, line in enumerate(lines, start=first_line):
         try:
-            entries = _read(header.channel, lines)
-        finally:
-            for future in checked:
-                future.result()  # raises the earliest chunk's failure first
-    return entries
+            check_signature(number, line, keys)
+        except BundleInvalid as exc:
+            return _Checked(rows, exc.detail, reading, len(lines))
+        if reading is None:
+            try:
+                rows.append(read_entry(number, line, channel))
+            except BundleInvalid as exc:
+                reading = exc.detail
+    return _Checked(rows, None, reading, len(lines))
 
 
-def _read(channel: str, lines: list[bytes]) -> list[Entry]:
-    return [read_entry(number, line, channel) for number, line in enumerate(lines, start=2)]
+def _read_share(
+    path: str, start: int, length: int, first_line: int, channel: str, keys: Keys
+) -> _Checked[tuple[Any, ...]]:
+    """A worker's task: its share read from the file itself, the entries sent back as plain
+    tuples, a fraction of the cost of pickling named ones."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(length)
+    rows, signature, reading, lines, _ = _check_lines(data, first_line, channel, keys)
+    plain = [tuple(entry) for entry in rows]
+    return _Checked(plain, signature, reading, lines, hashlib.sha256(data).digest())
 
 
-def _check_signatures(chunk: _Chunk) -> None:
-    first_line, lines, keys = chunk
-    for offset, line in enumerate(lines):
-        check_signature(first_line + offset, line, keys)
+class _Entries:
+    """The entries of a bundle, checked share by share in file order: the earliest signature
+    failure wins over any other, then the earliest entry that cannot be read."""
+
+    def __init__(self, header: BundleHeader, progress: Progress) -> None:
+        self._header = header
+        self._keys = header.keys()
+        self._progress = progress
+        self._entries: list[Entry] = []
+        self._reading: str | None = None
+        self._done = 0
+
+    def check(self, scan: _Scan, path: Path, workers: int) -> list[Entry]:
+        shares = scan.shares()
+        opening = list(islice(shares, 2))
+        if workers > 1 and len(opening) > 1:
+            self._spread(chain(opening, shares), path, workers)
+        else:
+            for share in chain(opening, shares):
+                checked = _check_lines(
+                    share.data, share.first_line, self._header.channel, self._keys
+                )
+                self._take(checked, checked.rows)
+        if self._reading is not None:
+            raise BundleInvalid(self._reading)
+        return self._entries
+
+    def _spread(self, shares: Iterable[_Share], path: Path, workers: int) -> None:
+        """Each worker reads its share from the file itself; only a few shares are in flight,
+        so memory stays bounded however large the bundle."""
+        in_flight: deque[tuple[_Share, Future[_Checked[tuple[Any, ...]]]]] = deque()
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            try:
+                for share in shares:
+                    task = pool.submit(
+                        _read_share,
+                        str(path),
+                        share.start,
+                        len(share.data),
+                        share.first_line,
+                        self._header.channel,
+                        self._keys,
+                    )
+                    in_flight.append((share, task))
+                    if len(in_flight) > _IN_FLIGHT * workers:
+                        self._collect(*in_flight.popleft())
+                while in_flight:
+                    self._collect(*in_flight.popleft())
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+
+    def _collect(self, share: _Share, task: Future[_Checked[tuple[Any, ...]]]) -> None:
+        checked = task.result()
+        if checked.sha256 != hashlib.sha256(share.data).digest():
+            raise BundleInvalid(
+                f"line {share.first_line} on: the bundle changed while it was being checked"
+            )
+        self._take(checked, map(Entry._make, checked.rows))
+
+    def _take(self, checked: _Checked[Any], entries: Iterable[Entry]) -> None:
+        if checked.signature is not None:  # every earlier share is checked: the earliest
+            raise BundleInvalid(checked.signature)
+        if self._reading is None:
+            self._entries.extend(entries)
+            self._reading = checked.reading
+        self._done += checked.lines
+        self._progress(self._done, self._header.events)

@@ -30,7 +30,7 @@ from ._agreements import AgreementService
 from ._allegations import AllegationService
 from ._audit import AuditService, audit_entry, log_audit, write_audited
 from ._auth import CONSOLE, Permission, Principal, require
-from ._bundle import ExportSummary, export_bundle
+from ._bundle import ExportSummary, Progress, export_bundle
 from ._bus import Bus
 from ._channels import ChannelService
 from ._context import NodeContext
@@ -278,7 +278,9 @@ class Node:
         os.replace(pending, key_path)
         return change
 
-    def export(self, channel: str, out: Path, *, replace: bool = False) -> ExportSummary:
+    def export(
+        self, channel: str, out: Path, *, replace: bool = False, progress: Progress | None = None
+    ) -> ExportSummary:
         """Write ``channel``'s record up to the latest checkpoint as a bundle to verify offline;
         an existing ``out`` is refused unless ``replace``. Only the node's console exports."""
         summary = export_bundle(
@@ -290,6 +292,7 @@ class Node:
             out,
             self.clock,
             replace=replace,
+            progress=progress,
         )
         self._audit_now(CONSOLE, "bundle.export", channel, events=summary.events, size=summary.size)
         return summary
