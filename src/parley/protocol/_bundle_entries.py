@@ -68,6 +68,7 @@ _VERDICT_TYPES: Final = frozenset(
     }
 )
 _TS_MEMBER: Final = b',"ts":"'
+_PLAIN: Final = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 _KEY_CHANGE_END: Final = b',"type":"key_change","v":1}'
 
 
@@ -151,9 +152,7 @@ def read_entry(line_number: int, line: bytes, channel: str) -> Entry:
 def _canonical(raw: bytes, event: dict[str, Any], plain: bool) -> bool:
     """Whether ``raw`` is the RFC 8785 form of ``event``, which was parsed from it."""
     if plain:  # then the standard library writes RFC 8785, in C
-        return json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":")) == (
-            raw.decode()
-        )
+        return _PLAIN.encode(event).encode() == raw
     try:
         return canonical_bytes(event) == raw
     except InvalidInput:

@@ -87,7 +87,7 @@ def read_event_json(what: str, data: bytes) -> tuple[object, bool]:
 
     decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=fraction, parse_int=integer)
     value = _decoded(what, data, decoder)
-    return value, not odd and _ASTRAL_RE.search(data) is None
+    return value, not odd and (data.isascii() or _ASTRAL_RE.search(data) is None)
 
 
 def _decoded(what: str, data: bytes, decoder: json.JSONDecoder) -> object:
