@@ -11,7 +11,8 @@
 * **Verify.** A bundle of ``--events`` events (1,000,000 by default) in one channel of three
   parties: messages from two parties, acks and receipts, cosigned checkpoint, written with
   the same functions ``parley export`` uses. It is verified with ``verify_bundle`` on one
-  process (the baseline) and on every core; the ratio is printed.
+  process (the baseline) and on every core: wall time, events/s, CPU per event of the main
+  process and its workers, peak memory and the load average; the ratio is printed.
 
     .venv/bin/python bench/record_bench.py                  # full run (~10 minutes)
     .venv/bin/python bench/record_bench.py --quick          # 100k events, 1M-entry log
