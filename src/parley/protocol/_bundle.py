@@ -7,8 +7,10 @@ all of it and over the SHA-256 of the entry lines. Each further line is one entr
 ``{"index":<log index>,"event":<the event's canonical bytes, verbatim>}``, in log order.
 
 Keeping each event's logged bytes verbatim lets a verifier hash the leaf and recover the
-signed bytes without re-canonicalising a million events. Everything here is pure: the
-service layer reads the file and spreads ``check_signature`` over processes.
+signed bytes without re-canonicalising a million events (each is checked to be in its
+canonical form, cheaply where the standard library writes it). Everything here is pure: the
+service layer reads the file in shares and spreads ``check_signature`` and ``read_entry``
+over processes.
 
 Anyone can make a bundle with keys of their own, so every check here takes its input as
 hostile: each defect, whatever the JSON holds, is a ``BundleInvalid`` naming it, and nothing
