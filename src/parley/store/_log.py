@@ -62,7 +62,7 @@ _TILE = select(t.log_tiles.c.hashes).where(
 # A proof is served in well under a millisecond only if building its statements costs
 # nothing: the reads of the proof path are built once (and cached compiled).
 _LOG_SIZE = select(func.max(t.log_leaves.c.idx))
-_LOG_INDEX = select(t.log_leaves.c.idx).where(t.log_leaves.c.event_id == bindparam("event_id"))
+_LOG_INDEX = "SELECT idx FROM log_leaves WHERE event_id = ?"
 _LOG_INDICES = select(t.log_leaves.c.event_id, t.log_leaves.c.idx).where(
     t.log_leaves.c.event_id.in_(bindparam("ids", expanding=True))
 )
@@ -154,9 +154,9 @@ class LogReads(Protocol):
 
 
 @functools.lru_cache(maxsize=32)
-def _tiles_query(placeholder: str, count: int) -> str:
-    """The tiles of ``count`` (level, idx) keys, in the driver's own parameter style."""
-    keys = ",".join(f"({placeholder},{placeholder})" for _ in range(count))
+def _tiles_query(count: int) -> str:
+    """The tiles of ``count`` (level, idx) keys."""
+    keys = ",".join("(?,?)" for _ in range(count))
     return (
         f"SELECT n.level, n.idx, n.hashes FROM (VALUES {keys}) AS k "  # noqa: S608 - placeholders
         "JOIN log_tiles AS n ON n.level = k.column1 AND n.idx = k.column2"
@@ -297,8 +297,8 @@ class SqlLogReads(SqlReadsBase):
 
     def log_index(self, event_id: str) -> int | None:
         with self._log_conn() as conn:
-            index = conn.execute(_LOG_INDEX, {"event_id": event_id}).scalar_one_or_none()
-        return None if index is None else int(index)
+            rows = _driver_rows(conn, _LOG_INDEX, (event_id,))
+        return int(rows[0][0]) if rows else None
 
     def log_indices(self, event_ids: Iterable[str]) -> dict[str, int]:
         """Leaf index of each logged event among ``event_ids``; unlogged ones are left out."""
@@ -388,19 +388,34 @@ def _read_tiles(conn: Connection, keys: Iterable[TileKey]) -> dict[TileKey, byte
 
     The keys are a ``VALUES`` list joined to the table, padded to a power of two with a key
     no tile has, so that a few statements serve every proof and stay prepared (on SQLite,
-    preparing a new one costs as much as the probes). They go to the driver as they are:
-    SQLAlchemy's own work per statement would cost more than the probes.
+    preparing a new one costs as much as the probes).
     """
-    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     wanted = sorted(keys)
     found: dict[TileKey, bytes] = {}
     for i in range(0, len(wanted), _TILE_CHUNK):
         chunk = wanted[i : i + _TILE_CHUNK]
         count = max(_TILE_BUCKET_MIN, 1 << (len(chunk) - 1).bit_length())
         params = [n for key in chunk for n in key] + [-1, -1] * (count - len(chunk))
-        rows = conn.exec_driver_sql(_tiles_query(placeholder, count), tuple(params))
+        rows = _driver_rows(conn, _tiles_query(count), tuple(params))
         found.update(((level, index), bytes(h)) for level, index, h in rows)
     return found
+
+
+def _driver_rows(conn: Connection, query: str, params: tuple[object, ...]) -> list[Any]:
+    """Rows of a ``?``-style query, asked of the driver's own cursor.
+
+    On a proof's path SQLAlchemy's work per statement (and the BEGIN it sends first) costs
+    more than the primary-key probes themselves. Without that BEGIN each read is its own
+    snapshot, which is enough for a log that only grows: a tile's first hashes never change.
+    """
+    if conn.dialect.paramstyle != "qmark":
+        query = query.replace("?", "%s")
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(query, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _checkpoint(row: Any) -> CheckpointRecord:
