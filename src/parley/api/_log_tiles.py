@@ -27,7 +27,8 @@ TILE_ANSWER: Final[dict[int | str, dict[str, Any]]] = {
 CHECKPOINT_ANSWER: Final[dict[int | str, dict[str, Any]]] = {
     200: {
         "description": "the latest checkpoint, a C2SP signed note with its cosignatures",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
+        # A file of UTF-8 text: its signatures cover its bytes exactly as served.
+        "content": {"text/plain": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 
