@@ -266,10 +266,10 @@ class SqlLogTx(SqlTxBase):
 class SqlLogReads(SqlReadsBase):
     @contextmanager
     def log_reader(self) -> Iterator[None]:
-        """The log reads inside share one read connection and transaction.
+        """The log reads inside share one read connection.
 
-        A proof reads the leaf index, the checkpoint and the nodes; apart, each read would
-        pay for its own connection and BEGIN, most of the cost of serving the proof.
+        A proof reads the leaf index, the checkpoint and the tiles; apart, each read would
+        pay for its own connection, most of the cost of serving the proof.
         """
         with self._log_conn() as conn:
             token = _SHARED_READER.set((self, conn))
