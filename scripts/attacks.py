@@ -452,7 +452,7 @@ def at_most(status: int, setting: str) -> Judge:
 
 
 # A channel a peer opens: its opening and this node's receipt, two chains, two leaves of the
-# log (and the log's nodes above them).
+# log (and at most one new tile of it: a partial tile is rewritten in place).
 ROWS_OF_A_CHANNEL = {
     "channels": 1,
     "members": 2,
@@ -460,7 +460,7 @@ ROWS_OF_A_CHANNEL = {
     "chain_heads": 2,
     "receipts": 1,
     "log_leaves": 2,
-    "log_nodes": 6,
+    "log_tiles": 1,
 }
 
 

@@ -1,4 +1,5 @@
-"""The transparency log over HTTP: checkpoints and proofs for operators, witnessing for peers."""
+"""The transparency log over HTTP: checkpoints, proofs and tiles for operators, witnessing for
+peers."""
 
 from __future__ import annotations
 
@@ -6,15 +7,25 @@ import base64
 
 import pytest
 
+from parley.api._log_tiles import tile_answer
 from parley.protocol import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
     Ed25519Signer,
+    build_proof,
     cosign,
     format_signature_line,
+    inclusion_ranges,
     leaf_hash,
+    nodes_from_tiles,
     open_log_checkpoint,
+    proof_nodes,
+    tile_keys,
+    tile_path,
     verify_consistency,
     verify_inclusion,
 )
+from parley.services import Tile
 from tests.api.conftest import assert_problem
 from tests.api.test_federation_api import Peer, assert_refused
 
@@ -117,6 +128,101 @@ async def test_a_consistency_proof_request_names_the_wrong_field(api, params, st
     await published(api)
     response = await api.client.get(f"{LOG}/consistency", params=params, headers=api.auth("duty1"))
     assert_problem(response, status, field)
+
+
+# -- tiles (C2SP tlog-tiles) ----------------------------------------------------------------------
+async def proof_from_tiles(fetch, index: int, size: int) -> list[bytes]:
+    """An inclusion proof as a tile client makes it: the tiles of the tree of ``size`` leaves
+    that hold its nodes, at the width they have at that size."""
+    ranges = inclusion_ranges(index, size)
+    wanted = proof_nodes(ranges)
+    tiles = {}
+    for level, tile in tile_keys(wanted):
+        width = min(TILE_WIDTH, (size >> (TILE_HEIGHT * level)) - tile * TILE_WIDTH)
+        response = await fetch(f"tile/{tile_path(level, tile, width)}")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/octet-stream"
+        tiles[(level, tile)] = response.content
+    return build_proof(ranges, nodes_from_tiles(wanted, tiles))
+
+
+async def test_an_auditor_rebuilds_an_inclusion_proof_from_tiles_and_the_signed_checkpoint(api):
+    posted = [(await api.post_message()).json() for _ in range(3)]
+    await published(api)
+    headers = api.auth("audit1")
+
+    def fetch(path: str):
+        return api.client.get(f"{LOG}/tiles/{path}", headers=headers)
+
+    served = await fetch("checkpoint")
+    assert served.status_code == 200, served.text
+    assert served.headers["content-type"] == "text/plain; charset=utf-8"
+    assert served.headers["cache-control"] == "private, no-cache"
+    checkpoint = open_log_checkpoint(served.text, "us-eucom", api.node.signer.public_key).checkpoint
+    raw = api.node.store.get_event(posted[1]["id"]).event.signed_bytes()
+    index = api.node.store.log_index(posted[1]["id"])
+
+    proof = await proof_from_tiles(fetch, index, checkpoint.size)
+
+    verify_inclusion(leaf_hash(raw), index, checkpoint.size, proof, checkpoint.root_hash)
+    assert (await fetch("tile/0/000.p/3")).headers["cache-control"] == "private, no-cache"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "tile/0/000",  # full: the log has 2 entries
+        "tile/0/000.p/3",
+        "tile/1/000.p/1",
+        "tile/0/x000/000",
+        "tile/0/000.p/0",
+        "tile/0/0",
+        "tile/entries/000",
+        "tile/0/x999/x999/x999/x999/x999/x999/999",
+        "tile/",
+    ],
+)
+async def test_a_path_that_names_no_tile_of_the_log_is_a_404_problem(api, path):
+    await published(api)
+    response = await api.client.get(f"{LOG}/tiles/{path}", headers=api.auth("audit1"))
+    assert_problem(response, 404)
+
+
+async def test_tiles_need_a_login_as_checkpoints_do(api):
+    await published(api)
+    assert_problem(await api.client.get(f"{LOG}/tiles/checkpoint"), 401)
+    assert_problem(await api.client.get(f"{LOG}/tiles/tile/0/000.p/1"), 401)
+
+
+def test_a_full_tile_is_cached_for_a_year_and_a_partial_one_is_asked_again() -> None:
+    full = tile_answer(Tile(bytes(32 * TILE_WIDTH), True))
+    partial = tile_answer(Tile(bytes(32), False))
+    assert full.headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert partial.headers["cache-control"] == "private, no-cache"
+
+
+async def test_a_witness_reads_the_checkpoint_and_tiles_with_signed_requests(api):
+    ru = Peer(api.node, api.peer, api.client)
+    posted = (await api.post_message()).json()
+    assert_refused(
+        await api.client.get("/federation/v1/tiles/checkpoint"), 401, "unauthenticated", "unsigned"
+    )
+    assert_refused(
+        await ru.send("GET", "/federation/v1/tiles/checkpoint"), 404, "not-found", "no checkpoint"
+    )
+    await published(api)
+
+    served = await ru.send("GET", "/federation/v1/tiles/checkpoint")
+
+    assert served.status_code == 200, served.text
+    checkpoint = open_log_checkpoint(served.text, "us-eucom", api.node.signer.public_key).checkpoint
+    raw = api.node.store.get_event(posted["id"]).event.signed_bytes()
+    proof = await proof_from_tiles(
+        lambda path: ru.send("GET", f"/federation/v1/tiles/{path}"), 2, checkpoint.size
+    )
+    verify_inclusion(leaf_hash(raw), 2, checkpoint.size, proof, checkpoint.root_hash)
+    beyond = await ru.send("GET", "/federation/v1/tiles/tile/0/000")
+    assert_refused(beyond, 404, "not-found", "no tile 0/000")
 
 
 # -- witnessing between nodes ----------------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""Inclusion and consistency proofs served from the stored nodes of a node's log."""
+"""Inclusion and consistency proofs served from the stored tiles of a node's log, and the tiles."""
 
 from __future__ import annotations
 
 import pytest
 
 from parley.errors import Conflict, InvalidInput, InvalidProof, NotFound
-from parley.protocol import root_of, verify_consistency, verify_inclusion
+from parley.protocol import build_tiles, root_of, tile_path, verify_consistency, verify_inclusion
 from tests.services.test_transparency import pair, post, stored_leaves  # noqa: F401
 
 pytestmark = pytest.mark.anyio
@@ -62,3 +62,27 @@ async def test_a_proof_names_what_is_wrong_with_its_request(
         log.consistency_proof(1, 5)
     empty = log.consistency_proof(0, 2)
     assert (empty.proof, empty.second_root) == ([], log.root_at(2))
+
+
+async def test_tiles_are_served_at_their_paths_as_far_as_the_log_has_them(
+    pair,  # noqa: F811 - the fixture imported above
+):
+    us, _, channel = pair
+    await post(us, channel, 5)
+    await us.transparency.sequence()
+    log = us.transparency
+    (hashes,) = build_tiles(stored_leaves(us)).values()
+
+    partial = log.tile("0/000.p/7")
+    assert (partial.hashes, partial.full) == (hashes, False)
+    assert log.tile(tile_path(0, 0, 3)).hashes == hashes[: 3 * 32]
+    for path, why in [
+        ("0/000", "the log has no tile 0/000 yet"),
+        ("0/000.p/8", "the log has no tile 0/000.p/8 yet"),
+        ("0/001.p/1", "the log has no tile"),
+        ("1/000.p/1", "the log has no tile"),
+        ("0/x000/000", "is not how tile paths are written"),
+        ("entries/000", "is not a tile path"),
+    ]:
+        with pytest.raises(NotFound, match=f"path: .*{why}"):
+            log.tile(path)

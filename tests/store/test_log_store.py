@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
 from parley.errors import Conflict
-from parley.protocol import CompactRange, leaf_hash
+from parley.protocol import CompactRange, build_tiles, leaf_hash
 from parley.store import CheckpointRecord, CosignatureRecord, LogEntry, SqlStore, WitnessedRecord
 from tests.store.scenario import HOTLINE, RU, START_MS, US, append, open_channels
 
@@ -179,3 +179,30 @@ async def test_reads_in_a_log_reader_share_one_connection_and_answer_the_same(
 
     assert inside == outside
     assert pool.checkedout() == held - 1
+
+
+async def test_the_tree_is_kept_as_tiles_grown_batch_by_batch(store: SqlStore) -> None:
+    tree = CompactRange.empty()
+    ids = _ids(0, 600)
+    for start, end in [(0, 100), (100, 256), (256, 257), (257, 600)]:
+        await _grow(store, tree, ids[start:end])
+
+    tiles = build_tiles([leaf_hash(event_id.encode()) for event_id in ids])
+    assert {key: store.log_tile(*key) for key in tiles} == tiles
+    assert (len(tiles[(0, 2)]), len(tiles[(1, 0)])) == (88 * 32, 2 * 32)
+    assert store.log_tile(0, 3) is None
+    assert store.log_tile(2, 0) is None
+
+
+async def test_a_tile_that_does_not_end_where_the_append_starts_is_a_conflict(
+    store: SqlStore,
+) -> None:
+    tree = CompactRange.empty()
+    await _grow(store, tree, _ids(0, 3))
+    skipped = [(0, 4, b"\x05" * 32)]
+
+    with pytest.raises(Conflict, match="tile 0/0 does not end at hash 4"):
+        await store.write(lambda tx: tx.append_log(3, _ids(3, 1), skipped))
+
+    assert store.log_size() == 3
+    assert len(store.log_tile(0, 0) or b"") == 3 * 32

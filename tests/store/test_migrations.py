@@ -8,8 +8,21 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, Engine, MetaData, Text, inspect, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    inspect,
+    select,
+)
 
+from parley.protocol import CompactRange, build_tiles, leaf_hash
 from parley.store import _schema as t
 from parley.store import migrate, schema_revision, upgrade
 from parley.store._migrate import alembic_config
@@ -168,6 +181,46 @@ def test_agreement_events_stored_before_the_upgrade_are_indexed_by_it(engine: En
         (f"{1:064x}", 1, "agreement"),
         (f"{1:064x}", 3, "agreement_signature"),
     ]
+
+
+# The log as revisions up to 0013 stored it: every complete node of the tree, a row each.
+_LOG_NODES = Table(
+    "log_nodes",
+    MetaData(),
+    Column("level", Integer, primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("hash", LargeBinary(32)),
+)
+
+
+def _log_nodes(engine: Engine) -> set[tuple[int, int, bytes]]:
+    with engine.connect() as conn:
+        return {(r.level, r.idx, bytes(r.hash)) for r in conn.execute(select(_LOG_NODES))}
+
+
+def test_the_stored_nodes_become_tiles_and_come_back_on_a_downgrade(engine: Engine) -> None:
+    _upgrade_to(engine, "0013")
+    # More than one read of the migration (64 tiles), and a partial tile on two levels.
+    size = 2 * 64 * 256 + 300
+    leaves = [leaf_hash(b"event %d" % i) for i in range(size)]
+    edge = CompactRange.empty()
+    nodes = {node for h in leaves for node in edge.append(h)}
+    with engine.begin() as conn:
+        conn.execute(
+            _LOG_NODES.insert(), [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes]
+        )
+
+    upgrade(engine)
+
+    assert "log_nodes" not in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.log_tiles)).all()
+    assert {(r.level, r.idx): bytes(r.hashes) for r in rows} == build_tiles(leaves)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013")
+    assert _log_nodes(engine) == nodes
 
 
 def test_schema_revision_reads_and_migrate_applies_by_url(store_url: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,7 @@ from ._contract import ContractRoute, problems
 from ._deps import NodeDep
 from ._input import BoundedInt, read_json
 from ._log_answers import Base64, CosignedAt
+from ._log_tiles import CHECKPOINT_ANSWER, TILE_ANSWER, note_answer, tile_answer
 
 __all__ = ["router"]
 
@@ -174,6 +175,31 @@ def checkpoint(
 ) -> WitnessCheckpointOut:
     """The latest checkpoint for a witness, with a consistency proof from the size it saw."""
     return WitnessCheckpointOut.model_validate(node.transparency.serve_checkpoint(from_size))
+
+
+# C2SP tlog-tiles under the prefix /federation/v1/tiles: what a witness's tile client reads.
+@router.get(
+    "/tiles/checkpoint",
+    response_class=Response,
+    responses={**CHECKPOINT_ANSWER, **problems(404)},
+)
+def tiles_checkpoint(node: NodeDep, signed: Signed) -> Response:
+    """The latest checkpoint as a signed note (text), with its witnesses' cosignatures."""
+    return note_answer(node.transparency.latest_note())
+
+
+@router.get(
+    "/tiles/tile/{path:path}",
+    response_class=Response,
+    responses={**TILE_ANSWER, **problems(404)},
+)
+def log_tile(
+    node: NodeDep,
+    signed: Signed,
+    path: Annotated[str, Path(description="L/N or L/N.p/W, N written as x001/x234/067")],
+) -> Response:
+    """A tile of this node's Merkle tree: up to 256 hashes of tree level 8 * L."""
+    return tile_answer(node.transparency.tile(path))
 
 
 @router.post("/cosignature", openapi_extra=_body(CosignatureIn), responses=problems(404))

@@ -35,6 +35,7 @@ from ._deconfliction_answers import CheckOut, DeconflictionAlertOut, MatchOut
 from ._deps import CurrentPrincipal, CurrentToken, NodeDep, client_address
 from ._input import BoundedInt, JsonRoute
 from ._log_answers import CheckpointOut, ConsistencyProofOut, InclusionProofOut
+from ._log_tiles import CHECKPOINT_ANSWER, TILE_ANSWER, note_answer, tile_answer
 from ._models import (
     CancelIn,
     ChannelIn,
@@ -457,6 +458,33 @@ def consistency_proof(
     return ConsistencyProofOut.model_validate(
         node.transparency.consistency(principal, first, second)
     )
+
+
+# C2SP tlog-tiles under the prefix /api/v1/log/tiles: what an auditor's tile client reads.
+@router.get(
+    "/log/tiles/checkpoint",
+    tags=["log"],
+    response_class=Response,
+    responses={**CHECKPOINT_ANSWER, **problems(404)},
+)
+def tiles_checkpoint(node: NodeDep, principal: CurrentPrincipal) -> Response:
+    """The latest checkpoint as a signed note (text), with its witnesses' cosignatures."""
+    return note_answer(node.transparency.latest(principal).note)
+
+
+@router.get(
+    "/log/tiles/tile/{path:path}",
+    tags=["log"],
+    response_class=Response,
+    responses={**TILE_ANSWER, **problems(404)},
+)
+def log_tile(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    path: Annotated[str, Path(description="L/N or L/N.p/W, N written as x001/x234/067")],
+) -> Response:
+    """A tile of the log's Merkle tree: up to 256 hashes of tree level 8 * L."""
+    return tile_answer(node.transparency.read_tile(principal, path))
 
 
 # -- deconfliction -------------------------------------------------------------------------------

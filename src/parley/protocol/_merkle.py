@@ -1,10 +1,11 @@
 """RFC 9162 Merkle tree (section 2.1) over SHA-256: hashes, proofs from stored nodes, checks.
 
 A tree node is addressed ``(level, index)``: the complete subtree of ``2**level`` leaves that
-starts at leaf ``index * 2**level``; level 0 holds the leaf hashes. A store keeps every complete
-node, so a proof is a few lookups and a few hashes, never a walk over the whole log. Incomplete
-nodes on the right edge are never stored: they change with every append, and any range hash
-that needs one is a fold of complete nodes (``subtree_nodes``).
+starts at leaf ``index * 2**level``; level 0 holds the leaf hashes. A store answers for every
+complete node (from tiles, ``_tiles``), so a proof is a few lookups and a few hashes, never a
+walk over the whole log. Incomplete nodes on the right edge are never stored: they change
+with every append, and any range hash that needs one is a fold of complete nodes
+(``subtree_nodes``).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from ._node import CONFIG_FILE, KEY_FILE, Node, NodeConfig, init_node
 from ._notify import NotificationService
 from ._operators import MIN_PASSWORD_LENGTH, IssuedToken, OperatorService
 from ._paging import PAGE_LIMIT
-from ._proofs import ConsistencyProof, InclusionProof
+from ._proofs import ConsistencyProof, InclusionProof, Tile
 from ._rejoin import Rejoined
 from ._replicator import Replicator
 from ._reports import (
@@ -156,6 +156,7 @@ __all__ = [
     "Submitted",
     "TalksRound",
     "TalksService",
+    "Tile",
     "TransparencyLog",
     "Witness",
     "build_report",

@@ -1,7 +1,8 @@
-"""Proofs of the transparency log, built from its stored tree nodes: inclusion and consistency.
+"""Proofs of the transparency log, built from its stored tiles: inclusion and consistency.
 
-A proof reads O(log size) stored nodes in one query and never recomputes a subtree, so it
-costs the same at ten million entries as at ten.
+A proof reads the few tiles its nodes lie in (one per eight tree levels on the leaf's path
+and on the right edge) in one query and hashes inside them, so it costs about the same at
+ten million entries as at ten. The tiles themselves are served as they are stored.
 """
 
 from __future__ import annotations
@@ -12,16 +13,26 @@ from dataclasses import dataclass
 
 from parley.errors import Conflict, FieldError, InvalidInput, NotFound, ParleyError
 from parley.protocol import (
+    HASH_SIZE,
+    TILE_WIDTH,
     CompactRange,
     TreeNode,
     build_proof,
     consistency_ranges,
     inclusion_ranges,
+    parse_tile_path,
     proof_nodes,
 )
 from parley.store import Store
 
-__all__ = ["ConsistencyProof", "InclusionProof", "LogProofs", "b64", "field_error"]
+__all__ = [
+    "ConsistencyProof",
+    "InclusionProof",
+    "LogProofs",
+    "Tile",
+    "b64",
+    "field_error",
+]
 
 _EVENT_ID_LEN = 64
 
@@ -57,6 +68,14 @@ class ConsistencyProof:
     first_root: bytes
     second_root: bytes
     proof: list[bytes]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile as served: its hashes, and whether it is full (then it never changes)."""
+
+    hashes: bytes
+    full: bool
 
 
 class LogProofs:
@@ -157,3 +176,15 @@ class LogProofs:
             self._root(second, nodes),
             build_proof(ranges, nodes),
         )
+
+    def tile(self, path: str) -> Tile:
+        """The tile at a C2SP tlog-tiles ``path`` (``L/N`` or ``L/N.p/W``), as far as the log
+        has it; NotFound for any other path, or a tile (or width) the log has not reached."""
+        try:
+            level, index, width = parse_tile_path(path)
+        except InvalidInput as exc:
+            raise field_error(NotFound, "path", exc.errors[0].message) from exc
+        hashes = self._store.log_tile(level, index)
+        if hashes is None or len(hashes) < width * HASH_SIZE:
+            raise field_error(NotFound, "path", f"the log has no tile {path} yet")
+        return Tile(hashes[: width * HASH_SIZE], width == TILE_WIDTH)

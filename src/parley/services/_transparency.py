@@ -33,7 +33,7 @@ from ._auth import Permission, Principal, require
 from ._bus import BusItem
 from ._context import NodeContext
 from ._duty import Duty
-from ._proofs import ConsistencyProof, InclusionProof, LogProofs, field_error
+from ._proofs import ConsistencyProof, InclusionProof, LogProofs, Tile, field_error
 
 __all__ = ["ServedCheckpoint", "SignedCheckpoint", "TransparencyLog"]
 
@@ -165,13 +165,16 @@ class TransparencyLog(LogProofs):
         assert published is not None
         return published, True
 
-    # -- for operators (the API) -----------------------------------------------------------------
-    def latest(self, principal: Principal) -> SignedCheckpoint:
-        require(principal, Permission.READ)
+    def _published(self) -> SignedCheckpoint:
         checkpoint = self.signed_checkpoint()
         if checkpoint is None:
             raise NotFound("no checkpoint is published yet")
         return checkpoint
+
+    # -- for operators (the API) -----------------------------------------------------------------
+    def latest(self, principal: Principal) -> SignedCheckpoint:
+        require(principal, Permission.READ)
+        return self._published()
 
     def inclusion(self, principal: Principal, event_id: str, size: int | None) -> InclusionProof:
         require(principal, Permission.READ)
@@ -180,6 +183,10 @@ class TransparencyLog(LogProofs):
     def consistency(self, principal: Principal, first: int, second: int) -> ConsistencyProof:
         require(principal, Permission.READ)
         return self.consistency_proof(first, second)
+
+    def read_tile(self, principal: Principal, path: str) -> Tile:
+        require(principal, Permission.READ)
+        return self.tile(path)
 
     async def publish(self, principal: Principal) -> tuple[SignedCheckpoint, bool]:
         require(principal, Permission.PUBLISH_CHECKPOINT)
@@ -201,6 +208,10 @@ class TransparencyLog(LogProofs):
         )
         cosigners = [c.witness for c in self._ctx.store.cosignatures_of(latest.size)]
         return ServedCheckpoint(latest.note, latest.size, proof, cosigners)
+
+    def latest_note(self) -> str:
+        """The latest checkpoint with its cosignatures, for a witness reading the tiles."""
+        return self._published().note
 
     async def receive_cosignature(
         self, witness: str, payload: Any

@@ -1,7 +1,8 @@
-"""The transparency log in the store: leaves, tree nodes, checkpoints, cosignatures, witnessing.
+"""The transparency log in the store: leaves, tiles, checkpoints, cosignatures, witnessing.
 
-Every complete node of the Merkle tree is stored once and never changes, so a proof reads
-a few dozen rows by key and hashes nothing but the right edge.
+The Merkle tree is kept as C2SP tlog-tiles (``protocol._tiles``): a row per tile of 256
+hashes. Any complete node is the root of a span of one tile, so a proof reads a few tile
+rows in one statement and hashes inside them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from parley.errors import Conflict
+from parley.protocol import (
+    HASH_SIZE,
+    TileKey,
+    TileRun,
+    nodes_from_tiles,
+    tile_hashes,
+    tile_keys,
+    tile_runs,
+)
 
 from . import _schema as t
 from ._base import SqlReadsBase, SqlTxBase
@@ -34,17 +44,25 @@ __all__ = [
 ]
 
 TreeNode = tuple[int, int]  # (level, index)
-# Keys per statement, padded to a power of two: a proof needs a few dozen (32 at 10M
-# entries); 2 parameters per key stay under SQLite's oldest limit of 999.
-_NODE_CHUNK = 256
-_NODE_BUCKET_MIN = 16
+# Keys per statement, padded to a power of two: a proof needs two to six tiles; 2
+# parameters per key stay under SQLite's oldest limit of 999.
+_TILE_CHUNK = 256
+_TILE_BUCKET_MIN = 4
 _ID_CHUNK = 500  # parameters per IN (...) list, under SQLite's oldest limit of 999
 _INSERT_LEAVES = insert(t.log_leaves)
-_INSERT_NODES = insert(t.log_nodes)
+_INSERT_TILES = insert(t.log_tiles)
+_GROW_TILE = (
+    update(t.log_tiles)
+    .where(t.log_tiles.c.level == bindparam("tile_level"), t.log_tiles.c.idx == bindparam("tile"))
+    .values(hashes=bindparam("grown"))
+)
+_TILE = select(t.log_tiles.c.hashes).where(
+    t.log_tiles.c.level == bindparam("level"), t.log_tiles.c.idx == bindparam("idx")
+)
 # A proof is served in well under a millisecond only if building its statements costs
 # nothing: the reads of the proof path are built once (and cached compiled).
 _LOG_SIZE = select(func.max(t.log_leaves.c.idx))
-_LOG_INDEX = select(t.log_leaves.c.idx).where(t.log_leaves.c.event_id == bindparam("event_id"))
+_LOG_INDEX = "SELECT idx FROM log_leaves WHERE event_id = ?"
 _LOG_INDICES = select(t.log_leaves.c.event_id, t.log_leaves.c.idx).where(
     t.log_leaves.c.event_id.in_(bindparam("ids", expanding=True))
 )
@@ -124,6 +142,7 @@ class LogReads(Protocol):
     def log_index(self, event_id: str) -> int | None: ...
     def log_indices(self, event_ids: Iterable[str]) -> dict[str, int]: ...
     def log_nodes(self, keys: Iterable[TreeNode]) -> dict[TreeNode, bytes]: ...
+    def log_tile(self, level: int, index: int) -> bytes | None: ...
     def log_entries(self, after_pos: int, limit: int) -> list[LogEntry]: ...
     def last_logged_pos(self) -> int: ...
     def latest_checkpoint(self) -> CheckpointRecord | None: ...
@@ -135,12 +154,12 @@ class LogReads(Protocol):
 
 
 @functools.lru_cache(maxsize=32)
-def _nodes_query(placeholder: str, count: int) -> str:
-    """The nodes of ``count`` (level, idx) keys, in the driver's own parameter style."""
-    keys = ",".join(f"({placeholder},{placeholder})" for _ in range(count))
+def _tiles_query(count: int) -> str:
+    """The tiles of ``count`` (level, idx) keys."""
+    keys = ",".join("(?,?)" for _ in range(count))
     return (
-        f"SELECT n.level, n.idx, n.hash FROM (VALUES {keys}) AS k "  # noqa: S608 - placeholders
-        "JOIN log_nodes AS n ON n.level = k.column1 AND n.idx = k.column2"
+        f"SELECT n.level, n.idx, n.hashes FROM (VALUES {keys}) AS k "  # noqa: S608 - placeholders
+        "JOIN log_tiles AS n ON n.level = k.column1 AND n.idx = k.column2"
     )
 
 
@@ -155,8 +174,9 @@ class SqlLogTx(SqlTxBase):
     ) -> None:
         """Append leaves ``size, size+1, ...`` and the tree nodes they complete.
 
-        ``size`` is the log size the caller computed the nodes from; any other size means
-        another appender got there first, and nothing is written (Conflict).
+        Of the nodes, the tiles keep those of every eighth level; the others are recomputed
+        from them. ``size`` is the log size the caller computed the nodes from; any other
+        size means another appender got there first, and nothing is written (Conflict).
         """
         current = _size(self._conn)
         if current != size:
@@ -167,9 +187,24 @@ class SqlLogTx(SqlTxBase):
             _INSERT_LEAVES,
             [{"idx": size + i, "event_id": event_id} for i, event_id in enumerate(event_ids)],
         )
-        self._conn.execute(
-            _INSERT_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
-        )
+        self._append_tiles(list(tile_runs(tile_hashes(nodes))))
+
+    def _append_tiles(self, runs: list[TileRun]) -> None:
+        """New tiles are inserted; a partial tile is rewritten with its new hashes after
+        the ones it held."""
+        grown = [run for run in runs if run[2]]
+        if grown:
+            held = _read_tiles(self._conn, {(level, index) for level, index, _, _ in grown})
+            rows = []
+            for level, index, offset, hashes in grown:
+                before = held.get((level, index), b"")
+                if len(before) != offset * HASH_SIZE:
+                    raise Conflict(f"tile {level}/{index} does not end at hash {offset}")
+                rows.append({"tile_level": level, "tile": index, "grown": before + hashes})
+            self._conn.execute(_GROW_TILE, rows)
+        new = [{"level": lv, "idx": ix, "hashes": h} for lv, ix, offset, h in runs if not offset]
+        if new:
+            self._conn.execute(_INSERT_TILES, new)
 
     def insert_checkpoint(self, record: CheckpointRecord) -> bool:
         """Store a checkpoint; False if one of that size is already stored (it is kept)."""
@@ -231,10 +266,10 @@ class SqlLogTx(SqlTxBase):
 class SqlLogReads(SqlReadsBase):
     @contextmanager
     def log_reader(self) -> Iterator[None]:
-        """The log reads inside share one read connection and transaction.
+        """The log reads inside share one read connection.
 
-        A proof reads the leaf index, the checkpoint and the nodes; apart, each read would
-        pay for its own connection and BEGIN, most of the cost of serving the proof.
+        A proof reads the leaf index, the checkpoint and the tiles; apart, each read would
+        pay for its own connection, most of the cost of serving the proof.
         """
         with self._log_conn() as conn:
             token = _SHARED_READER.set((self, conn))
@@ -262,8 +297,8 @@ class SqlLogReads(SqlReadsBase):
 
     def log_index(self, event_id: str) -> int | None:
         with self._log_conn() as conn:
-            index = conn.execute(_LOG_INDEX, {"event_id": event_id}).scalar_one_or_none()
-        return None if index is None else int(index)
+            rows = _driver_rows(conn, _LOG_INDEX, (event_id,))
+        return int(rows[0][0]) if rows else None
 
     def log_indices(self, event_ids: Iterable[str]) -> dict[str, int]:
         """Leaf index of each logged event among ``event_ids``; unlogged ones are left out."""
@@ -276,24 +311,16 @@ class SqlLogReads(SqlReadsBase):
         return found
 
     def log_nodes(self, keys: Iterable[TreeNode]) -> dict[TreeNode, bytes]:
-        """The stored nodes among ``keys``: one primary-key probe each, in one statement.
-
-        The keys are a ``VALUES`` list joined to the table, padded to a power of two with a
-        key no node has, so that a few statements serve every proof and stay prepared (on
-        SQLite, preparing a new one costs as much as the probes). As an expression, or as
-        ``OR`` per level or a row-value ``IN`` (a scan on SQLite), it costs 2-10 times more.
-        """
-        wanted = sorted({(int(level), int(index)) for level, index in keys})
-        found: dict[TreeNode, bytes] = {}
+        """The complete nodes among ``keys``, from the tiles they lie in, read in one statement."""
+        wanted = {(int(level), int(index)) for level, index in keys}
         with self._log_conn() as conn:
-            placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            for i in range(0, len(wanted), _NODE_CHUNK):
-                chunk = wanted[i : i + _NODE_CHUNK]
-                count = max(_NODE_BUCKET_MIN, 1 << (len(chunk) - 1).bit_length())
-                params = [n for key in chunk for n in key] + [-1, -1] * (count - len(chunk))
-                rows = conn.exec_driver_sql(_nodes_query(placeholder, count), tuple(params))
-                found.update(((level, index), bytes(h)) for level, index, h in rows)
-        return found
+            return nodes_from_tiles(wanted, _read_tiles(conn, tile_keys(wanted)))
+
+    def log_tile(self, level: int, index: int) -> bytes | None:
+        """The hashes of one tile as stored (partial tiles at their current width)."""
+        with self._log_conn() as conn:
+            hashes = conn.execute(_TILE, {"level": level, "idx": index}).scalar_one_or_none()
+        return None if hashes is None else bytes(hashes)
 
     def log_entries(self, after_pos: int, limit: int) -> list[LogEntry]:
         """Stored events after position ``after_pos``, in local order: what the log takes next."""
@@ -354,6 +381,41 @@ class SqlLogReads(SqlReadsBase):
             )
             for r in self._log_rows(query)
         ]
+
+
+def _read_tiles(conn: Connection, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+    """Tiles by key: one primary-key probe each, a statement per 256 keys.
+
+    The keys are a ``VALUES`` list joined to the table, padded to a power of two with a key
+    no tile has, so that a few statements serve every proof and stay prepared (on SQLite,
+    preparing a new one costs as much as the probes).
+    """
+    wanted = sorted(keys)
+    found: dict[TileKey, bytes] = {}
+    for i in range(0, len(wanted), _TILE_CHUNK):
+        chunk = wanted[i : i + _TILE_CHUNK]
+        count = max(_TILE_BUCKET_MIN, 1 << (len(chunk) - 1).bit_length())
+        params = [n for key in chunk for n in key] + [-1, -1] * (count - len(chunk))
+        rows = _driver_rows(conn, _tiles_query(count), tuple(params))
+        found.update(((level, index), bytes(h)) for level, index, h in rows)
+    return found
+
+
+def _driver_rows(conn: Connection, query: str, params: tuple[object, ...]) -> list[Any]:
+    """Rows of a ``?``-style query, asked of the driver's own cursor.
+
+    On a proof's path SQLAlchemy's work per statement (and the BEGIN it sends first) costs
+    more than the primary-key probes themselves. Without that BEGIN each read is its own
+    snapshot, which is enough for a log that only grows: a tile's first hashes never change.
+    """
+    if conn.dialect.paramstyle != "qmark":
+        query = query.replace("?", "%s")
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(query, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _checkpoint(row: Any) -> CheckpointRecord:

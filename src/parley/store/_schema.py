@@ -38,7 +38,7 @@ __all__ = [
     "idempotency_keys",
     "links",
     "log_leaves",
-    "log_nodes",
+    "log_tiles",
     "members",
     "metadata",
     "operator_grants",
@@ -349,14 +349,15 @@ log_leaves = Table(
     Column("event_id", String(64), nullable=False, unique=True),
 )
 
-log_nodes = Table(
-    "log_nodes",
+log_tiles = Table(
+    "log_tiles",
     metadata,
-    # Every complete subtree: 2**level leaves from leaf idx * 2**level; level 0 = leaf hashes.
-    # Stored once, never changed, so a proof is one lookup of a few dozen rows.
+    # C2SP tlog-tiles: tile idx of level L holds up to 256 consecutive hashes of tree level
+    # 8 * L (level 0 = leaf hashes), 32 bytes each. A partial tile is rewritten as it grows
+    # and never changes once full; every other tree node is the root of a span of one tile.
     Column("level", Integer, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
-    Column("hash", LargeBinary(32), nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
     sqlite_with_rowid=False,
 )
 
