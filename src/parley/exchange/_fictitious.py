@@ -8,8 +8,6 @@ from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from itertools import islice
 
-from anyascii import anyascii
-
 from ._persons import Person
 
 __all__ = ["fictitious_persons"]
@@ -70,6 +68,8 @@ def _numbers(start: int) -> Iterator[int]:
 
 
 def _person(i: int, category: str, arabic_every: int) -> Person:
+    from anyascii import anyascii  # only the demonstration lists need it
+
     # Dates spread by a multiplier prime to the span, so neighbours are born far apart.
     born = _FIRST_BIRTH + timedelta(days=(i * 7919) % _BIRTH_SPAN_DAYS)
     unit = "civilian" if category == "civilian" else _UNITS[i % 3]

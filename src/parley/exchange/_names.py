@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
-from anyascii import anyascii
-from rapidfuzz import fuzz
-
 __all__ = ["Likeness", "NameKey", "name_key", "name_likeness", "script_of", "scripts_of_words"]
 
 # Two spellings of one person score at least this (0-100) on their full Latin forms...
@@ -53,6 +50,9 @@ class Likeness(IntEnum):
 
 @lru_cache(maxsize=65536)
 def name_key(name: str) -> NameKey:
+    # Imported here, as in name_likeness: a node that matches no lists need not load them.
+    from anyascii import anyascii
+
     text = unicodedata.normalize("NFKC", name).casefold()
     latin = text if text.isascii() else anyascii(text).lower()
     # Apostrophes and hyphens are spelling choices (Abd-al, O'Brien, al-), not letters.
@@ -63,6 +63,8 @@ def name_key(name: str) -> NameKey:
 
 def name_likeness(a: tuple[NameKey, ...], b: tuple[NameKey, ...]) -> Likeness:
     """How close the nearest spellings of two persons are."""
+    from rapidfuzz import fuzz
+
     best = Likeness.NONE
     for x in a:
         for y in b:

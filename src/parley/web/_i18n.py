@@ -18,7 +18,7 @@ from parley.forms import RIGHT_TO_LEFT, SUPPORTED_LOCALES, get_form, translation
 
 from ._session import Session, sessions_of
 
-__all__ = ["LANGUAGES", "countdown", "negotiate", "page", "utc"]
+__all__ = ["countdown", "languages", "negotiate", "page", "utc"]
 
 DEFAULT_LOCALE = "en"
 
@@ -29,7 +29,11 @@ def _autonym(code: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-LANGUAGES = {code: _autonym(code) for code in SUPPORTED_LOCALES}
+@functools.cache
+def languages() -> dict[str, str]:
+    """The console's languages by their autonyms: built at the first page, since the locale
+    data of four languages is megabytes a node that no one browses need not hold."""
+    return {code: _autonym(code) for code in SUPPORTED_LOCALES}
 
 
 def utc(moment: str | int) -> str:
@@ -93,7 +97,7 @@ def page(
             lang=lang,
             dir="rtl" if lang in RIGHT_TO_LEFT else "ltr",
             session=session,
-            languages=LANGUAGES,
+            languages=languages(),
             now=format_ts(now),
             path=request.url.path,
             # The exchange pages are shown to the operators an admin granted them.
