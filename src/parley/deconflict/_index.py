@@ -104,7 +104,9 @@ class SpaceTimeIndex:
         self._kind: IntArray = np.empty(0, dtype=np.int64)  # index in KINDS
         self._point: BoolArray = np.empty(0, dtype=np.bool_)  # a Point (not Multi)
         self._areal: BoolArray = np.empty(0, dtype=np.bool_)  # of dimension 2
-        self._xy: FloatArray = np.empty((0, 2), dtype=np.float64)  # of a Point, else NaN
+        # Coordinates of a Point, else NaN; two arrays: cheaper to index than one of pairs.
+        self._x: FloatArray = np.empty(0, dtype=np.float64)
+        self._y: FloatArray = np.empty(0, dtype=np.float64)
         self._alive: BoolArray = np.empty(0, dtype=np.bool_)
         self._size = 0
         self._slots: dict[str, int] = {}
@@ -213,7 +215,8 @@ class SpaceTimeIndex:
         self._kind = _grown(self._kind, need)  # type: ignore[assignment]
         self._point = _grown(self._point, need)  # type: ignore[assignment]
         self._areal = _grown(self._areal, need)  # type: ignore[assignment]
-        self._xy = _grown(self._xy, need)  # type: ignore[assignment]
+        self._x = _grown(self._x, need)  # type: ignore[assignment]
+        self._y = _grown(self._y, need)  # type: ignore[assignment]
         self._alive = _grown(self._alive, need)  # type: ignore[assignment]
         self._geoms[first:need] = geoms
         self._start[first:need] = starts
@@ -224,7 +227,7 @@ class SpaceTimeIndex:
         self._point[first:need] = point
         xy = np.full((n, 2), np.nan)
         xy[point] = shapely.get_coordinates(geoms[point])
-        self._xy[first:need] = xy
+        self._x[first:need], self._y[first:need] = xy[:, 0], xy[:, 1]
         self._areal[first:need] = shapely.get_dimensions(geoms) == 2
         self._alive[first:need] = True
         self._items = _grown(self._items, need)  # type: ignore[assignment]
@@ -247,7 +250,8 @@ class SpaceTimeIndex:
             self._kind = self._kind[live]
             self._point = self._point[live]
             self._areal = self._areal[live]
-            self._xy = self._xy[live]
+            self._x = self._x[live]
+            self._y = self._y[live]
             self._alive = np.ones(len(live), dtype=np.bool_)
             self._slots = {item.key: i for i, item in enumerate(self._items.tolist())}
             self._size = len(live)
@@ -395,11 +399,12 @@ class SpaceTimeIndex:
         if not len(slot):
             return _Hits.none()
         shapely.prepare(shape)  # for the predicates below
-        if self._point[slot].all():  # the common case: protected sites
+        # np.count_nonzero: a fraction of the cost of .any() and .all() on a few values.
+        if np.count_nonzero(self._point[slot]) == len(slot):  # the common case: sites
             met, inner, area = self._points_in(shape, slot)
         else:
             met, inner, area = self._shapes_in(shape, slot)
-        if not met.all():
+        if np.count_nonzero(met) < len(met):
             slot, inner, area = slot[met], inner[met], area[met]
             if not len(slot):
                 return _Hits.none()
@@ -422,22 +427,27 @@ class SpaceTimeIndex:
         By their coordinates, without their geometries: the same GEOS predicates, "contains"
         being "contains properly" for a point.
         """
-        xy = self._xy[slot]
-        met: BoolArray = shapely.intersects_xy(shape, xy)
-        inner: BoolArray = shapely.contains_xy(shape, xy)
+        x, y = self._x[slot], self._y[slot]
+        met: BoolArray = shapely.intersects_xy(shape, x, y)
+        inner: BoolArray = shapely.contains_xy(shape, x, y)
         return met, inner, np.zeros(len(slot), dtype=np.float64)
 
     def _shapes_in(
         self, shape: BaseGeometry, slot: IntArray
     ) -> tuple[BoolArray, BoolArray, FloatArray]:
-        """``_points_in`` for any geometries: the geodesic area where both are areas."""
-        geoms = self._geoms[slot]
-        met: BoolArray = shapely.intersects(shape, geoms)
-        inner = np.zeros(len(slot), dtype=np.bool_)
-        if met.any():
-            inner[met] = ~shapely.touches(shape, geoms[met])
-        areal = inner & self._areal[slot] if shapely.get_dimensions(shape) == 2 else None
-        return met, inner, _areas_km2(shape, geoms, areal)
+        """``_points_in`` for any geometries (the points among them still by coordinates):
+        the geodesic area where both are areas."""
+        point = self._point[slot]
+        met, inner, area = self._points_in(shape, slot)  # the others' rows are set below
+        other = np.flatnonzero(~point)
+        geoms = self._geoms[slot[other]]
+        hit: BoolArray = shapely.intersects(shape, geoms)
+        met[other], inner[other] = hit, False
+        if np.count_nonzero(hit):
+            inner[other[hit]] = ~shapely.touches(shape, geoms[hit])
+            if shapely.get_dimensions(shape) == 2:
+                area[other] = _areas_km2(shape, geoms, inner[other] & self._areal[slot[other]])
+        return met, inner, area
 
     def _search(
         self,
@@ -554,7 +564,7 @@ class SpaceTimeIndex:
                 & (delta[:, 3] >= y0)
             )
             found = np.concatenate([found, self._delta_slot[:n][near]])
-        elif self._tree_parts_unique or not self._multi[found].any():
+        elif self._tree_parts_unique or not np.count_nonzero(self._multi[found]):
             return found  # no slot more than once
         unique: IntArray = np.unique(found)
         return unique
