@@ -10,7 +10,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely import STRtree
+from shapely import STRtree, lib
 from shapely.geometry.base import BaseGeometry
 
 from ._geo import (
@@ -327,43 +327,37 @@ class SpaceTimeIndex:
         hits = self._search_any([item.geometry for item in items], windows, margin_km)
         if not len(hits.slot):
             return [[] for _ in items]
-        # Python objects for the hits only, in order.
-        queries = hits.query.tolist()
+        # Python objects for the hits only: each notice's rows ordered by the other key.
         others: list[str] = [other.key for other in self._items[hits.slot].tolist()]
         if len(items) == 1:
-            order = sorted(range(len(others)), key=others.__getitem__)
-        else:  # by notice, then by the other key
-            order, at = [], 0
+            groups = [sorted(range(len(others)), key=others.__getitem__)]
+        else:
+            groups, at = [], 0
             by_query = np.argsort(hits.query, kind="stable").tolist()
             for count in np.bincount(hits.query, minlength=len(items)).tolist():
-                group = by_query[at : at + count]
-                group.sort(key=others.__getitem__)
-                order.extend(group)
+                groups.append(sorted(by_query[at : at + count], key=others.__getitem__))
                 at += count
-        keys = [item.key for item in items]
-        mine = [_KIND_CODE[item.kind] for item in items]
         kinds, touching = self._kind[hits.slot].tolist(), hits.touching.tolist()
         areas, distances = hits.area_km2.tolist(), hits.distance_km.tolist()
         starts, ends = hits.start.tolist(), hits.end.tolist()
-        found: list[list[Overlap]] = [[] for _ in items]
-        for i in order:
-            q = queries[i]
-            key, other, start, end = keys[q], others[i], starts[i], ends[i]
-            if other == key:
-                continue
-            a, b = (key, other) if key < other else (other, key)
-            found[q].append(
+        return [
+            [
                 Overlap(
-                    a,
-                    b,
+                    key if key < other else other,
+                    other if key < other else key,
                     areas[i],
                     distances[i],
-                    None if start == NO_START else start,
-                    None if end == NO_END else end,
-                    "low" if touching[i] or distances[i] > 0 else _SEVERITY[mine[q]][kinds[i]],
+                    None if starts[i] == NO_START else starts[i],
+                    None if ends[i] == NO_END else ends[i],
+                    "low" if touching[i] or distances[i] > 0 else severities[kinds[i]],
                 )
-            )
-        return found
+                for i in rows
+                for other in (others[i],)
+                if other != key
+            ]
+            for item, rows in zip(items, groups, strict=True)
+            for key, severities in ((item.key, _SEVERITY[_KIND_CODE[item.kind]]),)
+        ]
 
     def _search_any(
         self,
@@ -388,9 +382,10 @@ class SpaceTimeIndex:
         party: str | None,
     ) -> _Hits:
         """``_search`` of one plain shape (``plain_bounds``): no seam, one part, no margin."""
-        start = NO_START if start_ms is None else start_ms
-        end = NO_END if end_ms is None else end_ms
-        code = -1 if party is None else self._parties.get(party, -1)
+        # numpy scalars: comparing an array with a Python int costs several times more.
+        start = np.int64(NO_START if start_ms is None else start_ms)
+        end = np.int64(NO_END if end_ms is None else end_ms)
+        code = np.int64(-1 if party is None else self._parties.get(party, -1))
         slot = self._candidates_of(shape, bounds)
         # Windows and parties first: most candidates end there, before any geometry.
         slot = slot[
@@ -428,8 +423,10 @@ class SpaceTimeIndex:
         being "contains properly" for a point.
         """
         x, y = self._x[slot], self._y[slot]
-        met: BoolArray = shapely.intersects_xy(shape, x, y)
-        inner: BoolArray = shapely.contains_xy(shape, x, y)
+        # The ufuncs themselves (``shape`` is prepared): their public wrappers cost more than
+        # testing the ten or so points of a notice.
+        met: BoolArray = lib.intersects_xy(shape, x, y)
+        inner: BoolArray = lib.contains_xy(shape, x, y)
         return met, inner, np.zeros(len(slot), dtype=np.float64)
 
     def _shapes_in(
