@@ -97,6 +97,7 @@ class SpaceTimeIndex:
         # Per slot (an item's position; slots are compacted by a rebuild):
         # Items in a numpy object array, not a list: the cyclic GC does not walk it.
         self._items: ItemArray = np.empty(0, dtype=object)
+        self._keys: ItemArray = np.empty(0, dtype=object)  # of str: no attribute to read
         self._geoms: GeomArray = np.empty(0, dtype=object)  # normalised geometry
         self._start: IntArray = np.empty(0, dtype=np.int64)
         self._end: IntArray = np.empty(0, dtype=np.int64)
@@ -232,6 +233,8 @@ class SpaceTimeIndex:
         self._alive[first:need] = True
         self._items = _grown(self._items, need)  # type: ignore[assignment]
         self._items[first:need] = batch
+        self._keys = _grown(self._keys, need)  # type: ignore[assignment]
+        self._keys[first:need] = [item.key for item in batch]
         if keys is None:
             keys = {item.key: first + i for i, item in enumerate(batch)}
         self._slots.update(keys)
@@ -243,6 +246,7 @@ class SpaceTimeIndex:
         if self._dead:
             live = np.flatnonzero(self._alive[: self._size])
             self._items = self._items[live]
+            self._keys = self._keys[live]
             self._geoms = self._geoms[live]
             self._start = self._start[live]
             self._end = self._end[live]
@@ -328,7 +332,7 @@ class SpaceTimeIndex:
         if not len(hits.slot):
             return [[] for _ in items]
         # Python objects for the hits only: each notice's rows ordered by the other key.
-        others: list[str] = [other.key for other in self._items[hits.slot].tolist()]
+        others: list[str] = self._keys[hits.slot].tolist()
         if len(items) == 1:
             groups = [sorted(range(len(others)), key=others.__getitem__)]
         else:
