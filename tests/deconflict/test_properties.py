@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pytest
@@ -181,3 +182,44 @@ def test_moving_everything_onto_the_antimeridian_changes_nothing(scenario, shape
         for key, (touching, area) in answers(plain, shape).items()
     }
     assert answers(across, moved(shape)) == want
+
+
+@st.composite
+def rings_and_points(draw: st.DrawFn) -> tuple[BaseGeometry, list[Point]]:
+    """A many-sided polygon off the grid and points on and near its edges and corners: the
+    points the index tests by their coordinates, where rounding decides boundary or not."""
+    sides = draw(st.integers(3, 40))
+    x, y = draw(st.floats(-170, 170)), draw(st.floats(-80, 80))
+    radius = draw(st.floats(0.001, 5))
+    turn = draw(st.floats(0, 1))
+    corners = [
+        (
+            x + radius * math.cos(2 * math.pi * (i + turn) / sides),
+            y + radius * math.sin(2 * math.pi * (i + turn) / sides),
+        )
+        for i in range(sides)
+    ]
+    ring = Polygon(corners)
+    points = []
+    for _ in range(draw(st.integers(1, 20))):
+        i = draw(st.integers(0, sides - 1))
+        (ax, ay), (bx, by) = corners[i], corners[(i + 1) % sides]
+        t = draw(st.sampled_from([0.0, 0.5, 1.0]) | st.floats(-0.2, 1.2))
+        points.append(Point(ax + t * (bx - ax), ay + t * (by - ay)))
+    points.append(Point(x, y))
+    return ring, points
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=rings_and_points(), threshold=st.sampled_from([1, 1000]))
+def test_points_on_and_near_a_boundary_agree_with_a_naive_loop(case, threshold):
+    ring, points = case
+    sites = [Item(f"p{i}", "blue", "protected_site", p) for i, p in enumerate(points)]
+    notice = Item("notice", "red", "activity", ring, 0, 10)
+    index, alive = load(Scenario(sites[::2], sites[1::2], []), threshold)
+    want = naive(alive, ring, 0, 10, "red")
+    got = index.overlaps_for(notice)
+    assert [o.a if o.b == "notice" else o.b for o in got] == sorted(want)
+    for overlap in got:
+        touching, _ = want[overlap.a if overlap.b == "notice" else overlap.b]
+        assert overlap.severity == severity("activity", "protected_site", touching=touching)

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from pyproj import Geod
-from shapely import affinity
+from shapely import affinity, lib
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
@@ -35,6 +35,7 @@ __all__ = [
     "needs_normalizing",
     "normalize",
     "normalize_unchecked",
+    "plain_bounds",
 ]
 
 GEOD: Final = Geod(ellps="WGS84")
@@ -75,6 +76,17 @@ def normalize(geometry: BaseGeometry) -> BaseGeometry:
     if inside and (maxx - minx <= 180 or shapely.get_type_id(geometry) not in _MAY_CROSS):
         return geometry
     return normalize_unchecked(geometry)
+
+
+def plain_bounds(geometry: BaseGeometry) -> tuple[float, float, float, float] | None:
+    """The bounds of a geometry that ``normalize`` leaves as it is and that is one part
+    clear of ±180 (most notices); None for any other geometry, bad ones included."""
+    # The ufunc itself: ``geometry.bounds`` goes through two wrappers, on every check.
+    minx, miny, maxx, maxy = lib.bounds(geometry).tolist()
+    # Comparisons with NaN are false: an empty geometry is not plain.
+    if minx > -180 and maxx < 180 and maxx - minx <= 180 and miny >= -90 and maxy <= 90:
+        return (minx, miny, maxx, maxy) if shapely.get_type_id(geometry) < _MULTIPOINT else None
+    return None
 
 
 def normalize_unchecked(geometry: BaseGeometry) -> BaseGeometry:

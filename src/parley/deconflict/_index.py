@@ -10,7 +10,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely import STRtree
+from shapely import STRtree, lib
 from shapely.geometry.base import BaseGeometry
 
 from ._geo import (
@@ -19,22 +19,23 @@ from ._geo import (
     needs_normalizing,
     normalize,
     normalize_unchecked,
+    plain_bounds,
 )
 from ._items import (
     KINDS,
     NO_END,
     NO_START,
-    SEVERITIES,
     Item,
     Match,
     Overlap,
     check_window,
     severity,
 )
-from ._shapes import GeomArray, IntArray, margin_boxes, parts, seam_copies, single, welded
+from ._shapes import GeomArray, IntArray, margin_boxes, parts, seam_copies, welded
 
 __all__ = ["SpaceTimeIndex"]
 
+_POINT: Final = 0
 _FIRST_MULTI: Final = 4  # type ids 4-7: MultiPoint, MultiLineString, MultiPolygon, Collection
 _PREPARE_FROM: Final = 2  # prepare a query shape (in place) from this many candidates on
 _DELTA_LOOP_UP_TO: Final = 8  # probes checked against the delta's bounds one by one
@@ -48,12 +49,8 @@ _NO_INTS: Final[IntArray] = np.empty(0, dtype=np.int64)
 
 
 _KIND_CODE: Final = {kind: i for i, kind in enumerate(KINDS)}
-_LOW: Final = SEVERITIES.index("low")
-# Severity code of each pair of kinds meeting with area (not touching, not only near).
-_SEVERITY_CODES: Final = np.array(
-    [[SEVERITIES.index(severity(a, b, touching=False)) for b in KINDS] for a in KINDS],
-    dtype=np.int64,
-)
+# Severity of each pair of kinds meeting with area (not touching, not only near).
+_SEVERITY: Final = tuple(tuple(severity(a, b, touching=False) for b in KINDS) for a in KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +97,17 @@ class SpaceTimeIndex:
         # Per slot (an item's position; slots are compacted by a rebuild):
         # Items in a numpy object array, not a list: the cyclic GC does not walk it.
         self._items: ItemArray = np.empty(0, dtype=object)
+        self._keys: ItemArray = np.empty(0, dtype=object)  # of str: no attribute to read
         self._geoms: GeomArray = np.empty(0, dtype=object)  # normalised geometry
         self._start: IntArray = np.empty(0, dtype=np.int64)
         self._end: IntArray = np.empty(0, dtype=np.int64)
         self._party: IntArray = np.empty(0, dtype=np.int64)
         self._kind: IntArray = np.empty(0, dtype=np.int64)  # index in KINDS
+        self._point: BoolArray = np.empty(0, dtype=np.bool_)  # a Point (not Multi)
+        self._areal: BoolArray = np.empty(0, dtype=np.bool_)  # of dimension 2
+        # Coordinates of a Point, else NaN; two arrays: cheaper to index than one of pairs.
+        self._x: FloatArray = np.empty(0, dtype=np.float64)
+        self._y: FloatArray = np.empty(0, dtype=np.float64)
         self._alive: BoolArray = np.empty(0, dtype=np.bool_)
         self._size = 0
         self._slots: dict[str, int] = {}
@@ -159,6 +162,8 @@ class SpaceTimeIndex:
         """Forget ``key`` (a tombstone until the next rebuild); KeyError if not indexed."""
         slot = self._slots.pop(key)
         self._alive[slot] = False
+        # An empty window: the time filter of every search drops the tombstone.
+        self._start[slot], self._end[slot] = NO_END, NO_START
         self._items[slot] = None
         self._dead += 1
         if self._dead > max(self._threshold, len(self._slots)):
@@ -209,15 +214,27 @@ class SpaceTimeIndex:
         self._end = _grown(self._end, need)  # type: ignore[assignment]
         self._party = _grown(self._party, need)  # type: ignore[assignment]
         self._kind = _grown(self._kind, need)  # type: ignore[assignment]
+        self._point = _grown(self._point, need)  # type: ignore[assignment]
+        self._areal = _grown(self._areal, need)  # type: ignore[assignment]
+        self._x = _grown(self._x, need)  # type: ignore[assignment]
+        self._y = _grown(self._y, need)  # type: ignore[assignment]
         self._alive = _grown(self._alive, need)  # type: ignore[assignment]
         self._geoms[first:need] = geoms
         self._start[first:need] = starts
         self._end[first:need] = ends
         self._party[first:need] = parties
         self._kind[first:need] = kinds
+        point = shapely.get_type_id(geoms) == _POINT
+        self._point[first:need] = point
+        xy = np.full((n, 2), np.nan)
+        xy[point] = shapely.get_coordinates(geoms[point])
+        self._x[first:need], self._y[first:need] = xy[:, 0], xy[:, 1]
+        self._areal[first:need] = shapely.get_dimensions(geoms) == 2
         self._alive[first:need] = True
         self._items = _grown(self._items, need)  # type: ignore[assignment]
         self._items[first:need] = batch
+        self._keys = _grown(self._keys, need)  # type: ignore[assignment]
+        self._keys[first:need] = [item.key for item in batch]
         if keys is None:
             keys = {item.key: first + i for i, item in enumerate(batch)}
         self._slots.update(keys)
@@ -229,11 +246,16 @@ class SpaceTimeIndex:
         if self._dead:
             live = np.flatnonzero(self._alive[: self._size])
             self._items = self._items[live]
+            self._keys = self._keys[live]
             self._geoms = self._geoms[live]
             self._start = self._start[live]
             self._end = self._end[live]
             self._party = self._party[live]
             self._kind = self._kind[live]
+            self._point = self._point[live]
+            self._areal = self._areal[live]
+            self._x = self._x[live]
+            self._y = self._y[live]
             self._alive = np.ones(len(live), dtype=np.bool_)
             self._slots = {item.key: i for i, item in enumerate(self._items.tolist())}
             self._size = len(live)
@@ -272,7 +294,7 @@ class SpaceTimeIndex:
         in place, which changes nothing but speed.
         """
         check_window(start_ms, end_ms)
-        hits = self._search([normalize(geometry)], [(start_ms, end_ms, exclude_party)], margin_km)
+        hits = self._search_any([geometry], [(start_ms, end_ms, exclude_party)], margin_km)
         found: list[tuple[Item, Match]] = []
         for i, slot in enumerate(hits.slot.tolist()):
             item = self._items[slot]
@@ -305,47 +327,128 @@ class SpaceTimeIndex:
         return self._overlaps_for_many(items, margin_km)
 
     def _overlaps_for_many(self, items: Sequence[Item], margin_km: float) -> list[list[Overlap]]:
-        shapes = [normalize(item.geometry) for item in items]
         windows = [(item.start_ms, item.end_ms, item.party) for item in items]
-        hits = self._search(shapes, windows, margin_km)
+        hits = self._search_any([item.geometry for item in items], windows, margin_km)
         if not len(hits.slot):
             return [[] for _ in items]
-        # Severities vectorised, then Python objects for the hits only, in order.
-        mine = np.fromiter((_KIND_CODE[item.kind] for item in items), np.int64, len(items))
-        rank = _SEVERITY_CODES[mine[hits.query], self._kind[hits.slot]]
-        rank[hits.touching | (hits.distance_km > 0)] = _LOW
-        queries = hits.query.tolist()
-        others: list[str] = [other.key for other in self._items[hits.slot].tolist()]
+        # Python objects for the hits only: each notice's rows ordered by the other key.
+        others: list[str] = self._keys[hits.slot].tolist()
         if len(items) == 1:
-            order = sorted(range(len(others)), key=others.__getitem__)
-        else:  # by notice, then by the other key
-            order, at = [], 0
+            groups = [sorted(range(len(others)), key=others.__getitem__)]
+        else:
+            groups, at = [], 0
             by_query = np.argsort(hits.query, kind="stable").tolist()
             for count in np.bincount(hits.query, minlength=len(items)).tolist():
-                group = by_query[at : at + count]
-                group.sort(key=others.__getitem__)
-                order.extend(group)
+                groups.append(sorted(by_query[at : at + count], key=others.__getitem__))
                 at += count
+        kinds, touching = self._kind[hits.slot].tolist(), hits.touching.tolist()
         areas, distances = hits.area_km2.tolist(), hits.distance_km.tolist()
-        starts, ends, ranks = hits.start.tolist(), hits.end.tolist(), rank.tolist()
-        found: list[list[Overlap]] = [[] for _ in items]
-        for i in order:
-            q, key, other = queries[i], items[queries[i]].key, others[i]
-            if other == key:
-                continue
-            start, end = starts[i], ends[i]
-            found[q].append(
+        starts, ends = hits.start.tolist(), hits.end.tolist()
+        return [
+            [
                 Overlap(
                     key if key < other else other,
                     other if key < other else key,
                     areas[i],
                     distances[i],
-                    None if start == NO_START else start,
-                    None if end == NO_END else end,
-                    SEVERITIES[ranks[i]],
+                    None if starts[i] == NO_START else starts[i],
+                    None if ends[i] == NO_END else ends[i],
+                    "low" if touching[i] or distances[i] > 0 else severities[kinds[i]],
                 )
-            )
-        return found
+                for i in rows
+                for other in (others[i],)
+                if other != key
+            ]
+            for item, rows in zip(items, groups, strict=True)
+            for key, severities in ((item.key, _SEVERITY[_KIND_CODE[item.kind]]),)
+        ]
+
+    def _search_any(
+        self,
+        geometries: Sequence[BaseGeometry],
+        windows: Sequence[tuple[int | None, int | None, str | None]],
+        margin_km: float,
+    ) -> _Hits:
+        """``_search`` of the geometries as given: a plain one alone (``plain_bounds``) by
+        ``_search_plain``, fewer and cheaper steps; any other normalised first."""
+        if len(geometries) == 1 and margin_km == 0 and self._size:
+            bounds = plain_bounds(geometries[0])
+            if bounds is not None:
+                return self._search_plain(geometries[0], bounds, *windows[0])
+        return self._search([normalize(g) for g in geometries], windows, margin_km)
+
+    def _search_plain(
+        self,
+        shape: BaseGeometry,
+        bounds: tuple[float, float, float, float],
+        start_ms: int | None,
+        end_ms: int | None,
+        party: str | None,
+    ) -> _Hits:
+        """``_search`` of one plain shape (``plain_bounds``): no seam, one part, no margin."""
+        # numpy scalars: comparing an array with a Python int costs several times more.
+        start = np.int64(NO_START if start_ms is None else start_ms)
+        end = np.int64(NO_END if end_ms is None else end_ms)
+        code = np.int64(-1 if party is None else self._parties.get(party, -1))
+        slot = self._candidates_of(shape, bounds)
+        # Windows and parties first: most candidates end there, before any geometry.
+        slot = slot[
+            (self._start[slot] < end) & (self._end[slot] > start) & (self._party[slot] != code)
+        ]
+        if not len(slot):
+            return _Hits.none()
+        shapely.prepare(shape)  # for the predicates below
+        # np.count_nonzero: a fraction of the cost of .any() and .all() on a few values.
+        if np.count_nonzero(self._point[slot]) == len(slot):  # the common case: sites
+            met, inner, area = self._points_in(shape, slot)
+        else:
+            met, inner, area = self._shapes_in(shape, slot)
+        if np.count_nonzero(met) < len(met):
+            slot, inner, area = slot[met], inner[met], area[met]
+            if not len(slot):
+                return _Hits.none()
+        n = len(slot)
+        return _Hits(
+            query=np.zeros(n, dtype=np.int64),
+            slot=slot,
+            area_km2=area,
+            distance_km=np.zeros(n, dtype=np.float64),
+            start=np.maximum(self._start[slot], start),
+            end=np.minimum(self._end[slot], end),
+            touching=~inner,
+        )
+
+    def _points_in(
+        self, shape: BaseGeometry, slot: IntArray
+    ) -> tuple[BoolArray, BoolArray, FloatArray]:
+        """Which of these points meet ``shape``, which its interior, and the areas (none).
+
+        By their coordinates, without their geometries: the same GEOS predicates, "contains"
+        being "contains properly" for a point.
+        """
+        x, y = self._x[slot], self._y[slot]
+        # The ufuncs themselves (``shape`` is prepared): their public wrappers cost more than
+        # testing the ten or so points of a notice.
+        met: BoolArray = lib.intersects_xy(shape, x, y)
+        inner: BoolArray = lib.contains_xy(shape, x, y)
+        return met, inner, np.zeros(len(slot), dtype=np.float64)
+
+    def _shapes_in(
+        self, shape: BaseGeometry, slot: IntArray
+    ) -> tuple[BoolArray, BoolArray, FloatArray]:
+        """``_points_in`` for any geometries (the points among them still by coordinates):
+        the geodesic area where both are areas."""
+        point = self._point[slot]
+        met, inner, area = self._points_in(shape, slot)  # the others' rows are set below
+        other = np.flatnonzero(~point)
+        geoms = self._geoms[slot[other]]
+        hit: BoolArray = shapely.intersects(shape, geoms)
+        met[other], inner[other] = hit, False
+        if np.count_nonzero(hit):
+            inner[other[hit]] = ~shapely.touches(shape, geoms[hit])
+            if shapely.get_dimensions(shape) == 2:
+                area[other] = _areas_km2(shape, geoms, inner[other] & self._areal[slot[other]])
+        return met, inner, area
 
     def _search(
         self,
@@ -372,35 +475,20 @@ class SpaceTimeIndex:
             (-1 if w[2] is None else codes.get(w[2], -1) for w in windows), dtype=np.int64, count=n
         )
         copies, copy_owner = seam_copies(primary)
-        if n == 1 and not len(copies) and margin_km <= 0 and single(shapes[0]):
-            # The common case, one notice of one part: fewer, cheaper steps.
-            slot = self._candidates_of(shapes[0])
-            keep = (
-                self._alive[slot]
-                & (self._start[slot] < q_end[0])
-                & (self._end[slot] > q_start[0])
-                & (self._party[slot] != q_party[0])
-            )
-            slot = slot[keep]
-            if not len(slot):
-                return _Hits.none()
-            q = np.zeros(len(slot), dtype=np.int64)
+        if margin_km > 0:
+            probes, probe_owner = margin_boxes(primary, margin_km)
         else:
-            if margin_km > 0:
-                probes, probe_owner = margin_boxes(primary, margin_km)
-            else:
-                probes, probe_owner = parts(
-                    np.concatenate([primary, copies]),
-                    np.concatenate([np.arange(n, dtype=np.int64), copy_owner]),
-                )
-            q, slot = self._candidates(probes, probe_owner)
-            keep = (
-                self._alive[slot]
-                & (self._start[slot] < q_end[q])
-                & (self._end[slot] > q_start[q])
-                & (self._party[slot] != q_party[q])
+            probes, probe_owner = parts(
+                np.concatenate([primary, copies]),
+                np.concatenate([np.arange(n, dtype=np.int64), copy_owner]),
             )
-            q, slot = q[keep], slot[keep]
+        q, slot = self._candidates(probes, probe_owner)
+        keep = (
+            (self._start[slot] < q_end[q])
+            & (self._end[slot] > q_start[q])
+            & (self._party[slot] != q_party[q])
+        )
+        q, slot = q[keep], slot[keep]
         geoms = self._geoms[slot]
         # One notice: its shape broadcasts; several: one row per pair.
         mine: BaseGeometry | GeomArray
@@ -445,24 +533,22 @@ class SpaceTimeIndex:
             q, slot, mine, geoms = q[keep], slot[keep], _rows(mine, keep), geoms[keep]
             met, inner, distance = met[keep], inner[keep], distance[keep]
 
-        area = np.zeros(len(q), dtype=np.float64)
-        areal = inner & (shapely.get_dimensions(mine) == 2) & (shapely.get_dimensions(geoms) == 2)
-        both = np.flatnonzero(areal)
-        if len(both):
-            pieces = shapely.intersection(_rows(mine, both), geoms[both])
-            area[both] = [geodesic_area_km2(piece) for piece in pieces]
         return _Hits(
             query=q,
             slot=slot,
-            area_km2=area,
+            area_km2=_areas_km2(
+                mine, geoms, inner & (shapely.get_dimensions(mine) == 2) & self._areal[slot]
+            ),
             distance_km=distance,
             start=np.maximum(self._start[slot], q_start[q]),
             end=np.minimum(self._end[slot], q_end[q]),
             touching=met & ~inner,
         )
 
-    def _candidates_of(self, probe: BaseGeometry) -> IntArray:
-        """``_candidates`` for one probe: the slots, each once."""
+    def _candidates_of(
+        self, probe: BaseGeometry, bounds: tuple[float, float, float, float]
+    ) -> IntArray:
+        """``_candidates`` for one probe of these bounds: the slots, each once."""
         found: IntArray = _NO_INTS
         if self._tree is not None:
             one: GeomArray = np.empty(1, dtype=object)
@@ -470,16 +556,16 @@ class SpaceTimeIndex:
             found = self._tree_slot[self._tree.query(one)[1]]
         n = self._delta_size
         if n:
-            x0, y0, x1, y1 = probe.bounds
-            bounds = self._delta_bounds[:n]
+            x0, y0, x1, y1 = bounds
+            delta = self._delta_bounds[:n]
             near = (
-                (bounds[:, 0] <= x1)
-                & (bounds[:, 2] >= x0)
-                & (bounds[:, 1] <= y1)
-                & (bounds[:, 3] >= y0)
+                (delta[:, 0] <= x1)
+                & (delta[:, 2] >= x0)
+                & (delta[:, 1] <= y1)
+                & (delta[:, 3] >= y0)
             )
             found = np.concatenate([found, self._delta_slot[:n][near]])
-        elif self._tree_parts_unique or not self._multi[found].any():
+        elif self._tree_parts_unique or not np.count_nonzero(self._multi[found]):
             return found  # no slot more than once
         unique: IntArray = np.unique(found)
         return unique
@@ -527,6 +613,19 @@ def _match(hits: _Hits, i: int) -> Match:
         end_ms=None if end == NO_END else end,
         touching=bool(hits.touching[i]),
     )
+
+
+def _areas_km2(
+    mine: BaseGeometry | GeomArray, geoms: GeomArray, areal: BoolArray | None
+) -> FloatArray:
+    """The geodesic area of each row's intersection, where ``areal``: both are areas meeting
+    inside; 0 elsewhere."""
+    area = np.zeros(len(geoms), dtype=np.float64)
+    both = _NO_INTS if areal is None else np.flatnonzero(areal)
+    if len(both):
+        pieces = shapely.intersection(_rows(mine, both), geoms[both])
+        area[both] = [geodesic_area_km2(piece) for piece in pieces]
+    return area
 
 
 def _rows(

@@ -12,7 +12,7 @@ from shapely import affinity
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["GeomArray", "IntArray", "margin_boxes", "parts", "seam_copies", "single", "welded"]
+__all__ = ["GeomArray", "IntArray", "margin_boxes", "parts", "seam_copies", "welded"]
 
 _FIRST_MULTI: Final = 4  # type ids 4-7: MultiPoint, MultiLineString, MultiPolygon, Collection
 _KM_PER_DEG_LAT: Final = 110.574  # the least, at the equator
@@ -29,10 +29,6 @@ def welded(shape: BaseGeometry) -> BaseGeometry:
     """``shape`` with its copies 360° east and west, merged: no edge left along ±180."""
     east, west = affinity.translate(shape, 360.0), affinity.translate(shape, -360.0)
     return shapely.union_all([west, shape, east])
-
-
-def single(shape: BaseGeometry) -> bool:
-    return bool(shapely.get_type_id(shape) < _FIRST_MULTI)
 
 
 def seam_copies(shapes: GeomArray) -> tuple[GeomArray, IntArray]:
