@@ -195,7 +195,10 @@ class Replicator:
             with delivered_by(peer):
                 outcome = await self._ingest.receive(events, own_chain=own)
             pulled += outcome.stored
-            if outcome.stored == 0:
+            # Events already held mean that pushes are bringing the same ones: what is left
+            # comes by them or at the next anti-entropy round, not by pulling it twice. A
+            # node taking its own chains back has nobody pushing them.
+            if outcome.stored == 0 or (outcome.duplicates and not own):
                 return pulled
 
     def lag(self, peer: str) -> int | None:
@@ -262,11 +265,13 @@ class Replicator:
             self._let_go(peer)  # unpinned while this duty waited: it ends here
             return
         loop = asyncio.get_running_loop()
+        if peer in self._peer_heads:
+            # What woke this pass goes out first: an anti-entropy round (asking the peer's
+            # heads, pulling) would hold a new event back by a round trip or more.
+            await self.push(peer)
         if loop.time() >= self._next_sync.get(peer, 0.0) or peer not in self._peer_heads:
             await self.sync(peer)
             self._next_sync[peer] = loop.time() + self._ctx.settings.anti_entropy_interval_s
-        else:
-            await self.push(peer)
 
 
 def _heads_of(answer: Any) -> Heads:
