@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.errors import BadSignature, EventRejected
+from parley.errors import BadSignature, EventRejected, InvalidInput
 from parley.protocol import (
     Ed25519Signer,
     Event,
@@ -223,3 +223,11 @@ def test_an_event_verified_with_one_key_is_checked_again_with_another() -> None:
     with pytest.raises(BadSignature):
         event.verify(Ed25519Signer.generate().public_key)
     event.verify(SIGNER.public_key)
+
+
+def test_a_value_rfc_8785_cannot_represent_outside_the_body_is_refused_as_before() -> None:
+    """Such an event parses, as it always did, and is refused when it is hashed."""
+    wire = {**_valid_wire(), "seen": {"ru-genstaff": 2**60}}
+    event = event_from_dict(wire)
+    with pytest.raises(InvalidInput):
+        event.signed_bytes()

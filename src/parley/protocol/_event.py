@@ -200,8 +200,12 @@ def _parse(data: object) -> Event:
         raise InvalidInput.for_field("event.sig", "must be a base64 string")
     # The body is the costly part of the canonical form, and the only part of any size: it is
     # canonicalised once here, and the signed and unsigned forms are assembled around it.
-    before, after = _canonical_around_body(author, channel, prev, seen, seq, ts, kind)
-    signed = b"".join((before, body_bytes, after[0], canonical_bytes(sig), after[1]))
+    try:
+        before, after = _canonical_around_body(author, channel, prev, seen, seq, ts, kind)
+        signed_sig = canonical_bytes(sig)
+    except InvalidInput:  # refused where it always was: when it is hashed or verified
+        return Event(channel, author, seq, prev, seen, ts, kind, body, sig)
+    signed = b"".join((before, body_bytes, after[0], signed_sig, after[1]))
     unsigned = b"".join((before, body_bytes, after[0][: -len(b',"sig":')], after[1]))
     return Event(
         channel, author, seq, prev, seen, ts, kind, body, sig, _signed=signed, _unsigned=unsigned
