@@ -11,10 +11,11 @@ from parley.api import create_app
 from parley.errors import BadSignature, EquivocationDetected, EventRejected, Forbidden
 from parley.protocol import Ed25519Signer, Event
 from parley.services import BusItem, HttpPeerTransport, Node, Role
+from parley.services._duty import Duty
 from parley.store import _schema as t
 from tests.conftest import NAMES, as_role
 from tests.services.test_channels import hotline
-from tests.services.test_ingest import MESSAGE, peer_event
+from tests.services.test_ingest import MESSAGE, peer_event, three_party_channel
 
 pytestmark = pytest.mark.anyio
 US, RU, AE = "us-eucom", "ru-genstaff", "ae-mediator"
@@ -211,3 +212,19 @@ async def test_a_pull_that_meets_events_already_held_stops(pair, monkeypatch):
     monkeypatch.setattr(us.transport, "call", call)
     await us.replicator._pull(RU, channel, theirs)
     assert us.store.channel_heads(channel)[RU] == theirs[RU]
+
+
+async def test_a_stored_event_wakes_the_pushers_of_its_channel_but_its_authors(make_node):
+    us, ru, ae = make_node(US), make_node(RU), make_node(AE)
+    channel = await three_party_channel(us, ru, ae, "observer")
+
+    async def nothing() -> None:
+        return None
+
+    duties = {p: Duty(p, nothing, every_s=None) for p in (RU, AE)}
+    us.replicator._peers.update(duties)
+
+    await us.ingest.receive([peer_event(ru, channel)])
+
+    assert not duties[RU]._wake.is_set()
+    assert duties[AE]._wake.is_set()

@@ -53,8 +53,15 @@ class Replicator:
         )
 
     def on_stored(self, item: BusItem) -> None:
-        """Bus listener: a new event wakes the pushers of every peer in its channel."""
-        for member in () if item.view is None else item.view.members:
+        """Bus listener: a new event wakes the pushers of every peer in its channel but its
+        author's, whose node holds it already (a push pass reads what a peer lacks, a query
+        over the channel: a catch-up would run one per stored chunk for nothing)."""
+        view = item.view
+        if view is None:
+            return
+        for member in view.members:
+            if member.party == view.event.author:
+                continue
             duty = self._peers.get(member.party)
             if duty is not None:
                 duty.wake()
