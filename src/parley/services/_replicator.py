@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from parley.errors import ParleyError
-from parley.protocol import event_from_dict
+from parley.protocol import Event, event_from_dict
 
 from ._bus import BusItem
 from ._context import NodeContext
@@ -117,9 +117,7 @@ class Replicator:
         for record in self._ctx.store.list_channels(self._ctx.party):
             if peer not in record.members:
                 continue
-            while batch := self._ctx.store.events_missing_at(
-                record.id, heads.get(record.id, {}), peer, self._ctx.settings.replication_batch
-            ):
+            while batch := self._missing(record.id, heads.get(record.id, {}), peer):
                 answer = await self._call(
                     peer,
                     "POST",
@@ -130,6 +128,25 @@ class Replicator:
                 heads = self._peer_heads[peer]
                 sent += len(batch)
         return sent
+
+    def _missing(self, channel: str, theirs: Mapping[str, int], peer: str) -> list[Event]:
+        """The next batch of events of ``channel`` that ``peer`` lacks, as its heads show.
+
+        The chain heads say first whether it lacks anything, and whether of one author only:
+        then that chain is read by its index, not the whole channel in local order.
+        """
+        lacking = [
+            author
+            for author, seq in self._ctx.store.channel_heads(channel).items()
+            if author != peer and seq > theirs.get(author, 0)
+        ]
+        limit = self._ctx.settings.replication_batch
+        if len(lacking) == 1:
+            author = lacking[0]
+            return self._ctx.store.chain_after(channel, author, theirs.get(author, 0), limit)
+        if not lacking:
+            return []
+        return self._ctx.store.events_missing_at(channel, theirs, peer, limit)
 
     async def _fetch_heads(self, peer: str) -> Heads:
         """The peer's heads of the channels shared with it, a page at a time.
