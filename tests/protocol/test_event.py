@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.errors import BadSignature, EventRejected
+from parley.errors import BadSignature, EventRejected, InvalidInput
 from parley.protocol import (
     Ed25519Signer,
     Event,
@@ -202,3 +202,32 @@ def test_a_signature_spelt_with_other_spare_bits_is_refused() -> None:
     assert respelt.id != event.id
     with pytest.raises(EventRejected, match="canonical base64"):
         respelt.verify(SIGNER.public_key)
+
+
+@given(events(), st.text(max_size=100))
+@settings(max_examples=200)
+def test_a_parsed_event_keeps_exactly_its_canonical_forms(event: Event, sig: str) -> None:
+    """The forms assembled around the body once are those RFC 8785 gives for the whole."""
+    wire = {**event.to_dict(), "sig": sig}
+    parsed = event_from_dict(json.loads(json.dumps(wire)))
+    assert parsed.signed_bytes() == canonical_bytes(wire)
+    unsigned = {k: v for k, v in wire.items() if k != "sig"}
+    assert parsed.id == Event(**{**unsigned, "sig": sig}).id
+    respelt = event_from_dict(json.loads(json.dumps(wire)))
+    assert respelt.signed_bytes() == parsed.signed_bytes()
+
+
+def test_an_event_verified_with_one_key_is_checked_again_with_another() -> None:
+    event = event_from_dict(_valid_wire())
+    event.verify(SIGNER.public_key)
+    with pytest.raises(BadSignature):
+        event.verify(Ed25519Signer.generate().public_key)
+    event.verify(SIGNER.public_key)
+
+
+def test_a_value_rfc_8785_cannot_represent_outside_the_body_is_refused_as_before() -> None:
+    """Such an event parses, as it always did, and is refused when it is hashed."""
+    wire = {**_valid_wire(), "seen": {"ru-genstaff": 2**60}}
+    event = event_from_dict(wire)
+    with pytest.raises(InvalidInput):
+        event.signed_bytes()

@@ -53,6 +53,10 @@ class Event:
     v: int = EVENT_VERSION
     _id: str = field(default="", compare=False, repr=False)
     _signed: bytes = field(default=b"", compare=False, repr=False)
+    _unsigned: bytes = field(default=b"", compare=False, repr=False)
+    # The key this event was verified with: verifying ahead of the write (on another thread)
+    # spares the writer the check, which it still makes for any other key.
+    _verified_with: bytes = field(default=b"", compare=False, repr=False)
 
     def unsigned(self) -> dict[str, Any]:
         return {
@@ -84,6 +88,8 @@ class Event:
         return self._id
 
     def verify(self, public_key: bytes) -> None:
+        if self._verified_with and self._verified_with == public_key:
+            return
         try:
             signature = base64.b64decode(self.sig, validate=True)
         except ValueError as exc:
@@ -92,11 +98,13 @@ class Event:
         # event a second id, and an honest author would look like an equivocator.
         if base64.b64encode(signature).decode("ascii") != self.sig:
             raise BadSignature(f"event {self.author}#{self.seq}: sig is not canonical base64")
-        if not verify_signature(public_key, canonical_bytes(self.unsigned()), signature):
+        unsigned = self._unsigned or canonical_bytes(self.unsigned())
+        if not verify_signature(public_key, unsigned, signature):
             raise BadSignature(
                 f"event {self.author}#{self.seq} in {self.channel}: signature does not verify "
                 f"with the pinned key of {self.author}"
             )
+        object.__setattr__(self, "_verified_with", public_key)
 
 
 def sign_event(
@@ -184,12 +192,60 @@ def _parse(data: object) -> Event:
     if not isinstance(body, dict):
         raise InvalidInput.for_field("event.body", "must be a JSON object")
     try:
-        canonical_bytes(body)
+        body_bytes = canonical_bytes(body)
     except InvalidInput as exc:
         raise InvalidInput.for_field("event.body", "has a value RFC 8785 cannot represent") from exc
-    if not isinstance(data["sig"], str):
+    sig = data["sig"]
+    if not isinstance(sig, str):
         raise InvalidInput.for_field("event.sig", "must be a base64 string")
-    return Event(channel, author, seq, prev, seen, ts, kind, body, data["sig"])
+    # The body is the costly part of the canonical form, and the only part of any size: it is
+    # canonicalised once here, and the signed and unsigned forms are assembled around it.
+    try:
+        before, after = _canonical_around_body(author, channel, prev, seen, seq, ts, kind)
+        signed_sig = canonical_bytes(sig)
+    except InvalidInput:  # refused where it always was: when it is hashed or verified
+        return Event(channel, author, seq, prev, seen, ts, kind, body, sig)
+    signed = b"".join((before, body_bytes, after[0], signed_sig, after[1]))
+    unsigned = b"".join((before, body_bytes, after[0][: -len(b',"sig":')], after[1]))
+    return Event(
+        channel, author, seq, prev, seen, ts, kind, body, sig, _signed=signed, _unsigned=unsigned
+    )
+
+
+def _canonical_around_body(
+    author: str,
+    channel: str,
+    prev: str | None,
+    seen: dict[str, int],
+    seq: int,
+    ts: str,
+    kind: str,
+) -> tuple[bytes, tuple[bytes, bytes]]:
+    """The canonical (RFC 8785) bytes of a parsed event but for its body and its signature:
+    what comes before the body; and, around the signature, what comes between the body and
+    it, and after it. The fields' names are ASCII, so they sort as RFC 8785 sorts them."""
+    head = (b'{"author":', canonical_bytes(author), b',"body":')
+    middle = (
+        b',"channel":',
+        canonical_bytes(channel),
+        b',"prev":',
+        canonical_bytes(prev),
+        b',"seen":',
+        canonical_bytes(seen),
+        b',"seq":',
+        canonical_bytes(seq),
+        b',"sig":',
+    )
+    tail = (
+        b',"ts":',
+        canonical_bytes(ts),
+        b',"type":',
+        canonical_bytes(kind),
+        b',"v":',
+        canonical_bytes(EVENT_VERSION),
+        b"}",
+    )
+    return b"".join(head), (b"".join(middle), b"".join(tail))
 
 
 def _seen(value: object, author: str) -> dict[str, int]:

@@ -176,7 +176,8 @@ class FederationService:
         """Store pushed events in order; the first invalid one stops the batch.
 
         Events before it are kept (each was verified on its own); the error names the
-        event by its index so the sender's log says exactly what was refused.
+        event by its index so the sender's log says exactly what was refused. Consecutive
+        events of one channel shared with ``peer`` are stored together.
         """
         raw_events = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(raw_events, list):
@@ -186,23 +187,62 @@ class FederationService:
                 "events",
                 f"{len(raw_events)} events; at most {self._ctx.settings.replication_batch}",
             )
+        events, unparsed = _parsed(raw_events)
         stored = duplicates = 0
         touched: set[str] = set()
-        for index, raw in enumerate(raw_events):
-            try:
-                event = event_from_dict(raw)
-                if self._ctx.store.get_channel(event.channel) is not None:
-                    self._shared(peer, event.channel)
+        start = 0
+        while start < len(events):
+            run, refused = self._run(peer, events, start)
+            if run:
                 with delivered_by(peer):
-                    outcome = await self._ingest.receive([event])
-            except ParleyError as exc:
-                exc.detail = f"events[{index}]: {exc.detail}"
-                raise
-            stored += outcome.stored
-            duplicates += outcome.duplicates
-            touched.add(event.channel)
+                    outcome, refusal = await self._ingest.receive_until_refused(run)
+                stored += outcome.stored
+                duplicates += outcome.duplicates
+                touched.add(run[0].channel)
+                if refusal is not None:
+                    raise _at(start + refusal.index, refusal.error)
+            if refused is not None:
+                raise _at(start + len(run), refused)
+            start += len(run)
+        if unparsed is not None:
+            raise _at(len(events), unparsed)
         heads = {channel: self._ctx.store.channel_heads(channel) for channel in sorted(touched)}
         return PushOutcome(stored, duplicates, heads)
+
+    def _run(
+        self, peer: str, events: list[Event], start: int
+    ) -> tuple[list[Event], ParleyError | None]:
+        """The events from ``start`` on of its channel, if ``peer`` shares it with this node;
+        otherwise none, and why. The first event of a channel not stored here yet goes alone:
+        the ones after it are checked once it is stored."""
+        channel = events[start].channel
+        if self._ctx.store.get_channel(channel) is None:
+            return events[start : start + 1], None
+        try:
+            self._shared(peer, channel)
+        except ParleyError as exc:
+            return [], exc
+        end = start + 1
+        while end < len(events) and events[end].channel == channel:
+            end += 1
+        return events[start:end], None
+
+
+def _parsed(raw_events: list[Any]) -> tuple[list[Event], ParleyError | None]:
+    """The events up to the first that does not parse, and why that one does not."""
+    events: list[Event] = []
+    for raw in raw_events:
+        try:
+            events.append(event_from_dict(raw))
+        except ParleyError as exc:
+            return events, exc
+    return events, None
+
+
+def _at(index: int, error: ParleyError) -> ParleyError:
+    """``error`` naming the event of the pushed batch it is about."""
+    error.detail = f"events[{index}]: {error.detail}"
+    return error
 
 
 def _is_seq(value: object) -> bool:

@@ -212,14 +212,19 @@ class Journal:
 
     # -- after the commit ----------------------------------------------------------------------
     def publish(self, record: ChannelRecord, stored: StoredEvent, *, own: bool) -> EventView:
-        if own:
-            view = fresh_view(self._ctx.party, record, stored)
-        else:
-            view = build_views(
-                self._ctx.store, self._ctx.party, record, [stored], self._ctx.clock.now()
-            )[0]
+        if not own:
+            return self.publish_received(record, [stored])[0]
+        view = fresh_view(self._ctx.party, record, stored)
         self._ctx.bus.publish(BusItem("event", stored.pos, record.id, view))
         return view
+
+    def publish_received(self, record: ChannelRecord, stored: list[StoredEvent]) -> list[EventView]:
+        """Other parties' events stored together: their views are built together, with one
+        read of their acks, replies and receipts."""
+        views = build_views(self._ctx.store, self._ctx.party, record, stored, self._ctx.clock.now())
+        for item, view in zip(stored, views, strict=True):
+            self._ctx.bus.publish(BusItem("event", item.pos, record.id, view))
+        return views
 
 
 def referenced(raw: bytes, acked_by: frozenset[str] = frozenset()) -> Referenced:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from parley.errors import ParleyError
-from parley.protocol import event_from_dict
+from parley.protocol import Event, event_from_dict
 
 from ._bus import BusItem
 from ._context import NodeContext
@@ -53,8 +53,15 @@ class Replicator:
         )
 
     def on_stored(self, item: BusItem) -> None:
-        """Bus listener: a new event wakes the pushers of every peer in its channel."""
-        for member in () if item.view is None else item.view.members:
+        """Bus listener: a new event wakes the pushers of every peer in its channel but its
+        author's, whose node holds it already (a push pass reads what a peer lacks, a query
+        over the channel: a catch-up would run one per stored chunk for nothing)."""
+        view = item.view
+        if view is None:
+            return
+        for member in view.members:
+            if member.party == view.event.author:
+                continue
             duty = self._peers.get(member.party)
             if duty is not None:
                 duty.wake()
@@ -110,9 +117,7 @@ class Replicator:
         for record in self._ctx.store.list_channels(self._ctx.party):
             if peer not in record.members:
                 continue
-            while batch := self._ctx.store.events_missing_at(
-                record.id, heads.get(record.id, {}), peer, self._ctx.settings.replication_batch
-            ):
+            while batch := self._missing(record.id, heads.get(record.id, {}), peer):
                 answer = await self._call(
                     peer,
                     "POST",
@@ -123,6 +128,25 @@ class Replicator:
                 heads = self._peer_heads[peer]
                 sent += len(batch)
         return sent
+
+    def _missing(self, channel: str, theirs: Mapping[str, int], peer: str) -> list[Event]:
+        """The next batch of events of ``channel`` that ``peer`` lacks, as its heads show.
+
+        The chain heads say first whether it lacks anything, and whether of one author only:
+        then that chain is read by its index, not the whole channel in local order.
+        """
+        lacking = [
+            author
+            for author, seq in self._ctx.store.channel_heads(channel).items()
+            if author != peer and seq > theirs.get(author, 0)
+        ]
+        limit = self._ctx.settings.replication_batch
+        if len(lacking) == 1:
+            author = lacking[0]
+            return self._ctx.store.chain_after(channel, author, theirs.get(author, 0), limit)
+        if not lacking:
+            return []
+        return self._ctx.store.events_missing_at(channel, theirs, peer, limit)
 
     async def _fetch_heads(self, peer: str) -> Heads:
         """The peer's heads of the channels shared with it, a page at a time.
@@ -195,7 +219,10 @@ class Replicator:
             with delivered_by(peer):
                 outcome = await self._ingest.receive(events, own_chain=own)
             pulled += outcome.stored
-            if outcome.stored == 0:
+            # Events already held mean that pushes are bringing the same ones: what is left
+            # comes by them or at the next anti-entropy round, not by pulling it twice. A
+            # node taking its own chains back has nobody pushing them.
+            if outcome.stored == 0 or (outcome.duplicates and not own):
                 return pulled
 
     def lag(self, peer: str) -> int | None:
@@ -262,11 +289,13 @@ class Replicator:
             self._let_go(peer)  # unpinned while this duty waited: it ends here
             return
         loop = asyncio.get_running_loop()
+        if peer in self._peer_heads:
+            # What woke this pass goes out first: an anti-entropy round (asking the peer's
+            # heads, pulling) would hold a new event back by a round trip or more.
+            await self.push(peer)
         if loop.time() >= self._next_sync.get(peer, 0.0) or peer not in self._peer_heads:
             await self.sync(peer)
             self._next_sync[peer] = loop.time() + self._ctx.settings.anti_entropy_interval_s
-        else:
-            await self.push(peer)
 
 
 def _heads_of(answer: Any) -> Heads:
