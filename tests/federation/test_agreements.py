@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from parley.cli._cluster import LocalCluster
 from parley.clock import format_ts
 from parley.protocol import Ed25519Signer, Event, sign_event, sign_request
 from parley.services import KEY_FILE
@@ -51,6 +52,21 @@ def _next_of(items: list[dict[str, Any]], author: str) -> dict[str, Any]:
     return {"seq": seq + 1, "prev": prev, "seen": seen}
 
 
+def _owes_no_receipt(cluster: LocalCluster, party: str, channel: str) -> bool:
+    """Every member's journal is the same and ``party``'s last event has seen every event it
+    owes a receipt for (receipts are not receipted), so its node signs nothing more on its
+    own: a forged event may take the next seq."""
+    if not cluster.converged(channel, list(cluster.nodes)):
+        return False
+    events = [item["event"] for item in cluster.events(party, channel)]
+    own = max((e for e in events if e["author"] == party), key=lambda e: int(e["seq"]))
+    return all(
+        own["seen"].get(e["author"], 0) >= e["seq"]
+        for e in events
+        if e["author"] != party and e["type"] != "receipt"
+    )
+
+
 def _push(url: str, signer: Ed25519Signer, event: Event) -> httpx.Response:
     body = json.dumps({"events": [event.to_dict()]}).encode()
     path = "/federation/v1/events"
@@ -84,6 +100,7 @@ def test_a_peer_signing_an_agreement_it_is_not_party_to_is_refused_as_on_the_api
         assert refused.status_code == 403, refused.text
         assert "neither a party" in refused.json()["detail"]
 
+        cluster.wait_for(lambda: _owes_no_receipt(cluster, AE, channel), TIMEOUT_S, "ae's receipts")
         signer = Ed25519Signer.from_pem((cluster.nodes[AE].data / KEY_FILE).read_bytes())
         forged = sign_event(
             signer,
