@@ -75,9 +75,16 @@ class GroupCommitWriter:
     survives ``kill -9``.
     """
 
-    def __init__(self, engine: Engine, *, max_batch: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int,
+        ended: Callable[[Connection], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._ended = ended  # after each transaction, before its writes' outcomes are set
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="parley-writer", daemon=True)
         self.stats = WriterStats()
@@ -146,10 +153,12 @@ class GroupCommitWriter:
                 for fn, future in batch:
                     outcomes.append((future, *self._apply(conn, fn)))
         except Exception as exc:
+            self._end(conn)
             _log.exception("group commit of %d writes failed", len(batch))
             for _fn, future in batch:
                 future.set_exception(StoreUnavailable(f"the write was not committed: {exc}"))
             return
+        self._end(conn)
         self.stats.batches += 1
         self.stats.writes += len(batch)
         self.stats.batch_sizes.observe(len(batch))
@@ -159,6 +168,10 @@ class GroupCommitWriter:
                 future.set_result(result)
             else:
                 future.set_exception(error)
+
+    def _end(self, conn: Connection) -> None:
+        if self._ended is not None:
+            self._ended(conn)
 
     @staticmethod
     def _apply(
