@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, select, update
 from parley.errors import Conflict
 
 from . import _schema as t
-from ._base import SqlReadsBase, SqlTxBase, record_from_row
+from ._base import Prepared, SqlReadsBase, SqlTxBase, prepared_insert, record_from_row
 from ._sessions import mark_sessions_changed
 
 __all__ = [
@@ -61,6 +61,15 @@ _SESSION = (
     .join(t.operators, t.operators.c.username == t.tokens.c.username)
     .where(t.tokens.c.token_hash == bindparam("token_hash"))
 )
+
+
+_IDEMPOTENT_EVENT = Prepared(
+    select(t.idempotency_keys.c.event_id).where(
+        t.idempotency_keys.c.username == bindparam("username"),
+        t.idempotency_keys.c.key == bindparam("key"),
+    )
+)
+_REMEMBER_IDEMPOTENCY = prepared_insert(t.idempotency_keys, "username", "key", "event_id")
 
 
 class OperatorsTx(Protocol):
@@ -144,16 +153,12 @@ class SqlOperatorsTx(SqlTxBase):
 
     # -- idempotency: a retried request with the same key gets the event it created ----------------
     def idempotent_event(self, username: str, key: str) -> str | None:
-        return self._conn.execute(
-            select(t.idempotency_keys.c.event_id).where(
-                t.idempotency_keys.c.username == username, t.idempotency_keys.c.key == key
-            )
-        ).scalar_one_or_none()
+        found: str | None = self._scalar(_IDEMPOTENT_EVENT, {"username": username, "key": key})
+        return found
 
     def remember_idempotency(self, username: str, key: str, event_id: str) -> None:
-        self._conn.execute(
-            insert(t.idempotency_keys).values(username=username, key=key, event_id=event_id)
-        )
+        params = {"username": username, "key": key, "event_id": event_id}
+        self._run(_REMEMBER_IDEMPOTENCY, params)
 
 
 class SqlOperatorsReads(SqlReadsBase):
