@@ -47,6 +47,10 @@ async def bearer_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> str:
+    return _token(request, credentials)
+
+
+def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
     token = credentials.credentials.strip() if credentials else ""
     return token or token_from_header(request.headers.get("authorization"))
 
@@ -75,13 +79,17 @@ def keep_principal(scope: MutableMapping[str, Any], token: str, principal: Princ
 
 async def current_principal(
     request: Request,
-    node: Annotated[Node, Depends(get_node)],
-    token: Annotated[str, Depends(bearer_token)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
+    """The principal of the request's bearer token: the one the pre-auth check found, or
+    looked up here. One dependency of its own (the scheme, for the OpenAPI document), not
+    three: every route asks for it, and FastAPI's solving costs per dependency."""
+    token = _token(request, credentials)
     kept = request.scope.get(_PRINCIPAL)
     if kept is not None and kept[0] == token:
         principal: Principal = kept[1]
     else:
+        node: Node = request.app.state.node
         principal = node.operators.authenticate(token, address=client_address(request))
     note_operator(request, principal.username)
     return principal
