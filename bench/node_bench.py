@@ -514,7 +514,9 @@ def profile_level(
     args: argparse.Namespace, target: Target, clients: int
 ) -> subprocess.Popen[bytes] | None:
     """``py-spy record`` of the group-commit server during one level (with --profile), as
-    collapsed stacks (one line a stack, its sample count last); None without."""
+    collapsed stacks (one line a stack, its sample count last); None without. Only the
+    thread holding the GIL is sampled: a thread waiting for it would show wherever it
+    happened to wait, and SQLite's own work and fsync (outside the GIL) are left out."""
     if args.profile is None or target.key != "group_commit":
         return None
     exe = Path(sys.executable).with_name("py-spy")
@@ -523,9 +525,8 @@ def profile_level(
     args.profile.mkdir(parents=True, exist_ok=True)
     seconds = max(1, round(args.warmup + args.duration))
     out = args.profile / f"server-{clients}-clients.txt"
-    command = (
-        f"record -r 250 -f raw --nonblocking --threads -d {seconds} -p {target.server.proc.pid}"
-    )
+    pid = target.server.proc.pid
+    command = f"record -r 250 -f raw --nonblocking --gil --threads -d {seconds} -p {pid}"
     return subprocess.Popen(
         [str(exe), *command.split(), "-o", str(out)],
         stdout=subprocess.DEVNULL,
