@@ -492,9 +492,12 @@ def measure(
         for _ in range(args.repeat):
             for target in targets:
                 spec = target.spec(clients=clients, duration_s=args.duration, warmup_s=args.warmup)
+                recorder = profile_level(args, target, clients)
                 result = pool.submit(run_in_worker, "throughput", spec).result(
                     timeout=args.duration + args.warmup + 120
                 )
+                if recorder is not None:
+                    recorder.wait(timeout=60)
                 target.check_alive()
                 console.print(
                     f"  {target.label}: {clients:>2} clients {result['posts_per_s']:>7.0f} posts/s"
@@ -518,6 +521,30 @@ def measure(
         console.print(f"  {target.label}: post->SSE delivery p50 {d['p50']} ms, p99 {d['p99']} ms")
         out[target.key] = {"throughput": levels, "latency": latency}
     return out
+
+
+def profile_level(
+    args: argparse.Namespace, target: Target, clients: int
+) -> subprocess.Popen[bytes] | None:
+    """``py-spy record`` of the group-commit server during one level (with --profile), as
+    collapsed stacks (one line a stack, its sample count last); None without. Only the
+    thread holding the GIL is sampled: a thread waiting for it would show wherever it
+    happened to wait, and SQLite's own work and fsync (outside the GIL) are left out."""
+    if args.profile is None or target.key != "group_commit":
+        return None
+    exe = Path(sys.executable).with_name("py-spy")
+    if not exe.exists():
+        raise BenchError("--profile needs py-spy in the venv: .venv/bin/pip install py-spy")
+    args.profile.mkdir(parents=True, exist_ok=True)
+    seconds = max(1, round(args.warmup + args.duration))
+    out = args.profile / f"server-{clients}-clients.txt"
+    pid = target.server.proc.pid
+    command = f"record -r 250 -f raw --nonblocking --gil --threads -d {seconds} -p {pid}"
+    return subprocess.Popen(
+        [str(exe), *command.split(), "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -646,6 +673,9 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folders")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy profiles of the group-commit server here"
+    )
     args = parser.parse_args()
     args.duration = args.duration or (1.5 if args.quick else 6.0)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 1.0)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import pytest
@@ -231,3 +232,22 @@ def test_a_value_rfc_8785_cannot_represent_outside_the_body_is_refused_as_before
     event = event_from_dict(wire)
     with pytest.raises(InvalidInput):
         event.signed_bytes()
+
+
+# Strings that look like the members the signature goes between, to mislead a splice.
+member_like = st.sampled_from(['","ts":"', ',"type":', ',"v":1}', '"sig":"', "\u2028", "\\"])
+tricky_text = st.lists(st.one_of(member_like, st.text(max_size=6)), max_size=4).map("".join)
+
+
+@given(events(), tricky_text, st.from_regex(r"[a-z][a-z_]{0,31}", fullmatch=True), st.data())
+@settings(max_examples=300)
+def test_signed_bytes_of_a_new_event_equal_its_full_canonicalisation(
+    event: Event, ts: str, kind: str, data: st.DataObject
+) -> None:
+    body = data.draw(st.dictionaries(tricky_text, tricky_text | json_values, max_size=4))
+    fields = event.to_dict() | {"ts": ts, "type": kind, "body": body}
+    del fields["sig"], fields["v"]
+    signed = sign_event(SIGNER, **fields)
+    assert signed.signed_bytes() == canonical_bytes(signed.to_dict())
+    assert signed.id == hashlib.sha256(canonical_bytes(signed.to_dict())).hexdigest()
+    signed.verify(SIGNER.public_key)

@@ -199,3 +199,34 @@ async def test_a_session_is_a_token_with_its_operator_as_they_are_now(operators:
         OperatorRecord("duty1", "operator", "$argon2id$one", True, "ru"),
     )
     assert operators.get_session("f" * 64) is None
+
+
+# -- the sessions' version -----------------------------------------------------------------------
+async def test_the_sessions_version_moves_with_tokens_and_operators_not_with_events(
+    operators: SqlStore, store_url: str
+) -> None:
+    before = operators.sessions_version()
+    if not store_url.startswith("sqlite"):
+        assert before is None  # no version kept: every session is read again
+        return
+    await operators.write(lambda tx: tx.remember_idempotency("duty1", "k", event_id(1)))
+    assert operators.sessions_version() == before
+    await operators.write(lambda tx: tx.revoke_tokens(token_hash=TOKENS[0].token_hash))
+    after_revoke = operators.sessions_version()
+    assert after_revoke != before
+    await operators.write(lambda tx: tx.set_operator_language("duty2", "ru"))
+    assert operators.sessions_version() != after_revoke
+
+
+async def test_a_commit_on_another_connection_moves_the_sessions_version(
+    operators: SqlStore, store_url: str
+) -> None:
+    if not store_url.startswith("sqlite"):
+        pytest.skip("a SQLite data version")
+    before = operators.sessions_version()
+    other = SqlStore.open(store_url)  # as the CLI opens the node's file beside it
+    try:
+        other.write_sync(lambda tx: tx.remember_idempotency("duty1", "k", event_id(1)))
+    finally:
+        other.close()
+    assert operators.sessions_version() != before

@@ -6,15 +6,18 @@ query may carry what a line must not, so it is left out, as are headers, cookies
 
 The request id is the client's ``X-Request-ID`` when it is short and printable, else a new
 one; the response carries it back, and every line logged while the request runs names it.
+
+The same wrapper of the answer hands each request to the node's request metrics: one layer
+around the application instead of two, each with its own wrapper of every message sent.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
@@ -27,6 +30,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Told of each request answered: its scope, status and duration in seconds.
+Observer = Callable[[Scope, int, float], None]
 
 ACCESS_LOGGER: Final = "parley.access"
 REQUEST_ID_HEADER: Final = b"x-request-id"
@@ -62,8 +67,9 @@ class RequestIdFilter(logging.Filter):
 
 
 class AccessLog:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, observe: Observer) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,7 +93,9 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            _line(scope, status, time.perf_counter() - started, state)
+            elapsed_s = time.perf_counter() - started
+            self.observe(scope, status, elapsed_s)
+            _line(scope, status, elapsed_s, state)
             _request_id.reset(reset)
 
 
@@ -95,7 +103,8 @@ def _request_id_of(scope: Scope) -> bytes:
     given = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER)
     if given is not None and _SANE_ID.fullmatch(given):
         return bytes(given)
-    return uuid.uuid4().hex.encode("ascii")
+    # Only an id to search the logs for: random bytes, without building a UUID around them.
+    return os.urandom(16).hex().encode("ascii")
 
 
 def _line(scope: Scope, status: int, elapsed_s: float, state: dict[str, Any]) -> None:

@@ -84,8 +84,8 @@ def create_app(node: Node, *, run_background_tasks: bool = True) -> FastAPI:
     )
     app.add_middleware(PreAuthLimit, node=node)
     app.state.metrics = install_metrics(node)
-    app.add_middleware(RequestMetrics, registry=app.state.metrics)
-    app.add_middleware(AccessLog)  # outermost: it logs the refusals of the others too
+    # Outermost: it logs and counts the refusals of the others too.
+    app.add_middleware(AccessLog, observe=RequestMetrics(app.state.metrics))
     return app
 
 

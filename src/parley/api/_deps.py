@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping, MutableMapping
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,8 +17,13 @@ __all__ = [
     "NodeDep",
     "client_address",
     "get_node",
+    "keep_principal",
     "token_from_header",
 ]
+
+# Where the pre-auth check keeps the principal of the token it looked up, in the request's
+# scope (which only the server and the application write): (token, principal).
+_PRINCIPAL = "parley.principal"
 
 
 # The dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
@@ -41,6 +47,10 @@ async def bearer_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> str:
+    return _token(request, credentials)
+
+
+def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
     token = credentials.credentials.strip() if credentials else ""
     return token or token_from_header(request.headers.get("authorization"))
 
@@ -55,17 +65,32 @@ def token_from_header(authorization: str | None) -> str:
     return token.strip()
 
 
-def client_address(request: Request) -> str:
-    """Where a request came from, for the login throttle and the audit trail."""
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request | Mapping[str, Any]) -> str:
+    """Where a request (or its ASGI scope) came from, for the login throttle and the audit
+    trail."""
+    client = request.client if isinstance(request, Request) else request.get("client")
+    return client[0] if client else "unknown"
+
+
+def keep_principal(scope: MutableMapping[str, Any], token: str, principal: Principal) -> None:
+    """The principal ``token`` stood for when the request came in, for ``current_principal``."""
+    scope[_PRINCIPAL] = (token, principal)
 
 
 async def current_principal(
     request: Request,
-    node: Annotated[Node, Depends(get_node)],
-    token: Annotated[str, Depends(bearer_token)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
-    principal = node.operators.authenticate(token, address=client_address(request))
+    """The principal of the request's bearer token: the one the pre-auth check found, or
+    looked up here. One dependency of its own (the scheme, for the OpenAPI document), not
+    three: every route asks for it, and FastAPI's solving costs per dependency."""
+    token = _token(request, credentials)
+    kept = request.scope.get(_PRINCIPAL)
+    if kept is not None and kept[0] == token:
+        principal: Principal = kept[1]
+    else:
+        node: Node = request.app.state.node
+        principal = node.operators.authenticate(token, address=client_address(request))
     note_operator(request, principal.username)
     return principal
 

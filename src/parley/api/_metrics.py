@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -32,9 +31,6 @@ from ._problems import problem
 __all__ = ["RequestMetrics", "install_metrics", "metrics_router", "router"]
 
 Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 # A client may send any method: the label takes these and "other", so it stays bounded.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -99,12 +95,10 @@ def _loopback(address: str) -> bool:
 
 
 class RequestMetrics:
-    """Count each HTTP request by its route's template (bounded), method and status."""
+    """Count each HTTP request by its route's template (bounded), method and status; the
+    access log hands it every request it answered (one wrapper of the answer for both)."""
 
-    def __init__(
-        self, app: Callable[[Scope, Receive, Send], Awaitable[None]], registry: CollectorRegistry
-    ) -> None:
-        self.app = app
+    def __init__(self, registry: CollectorRegistry) -> None:
         self._count = Counter(
             "parley_http_requests",
             "HTTP requests answered, by route template, method and status",
@@ -118,26 +112,11 @@ class RequestMetrics:
             registry=registry,
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            self._latency.labels(route, method).observe(time.perf_counter() - started)
-            self._count.labels(route, method, str(status)).inc()
+    def __call__(self, scope: Scope, status: int, elapsed_s: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        self._latency.labels(route, method).observe(elapsed_s)
+        self._count.labels(route, method, str(status)).inc()
 
 
 def install_metrics(node: Node) -> CollectorRegistry:

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from parley.errors import AuthenticationFailed, PayloadTooLarge
 from parley.services import Node
 
-from ._deps import token_from_header
+from ._deps import client_address, keep_principal, token_from_header
 from ._input import parse_count
 from ._problems import problem
 
@@ -46,7 +46,7 @@ class PreAuthLimit:
             await self.app(scope, receive, send)
             return
         try:
-            body = await self._body_read_first(scope["path"], headers, receive)
+            body = await self._body_read_first(scope, headers, receive)
         except _Refused as refused:
             await refused.answer(scope, receive, send)
         except _Gone:
@@ -58,11 +58,11 @@ class PreAuthLimit:
                 await self.app(scope, _replaying(body, receive), send)
 
     async def _body_read_first(
-        self, path: str, headers: dict[bytes, bytes], receive: Receive
+        self, scope: Scope, headers: dict[bytes, bytes], receive: Receive
     ) -> bytes | None:
         """The body of an anonymous request, read within its limits; None: the application
         reads the body, after it authenticated the request."""
-        if path.startswith("/federation/"):
+        if scope["path"].startswith("/federation/"):
             if b"content-length" not in headers:
                 raise _Refused(
                     411,
@@ -71,20 +71,22 @@ class PreAuthLimit:
                     "a federation request must declare the Content-Length of its body",
                 )
             return None
-        if await self._signed_in(headers.get(b"authorization")):
+        if self._signed_in(scope, headers.get(b"authorization")):
             return None
         return await self._anonymous_body(receive, headers.get(b"content-length"))
 
-    async def _signed_in(self, authorization: bytes | None) -> bool:
-        """Whether the request carries a bearer token the node issued and still honours."""
+    def _signed_in(self, scope: Scope, authorization: bytes | None) -> bool:
+        """Whether the request carries a bearer token the node issued and still honours; its
+        principal is kept for the application, which need not look the token up again."""
         try:
             # Decoded as the application's own dependency reads it (Starlette: latin-1).
             token = token_from_header(
                 None if authorization is None else authorization.decode("latin-1")
             )
-            self.node.operators.authenticate(token)
+            principal = self.node.operators.authenticate(token, address=client_address(scope))
         except AuthenticationFailed:
             return False
+        keep_principal(scope, token, principal)
         return True
 
     async def _anonymous_body(self, receive: Receive, declared: bytes | None) -> bytes:

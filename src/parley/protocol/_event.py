@@ -120,7 +120,8 @@ def sign_event(
     body: Mapping[str, Any],
 ) -> Event:
     unsigned = Event(channel, author, seq, prev, dict(seen), ts, type, dict(body), sig="")
-    signature = signer.sign(canonical_bytes(unsigned.unsigned()))
+    unsigned_bytes = canonical_bytes(unsigned.unsigned())
+    sig = base64.b64encode(signer.sign(unsigned_bytes)).decode("ascii")
     return Event(
         channel,
         author,
@@ -130,8 +131,28 @@ def sign_event(
         ts,
         type,
         dict(body),
-        sig=base64.b64encode(signature).decode("ascii"),
+        sig=sig,
+        _signed=_with_sig(unsigned_bytes, unsigned, sig),
     )
+
+
+def _with_sig(unsigned_bytes: bytes, event: Event, sig: str) -> bytes:
+    """The canonical bytes of the signed event from those of the unsigned one, without
+    canonicalising the event a second time: RFC 8785 sorts members by key, so ``sig`` goes
+    between ``seq`` and ``ts``, before the last three members (``ts``, ``type``, ``v``)."""
+    tail = b"".join(
+        (
+            b',"ts":',
+            canonical_bytes(event.ts),
+            b',"type":',
+            canonical_bytes(event.type),
+            b',"v":',
+            canonical_bytes(event.v),
+            b"}",
+        )
+    )
+    assert unsigned_bytes.endswith(tail)  # the unsigned members are fixed: so is their order
+    return b"".join((unsigned_bytes[: -len(tail)], b',"sig":', canonical_bytes(sig), tail))
 
 
 def validate_party_id(value: object, where: str = "party") -> str:

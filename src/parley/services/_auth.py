@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from parley.errors import PermissionDenied
+from parley.store import OperatorRecord, TokenRecord
 
 __all__ = [
     "CONSOLE",
@@ -12,8 +14,12 @@ __all__ = [
     "Permission",
     "Principal",
     "Role",
+    "Session",
+    "SessionCache",
     "require",
 ]
+
+Session = tuple[TokenRecord, OperatorRecord]
 
 # Who acts at the node's console (``parley`` on its data folder): whoever holds its host. No
 # operator may take the name, so the audit trail cannot confuse the two.
@@ -97,3 +103,34 @@ def require(principal: Principal, permission: Permission) -> None:
             address=principal.address,
             permission=permission.value,
         )
+
+
+class SessionCache:
+    """Sessions (a token and its operator) by token hash, kept while the store's sessions
+    version stays what it was when they were read: every request looks its token up, and
+    reading the store for it cost more than the rest of a post.
+
+    Unknown tokens are not kept (anyone may send any number of them); expiry, revocation
+    and a disabled operator are judged on every request, from the session kept.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._kept: dict[str, tuple[int, Session]] = {}
+
+    def read(
+        self, token_hash: str, version: int | None, load: Callable[[], Session | None]
+    ) -> Session | None:
+        """The session of ``token_hash`` at ``version`` (asked before ``load`` reads, so a
+        change committed meanwhile makes what it read stale); ``load`` reads the store."""
+        kept = self._kept.get(token_hash)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        session = load()
+        if session is None or version is None:
+            self._kept.pop(token_hash, None)
+            return session
+        if len(self._kept) >= self._limit:
+            self._kept.clear()
+        self._kept[token_hash] = (version, session)
+        return session

@@ -21,7 +21,7 @@ from parley.protocol import validate_operator_name
 from parley.store import OperatorRecord, Store, StoreTx, TokenRecord
 
 from ._audit import audit_entry, record_audit, write_audited
-from ._auth import CONSOLE, NEEDS_APPROVAL, Permission, Principal, Role, require
+from ._auth import CONSOLE, NEEDS_APPROVAL, Permission, Principal, Role, SessionCache, require
 from ._context import NodeContext
 from ._threads import Lane
 from ._throttle import LoginThrottle
@@ -53,6 +53,7 @@ class OperatorService:
         self._dummy_hash = hasher.hash("parley-no-such-operator")
         self._passwords = Lane("passwords", ctx.settings.password_workers, nice=10)
         self.throttle = LoginThrottle(ctx.clock, ctx.settings)
+        self._sessions = SessionCache()
 
     async def add(
         self, username: str, role: str, password: str, *, person: str | None = None
@@ -148,7 +149,11 @@ class OperatorService:
 
     def authenticate(self, token: str, *, address: str = "local") -> Principal:
         """The operator a bearer token stands for; ``address``: where its request came from."""
-        session = self._ctx.store.get_session(_token_hash(token))
+        digest = _token_hash(token)
+        store = self._ctx.store
+        session = self._sessions.read(
+            digest, store.sessions_version(), lambda: store.get_session(digest)
+        )
         if session is None:
             raise AuthenticationFailed("unknown bearer token")
         record, operator = session

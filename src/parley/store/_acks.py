@@ -4,14 +4,14 @@ replied to."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 
 from . import _schema as t
 from ._alerts import SqlAlertsTx
-from ._base import SqlReadsBase, record_from_row
+from ._base import Prepared, SqlReadsBase, prepared_insert, record_from_row
 from ._events import StoredEvent, stored_event
 
 __all__ = [
@@ -26,8 +26,6 @@ __all__ = [
 
 # The alert each kind of clock raises when it runs out.
 PENDING_ALERT_KINDS = {"ack": "overdue", "reply": "reply_overdue"}
-# One of the writer's hot statements, built once (see ``_events``).
-_INSERT_PENDING = insert(t.pending_acks)
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,16 @@ class PendingAck:
     kind: str = "ack"  # or "reply"
 
 
+# The writer's hot statements, built once (see ``Prepared``).
+_INSERT_PENDING = prepared_insert(
+    t.pending_acks, "event_id", "kind", "channel", "deadline_ms", "escalated"
+)
+_ACKS_OF = Prepared(
+    select(t.acks.c.party, t.acks.c.ack_event_id).where(t.acks.c.event_id == bindparam("event_id"))
+)
+_INSERT_ACK = prepared_insert(t.acks, *(f.name for f in fields(AckRecord)))
+
+
 class AcksTx(Protocol):
     def acks_of(self, event_id: str) -> dict[str, str]: ...
     def insert_ack(self, record: AckRecord) -> None: ...
@@ -82,13 +90,10 @@ class AcksReads(Protocol):
 class SqlAcksTx(SqlAlertsTx):
     def acks_of(self, event_id: str) -> dict[str, str]:
         """Party -> id of its ack event, for one acknowledged event."""
-        rows = self._conn.execute(
-            select(t.acks.c.party, t.acks.c.ack_event_id).where(t.acks.c.event_id == event_id)
-        ).all()
-        return {row.party: row.ack_event_id for row in rows}
+        return dict(self._rows(_ACKS_OF, {"event_id": event_id}))
 
     def insert_ack(self, record: AckRecord) -> None:
-        self._conn.execute(insert(t.acks).values(**asdict(record)))
+        self._run(_INSERT_ACK, asdict(record))
 
     def record_reply(self, record: ReplyRecord) -> None:
         """The first reply to a request answers it; a later one changes nothing here."""
@@ -101,7 +106,7 @@ class SqlAcksTx(SqlAlertsTx):
     def add_pending_ack(
         self, event_id: str, channel: str, deadline_ms: int, kind: str = "ack"
     ) -> None:
-        self._conn.execute(
+        self._run(
             _INSERT_PENDING,
             {
                 "event_id": event_id,

@@ -16,7 +16,7 @@ from parley.clock import parse_ts, to_ms
 from parley.protocol import ChainHead, Event
 
 from . import _schema as t
-from ._base import SqlReadsBase, SqlTxBase, record_from_row
+from ._base import Prepared, SqlReadsBase, SqlTxBase, prepared_insert, record_from_row
 
 __all__ = [
     "ChainView",
@@ -55,21 +55,29 @@ class ChainView:
     channel_heads: dict[str, int]
 
 
-# The writer's hot statements, built once: building and cache-keying a statement per write
-# cost more than executing it.
-_CHAIN_VIEW = select(
-    t.chain_heads.c.author, t.chain_heads.c.seq, t.chain_heads.c.event_id, t.chain_heads.c.seen
-).where(t.chain_heads.c.channel == bindparam("channel"))
-_INSERT_EVENT = insert(t.events)
-_INSERT_HEAD = insert(t.chain_heads)
-_UPDATE_HEAD = (
-    update(t.chain_heads)
-    .where(
-        t.chain_heads.c.channel == bindparam("b_channel"),
-        t.chain_heads.c.author == bindparam("b_author"),
+# The writer's hot statements, built once (see ``Prepared``).
+_h, _e = t.chain_heads.c, t.events.c
+_CHAIN_VIEW = Prepared(
+    select(_h.author, _h.seq, _h.event_id, _h.seen).where(_h.channel == bindparam("channel"))
+)
+_STORED_ID_AT = Prepared(
+    select(_e.id).where(
+        _e.channel == bindparam("channel"),
+        _e.author == bindparam("author"),
+        _e.seq == bindparam("seq"),
     )
+)
+_STORED_RAW = Prepared(select(_e.raw).where(_e.id == bindparam("id")))
+_INSERT_EVENT = prepared_insert(
+    t.events, "id", "channel", "author", "seq", "type", "ts", "raw", "stored_ms"
+)
+_INSERT_HEAD = prepared_insert(t.chain_heads, "channel", "author", "seq", "event_id", "seen")
+_UPDATE_HEAD = Prepared(
+    update(t.chain_heads)
+    .where(_h.channel == bindparam("b_channel"), _h.author == bindparam("b_author"))
     .values(seq=bindparam("seq"), event_id=bindparam("event_id"), seen=bindparam("seen"))
 )
+_INSERT_RECEIPT = prepared_insert(t.receipts, "channel", "member", "author", "seq", "at_ms")
 
 
 class EventsTx(Protocol):
@@ -105,30 +113,26 @@ class EventsReads(Protocol):
 
 class SqlEventsTx(SqlTxBase):
     def chain_view(self, channel: str, author: str) -> ChainView:
-        rows = self._conn.execute(_CHAIN_VIEW, {"channel": channel}).all()
         head = None
         heads: dict[str, int] = {}
-        for row in rows:
-            heads[row.author] = row.seq
-            if row.author == author:
-                head = ChainHead(row.seq, row.event_id, json.loads(row.seen))
+        for row_author, seq, event_id, seen in self._rows(_CHAIN_VIEW, {"channel": channel}):
+            heads[row_author] = seq
+            if row_author == author:
+                head = ChainHead(seq, event_id, json.loads(seen))
         return ChainView(head, heads)
 
     def stored_id_at(self, channel: str, author: str, seq: int) -> str | None:
-        return self._conn.execute(
-            select(t.events.c.id).where(
-                t.events.c.channel == channel, t.events.c.author == author, t.events.c.seq == seq
-            )
-        ).scalar_one_or_none()
+        params = {"channel": channel, "author": author, "seq": seq}
+        found: str | None = self._scalar(_STORED_ID_AT, params)
+        return found
 
     def stored_raw(self, event_id: str) -> bytes | None:
-        return self._conn.execute(
-            select(t.events.c.raw).where(t.events.c.id == event_id)
-        ).scalar_one_or_none()
+        raw = self._scalar(_STORED_RAW, {"id": event_id})
+        return None if raw is None else bytes(raw)
 
     def insert_event(self, event: Event, head: ChainHead | None, stored_ms: int) -> int:
         """Store an event that passed ``check_append`` against ``head``; returns its position."""
-        pos = self._insert_serial(
+        pos = self._insert_prepared(
             _INSERT_EVENT,
             {
                 "id": event.id,
@@ -143,11 +147,9 @@ class SqlEventsTx(SqlTxBase):
         )
         values = {"seq": event.seq, "event_id": event.id, "seen": json.dumps(dict(event.seen))}
         if head is None:
-            self._conn.execute(
-                _INSERT_HEAD, {"channel": event.channel, "author": event.author, **values}
-            )
+            self._run(_INSERT_HEAD, {"channel": event.channel, "author": event.author, **values})
         else:
-            self._conn.execute(
+            self._run(
                 _UPDATE_HEAD, {"b_channel": event.channel, "b_author": event.author, **values}
             )
         self._record_receipts(event, head)
@@ -168,7 +170,7 @@ class SqlEventsTx(SqlTxBase):
             if seq > before.get(party, 0)
         ]
         if rows:
-            self._conn.execute(insert(t.receipts), rows)
+            self._run_many(_INSERT_RECEIPT, rows)
 
     def record_equivocation(self, event: Event, stored: bytes, detected_ms: int) -> bool:
         """Keep the first proof of a fork at that seq; a peer forking it again adds no row.

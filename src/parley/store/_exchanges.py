@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 
 from . import _schema as t
 from ._base import SqlReadsBase, SqlTxBase, record_from_row
+from ._sessions import mark_sessions_changed
 
 __all__ = [
     "ExchangeKeyRecord",
@@ -85,6 +86,7 @@ class SqlExchangesTx(SqlTxBase):
 
     def grant(self, username: str, permission: str, by: str, now_ms: int) -> bool:
         g = t.operator_grants.c
+        mark_sessions_changed(self._conn)
         return self._insert_once(
             (g.username == username) & (g.permission == permission),
             t.operator_grants,
@@ -98,6 +100,7 @@ class SqlExchangesTx(SqlTxBase):
 
     def revoke(self, username: str, permission: str) -> bool:
         g = t.operator_grants.c
+        mark_sessions_changed(self._conn)
         done = self._conn.execute(
             delete(t.operator_grants).where(g.username == username, g.permission == permission)
         )

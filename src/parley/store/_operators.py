@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from parley.errors import Conflict
 
 from . import _schema as t
-from ._base import SqlReadsBase, SqlTxBase, record_from_row
+from ._base import Prepared, SqlReadsBase, SqlTxBase, prepared_insert, record_from_row
+from ._sessions import mark_sessions_changed
 
 __all__ = [
     "OperatorRecord",
@@ -54,6 +55,23 @@ class TokenRecord:
     revoked: bool
 
 
+# A bearer token and its operator, in one query: it runs on every request, so it is built once.
+_SESSION = (
+    select(t.tokens, *(c for c in t.operators.c if c.name != "username"))
+    .join(t.operators, t.operators.c.username == t.tokens.c.username)
+    .where(t.tokens.c.token_hash == bindparam("token_hash"))
+)
+
+
+_IDEMPOTENT_EVENT = Prepared(
+    select(t.idempotency_keys.c.event_id).where(
+        t.idempotency_keys.c.username == bindparam("username"),
+        t.idempotency_keys.c.key == bindparam("key"),
+    )
+)
+_REMEMBER_IDEMPOTENCY = prepared_insert(t.idempotency_keys, "username", "key", "event_id")
+
+
 class OperatorsTx(Protocol):
     def insert_operator(self, record: OperatorRecord, created_ms: int) -> None: ...
     def approve_operator(self, username: str, by: str, at_ms: int) -> bool: ...
@@ -77,6 +95,8 @@ class OperatorsReads(Protocol):
 
 
 class SqlOperatorsTx(SqlTxBase):
+    """Every write here changes a session a node may keep (see ``_sessions``)."""
+
     def insert_operator(self, record: OperatorRecord, created_ms: int) -> None:
         """A new account; refused while another account not disabled names the same person."""
         c = t.operators.c
@@ -89,11 +109,13 @@ class SqlOperatorsTx(SqlTxBase):
         ):
             if self._conn.execute(select(c.username).where(where)).first() is not None:
                 raise Conflict(taken)
+        mark_sessions_changed(self._conn)
         self._conn.execute(insert(t.operators).values({**asdict(record), "created_ms": created_ms}))
 
     def approve_operator(self, username: str, by: str, at_ms: int) -> bool:
         """Let a pending account log in, once: False if it is not pending (any more)."""
         c = t.operators.c
+        mark_sessions_changed(self._conn)
         result = self._conn.execute(
             update(t.operators)
             .where(c.username == username, c.pending.is_(True), c.disabled.is_(False))
@@ -102,6 +124,7 @@ class SqlOperatorsTx(SqlTxBase):
         return result.rowcount > 0
 
     def set_operator_disabled(self, username: str, disabled: bool, *, by: str, at_ms: int) -> bool:
+        mark_sessions_changed(self._conn)
         result = self._conn.execute(
             update(t.operators)
             .where(t.operators.c.username == username)
@@ -110,11 +133,13 @@ class SqlOperatorsTx(SqlTxBase):
         return result.rowcount > 0
 
     def set_operator_language(self, username: str, lang: str) -> None:
+        mark_sessions_changed(self._conn)
         self._conn.execute(
             update(t.operators).where(t.operators.c.username == username).values(lang=lang)
         )
 
     def insert_token(self, record: TokenRecord, issued_ms: int) -> None:
+        mark_sessions_changed(self._conn)
         self._conn.execute(insert(t.tokens).values(**asdict(record), issued_ms=issued_ms))
 
     def revoke_tokens(self, *, token_hash: str | None = None, username: str | None = None) -> int:
@@ -123,20 +148,17 @@ class SqlOperatorsTx(SqlTxBase):
             if token_hash
             else (t.tokens.c.username == username)
         )
+        mark_sessions_changed(self._conn)
         return self._conn.execute(update(t.tokens).where(condition).values(revoked=True)).rowcount
 
     # -- idempotency: a retried request with the same key gets the event it created ----------------
     def idempotent_event(self, username: str, key: str) -> str | None:
-        return self._conn.execute(
-            select(t.idempotency_keys.c.event_id).where(
-                t.idempotency_keys.c.username == username, t.idempotency_keys.c.key == key
-            )
-        ).scalar_one_or_none()
+        found: str | None = self._scalar(_IDEMPOTENT_EVENT, {"username": username, "key": key})
+        return found
 
     def remember_idempotency(self, username: str, key: str, event_id: str) -> None:
-        self._conn.execute(
-            insert(t.idempotency_keys).values(username=username, key=key, event_id=event_id)
-        )
+        params = {"username": username, "key": key, "event_id": event_id}
+        self._run(_REMEMBER_IDEMPOTENCY, params)
 
 
 class SqlOperatorsReads(SqlReadsBase):
@@ -153,13 +175,9 @@ class SqlOperatorsReads(SqlReadsBase):
         return None if row is None else record_from_row(TokenRecord, row)
 
     def get_session(self, token_hash: str) -> tuple[TokenRecord, OperatorRecord] | None:
-        """A bearer token and its operator, in one query: this runs on every request."""
-        account = [c for c in t.operators.c if c.name != "username"]
-        row = self._first(
-            select(t.tokens, *account)
-            .join(t.operators, t.operators.c.username == t.tokens.c.username)
-            .where(t.tokens.c.token_hash == token_hash)
-        )
+        """A bearer token and its operator, in one query."""
+        with self._reader.connect() as conn:
+            row = conn.execute(_SESSION, {"token_hash": token_hash}).first()
         if row is None:
             return None
         return record_from_row(TokenRecord, row), record_from_row(OperatorRecord, row)

@@ -30,6 +30,7 @@ from ._log import SqlLogReads, SqlLogTx
 from ._migrate import schema_current, upgrade
 from ._operators import SqlOperatorsReads, SqlOperatorsTx
 from ._parties import SqlPartiesReads, SqlPartiesTx
+from ._sessions import SessionsWatch
 from ._talks import SqlTalksReads, SqlTalksTx
 from ._writer import GroupCommitWriter, WriterStats
 
@@ -81,7 +82,10 @@ class SqlStore(
     def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
         self.engine = engine
         self._reader = engine.execution_options(**{READ_ONLY: True})
-        self._writer = GroupCommitWriter(engine, max_batch=max_batch)
+        self._sessions = SessionsWatch(engine)
+        self._writer = GroupCommitWriter(
+            engine, max_batch=max_batch, ended=self._sessions.committed
+        )
 
     @classmethod
     def open(cls, url: str, *, max_batch: int = 256) -> SqlStore:
@@ -97,6 +101,11 @@ class SqlStore(
     def writer_stats(self) -> WriterStats:
         return self._writer.stats
 
+    def sessions_version(self) -> int | None:
+        """Equal versions, equal sessions (tokens, operators, grants); None: no version is
+        kept, every session must be read again."""
+        return self._sessions.version()
+
     def schema_current(self) -> bool:
         return schema_current(self.engine)
 
@@ -108,4 +117,5 @@ class SqlStore(
 
     def close(self) -> None:
         self._writer.close()
+        self._sessions.close()
         self.engine.dispose()

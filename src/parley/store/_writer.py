@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, NestedTransaction
 
 from parley.errors import ParleyError, StoreUnavailable
 
@@ -75,9 +75,16 @@ class GroupCommitWriter:
     survives ``kill -9``.
     """
 
-    def __init__(self, engine: Engine, *, max_batch: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int,
+        ended: Callable[[Connection], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._ended = ended  # after each transaction, before its writes' outcomes are set
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="parley-writer", daemon=True)
         self.stats = WriterStats()
@@ -146,10 +153,12 @@ class GroupCommitWriter:
                 for fn, future in batch:
                     outcomes.append((future, *self._apply(conn, fn)))
         except Exception as exc:
+            self._end(conn)
             _log.exception("group commit of %d writes failed", len(batch))
             for _fn, future in batch:
                 future.set_exception(StoreUnavailable(f"the write was not committed: {exc}"))
             return
+        self._end(conn)
         self.stats.batches += 1
         self.stats.writes += len(batch)
         self.stats.batch_sizes.observe(len(batch))
@@ -160,11 +169,15 @@ class GroupCommitWriter:
             else:
                 future.set_exception(error)
 
+    def _end(self, conn: Connection) -> None:
+        if self._ended is not None:
+            self._ended(conn)
+
     @staticmethod
     def _apply(
         conn: Connection, fn: Callable[[Connection], Any]
     ) -> tuple[Any, BaseException | None]:
-        savepoint = conn.begin_nested()
+        savepoint = _Savepoint(conn)
         try:
             result = fn(conn)
         except ParleyError as error:
@@ -176,3 +189,31 @@ class GroupCommitWriter:
             return None, error
         savepoint.commit()
         return result, None
+
+
+class _Savepoint:
+    """The savepoint of one write. On SQLite it is the driver's SQL: SQLAlchemy's nested
+    transaction (a statement compiled for each) cost about as much as the write itself."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._nested: NestedTransaction | None = None
+        self._driver: Any = None
+        if conn.dialect.name == "sqlite":
+            self._driver = conn.connection.driver_connection
+            self._driver.execute("SAVEPOINT parley_write")
+        else:
+            self._nested = conn.begin_nested()
+
+    def commit(self) -> None:
+        if self._nested is not None:
+            self._nested.commit()
+        else:
+            self._driver.execute("RELEASE parley_write")
+
+    def rollback(self) -> None:
+        if self._nested is not None:
+            self._nested.rollback()
+        else:
+            # ROLLBACK TO keeps the savepoint open: RELEASE ends it.
+            self._driver.execute("ROLLBACK TO parley_write")
+            self._driver.execute("RELEASE parley_write")
