@@ -7,7 +7,7 @@ STAMP := $(VENV)/.package-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
 .PHONY: demo test test-fast lint install system-deps docs bench clean assets screenshots \
-	constraints wheel-check
+	constraints wheel-check bench-deps
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -62,6 +62,10 @@ docs: $(STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/node_bench.py
+
+# What the benchmarks compare against (PostGIS), for bench/deconflict_bench.py.
+bench-deps:
+	bash scripts/bench-deps.sh
 
 # The console's front-end libraries, pinned in package.json and package-lock.json: their built
 # files are copied into src/parley/web/static/vendor with a checksum manifest, and committed,
