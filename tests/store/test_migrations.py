@@ -25,7 +25,7 @@ from sqlalchemy import (
 from parley.protocol import CompactRange, build_tiles, leaf_hash
 from parley.store import _schema as t
 from parley.store import migrate, schema_revision, upgrade
-from parley.store._migrate import alembic_config
+from parley.store._migrate import _head_of_files, alembic_config
 
 
 def _schema_differences(engine: Engine) -> list[object]:
@@ -230,3 +230,8 @@ def test_schema_revision_reads_and_migrate_applies_by_url(store_url: str) -> Non
 
     assert migrate(store_url).current == head
     assert schema_revision(store_url).up_to_date
+
+
+def test_the_newest_migration_read_from_the_files_is_alembics_head() -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert _head_of_files() == head

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import numpy as np
-from shapely.geometry.base import BaseGeometry
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "KINDS",
@@ -23,9 +23,10 @@ __all__ = [
 KINDS: Final = ("activity", "launch", "presence", "protected_site")
 SEVERITIES: Final = ("critical", "high", "medium", "low")
 _AREA_KINDS: Final = frozenset({"activity", "launch"})
-# Unbounded window ends: int64 sentinels, so the time filter is two numpy comparisons.
-NO_START: Final = int(np.iinfo(np.int64).min)
-NO_END: Final = int(np.iinfo(np.int64).max)
+# Unbounded window ends: int64 sentinels, so the time filter is two numpy comparisons
+# (written out: this module loads without numpy).
+NO_START: Final = -(2**63)
+NO_END: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,28 +1,30 @@
-"""Areas: the checks a JSON Schema cannot state, and turning an Area into a shapely geometry."""
+"""Areas: the checks a JSON Schema cannot state, and turning an Area into a shapely geometry.
+
+shapely and pyproj (with numpy, ~25 MiB) load when an area is first checked or shaped: a node
+that has none holds no geometry library.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any
-
-import shapely
-from pyproj import Geod
-from shapely.geometry import MultiPolygon, Polygon, shape
-from shapely.geometry.base import BaseGeometry
-from shapely.geometry.polygon import orient
+from typing import TYPE_CHECKING, Any
 
 from parley.errors import FieldError, InvalidInput
 
 from ._gazetteer import GAZETTEER
+
+if TYPE_CHECKING:
+    from pyproj import Geod
+    from shapely.geometry import Polygon
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = ["CIRCLE_POINTS", "MAX_VERTICES", "area_geometry", "check_area"]
 
 MAX_VERTICES = 10_000
 CIRCLE_POINTS = 64
 _MAX_POSITION_ERRORS = 10
-_GEOD = Geod(ellps="WGS84")
 
 Ring = Sequence[Sequence[float]]
 
@@ -58,6 +60,8 @@ def check_area(area: Mapping[str, Any], where: str) -> list[FieldError]:
             errors.extend(_check_ring(ring, f"{path}.{r}"))
     if errors:
         return errors[:_MAX_POSITION_ERRORS]
+    import shapely
+
     geometry = _shape(area)
     if not shapely.is_valid(geometry):
         noun = "polygon" if kind == "Polygon" else "multipolygon"
@@ -96,6 +100,8 @@ def _check_position(position: Sequence[float], where: str) -> list[FieldError]:
 
 
 def _shape(area: Mapping[str, Any]) -> BaseGeometry:
+    from shapely.geometry import MultiPolygon, Polygon
+
     if area["type"] == "Polygon":
         shell, *holes = area["coordinates"]
         return Polygon(shell, holes)
@@ -104,12 +110,24 @@ def _shape(area: Mapping[str, Any]) -> BaseGeometry:
 
 @cache
 def _named(name: str) -> BaseGeometry:
+    from shapely.geometry import shape
+
     return shape(dict(GAZETTEER[name].geometry))
 
 
+@cache
+def _geod() -> Geod:
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
+
+
 def _circle(lon: float, lat: float, radius_km: float) -> Polygon:
+    from shapely.geometry import Polygon
+    from shapely.geometry.polygon import orient
+
     azimuths = [i * 360.0 / CIRCLE_POINTS for i in range(CIRCLE_POINTS)]
-    lons, lats, _ = _GEOD.fwd(
+    lons, lats, _ = _geod().fwd(
         [lon] * CIRCLE_POINTS, [lat] * CIRCLE_POINTS, azimuths, [radius_km * 1000.0] * CIRCLE_POINTS
     )
     return orient(Polygon(list(zip(lons, lats, strict=True))), 1.0)

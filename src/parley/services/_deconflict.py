@@ -30,23 +30,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from shapely.geometry import Point
-from shapely.geometry.base import BaseGeometry
-
+from parley import deconflict
 from parley.clock import parse_ts, to_ms
-from parley.deconflict import (
-    KINDS,
-    Item,
-    Match,
-    SpaceTimeIndex,
-    agreement_items,
-    notice_items,
-    notices_items,
-    severity,
-    site_items,
-)
+from parley.deconflict import KINDS, Item, Match, agreement_items, severity
 from parley.errors import FieldError, InvalidInput, ParleyError
 from parley.forms import area_geometry, validate_form
 from parley.protocol import AGREEMENT_TYPES, Event
@@ -60,6 +48,11 @@ from ._deconflict_alerts import DeconflictionAlert, DeconflictionAlerts, event_o
 from ._duty import Duty
 from ._site_poller import SitePoller, site_rows
 from ._threads import collector_paused, to_thread
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+    from parley.deconflict import SpaceTimeIndex
 
 __all__ = ["DeconflictionService", "Meeting", "Situation"]
 
@@ -112,9 +105,7 @@ class DeconflictionService:
 
     def _reset(self) -> None:
         self._loaded = False
-        self._index = SpaceTimeIndex(
-            rebuild_threshold=self._ctx.settings.deconfliction_rebuild_threshold
-        )
+        self._made_index: SpaceTimeIndex | None = None
         self._owner: dict[str, tuple[str, str]] = {}  # notification id -> (author, channel)
         self._keys: dict[str, tuple[str, ...]] = {}  # notification id -> its items' keys
         self._gone: dict[str, str] = {}  # cancelled or superseded notification id -> why
@@ -123,6 +114,15 @@ class DeconflictionService:
         self._agreement_channels: dict[str, str] = {}  # agreement -> its channel
         self._changed_agreements: set[str] = set()  # signed or amended since
         self._alerts.protected.clear()
+
+    @property
+    def _index(self) -> SpaceTimeIndex:
+        """Made when first needed: a node with no areas loads no geometry library."""
+        if self._made_index is None:
+            self._made_index = deconflict.SpaceTimeIndex(
+                rebuild_threshold=self._ctx.settings.deconfliction_rebuild_threshold
+            )
+        return self._made_index
 
     # -- after the commit ------------------------------------------------------------------------
     def on_stored(self, item: BusItem) -> None:
@@ -204,7 +204,7 @@ class DeconflictionService:
             items = (
                 made[notice.id]
                 if notice.id in made
-                else notice_items(notice.id, notice.author, body["form"], body["data"])
+                else deconflict.notice_items(notice.id, notice.author, body["form"], body["data"])
             )
         except (ParleyError, ValueError, KeyError):
             _log.exception("notification %s has an area this node cannot index", notice.id)
@@ -305,7 +305,7 @@ class DeconflictionService:
         """The sites imported for the agreement that the index holds, with the validity the
         agreement's term gives them now (those not taken in yet come with the poller)."""
         rows = site_rows(self._ctx.party, self._ctx.store.agreement_site_shapes(agreement))
-        return site_items([row for row in rows if row[0] in self._index])
+        return deconflict.site_items([row for row in rows if row[0] in self._index])
 
     # -- loading at start ------------------------------------------------------------------------
     async def _load(self) -> int:
@@ -324,7 +324,7 @@ class DeconflictionService:
     def _build(self) -> None:
         with collector_paused():
             self._build_index()
-        _log.info("deconfliction index loaded: %d items", len(self._index))
+        _log.info("deconfliction index loaded: %d items", self.indexed())
 
     def _build_index(self) -> None:
         items: dict[str, Item] = {}
@@ -341,7 +341,8 @@ class DeconflictionService:
         items.update((item.key, item) for item in self._sites.take())
         for agreement in self._ctx.store.agreement_ids():
             items.update((item.key, item) for item in self._agreement_items(agreement))
-        self._index.bulk_load(items.values())
+        if items:
+            self._index.bulk_load(items.values())
 
     # -- alerts ----------------------------------------------------------------------------------
     async def _check(self, items: Sequence[Item], *, meeting: set[str] | None = None) -> int:
@@ -443,6 +444,8 @@ class DeconflictionService:
         item = self._index.get(side["key"])
         if item is not None:
             return item.geometry
+        from shapely.geometry import Point
+
         site = side.get("site")
         coordinates = site.get("coordinates") if isinstance(site, Mapping) else None
         if isinstance(coordinates, list) and len(coordinates) == 2:
@@ -451,7 +454,7 @@ class DeconflictionService:
 
     def indexed(self) -> int:
         """How many items the index holds (after the first ``flush``)."""
-        return len(self._index)
+        return 0 if self._made_index is None else len(self._made_index)
 
     def knows(self, key: str) -> Item | None:
         return self._index.get(key)
@@ -461,8 +464,12 @@ def _made(notices: Sequence[Event]) -> dict[str, list[Item]]:
     """The items of the notifications among ``notices``, made in one vectorised pass; none if
     one of them cannot be indexed (then each is made, or refused, by itself)."""
     wanted = [n for n in notices if n.type == "notification"]
+    if not wanted:
+        return {}
     try:
-        made = notices_items([(n.id, n.author, n.body["form"], n.body["data"]) for n in wanted])
+        made = deconflict.notices_items(
+            [(n.id, n.author, n.body["form"], n.body["data"]) for n in wanted]
+        )
     except (ParleyError, ValueError, KeyError):
         return {}
     return {n.id: items for n, items in zip(wanted, made, strict=True)}
@@ -493,6 +500,8 @@ def _query_area(area: object, window: object, now: datetime) -> tuple[BaseGeomet
     start = to_ms(parse_ts(checked["window"]["start"]))
     end = to_ms(parse_ts(checked["window"]["end"]))
     if bare_point:
+        from shapely.geometry import Point
+
         lon, lat = checked["area"]["coordinates"]
         return Point(lon, lat), start, end
     return area_geometry(checked["area"]), start, end

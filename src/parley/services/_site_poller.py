@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from parley.deconflict import Item, SiteRow, SpaceTimeIndex, site_items
+from parley import deconflict  # its geometry libraries load with the first site
 from parley.store import SiteShape
 
 from ._context import NodeContext
+
+if TYPE_CHECKING:
+    from parley.deconflict import Item, SiteRow, SpaceTimeIndex
 
 __all__ = ["SitePoller", "site_key", "site_rows"]
 
@@ -55,7 +59,7 @@ class SitePoller:
         """Sites stored since the last call, as items."""
         items: list[Item] = []
         while shapes := self._ctx.store.site_shapes(self._after, _SITE_PAGE):
-            items.extend(site_items(site_rows(self._ctx.party, shapes)))
+            items.extend(deconflict.site_items(site_rows(self._ctx.party, shapes)))
             self._after = shapes[-1][0]
         return items
 

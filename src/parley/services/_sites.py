@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import shapely
-from shapely.geometry import shape
-
 from parley.clock import parse_ts, to_ms
 from parley.errors import FieldError, InvalidInput
 from parley.protocol import EVENT_ID_PATTERN, AgreementState, validate_party_id
@@ -327,8 +324,10 @@ def _feature_geometry(geometry: object) -> tuple[float, float, Mapping[str, Any]
         if not isinstance(position, list) or len(position) != 2:
             raise _BadRow("geometry.coordinates must be [lon, lat]")
         return _number(position[0], "lon", 180), _number(position[1], "lat", 90), None
+    import shapely  # with the first import of shapes: a node without any does not hold it
+
     try:
-        shaped = shape(geometry)
+        shaped = shapely.geometry.shape(geometry)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise _BadRow(f"geometry is not a valid {geometry['type']}: {exc}") from exc
     if shaped.is_empty or not shapely.is_valid(shaped):

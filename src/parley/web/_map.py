@@ -14,11 +14,9 @@ import gzip
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from shapely.geometry import mapping
-from shapely.geometry.base import BaseGeometry
 from starlette.responses import HTMLResponse, Response
 
 from parley.clock import format_ms
@@ -26,6 +24,9 @@ from parley.services import CATEGORIES, DeconflictionAlert, SiteRecord
 
 from ._i18n import page
 from ._pages import LiveSession, PageSession, node_of
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = ["router"]
 
@@ -114,6 +115,8 @@ def _window(start_ms: int | None, end_ms: int | None) -> dict[str, str | None]:
 def _geojson(geometry: BaseGeometry | None) -> dict[str, Any] | None:
     if geometry is None or geometry.is_empty:
         return None
+    from shapely.geometry import mapping  # loaded already: the geometry is shapely's
+
     shaped: dict[str, Any] = mapping(geometry)
     return shaped
 
