@@ -329,8 +329,22 @@ function overlapLayer(alert) {
   }).bindPopup(() => make("div", {}, ...alertLines(alert), line(make("a", { href: `/console/channels/${alert.channel}` }, words.channel))));
 }
 
+// The minute tick alone would leave a notice that begins a moment from now off the map for up
+// to a minute (and the page's clock, set from the server's, runs behind by the page's own
+// transit time): draw again when the next one within the minute begins.
+let nextStart = null;
+function drawAtNextStart(t) {
+  clearTimeout(nextStart);
+  const starts = [...situation.items, ...situation.alerts]
+    .map((item) => (item.start ? Date.parse(item.start) : NaN))
+    .filter((start) => start > t);
+  const wait = Math.min(...starts) - t;
+  if (wait < 60_000) nextStart = setTimeout(onSlide, wait + 50);
+}
+
 function drawSituation() {
   const t = chosenTime();
+  drawAtNextStart(t);
   layers.areas.clearLayers();
   layers.overlaps.clearLayers();
   for (const item of situation.items) {
