@@ -33,18 +33,15 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -56,12 +53,13 @@ from node_bench import (
     STARTED,
     BenchError,
     RawClient,
-    exit_on_sigterm,
     free_port,
     machine,
     percentiles,
     proc_cpu_s,
+    run_script,
     stop_process,
+    workspace,
 )
 from rich.console import Console
 from rich.table import Table
@@ -789,13 +787,7 @@ def main() -> int:
         },
     }
     with ExitStack() as stack:
-        root = Path(tempfile.mkdtemp(prefix="parley-matrix-"))
-        if not args.keep:
-            stack.callback(shutil.rmtree, root, ignore_errors=True)
-        pool = stack.enter_context(
-            ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-        )
-        console.print(f"data in {root}; load generator in a separate process")
+        root, pool = workspace(stack, "parley-matrix-", args.keep, console)
         # One system at a time, so neither's background work lands in the other's figures.
         with cluster(root / "parley", NODE_SETTINGS, proxied=False) as setup:
             settle(args.settle)
@@ -823,12 +815,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        console.print(f"[bold red]bench failed[/]: {exc}")
-        sys.exit(1)
-    finally:
-        for started in STARTED:  # normally already stopped by synapse()
-            stop_process(started)
+    run_script(main, console)

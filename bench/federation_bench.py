@@ -30,19 +30,15 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +50,11 @@ import httpx  # noqa: E402
 from node_bench import (  # noqa: E402  (bench/ is sys.path[0])
     BenchError,
     RawClient,
-    exit_on_sigterm,
     machine,
     percentiles,
     proc_cpu_s,
+    run_script,
+    workspace,
 )
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -788,13 +785,7 @@ def main() -> int:
         },
     }
     with ExitStack() as stack:
-        root = Path(tempfile.mkdtemp(prefix="parley-fedbench-"))
-        if not args.keep:
-            stack.callback(shutil.rmtree, root, ignore_errors=True)
-        pool = stack.enter_context(
-            ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-        )
-        console.print(f"data in {root}; load generator in a separate process")
+        root, pool = workspace(stack, "parley-fedbench-", args.keep, console)
         for key, settings in configs:
             report[key] = run_config(key, settings, args, pool, root)
     report["loadavg_end"] = os.getloadavg()
@@ -828,9 +819,4 @@ def _div(a: float | None, b: float | None) -> float | None:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        console.print(f"[bold red]bench failed[/]: {exc}")
-        sys.exit(1)
+    run_script(main, console)

@@ -36,14 +36,14 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import tomli_w
@@ -697,13 +697,7 @@ def main() -> int:
         },
     }
     with ExitStack() as stack:
-        root = Path(tempfile.mkdtemp(prefix="parley-bench-"))
-        if not args.keep:
-            stack.callback(shutil.rmtree, root, ignore_errors=True)
-        pool = stack.enter_context(
-            ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-        )
-        console.print(f"data in {root}; load generator in a separate process")
+        root, pool = workspace(stack, "parley-bench-", args.keep, console)
         peer_key = init_node(root / "peer", PEER, {})
         nodes: list[tuple[str, str, dict[str, Any]]] = [("group_commit", "group commit", {})]
         if not args.skip_baseline:
@@ -743,13 +737,31 @@ def exit_on_sigterm(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)  # unwinds the context managers, which stop the processes
 
 
-if __name__ == "__main__":
+def workspace(
+    stack: ExitStack, prefix: str, keep: bool, out: Console
+) -> tuple[Path, ProcessPoolExecutor]:
+    """A scratch folder (removed at the end unless kept) and the load generator's process."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    if not keep:
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
+    pool = stack.enter_context(ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")))
+    out.print(f"data in {root}; load generator in a separate process")
+    return root, pool
+
+
+def run_script(main: Callable[[], int], out: Console) -> NoReturn:
+    """A bench script's entry point: SIGTERM unwinds as Ctrl-C does, a failed run is one
+    line and exit 1, and every server it started is stopped whatever happens."""
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         sys.exit(main())
     except BenchError as exc:
-        console.print(f"[bold red]bench failed[/]: {exc}")
+        out.print(f"[bold red]bench failed[/]: {exc}")
         sys.exit(1)
     finally:
-        for started in STARTED:  # normally already stopped by serve()
+        for started in STARTED:  # normally already stopped by the context that started it
             stop_process(started)
+
+
+if __name__ == "__main__":
+    run_script(main, console)

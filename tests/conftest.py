@@ -5,19 +5,21 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import anyio
+import httpx
 import pytest
 import uvicorn
 from hypothesis import settings
 
 from parley.api import create_app
 from parley.clock import ManualClock
-from parley.services import Node, Principal, Role, init_node
+from parley.services import HttpPeerTransport, Node, Principal, Role, init_node
 
 # Properties check behaviour, not speed (bench/ does): no example fails for taking longer than
 # Hypothesis's default 200 ms on a machine busy with other work.
@@ -88,6 +90,41 @@ async def pin_all(*nodes: Node) -> None:
             if other is not node:
                 name = NAMES.get(other.party, other.party)
                 await node.pin_party(as_role(node, Role.ADMIN), other.party, name, other.public_key)
+
+
+@asynccontextmanager
+async def linked(
+    nodes: dict[str, Node], attach: Callable[[Node, HttpPeerTransport], None]
+) -> AsyncIterator[dict[str, Node]]:
+    """Nodes reaching each other's APIs in this process at https://<party>, each pinned by
+    the others with that URL; ``attach`` hands a node its transport where the test needs it."""
+    apps = {p: create_app(n, run_background_tasks=False) for p, n in nodes.items()}
+    clients = []
+    for party, node in nodes.items():
+        mounts = {f"https://{p}": httpx.ASGITransport(app=a) for p, a in apps.items() if p != party}
+        client = httpx.AsyncClient(mounts=mounts)
+        clients.append(client)
+        attach(node, HttpPeerTransport(node.ctx, 5.0, client=client))
+        for other in nodes.values():
+            if other is not node:
+                await node.pin_party(
+                    as_role(node, Role.ADMIN),
+                    other.party,
+                    NAMES[other.party],
+                    other.public_key,
+                    [f"https://{other.party}"],
+                )
+    try:
+        yield nodes
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def replicating(node: Node, transport: HttpPeerTransport) -> None:
+    """``linked``'s attach for tests of replication: pushes and pulls go through it."""
+    node.transport = transport
+    node.replicator._transport = transport
 
 
 def as_role(node: Node, role: Role, username: str | None = None) -> Principal:

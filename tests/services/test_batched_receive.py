@@ -3,17 +3,15 @@ event; a pull that meets events already held stops, for pushes are bringing them
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from parley.api import create_app
 from parley.errors import BadSignature, EquivocationDetected, EventRejected, Forbidden
 from parley.protocol import Ed25519Signer, Event
-from parley.services import BusItem, HttpPeerTransport, Node, Role
+from parley.services import BusItem, Node, Role
 from parley.services._duty import Duty
 from parley.store import _schema as t
-from tests.conftest import NAMES, as_role
+from tests.conftest import as_role, linked, replicating
 from tests.services.test_channels import hotline
 from tests.services.test_ingest import MESSAGE, peer_event, three_party_channel
 
@@ -158,26 +156,8 @@ async def test_an_event_of_a_channel_the_peer_is_not_in_is_refused_by_its_index(
 async def pair(make_node):
     """us-eucom and ru-genstaff reaching each other at https://<party>, five events a request."""
     nodes = {p: make_node(p, replication_batch=5) for p in (US, RU)}
-    apps = {p: create_app(n, run_background_tasks=False) for p, n in nodes.items()}
-    clients = []
-    for party, node in nodes.items():
-        mounts = {f"https://{p}": httpx.ASGITransport(app=a) for p, a in apps.items() if p != party}
-        client = httpx.AsyncClient(mounts=mounts)
-        clients.append(client)
-        node.transport = HttpPeerTransport(node.ctx, 5.0, client=client)
-        node.replicator._transport = node.transport
-        for other in nodes.values():
-            if other is not node:
-                await node.pin_party(
-                    as_role(node, Role.ADMIN),
-                    other.party,
-                    NAMES[other.party],
-                    other.public_key,
-                    [f"https://{other.party}"],
-                )
-    yield nodes
-    for client in clients:
-        await client.aclose()
+    async with linked(nodes, replicating) as linked_nodes:
+        yield linked_nodes
 
 
 async def test_a_pull_that_meets_events_already_held_stops(pair, monkeypatch):

@@ -6,14 +6,12 @@ from __future__ import annotations
 import hashlib
 import stat
 
-import httpx
 import pytest
 
-from parley.api import create_app
 from parley.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from parley.services import HttpPeerTransport, Node, Role
 from parley.services._evidence import EVIDENCE_DIR
-from tests.conftest import NAMES, as_role
+from tests.conftest import NAMES, as_role, linked
 
 pytestmark = pytest.mark.anyio
 US, RU, AE = "us-eucom", "ru-genstaff", "ae-mediator"
@@ -24,25 +22,12 @@ PHOTO = b"\xff\xd8\xff\xe0 a photograph of the damaged heat plant"
 async def pair(make_node):
     """us-eucom and ru-genstaff, each reaching the other's federation API at https://<party>."""
     nodes = {p: make_node(p, max_evidence_bytes=1024) for p in (US, RU)}
-    apps = {p: create_app(n, run_background_tasks=False) for p, n in nodes.items()}
-    clients = []
-    for party, node in nodes.items():
-        mounts = {f"https://{p}": httpx.ASGITransport(app=a) for p, a in apps.items() if p != party}
-        client = httpx.AsyncClient(mounts=mounts)
-        clients.append(client)
-        node.evidence._transport = HttpPeerTransport(node.ctx, 5.0, client=client)
-        for other in nodes.values():
-            if other is not node:
-                await node.pin_party(
-                    as_role(node, Role.ADMIN),
-                    other.party,
-                    NAMES[other.party],
-                    other.public_key,
-                    [f"https://{other.party}"],
-                )
-    yield nodes
-    for client in clients:
-        await client.aclose()
+
+    def fetching(node: Node, transport: HttpPeerTransport) -> None:
+        node.evidence._transport = transport
+
+    async with linked(nodes, fetching) as linked_nodes:
+        yield linked_nodes
 
 
 def operator(node: Node):

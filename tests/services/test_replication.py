@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import httpx
 import pytest
 
-from parley.api import create_app
 from parley.clock import to_ms
 from parley.errors import Conflict, PeerUnreachable, StoreUnavailable
-from parley.services import HttpPeerTransport, LinkStatus, Node, Role
+from parley.services import LinkStatus, Node, Role
 from parley.services import _replicator as replicator_module
-from tests.conftest import NAMES, as_role, pin_all
+from tests.conftest import as_role, linked, pin_all, replicating
 
 pytestmark = pytest.mark.anyio
 
@@ -27,26 +25,8 @@ pytestmark = pytest.mark.anyio
 async def trio(make_node, tmp_path):
     """us-eucom, ru-genstaff and ae-mediator, each reaching the others at https://<party>."""
     nodes = {p: make_node(p) for p in ("us-eucom", "ru-genstaff", "ae-mediator")}
-    apps = {p: create_app(n, run_background_tasks=False) for p, n in nodes.items()}
-    clients = []
-    for party, node in nodes.items():
-        mounts = {f"https://{p}": httpx.ASGITransport(app=a) for p, a in apps.items() if p != party}
-        client = httpx.AsyncClient(mounts=mounts)
-        clients.append(client)
-        node.transport = HttpPeerTransport(node.ctx, 5.0, client=client)
-        node.replicator._transport = node.transport
-        for other in nodes.values():
-            if other is not node:
-                await node.pin_party(
-                    as_role(node, Role.ADMIN),
-                    other.party,
-                    NAMES[other.party],
-                    other.public_key,
-                    [f"https://{other.party}"],
-                )
-    yield nodes
-    for client in clients:
-        await client.aclose()
+    async with linked(nodes, replicating) as linked_nodes:
+        yield linked_nodes
 
 
 async def settle(nodes: dict[str, Node], rounds: int = 3) -> None:
