@@ -18,7 +18,7 @@ from parley.exchange import fictitious_persons, render_csv
 from parley.protocol import Ed25519Signer, Event, sign_event, sign_request
 from parley.services import KEY_FILE
 from tests.federation.harness import AE, RU, US, network
-from tests.federation.test_agreements import _next_of, _ts
+from tests.federation.test_agreements import _next_of, _owes_no_receipt, _ts
 
 TIMEOUT_S = 30.0
 COUNTS = {"military": 2}
@@ -111,7 +111,7 @@ def test_a_completion_by_a_party_that_is_not_the_mediator_is_refused_on_ingest(
         # ru-genstaff's node has sent every receipt it owes: the forged event takes the next
         # seq of its chain, which no event of the node's own then takes first.
         cluster.wait_for(
-            partial(cluster.converged, channel, [US, RU, AE]), TIMEOUT_S, "the journals to meet"
+            partial(_owes_no_receipt, cluster, RU, channel), TIMEOUT_S, "ru-genstaff's receipts"
         )
         signer = Ed25519Signer.from_pem((cluster.nodes[RU].data / KEY_FILE).read_bytes())
         forged = sign_event(
