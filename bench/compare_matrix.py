@@ -57,6 +57,7 @@ from node_bench import (
     machine,
     percentiles,
     proc_cpu_s,
+    run_job,
     run_script,
     stop_process,
     workspace,
@@ -307,12 +308,7 @@ async def _concurrent(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_in_worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     """Entry point of the load-generator process."""
-    job = _sequential(spec) if kind == "sequential" else _concurrent(spec)
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(job)
-    return uvloop.run(job)
+    return run_job(_sequential(spec) if kind == "sequential" else _concurrent(spec))
 
 
 # -- Synapse -----------------------------------------------------------------------------------

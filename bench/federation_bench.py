@@ -53,6 +53,7 @@ from node_bench import (  # noqa: E402  (bench/ is sys.path[0])
     machine,
     percentiles,
     proc_cpu_s,
+    run_job,
     run_script,
     workspace,
 )
@@ -215,12 +216,7 @@ async def _blast(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_in_worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     """Entry point of the load-generator process."""
-    job = _latency(spec) if kind == "latency" else _blast(spec)
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(job)
-    return uvloop.run(job)
+    return run_job(_latency(spec) if kind == "latency" else _blast(spec))
 
 
 class Heads:
