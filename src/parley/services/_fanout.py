@@ -20,7 +20,7 @@ from parley.store import Listener, StoredEvent
 
 from ._bus import BusItem
 from ._context import NodeContext
-from ._journal import Journal
+from ._journal import CHANNEL_CHANGES, Journal
 
 __all__ = ["Fanout"]
 
@@ -88,6 +88,9 @@ class Fanout:
 
     def _deliver_events(self, positions: list[int]) -> None:
         stored = self._ctx.store.events_at(positions)
+        for item in stored:
+            if item.event.type in CHANNEL_CHANGES:
+                self._journal.forget(item.event.channel)
         for channel, run in groupby(stored, key=_channel):
             record = self._journal.record(channel)
             if record is not None:
@@ -95,6 +98,7 @@ class Fanout:
 
     def _on_lost(self) -> None:
         self._heard.clear()
+        self._journal.forget_all()
         self._ctx.bus.cut_all()
         self._lost()
 
