@@ -243,6 +243,20 @@ class Journal:
             self._ctx.bus.publish(BusItem("event", item.pos, record.id, view))
         return views
 
+    def items_stored_elsewhere(
+        self, record: ChannelRecord, stored: list[StoredEvent]
+    ) -> list[BusItem]:
+        """Events another process of this node stored, as it published them: this party's
+        own as fresh views, other parties' with their acks, replies and receipts read."""
+        party = self._ctx.party
+        received = [s for s in stored if s.event.author != party]
+        built = iter(build_views(self._ctx.store, party, record, received, self._ctx.clock.now()))
+        views = [
+            fresh_view(party, record, s) if s.event.author == party else next(built)
+            for s in stored
+        ]
+        return [BusItem("event", s.pos, record.id, v) for s, v in zip(stored, views, strict=True)]
+
 
 def referenced(raw: bytes, acked_by: frozenset[str] = frozenset()) -> Referenced:
     """A stored event (raw) as the rule book reads an event another one names."""
