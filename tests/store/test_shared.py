@@ -157,7 +157,7 @@ async def test_stored_events_are_notified_on_commit_in_their_order(
     positions = [int(p.split(" ")[1]) for p in payloads]
     assert positions == sorted(positions)
     assert [p.split(" ")[1:] for p in payloads[:3]] == [
-        [str(s.pos), HOTLINE, first.origin] for s in stored
+        [str(s.pos), HOTLINE, "message", first.origin] for s in stored
     ]
     assert heard.empty()
 
