@@ -86,8 +86,8 @@ class Group:
     def base(self) -> str:
         return self.server.base
 
-    def cpu_roots(self) -> list[int]:
-        return [self.server.proc.pid, *self.extra_pids]
+    def cpu_roots(self) -> dict[str, list[int]]:
+        return {"parley": [self.server.proc.pid], "postgres": self.extra_pids}
 
     def check_alive(self) -> None:
         if self.server.proc.poll() is not None:
@@ -174,12 +174,14 @@ async def _throughput(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         warm = time.perf_counter() + spec["warmup_s"]
         await asyncio.gather(*(run(i, c, warm) for i, c in enumerate(clients)))
-        server0, client0 = pg.tree_cpu_s(spec["cpu_roots"]), time.process_time()
-        machine0, started = machine_busy_s(), time.perf_counter()
+        roots = spec["cpu_roots"]
+        server0 = {name: pg.tree_cpu_s(pids) for name, pids in roots.items()}
+        client0, machine0, started = time.process_time(), machine_busy_s(), time.perf_counter()
         until = started + spec["duration_s"]
         counts = await asyncio.gather(*(run(i, c, until) for i, c in enumerate(clients)))
         elapsed = time.perf_counter() - started
-        server = pg.tree_cpu_s(spec["cpu_roots"]) - server0
+        parts = {name: pg.tree_cpu_s(pids) - server0[name] for name, pids in roots.items()}
+        server = sum(parts.values())
         client = time.process_time() - client0
         other = machine_busy_s() - machine0 - server - client
     finally:
@@ -193,6 +195,10 @@ async def _throughput(spec: dict[str, Any]) -> dict[str, Any]:
         "posts_per_s": round(posts / elapsed, 1),
         "server_cpu_pct": round(100 * server / elapsed, 1),
         "server_cpu_us_per_post": round(1e6 * server / max(posts, 1), 1),
+        **{
+            f"{name}_cpu_us_per_post": round(1e6 * cpu / max(posts, 1), 1)
+            for name, cpu in parts.items()
+        },
         "client_cpu_pct": round(100 * client / elapsed, 1),
         "other_cpu_pct": round(100 * other / elapsed, 1),
     }
@@ -215,6 +221,7 @@ async def _delivery(spec: dict[str, Any]) -> dict[str, Any]:
                 arrived[int(sse.id)] = time.perf_counter()
 
     samples: list[float] = []
+    rtt: list[float] = []
     headers = {"Authorization": f"Bearer {spec['token']}"}
     stream_base = f"http://{HOST}:{spec['stream_port']}"
     async with (
@@ -229,6 +236,7 @@ async def _delivery(spec: dict[str, Any]) -> dict[str, Any]:
             for n in range(spec["warmup"] + spec["samples"]):
                 start = time.perf_counter()
                 status, reply = await poster.post(path, _body(0, n))
+                answered = time.perf_counter()
                 if status != 201:
                     raise BenchError(f"a post did not answer 201: {status} {reply[:200]!r}")
                 pos = int(json.loads(reply)["pos"])
@@ -239,13 +247,18 @@ async def _delivery(spec: dict[str, Any]) -> dict[str, Any]:
                     await asyncio.sleep(0.0002)
                 if n >= spec["warmup"]:
                     samples.append(arrived.pop(pos) - start)
+                    rtt.append(answered - start)
                 await asyncio.sleep(0.002)
         finally:
             listener.cancel()
             with suppress(asyncio.CancelledError, httpx.HTTPError):
                 await listener
             await poster.close()
-    return {"samples": len(samples), "delivery_ms": percentiles(samples)}
+    return {
+        "samples": len(samples),
+        "delivery_ms": percentiles(samples),
+        "post_rtt_ms": percentiles(rtt),
+    }
 
 
 def run_in_worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -281,7 +294,8 @@ class Bench:
         group.check_alive()
         console.print(
             f"  {label}: {result['posts_per_s']:.0f} posts/s, server CPU"
-            f" {result['server_cpu_pct']:.0f}% ({result['server_cpu_us_per_post']:.0f} µs/post),"
+            f" {result['server_cpu_pct']:.0f}% ({result['server_cpu_us_per_post']:.0f} µs/post,"
+            f" PostgreSQL {result['postgres_cpu_us_per_post']:.0f}),"
             f" other {result['other_cpu_pct']:.0f}%"
         )
         return {"label": label, "workers": group.workers, **result}
@@ -292,8 +306,11 @@ class Bench:
                 "token": token, "channel": channel, "samples": self.args.samples,
                 "warmup": 20}  # fmt: skip
         result = self.pool.submit(run_in_worker, "delivery", spec).result(timeout=300)
-        d = result["delivery_ms"]
-        console.print(f"  {label}: post -> SSE p50 {d['p50']} ms, p99 {d['p99']} ms")
+        d, r = result["delivery_ms"], result["post_rtt_ms"]
+        console.print(
+            f"  {label}: post -> SSE p50 {d['p50']} ms, p99 {d['p99']} ms"
+            f" (the post's own 201: p50 {r['p50']} ms)"
+        )
         return {"label": label, **result}
 
 
@@ -321,7 +338,7 @@ def postgres_rows(bench: Bench, stack: ExitStack) -> tuple[list[dict[str, Any]],
     subprocess.run(["cp", "-a", str(first), str(second)], check=True)
     n = 2 if max(bench.args.workers) > 1 else 1
     with serve_group(first, n, [server.pid]) as a, serve_group(second, n, []) as b:
-        latency = bench.delivery(f"PostgreSQL, host A ({n} workers) -> host B ({n})", a, b)
+        latency = bench.delivery(f"PostgreSQL, host A -> host B ({n} workers each)", a, b)
     return rows, latency
 
 
@@ -453,7 +470,7 @@ def failover(bench: Bench, stack: ExitStack) -> dict[str, Any]:
     db = [primary.pid, standby.pid]
     with serve_group(first, 2, db) as a, serve_group(second, 2, []) as b:
         channel, token = open_channel(a.server)
-        rate = bench.throughput("PostgreSQL + sync standby, host A (2 workers)", a)
+        rate = bench.throughput("PostgreSQL + standby, 2 workers", a)
         kills = [leader_kill([a, b], token) for _ in range(bench.args.kills)]
         promotion = primary_kill(primary, standby, a, channel, token)
     return {"throughput_with_standby": rate, "leader_kills": kills, "primary_kill": promotion}
@@ -474,7 +491,8 @@ def render(report: dict[str, Any]) -> None:
         title_justify="left",
     )
     for column in ("server", "posts/s", "vs SQLite", "vs 1 worker", "server CPU",
-                   "server µs/post", "client CPU", "other CPU"):  # fmt: skip
+                   "server µs/post", "of which PostgreSQL", "client CPU",
+                   "other CPU"):  # fmt: skip
         table.add_column(column, justify="right")
     for row in [report["sqlite"], *report["postgres"], *report.get("standby", [])]:
         table.add_row(
@@ -484,17 +502,19 @@ def render(report: dict[str, Any]) -> None:
             f"{row['vs_one_worker']:.2f}x" if row.get("vs_one_worker") else "-",
             f"{row['server_cpu_pct']:.0f}%",
             f"{row['server_cpu_us_per_post']:.0f}",
+            f"{row['postgres_cpu_us_per_post']:.0f}",
             f"{row['client_cpu_pct']:.0f}%",
             f"{row['other_cpu_pct']:.0f}%",
         )
     console.print(table)
     lat = Table(title="Post -> SSE delivery, one client, sequential", title_justify="left")
-    for column in ("path", "samples", "p50 ms", "p90 ms", "p99 ms", "max ms"):
+    for column in ("path", "samples", "p50 ms", "p90 ms", "p99 ms", "max ms", "201 p50 ms"):
         lat.add_column(column, justify="right")
     for row in report["delivery"]:
         d = row["delivery_ms"]
         lat.add_row(row["label"], str(row["samples"]),
-                    *(f"{d[k]:.2f}" for k in ("p50", "p90", "p99", "max")))  # fmt: skip
+                    *(f"{d[k]:.2f}" for k in ("p50", "p90", "p99", "max")),
+                    f"{row['post_rtt_ms']['p50']:.2f}")  # fmt: skip
     console.print(lat)
     if "failover" in report:
         fail = Table(title="Failover (kill -9)", title_justify="left")
