@@ -2,7 +2,7 @@
 """A party's node on several processes: SQLite in one process against PostgreSQL with workers.
 
 In one run, on loopback, with a real PostgreSQL (fsync and ``synchronous_commit`` on) that
-the bench starts as ``tests/store/conftest.py`` does:
+the bench starts (``bench/pg_servers.py``):
 
 * **throughput**: signed, durable posts/s at 64 keep-alive clients and the server CPU per
   post (the ``parley serve`` parent, its workers and every PostgreSQL process, from /proc)
@@ -15,7 +15,7 @@ the bench starts as ``tests/store/conftest.py`` does:
   (``GET /api/v1/node``), and kill -9 of the PostgreSQL primary -> ``pg_ctl promote`` of its
   synchronous standby -> first 201 through the two-host ``database_url``.
 
-    .venv/bin/python bench/workers_bench.py --quick    # ~2 minutes
+    .venv/bin/python bench/workers_bench.py --quick    # ~4 minutes
     .venv/bin/python bench/workers_bench.py            # ~5 minutes
 
 Results: tables on the terminal and ``bench/results/workers_bench.json``.
@@ -576,7 +576,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (~2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="a short run (~4 minutes)")
     parser.add_argument("--workers", default="1,2,4", help="worker counts on PostgreSQL")
     parser.add_argument("--clients", type=int, default=64, help="concurrent posting clients")
     parser.add_argument("--duration", type=float, help="measured seconds per row")
