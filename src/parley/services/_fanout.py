@@ -16,11 +16,11 @@ import logging
 from collections.abc import Callable
 from itertools import groupby
 
-from parley.store import Listener, StoredEvent, this_process
+from parley.store import Listener, StoredEvent
 
 from ._bus import BusItem
 from ._context import NodeContext
-from ._journal import Journal
+from ._journal import CHANNEL_CHANGES, Journal
 
 __all__ = ["Fanout"]
 
@@ -55,11 +55,13 @@ class Fanout:
 
     # -- from the others -------------------------------------------------------------------------
     def _take(self, payload: str) -> None:
-        kind, number, *rest = payload.split(" ")
-        origin = rest[-1]
-        if origin == this_process():
+        kind, _, rest = payload.partition(" ")
+        fields = rest.split(" ")
+        if (kind, len(fields)) not in (("e", 3), ("a", 2)) or not fields[0].isdigit():
+            return  # not one of ours: any session of the database may notify the channel
+        if fields[-1] == self._ctx.store.origin:
             return  # delivered when it was stored
-        self._heard.append((kind, int(number), rest[0] if kind == "e" else ""))
+        self._heard.append((kind, int(fields[0]), fields[1] if kind == "e" else ""))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
 
@@ -86,6 +88,9 @@ class Fanout:
 
     def _deliver_events(self, positions: list[int]) -> None:
         stored = self._ctx.store.events_at(positions)
+        for item in stored:
+            if item.event.type in CHANNEL_CHANGES:
+                self._journal.forget(item.event.channel)
         for channel, run in groupby(stored, key=_channel):
             record = self._journal.record(channel)
             if record is not None:
@@ -93,12 +98,13 @@ class Fanout:
 
     def _on_lost(self) -> None:
         self._heard.clear()
+        self._journal.forget_all()
         self._ctx.bus.cut_all()
         self._lost()
 
     # -- to the others ---------------------------------------------------------------------------
     def _forward(self, item: BusItem) -> None:
-        payload = f"a {item.id} {this_process()}"
+        payload = f"a {item.id} {self._ctx.store.origin}"
         task = asyncio.create_task(asyncio.to_thread(self._ctx.store.notify, payload))
         self._forwarding.add(task)
         task.add_done_callback(self._forwarded)

@@ -7,6 +7,7 @@ composed here.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,7 +32,7 @@ from ._migrate import schema_current, upgrade
 from ._nonces import SqlNoncesReads, SqlNoncesTx
 from ._operators import SqlOperatorsReads, SqlOperatorsTx
 from ._parties import SqlPartiesReads, SqlPartiesTx
-from ._sessions import SessionsWatch
+from ._sessions import SESSIONS_CHANGED, SessionsWatch
 from ._shared import NOTIFY, LeaderLock, LeaderRecord, Listener, current_leader
 from ._talks import SqlTalksReads, SqlTalksTx
 from ._writer import GroupCommitWriter, WriterStats, first_line
@@ -60,8 +61,9 @@ class SqlTx(
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, origin: str) -> None:
         self._conn = conn
+        self._origin = origin
 
 
 class SqlStore(
@@ -85,6 +87,8 @@ class SqlStore(
 
     def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
         self.engine = engine
+        # What this store's notifications are signed with, so its own come back to no one.
+        self.origin = secrets.token_hex(6)
         self._reader = engine.execution_options(**{READ_ONLY: True})
         self._sessions = SessionsWatch(engine)
         self._writer = GroupCommitWriter(
@@ -125,7 +129,23 @@ class SqlStore(
         return current_leader(self._reader)
 
     def listen(self, heard: Callable[[str], object], lost: Callable[[], object]) -> Listener:
-        return Listener(self.engine, heard, lost)
+        """Hear what the other processes notify: changes of sessions here, the rest by
+        ``heard``; ``lost`` when some may have gone unheard."""
+        sessions = self._sessions
+
+        def heard_here(payload: str) -> None:
+            if payload == SESSIONS_CHANGED:
+                sessions.changed_elsewhere()
+            else:
+                heard(payload)
+
+        def lost_here() -> None:
+            sessions.changed_elsewhere()
+            lost()
+
+        listener = Listener(self.engine, heard_here, lost_here)
+        sessions.listening = lambda: listener.listening
+        return listener
 
     def notify(self, payload: str) -> None:
         """Tell the other processes (after the commit of what ``payload`` names)."""
@@ -134,10 +154,10 @@ class SqlStore(
             conn.commit()
 
     async def write(self, fn: Callable[[SqlTx], T]) -> T:
-        return await self._writer.run(lambda conn: fn(SqlTx(conn)))
+        return await self._writer.run(lambda conn: fn(SqlTx(conn, self.origin)))
 
     def write_sync(self, fn: Callable[[SqlTx], T]) -> T:
-        return self._writer.run_sync(lambda conn: fn(SqlTx(conn)))
+        return self._writer.run_sync(lambda conn: fn(SqlTx(conn, self.origin)))
 
     def close(self) -> None:
         self._writer.close()
