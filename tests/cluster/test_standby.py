@@ -6,25 +6,18 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
-import pytest
 
-from tests.support.postgres import ReplicatedPostgres, replicated_postgres
-
-
-@pytest.fixture
-def pair() -> Iterator[ReplicatedPostgres]:
-    with replicated_postgres() as started:
-        yield started
+from tests.support.postgres import ReplicatedPostgres
 
 
 def test_a_commit_on_the_primary_is_on_the_synchronous_standby_when_it_returns(
-    pair: ReplicatedPostgres,
+    fresh_pair: ReplicatedPostgres,
 ) -> None:
-    with psycopg.connect(pair.primary.server.dsn()) as primary:
+    with psycopg.connect(fresh_pair.primary.server.dsn()) as primary:
         states = primary.execute("SELECT state, sync_state FROM pg_stat_replication").fetchall()
         primary.execute("CREATE TABLE posted (text TEXT)")
         primary.execute("INSERT INTO posted VALUES ('committed')")
@@ -32,7 +25,7 @@ def test_a_commit_on_the_primary_is_on_the_synchronous_standby_when_it_returns(
         before_commit = primary.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
         primary.commit()
     assert states == [("streaming", "sync")]
-    with psycopg.connect(pair.standby.server.dsn(), autocommit=True) as standby:
+    with psycopg.connect(fresh_pair.standby.server.dsn(), autocommit=True) as standby:
         in_recovery = standby.execute("SELECT pg_is_in_recovery()").fetchone()
         flushed = standby.execute(
             "SELECT pg_last_wal_receive_lsn() > %s::pg_lsn", before_commit
@@ -57,22 +50,22 @@ def poll(read: Callable[[], list[tuple[Any, ...]]], timeout_s: float = 10.0) -> 
 
 
 def test_after_promotion_the_two_host_address_reaches_the_promoted_standby(
-    pair: ReplicatedPostgres,
+    fresh_pair: ReplicatedPostgres,
 ) -> None:
     dbname = f"parley_test_{uuid.uuid4().hex}"
-    pair.create_database(dbname)
-    with psycopg.connect(pair.dsn(dbname), autocommit=True) as conn:
+    fresh_pair.create_database(dbname)
+    with psycopg.connect(fresh_pair.dsn(dbname), autocommit=True) as conn:
         reached = conn.info.port
         conn.execute("CREATE TABLE posted (text TEXT)")
         conn.execute("INSERT INTO posted VALUES ('before the failover')")
-    assert reached == pair.primary.server.port
+    assert reached == fresh_pair.primary.server.port
 
-    pair.kill_primary()
-    pair.promote()
+    fresh_pair.kill_primary()
+    fresh_pair.promote()
 
-    with psycopg.connect(pair.dsn(dbname), autocommit=True) as conn:
+    with psycopg.connect(fresh_pair.dsn(dbname), autocommit=True) as conn:
         reached = conn.info.port
         conn.execute("INSERT INTO posted VALUES ('after the failover')")
         rows = conn.execute("SELECT text FROM posted ORDER BY text").fetchall()
-    assert reached == pair.standby.server.port
+    assert reached == fresh_pair.standby.server.port
     assert rows == [("after the failover",), ("before the failover",)]

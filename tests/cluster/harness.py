@@ -1,0 +1,137 @@
+"""Party US's node on two hosts over one PostgreSQL database, its peer RU on SQLite.
+
+Each host is a process group, ``parley serve --workers N`` on its own copy (``cp -a``) of one
+data folder: the same parley.toml (the same ``database_url``), the same node.key. RU lists
+both hosts' URLs for US, in order, as peers do to route around a dead host. The cluster
+names the second host ``US2``; both answer for the party US.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from parley.cli._cluster import ClusterNode, LocalCluster, free_port
+from tests.api.processes import parley
+from tests.federation.harness import FAST, NAMES, RU, US
+
+__all__ = [
+    "HOSTS",
+    "RU",
+    "US",
+    "US2",
+    "ProcessGroup",
+    "connections_by_worker",
+    "exported_events",
+    "log_size",
+    "node_info",
+    "two_hosts",
+]
+
+US2 = f"{US}.2"
+HOSTS = (US, US2)
+# The transparency log's checkpoints follow the posts closely: a test waits for one that
+# covers every event before it exports the channel.
+SETTINGS = {**FAST, "checkpoint_interval_s": 0.5}
+# How many new connections to open to find every worker of a host: the kernel gives each
+# to whichever worker accepts it first.
+_CONNECTIONS = 8
+
+
+@dataclass
+class ProcessGroup(ClusterNode):
+    """One host of a party's node: ``parley serve`` and the workers it forks, killed together
+    (``os.killpg``) as the loss of that host."""
+
+    workers: int = 2
+
+    def serve_args(self) -> list[str]:
+        return [*super().serve_args(), "--workers", str(self.workers)]
+
+
+@contextmanager
+def two_hosts(
+    root: Path,
+    database_url: str,
+    workers: int = 2,
+    settings: Mapping[str, Any] | None = None,
+) -> Iterator[LocalCluster]:
+    """US on two hosts (``US`` and ``US2``) on ``database_url``, RU on SQLite, all started;
+    every process is stopped on the way out."""
+    with LocalCluster(
+        root,
+        {US: NAMES[US], RU: NAMES[RU]},
+        settings={**SETTINGS, **(settings or {})},
+        party_settings={US: {"database_url": database_url}},
+    ) as cluster:
+        first = cluster.nodes[US]
+        second = root / US2, free_port()
+        urls = {US: [first.url, f"http://127.0.0.1:{second[1]}"], RU: [cluster.nodes[RU].url]}
+        cluster.init(lambda _a, b: urls[b])
+        subprocess.run(["cp", "-a", str(first.data), str(second[0])], check=True)
+        for name, (data, port) in ((US, (first.data, first.port)), (US2, second)):
+            cluster.nodes[name] = ProcessGroup(
+                US, first.name, data, port, passwords=first.passwords, workers=workers
+            )
+        cluster.start()
+        yield cluster
+
+
+def node_info(client: httpx.Client) -> dict[str, Any]:
+    """``GET /api/v1/node`` on a client's connection: the worker that answered, the leader."""
+    answer = client.get("/api/v1/node")
+    answer.raise_for_status()
+    info: dict[str, Any] = answer.json()
+    return info
+
+
+def new_connection(cluster: LocalCluster, name: str) -> httpx.Client:
+    """A client of its own (a connection of its own) to a host, signed in as duty1."""
+    token = cluster.client(name).headers["Authorization"]
+    return httpx.Client(
+        base_url=cluster.nodes[name].url,
+        headers={"Authorization": token},
+        timeout=30,
+        trust_env=False,
+    )
+
+
+def connections_by_worker(cluster: LocalCluster, name: str) -> dict[int, httpx.Client]:
+    """One open connection to each worker of a host that new connections reached, by pid.
+
+    A connection stays with the worker that accepted it, so what is asked on the returned
+    client (while the connection is kept alive) is answered by that worker."""
+    found: dict[int, httpx.Client] = {}
+    for _ in range(_CONNECTIONS):
+        client = new_connection(cluster, name)
+        pid = int(node_info(client)["worker"]["pid"])
+        if pid in found:
+            client.close()
+        else:
+            found[pid] = client
+    return found
+
+
+def log_size(cluster: LocalCluster, name: str) -> int:
+    """The size of the latest checkpoint of the party's transparency log (0: none yet)."""
+    answer = cluster.client(name, "audit1").get("/api/v1/log/checkpoint")
+    if answer.status_code == 404:
+        return 0
+    answer.raise_for_status()
+    return int(answer.json()["size"])
+
+
+def exported_events(data: Path, channel: str, out: Path) -> int:
+    """Export ``channel`` from the node in ``data`` and verify the bundle offline; how many
+    events it holds."""
+    parley("export", "--data", str(data), "--channel", channel, "--out", str(out), "--force")
+    verdict = json.loads(parley("verify", str(out), "--json"))
+    assert verdict["verdict"] == "valid", verdict
+    return int(verdict["counts"]["events"])

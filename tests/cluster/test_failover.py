@@ -1,0 +1,115 @@
+"""The loss of a host of the party's node, and of its database's primary, under load: every
+post that got a 201 survives, the chains verify, and the peer converges."""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from parley.cli._cluster import LocalCluster
+from tests.federation.harness import (
+    Poster,
+    all_present,
+    assert_journal_sound,
+    converged_with,
+    post,
+)
+from tests.support.postgres import ReplicatedPostgres
+
+from .conftest import new_database
+from .harness import HOSTS, RU, US, US2, exported_events, log_size, new_connection, two_hosts
+
+TIMEOUT_S = 60.0
+RECOVERY_S = 30.0  # from the promotion to the first post that succeeds again
+
+
+def posters(cluster: LocalCluster, channel: str, count: int) -> list[Poster]:
+    """Operators posting on both hosts of US, and on RU, whose node pushes each to US."""
+    return [Poster(cluster, name, channel, count, pause_s=0.02) for name in (*HOSTS, RU)]
+
+
+def assert_settled(
+    cluster: LocalCluster, channel: str, survivor: str, acknowledged: set[str], out: Path
+) -> None:
+    """US (through ``survivor``) and RU hold the same events, every acknowledged one among
+    them; the chains are sound; the log covers them all once and the export verifies."""
+    cluster.wait_for(
+        converged_with(cluster, channel, [survivor, RU], acknowledged), TIMEOUT_S, "convergence"
+    )
+    events = cluster.events(survivor, channel)
+    assert_journal_sound(events, acknowledged)
+    assert_journal_sound(cluster.events(RU, channel), acknowledged)
+    cluster.wait_for(
+        lambda: log_size(cluster, survivor) == len(events), TIMEOUT_S, "a checkpoint of them all"
+    )
+    assert exported_events(cluster.nodes[survivor].data, channel, out) == len(events)
+
+
+def test_when_a_host_is_lost_under_load_every_acknowledged_post_survives_and_the_peer_converges(
+    tmp_path: Path, database_url: str
+) -> None:
+    with two_hosts(tmp_path, database_url) as cluster:
+        channel = cluster.open_channel(US, "hotline", {RU: "party"})
+        with ExitStack() as stack:
+            running = [stack.enter_context(p) for p in posters(cluster, channel, count=150)]
+            cluster.wait_for(
+                lambda: all(len(poster.ids) >= 5 for poster in running),
+                TIMEOUT_S,
+                "posts through both hosts and the peer",
+            )
+            cluster.kill(US)  # os.killpg with SIGKILL: the first host is lost
+            for poster in running:
+                poster.join(TIMEOUT_S)
+        _first, second, peer = running
+        assert second.failures == [], second.failures[:5]
+        assert peer.failures == [], peer.failures[:5]
+        acknowledged = {i for poster in running for i in poster.ids}
+        assert_settled(cluster, channel, US2, acknowledged, tmp_path / "us.jsonl")
+
+
+def first_success(cluster: LocalCluster, channel: str, deadline_s: float) -> float:
+    """Post on US until one gets a 201; when it did (time.monotonic())."""
+    with new_connection(cluster, US) as client:
+        while time.monotonic() < deadline_s:
+            try:
+                answer = client.post(
+                    f"/api/v1/channels/{channel}/messages",
+                    json={"precedence": "flash", "text": "after the failover", "lang": "en"},
+                )
+            except httpx.HTTPError:
+                answer = None
+            if answer is not None and answer.status_code == 201:
+                return time.monotonic()
+            time.sleep(0.05)  # retrying as an operator would, bounded by the deadline
+    raise AssertionError(f"no post succeeded within {RECOVERY_S} s of the promotion")
+
+
+def test_after_the_primary_is_lost_and_the_standby_promoted_posts_succeed_again_and_none_is_lost(
+    tmp_path: Path, fresh_pair: ReplicatedPostgres
+) -> None:
+    with two_hosts(tmp_path, fresh_pair.url(new_database(fresh_pair))) as cluster:
+        channel = cluster.open_channel(US, "hotline", {RU: "party"})
+        before = {post(cluster, name, channel, f"before, on {name}")["id"] for name in HOSTS}
+        cluster.wait_for(all_present(cluster, channel, [RU], before), TIMEOUT_S, "replication")
+        with ExitStack() as stack:
+            running = [stack.enter_context(p) for p in posters(cluster, channel, count=100)]
+            cluster.wait_for(
+                lambda: all(len(poster.ids) >= 5 for poster in running), TIMEOUT_S, "posts"
+            )
+            killed = time.monotonic()
+            fresh_pair.kill_primary()
+            fresh_pair.promote()
+            promoted = time.monotonic()
+            succeeded = first_success(cluster, channel, promoted + RECOVERY_S)
+            for poster in running:
+                poster.join(TIMEOUT_S)
+        print(
+            f"primary kill -> first 201: {succeeded - killed:.2f} s "
+            f"(promotion took {promoted - killed:.2f} s)"
+        )
+        acknowledged = before | {i for poster in running for i in poster.ids}
+        after = {post(cluster, name, channel, f"after, on {name}")["id"] for name in (US2, RU)}
+        assert_settled(cluster, channel, US, acknowledged | after, tmp_path / "us.jsonl")
