@@ -217,7 +217,15 @@ class Settings:
         "person) or json (one object a line, for a log host). --log-format wins over it.",
     )
     database_url: str = _setting(
-        "", "SQLAlchemy URL of the store; empty means parley.db in the data folder."
+        "",
+        "SQLAlchemy URL of the store; empty means parley.db in the data folder. PostgreSQL: "
+        "postgresql+psycopg://USER@/DB?host=H1:P1&host=H2:P2&target_session_attrs=read-write "
+        "names a primary and its standby (docs/deploy.md).",
+    )
+    leader_poll_s: float = _setting(
+        1.0,
+        "On PostgreSQL, how often a process that does not lead the background duties tries to "
+        "take them over, and the leader checks it still holds them, seconds.",
     )
     exchange_retention_s: int = _setting(
         30 * 86400,

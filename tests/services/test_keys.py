@@ -271,12 +271,12 @@ async def test_federation_requests_are_checked_with_the_key_valid_when_signed(pa
     clock.advance(timedelta(seconds=1))
     federation = pair.ru.federation
 
-    def auth(method: str, target: str, body: bytes, headers: dict[str, str]) -> str:
-        return federation.authenticate(federation.admit(method, target, headers), body)
+    async def auth(method: str, target: str, body: bytes, headers: dict[str, str]) -> str:
+        return await federation.authenticate(federation.admit(method, target, headers), body)
 
-    assert auth("GET", "/federation/v1/heads", b"", request(pair.us.signer)) == US
+    assert await auth("GET", "/federation/v1/heads", b"", request(pair.us.signer)) == US
     with pytest.raises(AuthenticationFailed, match="does not verify"):
-        auth("GET", "/federation/v1/heads", b"", request(old_signer))
+        await auth("GET", "/federation/v1/heads", b"", request(old_signer))
 
 
 async def test_verify_follows_a_key_change_and_fails_for_a_tampered_one(pair, clock, tmp_path):

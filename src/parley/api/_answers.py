@@ -84,11 +84,29 @@ class ReadyOut(Answer):
     duties: list[DutyOut]
 
 
+class ProcessOut(Answer):
+    host: str
+    pid: int
+
+
+class LeaderOut(ProcessOut):
+    since: Timestamp = Field(validation_alias="since_ms")
+
+
 class NodeOut(Answer):
     party: str
     name: str = Field(validation_alias=AliasPath("config", "name"))
     public_key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
     fingerprint: str = Field(description="to compare with the party over a second channel")
+    worker: ProcessOut = Field(description="the process of the node that answered")
+    leader: LeaderOut | None = Field(
+        description="the process leading the background duties (one per node, on any host); "
+        "null: none at this moment, a takeover is under way"
+    )
+    duties: list[str] = Field(
+        validation_alias="duty_names",
+        description="the background duties the answering process runs: none unless it leads",
+    )
 
 
 class TokenOut(Answer):

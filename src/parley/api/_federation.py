@@ -83,7 +83,7 @@ async def signed_request(
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     admitted = node.federation.admit(request.method, target, request.headers)
     body = await request.body()
-    peer = node.federation.authenticate(admitted, body)
+    peer = await node.federation.authenticate(admitted, body)
     note_peer(request, peer)
     return SignedRequest(peer, read_json(body, malformed=InvalidInput) if body else None)
 

@@ -96,12 +96,22 @@ async def _messages(node: Node, principal: Principal, start: int | None) -> Asyn
         if start is not None:
             for view in _replay(node, principal, start):
                 last = view.pos
-                yield _event_message(view.pos, EventOut.model_validate(view).model_dump_json())
+                yield _view_message(view)
         yield {"event": "ready", "data": ReadyOut(after=last).model_dump_json()}
+        if last is None and node.store.shared:
+            last = node.store.last_event_pos()
         while True:
             item = await queue.get()
             if item is None:
                 return  # fell behind: the client reconnects with Last-Event-ID
+            if item.kind == "event" and node.store.shared:
+                # Other processes' events may come after this one's that follow them: the
+                # store, where they are visible in the order of their positions, says what
+                # came since, so a client resuming from the last id it got misses none.
+                for view in _replay(node, principal, last or 0):
+                    last = view.pos
+                    yield _view_message(view)
+                continue
             live = _message(item, principal, last)
             if live is not None:
                 if item.kind == "event":
@@ -128,6 +138,10 @@ def _message(item: BusItem, principal: Principal, last: int | None) -> Message |
     if principal.can(Permission.VIEW_ALERTS):
         return {"event": "alert", "data": _shaped.data(item)}
     return None
+
+
+def _view_message(view: EventView) -> Message:
+    return _event_message(view.pos, EventOut.model_validate(view).model_dump_json())
 
 
 def _event_message(pos: int, data: str) -> Message:

@@ -13,6 +13,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -47,6 +48,7 @@ from ._main import (
     run_or_exit,
     with_node,
 )
+from ._workers import run_workers
 
 __all__ = ["node_app"]
 
@@ -119,6 +121,15 @@ def serve(
         str | None,
         typer.Option(help="Log lines on stderr: console (text) or json; default: log_format."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes serving the node, sharing the port; more than one needs a "
+            "PostgreSQL database_url (docs/deploy.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the node's HTTP API until interrupted: https with a certificate, else http.
 
@@ -133,7 +144,13 @@ def serve(
         level = _chosen(log_level, "--log-level", node.settings.log_level, LEVELS)
         form = _chosen(log_format, "--log-format", node.settings.log_format, FORMATS)
         tls = server_context(data, node.settings, tls_cert, tls_key)
-        _serve(node, data, host, port, tls, (level, form))
+        if workers > 1 and not node.store.shared:
+            raise InvalidInput.for_field(
+                "--workers",
+                "a node on SQLite is served by one process; set database_url to a PostgreSQL "
+                "database to run several (docs/deploy.md)",
+            )
+        _serve(node, data, Listening(host, port, tls, workers), (level, form))
     finally:
         node.close()
 
@@ -145,49 +162,75 @@ def _chosen(given: str | None, option: str, setting: str, choices: tuple[str, ..
     return checked_choice(setting, choices, f"settings.{option[2:].replace('-', '_')}")
 
 
-def _serve(
-    node: Node,
-    data: Path,
-    host: str,
-    port: int,
-    tls: ssl.SSLContext | None,
-    logs: tuple[str, str],
-) -> None:
-    import uvicorn
+@dataclass(frozen=True)
+class Listening:
+    """Where and how ``parley serve`` answers."""
 
-    from parley.api import ACCESS_LOGGER, RequestIdFilter, create_app
+    host: str
+    port: int
+    tls: ssl.SSLContext | None
+    workers: int
+
+
+def _serve(node: Node, data: Path, listening: Listening, logs: tuple[str, str]) -> None:
+    """Serve ``node``: in this process, or (``workers`` > 1) in that many forked from it,
+    each opening the node again, since a process must not share database connections."""
+    from parley.api import ACCESS_LOGGER, RequestIdFilter
 
     level, form = logs
     with (
         configured_logging(level, form, always=(ACCESS_LOGGER,), stamps=(RequestIdFilter(),)),
         _folder_lock(data, exclusive=False),
     ):
+        host, port = listening.host, listening.port
         listener = _listen(host, port)
-        scheme = "http" if tls is None else "https"
+        scheme = "http" if listening.tls is None else "https"
         url = f"{scheme}://{_in_url(host)}:{listener.getsockname()[1]}"
         served = {"url": url, "since": datetime.now(UTC).isoformat(timespec="seconds")}
         write_private(data / SERVED_FILE, [json.dumps(served).encode() + b"\n"], replace=True)
-        console.print(f"Parley node {node.party} on {url}/api/v1 (docs: /docs)")
-        config = uvicorn.Config(
-            create_app(node),
-            host=host,
-            port=port,
-            # The handler configured above, not uvicorn's; the access log is the node's own.
-            log_config=None,
-            log_level=level,
-            access_log=False,
-            ssl_context_factory=None if tls is None else _given(tls),
-            # h11, not httptools: it bounds a request's head, which httptools lets grow
-            # without end; an idle connection is closed after timeout_keep_alive.
-            http="h11",
-            h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
-            timeout_keep_alive=KEEP_ALIVE_S,
-            # Forwarded headers name the client the login throttle counts: believed from the
-            # proxies an operator listed, never from any local process (uvicorn's default).
-            proxy_headers=bool(node.settings.trusted_proxies),
-            forwarded_allow_ips=node.settings.trusted_proxies or "",
-        )
-        uvicorn.Server(config).run(sockets=[listener])
+        workers = f", {listening.workers} workers" if listening.workers > 1 else ""
+        console.print(f"Parley node {node.party} on {url}/api/v1 (docs: /docs){workers}")
+        if listening.workers == 1:
+            _uvicorn(node, listener, listening, level)
+            return
+        node.close()  # each worker opens its own
+
+        def work() -> None:
+            worker = Node.open(data)
+            try:
+                _uvicorn(worker, listener, listening, level)
+            finally:
+                worker.close()
+
+        run_workers(listening.workers, work)
+
+
+def _uvicorn(node: Node, listener: socket.socket, listening: Listening, level: str) -> None:
+    import uvicorn
+
+    from parley.api import create_app
+
+    tls = listening.tls
+    config = uvicorn.Config(
+        create_app(node),
+        host=listening.host,
+        port=listening.port,
+        # The handler configured above, not uvicorn's; the access log is the node's own.
+        log_config=None,
+        log_level=level,
+        access_log=False,
+        ssl_context_factory=None if tls is None else _given(tls),
+        # h11, not httptools: it bounds a request's head, which httptools lets grow
+        # without end; an idle connection is closed after timeout_keep_alive.
+        http="h11",
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        # Forwarded headers name the client the login throttle counts: believed from the
+        # proxies an operator listed, never from any local process (uvicorn's default).
+        proxy_headers=bool(node.settings.trusted_proxies),
+        forwarded_allow_ips=node.settings.trusted_proxies or "",
+    )
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 @contextlib.contextmanager

@@ -332,7 +332,7 @@ class ChannelService:
             event = sign_event(self._ctx.signer, type=kind, **fields)
         else:
             event = sign_key_change(self._ctx.signer, proof_by, **fields)
-        current = self._journal.current(record)
+        current = self._journal.current(tx, record)
         self._journal.check(tx, current, event, received=False)
         stored_ms = to_ms(self._ctx.clock.now())
         return self._journal.store(tx, current, event, head, now, stored_ms, opens=opens)

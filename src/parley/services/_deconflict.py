@@ -103,7 +103,24 @@ class DeconflictionService:
         )
         self._reset()
 
+    def lead(self) -> None:
+        """This process now leads: alerts are its to send, starting with those the last
+        leader did not get to send (the index is loaded again and the live items checked)."""
+        self._alerts.sending = True
+        self.reload()
+
+    def reload(self) -> None:
+        """Load the index from the store again at the next pass: it may lack what was stored
+        while this process was not told (its connection to the others was lost)."""
+        self._reload = True
+        self.duty.wake()
+
+    def stand_by(self) -> None:
+        """Another process leads: this one keeps its index for questions, and sends nothing."""
+        self._alerts.sending = False
+
     def _reset(self) -> None:
+        self._reload = False
         self._loaded = False
         self._made_index: SpaceTimeIndex | None = None
         self._owner: dict[str, tuple[str, str]] = {}  # notification id -> (author, channel)
@@ -147,6 +164,8 @@ class DeconflictionService:
         async with self._lock:
             try:
                 sent = 0
+                if self._reload:
+                    self._reset()
                 if not self._loaded:
                     sent += await self._load()
                 work, self._queue = self._queue, []

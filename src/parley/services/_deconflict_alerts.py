@@ -103,6 +103,9 @@ class DeconflictionAlerts:
         self.site_prefix = site_key(ctx.party, 0)[:-1]
         # The indexed items of agreements in force: key -> (agreement, name and category).
         self.protected: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        # Only the process leading the node's duties sends alert and withdrawal events; the
+        # others keep their index for questions. A new leader checks the live items again.
+        self.sending = True
         channels.add_effect(self._record)
 
     # -- in the storing transaction --------------------------------------------------------------
@@ -162,6 +165,8 @@ class DeconflictionAlerts:
         Against this node's imported sites at most ``deconfliction_site_alert_cap`` pairs,
         the most severe and largest first, then one summary alert for all of them.
         """
+        if not self.sending:
+            return 0
         sites: list[tuple[Item, Overlap]] = []
         others: list[tuple[Item, Overlap]] = []
         for other, overlap in met:
@@ -315,6 +320,8 @@ class DeconflictionAlerts:
     async def withdraw(self, pairs: Iterable[PairRecord], gone: Mapping[str, str]) -> int:
         """Withdraw the alerts this node raised whose overlap is gone; ``gone``: why each
         cancelled or superseded notification left the index."""
+        if not self.sending:
+            return 0
         sent = 0
         for pair in pairs:
             detail = json.loads(pair.detail)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +60,6 @@ class FederationService:
         self._ctx = ctx
         self._ingest = ingest
         self._started_ms = to_ms(ctx.clock.now())
-        self._nonces: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     def admit(self, method: str, target: str, headers: Mapping[str, str]) -> AdmittedRequest:
         """Everything about a request that needs no body: a pinned peer's name, a time
@@ -87,10 +85,10 @@ class FederationService:
             window_ms=window_ms,
             not_before_ms=self._started_ms - window_ms // 10,
         )
-        self._check_fresh(signature, now_ms, window_ms)
+        self._check_fresh(signature)
         return AdmittedRequest(signature, key, method, target)
 
-    def authenticate(self, request: AdmittedRequest, body: bytes) -> str:
+    async def authenticate(self, request: AdmittedRequest, body: bytes) -> str:
         """The party that signed this request and its body, or AuthenticationFailed."""
         signature = request.signature
         verify_request(
@@ -100,21 +98,24 @@ class FederationService:
             target=request.target,
             body=body,
         )
-        # Remembered only once the signature holds: unsigned requests fill no memory. Checked
+        # Kept only once the signature holds, so unsigned requests fill no table; kept in the
+        # store, so a replay is refused by whichever process of the node it reaches. Checked
         # again, for the same request may have been admitted twice while its body came.
         now_ms, window_ms = self._window()
-        self._check_fresh(signature, now_ms, window_ms)
-        self._nonces[(signature.sender, signature.nonce)] = now_ms
-        return signature.sender
+        sender, nonce = signature.sender, signature.nonce
+        fresh = await self._ctx.store.write(
+            lambda tx: tx.remember_nonce(sender, nonce, now_ms, now_ms - 2 * window_ms)
+        )
+        if not fresh:
+            raise _replayed(signature)
+        return sender
 
     def _window(self) -> tuple[int, int]:
         return to_ms(self._ctx.clock.now()), self._ctx.settings.federation_window_s * 1000
 
-    def _check_fresh(self, signature: RequestSignature, now_ms: int, window_ms: int) -> None:
-        while self._nonces and next(iter(self._nonces.values())) < now_ms - 2 * window_ms:
-            self._nonces.popitem(last=False)
-        if (signature.sender, signature.nonce) in self._nonces:
-            raise AuthenticationFailed(f"replayed federation request from {signature.sender}")
+    def _check_fresh(self, signature: RequestSignature) -> None:
+        if self._ctx.store.nonce_seen(signature.sender, signature.nonce):
+            raise _replayed(signature)
 
     def _shared(self, peer: str, channel: str) -> ChannelRecord:
         record = self._ctx.store.get_channel(channel)
@@ -247,3 +248,7 @@ def _at(index: int, error: ParleyError) -> ParleyError:
 
 def _is_seq(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT
+
+
+def _replayed(signature: RequestSignature) -> AuthenticationFailed:
+    return AuthenticationFailed(f"replayed federation request from {signature.sender}")

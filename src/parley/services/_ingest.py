@@ -259,7 +259,7 @@ class IngestService:
         if verdict is Verdict.DUPLICATE:
             return None
         # As the events stored before this one (of this chunk too) left the channel.
-        current = self._journal.current(record)
+        current = self._journal.current(tx, record)
         with _rejected(event):
             self._journal.check(tx, current, event, received=True)
         stored = self._journal.store(tx, current, event, view.head, now, to_ms(now), opens=opens)

@@ -74,6 +74,9 @@ class Journal:
     ``channel_status``), so their effects keep the cache, in the storing transaction:
     the rule book then sees every event stored before, committed or not. A write that
     fails forgets the channels it changed, which are read again from the store.
+
+    On a store other processes write too (``shared``), nothing is cached: the channel is read
+    in the storing transaction, which sees what any process stored before it.
     """
 
     def __init__(self, ctx: NodeContext) -> None:
@@ -99,6 +102,8 @@ class Journal:
 
     # -- channel records ---------------------------------------------------------------------
     def record(self, channel: str) -> ChannelRecord | None:
+        if self._ctx.store.shared:
+            return self._ctx.store.get_channel(channel)
         record = self._records.get(channel)
         if record is None:
             record = self._ctx.store.get_channel(channel)
@@ -114,8 +119,10 @@ class Journal:
             raise NotFound(f"no channel {channel} of which {self._ctx.party} is a member")
         return record
 
-    def current(self, record: ChannelRecord) -> ChannelRecord:
+    def current(self, tx: StoreTx, record: ChannelRecord) -> ChannelRecord:
         """``record`` as the events stored since it was read left it (in the writer)."""
+        if self._ctx.store.shared:
+            return tx.channel_now(record.id) or record  # None: opened by this very event
         return self._records.get(record.id, record)
 
     async def write(self, apply: Callable[[StoreTx], T]) -> T:
@@ -192,6 +199,8 @@ class Journal:
             effect(tx, record, event, now)
 
     def _keep(self, record: ChannelRecord) -> None:
+        if self._ctx.store.shared:
+            return
         self._records[record.id] = record
         self._changed.add(record.id)
 

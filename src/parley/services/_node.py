@@ -40,6 +40,7 @@ from ._duty import DutyStats
 from ._evidence import EvidenceService
 from ._excerpt import ExcerptService
 from ._exchanges import ExchangeService
+from ._fanout import Fanout
 from ._federation import FederationService
 from ._files import PRIVATE_DIR, tighten, write_private
 from ._health import Health
@@ -48,6 +49,7 @@ from ._ingest import IngestService
 from ._journal import Journal
 from ._keyfile import KEY_FILE, key_passphrase, load_signer, write_key
 from ._keys import KeyChange, KeyService
+from ._leader import Leadership, LeaderView, ProcessView, this_process_view
 from ._links import LinkMonitor
 from ._notify import NotificationService
 from ._operators import OperatorService
@@ -168,7 +170,7 @@ class Node:
         )
         self.operators = OperatorService(self.ctx, hasher)
         self.audit = AuditService(self.ctx)
-        journal = Journal(self.ctx)
+        journal = self._journal = Journal(self.ctx)
         self.channels = ChannelService(self.ctx, journal)
         self.keys = KeyService(self.ctx, self.channels)
         self.ingest = IngestService(self.ctx, journal, self.keys)
@@ -210,21 +212,55 @@ class Node:
             self.allegations.duty,
         ]
         self.health = Health(self.ctx, self.duties)
+        self.leadership = Leadership(self.ctx)
+        if store.shared:
+            self.deconfliction.stand_by()  # until this process leads
 
     async def run(self) -> None:
-        """The node's background work: its duties, replication and deconfliction."""
+        """The node's background work: deconfliction's index in every process; the duties and
+        replication in the one that leads them (``_leader``), told on a shared store of what
+        the node's other processes stored (``_fanout``)."""
         self.health.running = True
+        fanout = Fanout(self.ctx, self._journal, self._look_again) if self.store.shared else None
+        try:
+            if fanout is not None:
+                fanout.start()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.deconfliction.run())  # loads the index, then follows
+                group.create_task(self.leadership.run(self._lead))
+        finally:
+            if fanout is not None:
+                await fanout.close()
+            self.health.running = False
+
+    async def _lead(self) -> None:
+        """The duties of the leader, taken over from whoever led before: what they keep in
+        memory is read from the store again."""
+        self.transparency.forget()
+        self.deconfliction.lead()
+        if self.store.shared:
+            self.receipts.owe_all()
         try:
             async with asyncio.TaskGroup() as group:
                 for duty in self._duties:
                     group.create_task(duty.run(), name=duty.name)
                 group.create_task(self.replicator.run())  # starts a duty per peer
-                group.create_task(self.deconfliction.run())  # loads the index, then follows
         finally:
-            self.health.running = False
+            if self.store.shared:
+                self.deconfliction.stand_by()
+
+    def _look_again(self) -> None:
+        """What this process was told of the others may have gaps: look at the store afresh."""
+        self.deconfliction.reload()
+        self.receipts.owe_all()
+        for duty in (*self._duties, *self.replicator.duties()):
+            duty.wake()
 
     def duties(self) -> list[DutyStats]:
-        """What each background duty has done since the node started, for health and metrics."""
+        """What each background duty has done since the node started, for health and metrics:
+        those this process runs (on a shared store, the leader's alone)."""
+        if self.store.shared and not self.leadership.leading:
+            return []
         return [duty.stats() for duty in (*self._duties, *self.replicator.duties())]
 
     @classmethod
@@ -317,6 +353,21 @@ class Node:
     async def aclose(self) -> None:
         await self.transport.close()
         self.close()
+
+    @property
+    def worker(self) -> ProcessView:
+        """This process of the node."""
+        return this_process_view()
+
+    @property
+    def leader(self) -> LeaderView | None:
+        """The process leading the background duties; None while none does (a takeover)."""
+        return self.leadership.leader()
+
+    @property
+    def duty_names(self) -> list[str]:
+        """The background duties this process runs."""
+        return [duty.name for duty in self.duties()]
 
     @property
     def public_key(self) -> str:

@@ -30,6 +30,12 @@ class ReceiptSender:
             self._owed.add(event.channel)
             self.duty.wake()
 
+    def owe_all(self) -> None:
+        """Look at every channel at the next pass: receipts owed before this process led the
+        duties were owed by another."""
+        self._owed.update(c.id for c in self._ctx.store.list_channels(self._ctx.party))
+        self.duty.wake()
+
     async def flush(self) -> int:
         """Send a receipt on every channel where this node's last event has not seen all.
 

@@ -88,6 +88,12 @@ class TransparencyLog(LogProofs):
             "checkpoints", self.publish_checkpoint, every_s=ctx.settings.checkpoint_interval_s
         )
 
+    def forget(self) -> None:
+        """Read the tree's edge from the store at the next append: another process may have
+        appended since (it led the duties before this one)."""
+        self._range = None
+        self.sequencer.wake()
+
     def on_stored(self, item: BusItem) -> None:
         """Bus listener: a stored event wakes the sequencer."""
         if item.kind == "event":

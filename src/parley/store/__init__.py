@@ -23,6 +23,7 @@ from ._operators import OperatorRecord, TokenRecord
 from ._parties import LinkRecord, PartyRecord
 from ._party_keys import AuthoredEvent, PartyKeyRecord
 from ._protocol import Store, StoreTx
+from ._shared import LeaderLock, LeaderRecord, Listener, this_process
 from ._sql import SqlStore, SqlTx
 from ._writer import Distribution, GroupCommitWriter, WriterStats
 
@@ -44,7 +45,10 @@ __all__ = [
     "ExchangeKeyRecord",
     "GrantRecord",
     "GroupCommitWriter",
+    "LeaderLock",
+    "LeaderRecord",
     "LinkRecord",
+    "Listener",
     "LogEntry",
     "OperatorRecord",
     "PairRecord",
@@ -73,5 +77,6 @@ __all__ = [
     "own_heads",
     "schema_revision",
     "sqlite_path",
+    "this_process",
     "upgrade",
 ]

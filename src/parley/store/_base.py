@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    Delete,
     Engine,
     Insert,
     Select,
@@ -44,7 +45,7 @@ class Prepared:
     SQLAlchemy cost several times more than SQLite's work. Elsewhere it runs through
     SQLAlchemy, its parameters bound by name (``bindparam``)."""
 
-    def __init__(self, statement: Insert | Select[Any] | Update) -> None:
+    def __init__(self, statement: Insert | Select[Any] | Update | Delete) -> None:
         self.statement = statement
         self.sqlite_sql = str(statement.compile(dialect=_SQLITE))
 

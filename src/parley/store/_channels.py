@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,6 +40,7 @@ class ChannelsTx(Protocol):
     def insert_channel(self, record: ChannelRecord, created_ms: int) -> None: ...
     def set_member_status(self, channel: str, party: str, status: str) -> None: ...
     def set_channel_status(self, channel: str, status: str) -> None: ...
+    def channel_now(self, channel: str) -> ChannelRecord | None: ...
 
 
 class ChannelsReads(Protocol):
@@ -87,6 +89,14 @@ class SqlChannelsTx(SqlTxBase):
             update(t.channels).where(t.channels.c.id == channel).values(status=status)
         )
 
+    def channel_now(self, channel: str) -> ChannelRecord | None:
+        """The channel as this transaction sees it: as stored by any process, or earlier in it."""
+        row = self._conn.execute(select(t.channels).where(t.channels.c.id == channel)).first()
+        if row is None:
+            return None
+        members = self._conn.execute(select(t.members).where(t.members.c.channel == channel))
+        return _channel_records([row], members)[0]
+
 
 class SqlChannelsReads(SqlReadsBase):
     def get_channel(self, channel: str) -> ChannelRecord | None:
@@ -117,22 +127,29 @@ class SqlChannelsReads(SqlReadsBase):
 
     def _channels(self, rows: list[Any]) -> list[ChannelRecord]:
         ids = [r.id for r in rows]
-        members: dict[str, dict[str, str]] = {i: {} for i in ids}
-        invited: dict[str, set[str]] = {i: set() for i in ids}
-        for m in self._all(select(t.members).where(t.members.c.channel.in_(ids))):
-            members[m.channel][m.party] = m.role
-            if m.status == "invited":
-                invited[m.channel].add(m.party)
-        return [
-            ChannelRecord(
-                r.id,
-                r.name,
-                r.created_by,
-                r.status,
-                members[r.id],
-                frozenset(invited[r.id]),
-                bool(r.two_person),
-                json.loads(r.deadlines),
-            )
-            for r in rows
-        ]
+        return _channel_records(
+            rows, self._all(select(t.members).where(t.members.c.channel.in_(ids)))
+        )
+
+
+def _channel_records(rows: list[Any], member_rows: Iterable[Any]) -> list[ChannelRecord]:
+    """Channel records of their rows and the rows of their members."""
+    members: dict[str, dict[str, str]] = {r.id: {} for r in rows}
+    invited: dict[str, set[str]] = {r.id: set() for r in rows}
+    for m in member_rows:
+        members[m.channel][m.party] = m.role
+        if m.status == "invited":
+            invited[m.channel].add(m.party)
+    return [
+        ChannelRecord(
+            r.id,
+            r.name,
+            r.created_by,
+            r.status,
+            members[r.id],
+            frozenset(invited[r.id]),
+            bool(r.two_person),
+            json.loads(r.deadlines),
+        )
+        for r in rows
+    ]

@@ -8,11 +8,17 @@ from sqlalchemy import Engine, create_engine, event
 
 from parley.errors import StoreUnavailable
 
-__all__ = ["READ_ONLY", "make_engine"]
+__all__ = ["LEADER_LOCK", "READ_ONLY", "WRITE_LOCK", "make_engine"]
 
 # Execution option of connections that only read (see ``SqlStore``): on SQLite they begin
 # DEFERRED rather than IMMEDIATE.
 READ_ONLY = "parley_read_only"
+# PostgreSQL advisory locks, (class, object) pairs that no other program is likely to take:
+# WRITE_LOCK is held by a write transaction until it ends, LEADER_LOCK by the leader's session.
+_LOCK_CLASS = 0x50524C59  # "PRLY"
+WRITE_LOCK = (_LOCK_CLASS, 1)
+LEADER_LOCK = (_LOCK_CLASS, 2)
+_TAKE_WRITE_LOCK = "SELECT pg_advisory_xact_lock({}, {})".format(*WRITE_LOCK)
 
 
 def make_engine(url: str) -> Engine:
@@ -23,12 +29,23 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     try:
-        return create_engine(url, pool_pre_ping=True, pool_size=8, hide_parameters=True)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=8, hide_parameters=True)
     except ModuleNotFoundError as exc:  # the driver is an extra: a SQLite node goes without it
         raise StoreUnavailable(
             f"the database driver {exc.name} is not installed: "
             "pip install 'parley[postgres]' for a PostgreSQL store"
         ) from exc
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writes of every process of the node take turns, as SQLite's BEGIN IMMEDIATE makes
+        # them: a chain's next seq is read and taken in one turn, never twice, and events
+        # become visible in the order of their positions, so a live stream resumed after a
+        # position misses none that commit later with a smaller one.
+        if not conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql(_TAKE_WRITE_LOCK)
+
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:

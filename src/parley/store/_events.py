@@ -17,6 +17,7 @@ from parley.protocol import ChainHead, Event
 
 from . import _schema as t
 from ._base import Prepared, SqlReadsBase, SqlTxBase, prepared_insert, record_from_row
+from ._shared import NOTIFY, this_process
 
 __all__ = [
     "ChainView",
@@ -104,6 +105,8 @@ class EventsReads(Protocol):
     def events_since(
         self, channels: Iterable[str], after: int, limit: int
     ) -> list[StoredEvent]: ...
+    def events_at(self, positions: Iterable[int]) -> list[StoredEvent]: ...
+    def last_event_pos(self) -> int: ...
     def chain(self, channel: str, author: str) -> list[Event]: ...
     def receipts_for(
         self, channel: str, authors: set[str], min_seq: int
@@ -153,6 +156,9 @@ class SqlEventsTx(SqlTxBase):
                 _UPDATE_HEAD, {"b_channel": event.channel, "b_author": event.author, **values}
             )
         self._record_receipts(event, head)
+        if self._conn.dialect.name == "postgresql":
+            # Sent on commit, in commit order: how the node's other processes learn of it.
+            self._run(NOTIFY, {"payload": f"e {pos} {event.channel} {this_process()}"})
         return pos
 
     def _record_receipts(self, event: Event, head: ChainHead | None) -> None:
@@ -264,6 +270,16 @@ class SqlEventsReads(SqlReadsBase):
     def events_since(self, channels: Iterable[str], after: int, limit: int) -> list[StoredEvent]:
         query = stored_after(t.events.c.channel.in_(list(channels)), after, limit)
         return [stored_event(r) for r in self._all(query)]
+
+    def last_event_pos(self) -> int:
+        """The position of the newest stored event; 0 if none is."""
+        return int(self._first(select(func.coalesce(func.max(t.events.c.pos), 0)))[0])
+
+    def events_at(self, positions: Iterable[int]) -> list[StoredEvent]:
+        """The stored events at these positions, in local order."""
+        c = t.events.c
+        query = select(c.pos, c.raw, c.stored_ms).where(c.pos.in_(list(positions)))
+        return [stored_event(r) for r in self._all(query.order_by(c.pos))]
 
     def chain(self, channel: str, author: str) -> list[Event]:
         rows = self._all(

@@ -19,8 +19,10 @@ from ._drafts import DraftsReads, DraftsTx
 from ._events import EventsReads, EventsTx
 from ._exchanges import ExchangesReads, ExchangesTx
 from ._log import LogReads, LogTx
+from ._nonces import NoncesReads, NoncesTx
 from ._operators import OperatorsReads, OperatorsTx
 from ._parties import PartiesReads, PartiesTx
+from ._shared import LeaderLock, LeaderRecord, Listener
 from ._talks import TalksReads, TalksTx
 from ._writer import WriterStats
 
@@ -44,6 +46,7 @@ class StoreTx(
     ExchangesTx,
     TalksTx,
     AllegationsTx,
+    NoncesTx,
     Protocol,
 ):
     """Writes inside one transaction of the single writer; reads here see that transaction."""
@@ -64,12 +67,19 @@ class Store(
     ExchangesReads,
     TalksReads,
     AllegationsReads,
+    NoncesReads,
     Protocol,
 ):
     @property
     def writer_stats(self) -> WriterStats: ...
     def sessions_version(self) -> int | None: ...
     def schema_current(self) -> bool: ...
+    @property
+    def shared(self) -> bool: ...
+    def leader_lock(self) -> LeaderLock: ...
+    def leader(self) -> LeaderRecord | None: ...
+    def listen(self, heard: Callable[[str], object], lost: Callable[[], object]) -> Listener: ...
+    def notify(self, payload: str) -> None: ...
     async def write(self, fn: Callable[[StoreTx], T]) -> T: ...
     def write_sync(self, fn: Callable[[StoreTx], T]) -> T: ...
     def close(self) -> None: ...

@@ -35,6 +35,7 @@ __all__ = [
     "equivocations",
     "events",
     "exchange_keys",
+    "federation_nonces",
     "idempotency_keys",
     "links",
     "log_leaves",
@@ -301,6 +302,17 @@ idempotency_keys = Table(
     Column("username", String(64), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("event_id", String(64), nullable=False),
+)
+
+# The nonce of each signed federation request accepted in the last two windows: a replay is
+# refused by whichever worker it reaches, and after a restart.
+federation_nonces = Table(
+    "federation_nonces",
+    metadata,
+    Column("sender", String(64), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen_ms", BigInteger, nullable=False),
+    Index("ix_federation_nonces_seen", "seen_ms"),
 )
 
 protected_sites = Table(

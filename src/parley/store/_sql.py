@@ -28,11 +28,13 @@ from ._events import SqlEventsReads, SqlEventsTx
 from ._exchanges import SqlExchangesReads, SqlExchangesTx
 from ._log import SqlLogReads, SqlLogTx
 from ._migrate import schema_current, upgrade
+from ._nonces import SqlNoncesReads, SqlNoncesTx
 from ._operators import SqlOperatorsReads, SqlOperatorsTx
 from ._parties import SqlPartiesReads, SqlPartiesTx
 from ._sessions import SessionsWatch
+from ._shared import NOTIFY, LeaderLock, LeaderRecord, Listener, current_leader
 from ._talks import SqlTalksReads, SqlTalksTx
-from ._writer import GroupCommitWriter, WriterStats
+from ._writer import GroupCommitWriter, WriterStats, first_line
 
 __all__ = ["SqlStore", "SqlTx"]
 
@@ -54,6 +56,7 @@ class SqlTx(
     SqlExchangesTx,
     SqlTalksTx,
     SqlAllegationsTx,
+    SqlNoncesTx,
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
@@ -76,6 +79,7 @@ class SqlStore(
     SqlExchangesReads,
     SqlTalksReads,
     SqlAllegationsReads,
+    SqlNoncesReads,
 ):
     """Reads run on pooled connections; every write goes through the one writer."""
 
@@ -93,8 +97,7 @@ class SqlStore(
             engine = make_engine(url)
             upgrade(engine)
         except SQLAlchemyError as exc:  # a malformed URL, a database that does not answer
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            raise StoreUnavailable(f"cannot open the store: {reason}") from exc
+            raise StoreUnavailable(f"cannot open the store: {first_line(exc)}") from exc
         return cls(engine, max_batch=max_batch)
 
     @property
@@ -108,6 +111,27 @@ class SqlStore(
 
     def schema_current(self) -> bool:
         return schema_current(self.engine)
+
+    # -- several processes on one PostgreSQL database (``_shared``) -------------------------------
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may serve this database beside this one: PostgreSQL."""
+        return self.engine.dialect.name == "postgresql"
+
+    def leader_lock(self) -> LeaderLock:
+        return LeaderLock(self.engine)
+
+    def leader(self) -> LeaderRecord | None:
+        return current_leader(self._reader)
+
+    def listen(self, heard: Callable[[str], object], lost: Callable[[], object]) -> Listener:
+        return Listener(self.engine, heard, lost)
+
+    def notify(self, payload: str) -> None:
+        """Tell the other processes (after the commit of what ``payload`` names)."""
+        with self._reader.connect() as conn:
+            conn.execute(NOTIFY.statement, {"payload": payload})
+            conn.commit()
 
     async def write(self, fn: Callable[[SqlTx], T]) -> T:
         return await self._writer.run(lambda conn: fn(SqlTx(conn)))

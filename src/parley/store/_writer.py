@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, NestedTransaction
 
 from parley.errors import ParleyError, StoreUnavailable
 
-__all__ = ["Distribution", "GroupCommitWriter", "WriterStats"]
+__all__ = ["Distribution", "GroupCommitWriter", "WriterStats", "first_line"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -110,23 +110,42 @@ class GroupCommitWriter:
             self._thread.join()
 
     def _loop(self) -> None:
+        conn: Connection | None = None
         try:
-            with self._engine.connect() as conn:
-                while True:
-                    item = self._queue.get()
-                    if item is _STOP:
-                        return
-                    batch: list[_Job] = [item]
-                    stop_after = self._drain(batch)
-                    self.stats.busy_since = time.monotonic()
-                    try:
-                        self._commit(conn, batch)
-                    finally:
-                        self.stats.busy_since = None
-                    if stop_after:
-                        return
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                batch: list[_Job] = [item]
+                stop_after = self._drain(batch)
+                self.stats.busy_since = time.monotonic()
+                try:
+                    conn = self._commit_on(conn, batch)
+                finally:
+                    self.stats.busy_since = None
+                if stop_after:
+                    return
         finally:
+            if conn is not None:
+                conn.close()
             self.stats.stopped = True
+
+    def _commit_on(self, conn: Connection | None, batch: list[_Job]) -> Connection | None:
+        """Commit ``batch`` on ``conn``, connecting first if there is none; the connection
+        for the next batch, or None to connect again: after a failed commit the database may
+        have gone (a primary lost, a standby promoted), and a new connection finds the one
+        that now takes writes."""
+        if conn is None:
+            try:
+                conn = self._engine.connect()
+            except Exception as exc:
+                _log.warning("the writer cannot connect to the database: %s", first_line(exc))
+                self._fail(batch, f"the database does not answer: {first_line(exc)}")
+                return None
+        if self._commit(conn, batch):
+            return conn
+        conn.close()
+        return None
 
     def _drain(self, batch: list[_Job]) -> bool:
         while len(batch) < self._max_batch:
@@ -139,13 +158,14 @@ class GroupCommitWriter:
             batch.append(item)
         return False
 
-    def _commit(self, conn: Connection, batch: list[_Job]) -> None:
+    def _commit(self, conn: Connection, batch: list[_Job]) -> bool:
+        """Run and commit ``batch``; False if the transaction failed as a whole."""
         # A write whose caller gave up (its task was cancelled) before it started is not
         # applied; the others become RUNNING, so they can no longer be cancelled and setting
         # their outcome below cannot raise InvalidStateError and kill this thread.
         batch = [job for job in batch if job[1].set_running_or_notify_cancel()]
         if not batch:
-            return
+            return True
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         started = time.monotonic()
         try:
@@ -157,7 +177,7 @@ class GroupCommitWriter:
             _log.exception("group commit of %d writes failed", len(batch))
             for _fn, future in batch:
                 future.set_exception(StoreUnavailable(f"the write was not committed: {exc}"))
-            return
+            return False
         self._end(conn)
         self.stats.batches += 1
         self.stats.writes += len(batch)
@@ -168,6 +188,13 @@ class GroupCommitWriter:
                 future.set_result(result)
             else:
                 future.set_exception(error)
+        return True
+
+    @staticmethod
+    def _fail(batch: list[_Job], why: str) -> None:
+        for _fn, future in batch:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(StoreUnavailable(why))
 
     def _end(self, conn: Connection) -> None:
         if self._ended is not None:
@@ -217,3 +244,9 @@ class _Savepoint:
             # ROLLBACK TO keeps the savepoint open: RELEASE ends it.
             self._driver.execute("ROLLBACK TO parley_write")
             self._driver.execute("RELEASE parley_write")
+
+
+def first_line(exc: BaseException) -> str:
+    """What the database said, in one line: the driver's message, not SQLAlchemy's wrapping."""
+    lines = str(getattr(exc, "orig", None) or exc).splitlines()
+    return lines[0] if lines else type(exc).__name__

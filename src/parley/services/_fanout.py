@@ -1,0 +1,113 @@
+"""What the node's other processes stored or raised, delivered to this one's bus.
+
+On PostgreSQL several processes serve one node. The store sends a notification with each
+event it commits (in the storing transaction, so in commit order and never for a write
+that did not commit); alerts raised by a process are forwarded after their commit. Each
+process delivers what the others did to its own live streams and tasks, as if it had
+stored it itself. A notification lost with a connection cannot be heard again: streams are
+then ended (their clients replay with Last-Event-ID) and ``lost`` makes the node's tasks
+look at the store afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from itertools import groupby
+
+from parley.store import Listener, StoredEvent, this_process
+
+from ._bus import BusItem
+from ._context import NodeContext
+from ._journal import Journal
+
+__all__ = ["Fanout"]
+
+_log = logging.getLogger(__name__)
+
+
+class Fanout:
+    def __init__(self, ctx: NodeContext, journal: Journal, lost: Callable[[], None]) -> None:
+        self._ctx = ctx
+        self._journal = journal
+        self._lost = lost
+        self._heard: list[tuple[str, int, str]] = []  # (kind, id, channel) not yet delivered
+        self._draining: asyncio.Task[None] | None = None
+        self._forwarding: set[asyncio.Task[None]] = set()
+        self._listener: Listener | None = None
+
+    def start(self) -> None:
+        """Listen, from the running event loop, and forward this process's alerts."""
+        loop = asyncio.get_running_loop()
+        self._listener = self._ctx.store.listen(
+            lambda payload: loop.call_soon_threadsafe(self._take, payload),
+            lambda: loop.call_soon_threadsafe(self._on_lost),
+        )
+        self._ctx.bus.forward_to(self._forward)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.close)
+        for task in (self._draining, *self._forwarding):
+            if task is not None:
+                task.cancel()
+
+    # -- from the others -------------------------------------------------------------------------
+    def _take(self, payload: str) -> None:
+        kind, number, *rest = payload.split(" ")
+        origin = rest[-1]
+        if origin == this_process():
+            return  # delivered when it was stored
+        self._heard.append((kind, int(number), rest[0] if kind == "e" else ""))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._heard:
+            heard, self._heard = self._heard, []
+            try:
+                self._deliver(heard)
+            except Exception:
+                # The store is the truth: streams replay it, tasks look at it afresh.
+                _log.exception("cannot deliver what another process of the node stored")
+                self._on_lost()
+
+    def _deliver(self, heard: list[tuple[str, int, str]]) -> None:
+        for kind, run in groupby(heard, key=lambda h: h[0]):
+            items = list(run)
+            if kind == "e":
+                self._deliver_events([pos for _, pos, _ in items])
+            else:
+                for _, alert_id, _ in items:
+                    alert = self._ctx.store.get_alert(alert_id)
+                    if alert is not None:
+                        self._ctx.bus.deliver(BusItem("alert", alert.id, alert.channel, alert))
+
+    def _deliver_events(self, positions: list[int]) -> None:
+        stored = self._ctx.store.events_at(positions)
+        for channel, run in groupby(stored, key=_channel):
+            record = self._journal.record(channel)
+            if record is not None:
+                self._journal.publish_received(record, list(run))
+
+    def _on_lost(self) -> None:
+        self._heard.clear()
+        self._ctx.bus.cut_all()
+        self._lost()
+
+    # -- to the others ---------------------------------------------------------------------------
+    def _forward(self, item: BusItem) -> None:
+        payload = f"a {item.id} {this_process()}"
+        task = asyncio.create_task(asyncio.to_thread(self._ctx.store.notify, payload))
+        self._forwarding.add(task)
+        task.add_done_callback(self._forwarded)
+
+    def _forwarded(self, task: asyncio.Task[None]) -> None:
+        self._forwarding.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.warning("an alert was not forwarded to the other processes: %s", task.exception())
+
+
+def _channel(stored: StoredEvent) -> str:
+    return stored.event.channel
