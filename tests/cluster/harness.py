@@ -9,9 +9,11 @@ names the second host ``US2``; both answer for the party US.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,13 +66,16 @@ def two_hosts(
     settings: Mapping[str, Any] | None = None,
 ) -> Iterator[LocalCluster]:
     """US on two hosts (``US`` and ``US2``) on ``database_url``, RU on SQLite, all started;
-    every process is stopped on the way out."""
-    with LocalCluster(
+    every process is stopped (SIGTERM) on the way out, and killed if it did not stop."""
+    cluster = LocalCluster(
         root,
         {US: NAMES[US], RU: NAMES[RU]},
         settings={**SETTINGS, **(settings or {})},
         party_settings={US: {"database_url": database_url}},
-    ) as cluster:
+    )
+    with ExitStack() as stack:
+        stack.callback(_kill_survivors, cluster)
+        stack.enter_context(cluster)
         first = cluster.nodes[US]
         second = root / US2, free_port()
         urls = {US: [first.url, f"http://127.0.0.1:{second[1]}"], RU: [cluster.nodes[RU].url]}
@@ -82,6 +87,16 @@ def two_hosts(
             )
         cluster.start()
         yield cluster
+
+
+def _kill_survivors(cluster: LocalCluster) -> None:
+    """SIGKILL what is left of every process group: one that hung on SIGTERM fails the test
+    when the cluster stops, and must not outlive it."""
+    for node in cluster.iter_nodes():
+        if node.process is not None and node.process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(node.process.pid, signal.SIGKILL)
+            node.process.wait(timeout=30)
 
 
 def node_info(client: httpx.Client) -> dict[str, Any]:

@@ -7,12 +7,12 @@ import json
 import os
 import signal
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, connect_sse
+from httpx_sse import ServerSentEvent, connect_sse
 
 from parley.cli._cluster import LocalCluster
 from tests.federation.harness import all_present, assert_journal_sound, post
@@ -33,15 +33,15 @@ TIMEOUT_S = 30.0
 TAKEOVER_S = 5.0  # the issue's bound: another process leads within it
 
 
-def open_stream(stack: ExitStack, client: httpx.Client, after: int | None = None) -> EventSource:
-    """A live stream on the client's connection, ready (subscribed) when returned."""
-    headers = {} if after is None else {"Last-Event-ID": str(after)}
-    source = stack.enter_context(connect_sse(client, "GET", "/api/v1/stream", headers=headers))
-    assert next_message(source.iter_sse(), "ready") is not None
-    return source
+def open_stream(stack: ExitStack, client: httpx.Client) -> Iterator[ServerSentEvent]:
+    """The messages of a live stream on the client's connection, subscribed when returned."""
+    source = stack.enter_context(connect_sse(client, "GET", "/api/v1/stream"))
+    messages = source.iter_sse()
+    assert next_message(messages, "ready") is not None
+    return messages
 
 
-def next_message(messages: Iterator[Any], kind: str) -> dict[str, Any] | None:
+def next_message(messages: Iterator[ServerSentEvent], kind: str) -> dict[str, Any] | None:
     """The data of the next message of ``kind``; None if the stream ends first."""
     for message in messages:
         if message.event == kind:
@@ -50,10 +50,9 @@ def next_message(messages: Iterator[Any], kind: str) -> dict[str, Any] | None:
     return None
 
 
-def events_until(source: EventSource, ids: set[str]) -> list[str]:
-    """The ids of the events the stream carries until it has carried all of ``ids``."""
+def events_until(messages: Iterator[ServerSentEvent], ids: set[str]) -> list[str]:
+    """The ids of the events a stream carries until it has carried all of ``ids``."""
     seen: list[str] = []
-    messages = source.iter_sse()
     while not ids <= set(seen):
         data = next_message(messages, "event")
         assert data is not None, f"the stream ended before carrying {ids - set(seen)}"
@@ -158,7 +157,7 @@ def assert_one_leader(cluster: LocalCluster, leader: int | None) -> None:
     """Every worker reached names ``leader``, and only that one runs duties."""
     for name in HOSTS:
         for pid, client in connections_by_worker(cluster, name).items():
-            with client:
+            with closing(client):
                 info = node_info(client)
             assert info["leader"] is not None
             assert int(info["leader"]["pid"]) == leader, (name, pid)

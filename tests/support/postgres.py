@@ -52,16 +52,27 @@ _COMMON = {"listen_addresses": _HOST, "max_connections": "200"}
 # A throwaway server: durability across a power cut is not tested here (a kill -9 of the
 # server is: what it wrote is in the kernel's page cache, and on the standby).
 _THROWAWAY = {"fsync": "off", "full_page_writes": "off"}
+# A server that may be killed keeps its dynamic shared memory in its data folder, removed
+# with it, not in /dev/shm where a killed server leaves it.
+_DSM_IN_DATA = {"dynamic_shared_memory_type": "mmap"}
 # The primary of a pair: a commit returns once the standby has the WAL of it. The standby
 # is started without these, so once promoted it commits alone instead of waiting forever.
 _PRIMARY = {
+    **_DSM_IN_DATA,
     "fsync": "off",
     "wal_level": "replica",
     "max_wal_senders": "5",
     "synchronous_standby_names": "*",
     "synchronous_commit": "on",
 }
-_STANDBY = {"fsync": "off", "hot_standby": "on"}
+# The standby asks for WAL again soon after the primary is lost (default: every 5 s), so
+# that a promotion does not wait for its next attempt to end.
+_STANDBY = {
+    **_DSM_IN_DATA,
+    "fsync": "off",
+    "hot_standby": "on",
+    "wal_retrieve_retry_interval": "100ms",
+}
 _REPLICATION_HBA = f"host replication {_USER} {_HOST}/32 trust\n"
 
 
@@ -237,7 +248,7 @@ class _Postmaster:
 
     def kill(self) -> None:
         """SIGKILL the postmaster and every process it started, as the loss of its host."""
-        pid = self._postmaster_pid()
+        pid, shmid = self._postmaster_ids()
         # Each child of the postmaster leads a process group of its own: listed first, since
         # once the postmaster is gone they belong to another parent.
         children = _children_of(pid) if pid is not None else []
@@ -247,11 +258,17 @@ class _Postmaster:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGKILL)
         self.process.wait(timeout=_STOP_TIMEOUT_S)
+        if shmid is not None:
+            # Its System V segment outlives it: only its own restart would remove it.
+            subprocess.run(["ipcrm", "-m", str(shmid)], check=False, capture_output=True)
 
-    def _postmaster_pid(self) -> int | None:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            return int((self.data / "postmaster.pid").read_text().splitlines()[0])
-        return None
+    def _postmaster_ids(self) -> tuple[int | None, int | None]:
+        """The postmaster's pid and its System V shared memory id, from postmaster.pid."""
+        try:
+            lines = (self.data / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return None, None
+        return _number(lines, 0, 0), _number(lines, 6, 1)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -269,6 +286,12 @@ class _Postmaster:
             self.process.wait(timeout=_STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def _number(lines: list[str], line: int, word: int) -> int | None:
+    with contextlib.suppress(ValueError, IndexError):
+        return int(lines[line].split()[word])
+    return None
 
 
 def _children_of(pid: int) -> list[int]:
