@@ -2,8 +2,8 @@
 
 The PostgreSQL server is started once per test session from the system's binaries
 (``initdb``/``postgres``), in a temporary folder, listening only on 127.0.0.1; every
-test gets a database of its own on it. ``make test`` installs the binaries
-(``scripts/system-deps.sh``).
+test gets a database of its own on it (tests/support/postgres.py runs it). ``make test``
+installs the binaries (``scripts/system-deps.sh``).
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from sqlalchemy import Engine
 
 from parley.store import SqlStore, make_engine
 from tests.store.scenario import open_channels
-from tests.support.postgres import PostgresServer, postgres_server
+from tests.support.postgres import PostgresServer, single_postgres
 
 # PostgreSQL needs its own server: the slow tier.
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 
 
-@pytest.fixture(name="postgres_server", scope="session")
-def _postgres_server() -> Iterator[PostgresServer]:
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test session, in a temporary folder, on 127.0.0.1 only."""
-    with postgres_server() as server:
+    with single_postgres() as server:
         yield server
 
 

@@ -1,6 +1,6 @@
 """PostgreSQL servers for tests, started from the system's binaries, on 127.0.0.1 only.
 
-``postgres_server()`` runs one throwaway server; ``replicated_postgres()`` runs a primary
+``single_postgres()`` runs one throwaway server; ``replicated_postgres()`` runs a primary
 with a synchronous streaming standby made by ``pg_basebackup``, which a test may kill and
 promote. Each lives in a temporary folder (in /dev/shm when there is one), run as the
 ``postgres`` user when the tests run as root (initdb and postgres refuse root), and is
@@ -32,8 +32,8 @@ __all__ = [
     "PostgresServer",
     "ReplicatedPostgres",
     "find_postgres_bindir",
-    "postgres_server",
     "replicated_postgres",
+    "single_postgres",
 ]
 
 _HOST = "127.0.0.1"
@@ -313,7 +313,7 @@ def _initdb(binaries: _Binaries, data: Path) -> None:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
+def single_postgres() -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL server, in a temporary folder, on 127.0.0.1 only."""
     binaries = _binaries()
     root = binaries.make_dir("parley-pg-")
