@@ -86,6 +86,7 @@ def test_an_event_posted_through_any_worker_is_streamed_by_every_worker_and_repl
         for client in workers.values():
             stack.callback(client.close)
         assert {name for name, _pid in workers} == set(HOSTS)
+        print(f"streams on {len(workers)} workers: {sorted(workers)}")
         streams = {worker: open_stream(stack, client) for worker, client in workers.items()}
 
         # One event through each worker found, each streamed by every worker.
@@ -145,6 +146,7 @@ def test_when_the_leader_is_killed_another_process_leads_within_5_s_and_the_duti
         )
         events = cluster.events(US2, channel)
         assert_journal_sound(events, everything)
+        assert_journal_sound(cluster.events(RU, channel), everything)
         cluster.wait_for(
             lambda: log_size(cluster, US2) == len(events), TIMEOUT_S, "a checkpoint of them all"
         )

@@ -220,7 +220,11 @@ class _Postmaster:
                 start_new_session=True,
             )
         postmaster = cls(binaries, root, server, process)
-        postmaster.wait_until_accepting()
+        try:
+            postmaster.wait_until_accepting()
+        except BaseException:
+            postmaster.kill()  # a server that did not come up must not outlive the test
+            raise
         return postmaster
 
     def wait_until_accepting(self) -> None:
@@ -334,7 +338,6 @@ class ReplicatedPostgres:
 
     primary: _Postmaster
     standby: _Postmaster
-    promoted: bool = False
 
     @property
     def user(self) -> str:
@@ -392,11 +395,6 @@ class ReplicatedPostgres:
     def promote(self) -> None:
         """Make the standby a primary (``pg_ctl promote -w``): it accepts writes on return."""
         self.standby.binaries.run("pg_ctl", "promote", "-w", "-D", str(self.standby.data))
-        self.promoted = True
-
-    def stop(self) -> None:
-        for postmaster in (self.standby, self.primary):
-            postmaster.stop()
 
 
 @contextlib.contextmanager
