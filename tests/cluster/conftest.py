@@ -6,12 +6,14 @@ own; a test that kills the primary takes a pair of its own (``fresh_pair``).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import make_url
 
 from tests.support.postgres import ReplicatedPostgres, replicated_postgres
+
+from .harness import new_database
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +28,11 @@ def fresh_pair() -> Iterator[ReplicatedPostgres]:
         yield started
 
 
-def new_database(pair: ReplicatedPostgres) -> str:
-    """The name of a new empty database on the pair."""
-    dbname = f"parley_test_{uuid.uuid4().hex}"
-    pair.create_database(dbname)
-    return dbname
-
-
 @pytest.fixture
 def database_url(pair: ReplicatedPostgres) -> Iterator[str]:
     """The two-host URL of a database of the test's own on the module's pair, dropped after."""
-    dbname = new_database(pair)
+    url = new_database(pair)
     try:
-        yield pair.url(dbname)
+        yield url
     finally:
-        pair.drop_database(dbname)
+        pair.drop_database(make_url(url).database or "")

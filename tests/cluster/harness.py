@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -22,23 +23,27 @@ import httpx
 
 from parley.cli._cluster import ClusterNode, LocalCluster, free_port
 from tests.api.processes import parley
-from tests.federation.harness import FAST, NAMES, RU, US
+from tests.federation.harness import FAST, NAMES, RU, US, assert_journal_sound, converged_with
+from tests.support.postgres import ReplicatedPostgres
 
 __all__ = [
     "HOSTS",
     "RU",
+    "TIMEOUT_S",
     "US",
     "US2",
     "ProcessGroup",
+    "assert_settled",
     "connections_by_worker",
-    "exported_events",
-    "log_size",
+    "new_connection",
+    "new_database",
     "node_info",
     "two_hosts",
 ]
 
 US2 = f"{US}.2"
 HOSTS = (US, US2)
+TIMEOUT_S = 60.0  # for replication, convergence and checkpoints, on a busy machine
 # The transparency log's checkpoints follow the posts closely: a test waits for one that
 # covers every event before it exports the channel.
 SETTINGS = {**FAST, "checkpoint_interval_s": 0.5}
@@ -56,6 +61,13 @@ class ProcessGroup(ClusterNode):
 
     def serve_args(self) -> list[str]:
         return [*super().serve_args(), "--workers", str(self.workers)]
+
+
+def new_database(pair: ReplicatedPostgres) -> str:
+    """The two-host URL of a new empty database on the pair."""
+    dbname = f"parley_test_{uuid.uuid4().hex}"
+    pair.create_database(dbname)
+    return pair.url(dbname)
 
 
 @contextmanager
@@ -150,3 +162,20 @@ def exported_events(data: Path, channel: str, out: Path) -> int:
     verdict = json.loads(parley("verify", str(out), "--json"))
     assert verdict["verdict"] == "valid", verdict
     return int(verdict["counts"]["events"])
+
+
+def assert_settled(
+    cluster: LocalCluster, channel: str, survivor: str, acknowledged: set[str], out: Path
+) -> None:
+    """US (through ``survivor``) and RU hold the same events, every acknowledged one among
+    them; the chains are sound; the log covers them all once and the export verifies."""
+    cluster.wait_for(
+        converged_with(cluster, channel, [survivor, RU], acknowledged), TIMEOUT_S, "convergence"
+    )
+    events = cluster.events(survivor, channel)
+    assert_journal_sound(events, acknowledged)
+    assert_journal_sound(cluster.events(RU, channel), acknowledged)
+    cluster.wait_for(
+        lambda: log_size(cluster, survivor) == len(events), TIMEOUT_S, "a checkpoint of them all"
+    )
+    assert exported_events(cluster.nodes[survivor].data, channel, out) == len(events)

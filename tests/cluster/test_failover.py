@@ -10,52 +10,28 @@ from pathlib import Path
 import httpx
 
 from parley.cli._cluster import LocalCluster
-from tests.federation.harness import (
-    Poster,
-    all_present,
-    assert_journal_sound,
-    converged_with,
-    post,
-)
+from tests.federation.harness import Poster, all_present, post
 from tests.support.postgres import ReplicatedPostgres
 
-from .conftest import new_database
 from .harness import (
     HOSTS,
     RU,
+    TIMEOUT_S,
     US,
     US2,
+    assert_settled,
     connections_by_worker,
-    exported_events,
-    log_size,
     new_connection,
+    new_database,
     two_hosts,
 )
 
-TIMEOUT_S = 60.0
 RECOVERY_S = 30.0  # from the promotion to the first post that succeeds again
 
 
 def posters(cluster: LocalCluster, channel: str, count: int) -> list[Poster]:
     """Operators posting on both hosts of US, and on RU, whose node pushes each to US."""
     return [Poster(cluster, name, channel, count, pause_s=0.02) for name in (*HOSTS, RU)]
-
-
-def assert_settled(
-    cluster: LocalCluster, channel: str, survivor: str, acknowledged: set[str], out: Path
-) -> None:
-    """US (through ``survivor``) and RU hold the same events, every acknowledged one among
-    them; the chains are sound; the log covers them all once and the export verifies."""
-    cluster.wait_for(
-        converged_with(cluster, channel, [survivor, RU], acknowledged), TIMEOUT_S, "convergence"
-    )
-    events = cluster.events(survivor, channel)
-    assert_journal_sound(events, acknowledged)
-    assert_journal_sound(cluster.events(RU, channel), acknowledged)
-    cluster.wait_for(
-        lambda: log_size(cluster, survivor) == len(events), TIMEOUT_S, "a checkpoint of them all"
-    )
-    assert exported_events(cluster.nodes[survivor].data, channel, out) == len(events)
 
 
 def test_when_a_host_is_lost_under_load_every_acknowledged_post_survives_and_the_peer_converges(

@@ -15,21 +15,20 @@ import httpx
 from httpx_sse import ServerSentEvent, connect_sse
 
 from parley.cli._cluster import LocalCluster
-from tests.federation.harness import all_present, assert_journal_sound, post
+from tests.federation.harness import all_present, post
 
 from .harness import (
     HOSTS,
     RU,
+    TIMEOUT_S,
     US,
     US2,
+    assert_settled,
     connections_by_worker,
-    exported_events,
-    log_size,
     node_info,
     two_hosts,
 )
 
-TIMEOUT_S = 30.0
 TAKEOVER_S = 5.0  # the bound: another process leads within it
 
 
@@ -141,18 +140,7 @@ def test_when_the_leader_is_killed_another_process_leads_within_5_s_and_the_duti
         after = {post(cluster, name, channel, f"after, on {name}")["id"] for name in HOSTS}
         after.add(post(cluster, RU, channel, "after, on ru")["id"])
         everything = before | after
-        cluster.wait_for(
-            all_present(cluster, channel, [*HOSTS, RU], everything), TIMEOUT_S, "replication"
-        )
-        events = cluster.events(US2, channel)
-        assert_journal_sound(events, everything)
-        assert_journal_sound(cluster.events(RU, channel), everything)
-        cluster.wait_for(
-            lambda: log_size(cluster, US2) == len(events), TIMEOUT_S, "a checkpoint of them all"
-        )
-        assert exported_events(cluster.nodes[US2].data, channel, tmp_path / "us.jsonl") == len(
-            events
-        )
+        assert_settled(cluster, channel, US2, everything, tmp_path / "us.jsonl")
 
 
 def assert_one_leader(cluster: LocalCluster, leader: int | None) -> None:
