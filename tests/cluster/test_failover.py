@@ -83,7 +83,7 @@ def assert_every_worker_posts(cluster: LocalCluster, channel: str) -> None:
 def test_after_the_primary_is_lost_and_the_standby_promoted_posts_succeed_again_and_none_is_lost(
     tmp_path: Path, fresh_pair: ReplicatedPostgres
 ) -> None:
-    with two_hosts(tmp_path, fresh_pair.url(new_database(fresh_pair))) as cluster:
+    with two_hosts(tmp_path, new_database(fresh_pair)) as cluster:
         channel = cluster.open_channel(US, "hotline", {RU: "party"})
         before = {post(cluster, name, channel, f"before, on {name}")["id"] for name in HOSTS}
         cluster.wait_for(all_present(cluster, channel, [RU], before), TIMEOUT_S, "replication")
