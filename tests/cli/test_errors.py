@@ -254,6 +254,19 @@ def test_serve_on_a_host_that_is_no_address_is_an_input_error(tmp_path: Path) ->
     assert err[0].startswith("Invalid input: --host: 'no-such-host.invalid' is not an address")
 
 
+def test_serve_of_a_sqlite_node_by_several_workers_is_refused_naming_the_option(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "node"
+    init(data)
+    code, out, err = run("serve", "--data", str(data), "--port", "0", "--workers", "2")
+    assert (code, out) == (2, "")
+    assert err == [
+        "Invalid input: --workers: a node on SQLite is served by one process; set database_url "
+        "to a PostgreSQL database to run several (docs/deploy.md)"
+    ]
+
+
 # -- usage errors --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("args", "says"),

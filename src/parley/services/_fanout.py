@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from itertools import groupby
 
-from parley.store import Listener, StoredEvent, this_process
+from parley.store import Listener, StoredEvent
 
 from ._bus import BusItem
 from ._context import NodeContext
@@ -55,11 +55,13 @@ class Fanout:
 
     # -- from the others -------------------------------------------------------------------------
     def _take(self, payload: str) -> None:
-        kind, number, *rest = payload.split(" ")
-        origin = rest[-1]
-        if origin == this_process():
+        kind, _, rest = payload.partition(" ")
+        fields = rest.split(" ")
+        if (kind, len(fields)) not in (("e", 3), ("a", 2)) or not fields[0].isdigit():
+            return  # not one of ours: any session of the database may notify the channel
+        if fields[-1] == self._ctx.store.origin:
             return  # delivered when it was stored
-        self._heard.append((kind, int(number), rest[0] if kind == "e" else ""))
+        self._heard.append((kind, int(fields[0]), fields[1] if kind == "e" else ""))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
 
@@ -98,7 +100,7 @@ class Fanout:
 
     # -- to the others ---------------------------------------------------------------------------
     def _forward(self, item: BusItem) -> None:
-        payload = f"a {item.id} {this_process()}"
+        payload = f"a {item.id} {self._ctx.store.origin}"
         task = asyncio.create_task(asyncio.to_thread(self._ctx.store.notify, payload))
         self._forwarding.add(task)
         task.add_done_callback(self._forwarded)

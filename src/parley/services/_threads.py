@@ -24,8 +24,17 @@ T = TypeVar("T")
 
 async def to_thread(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Blocking work (geometry, file reads) in anyio's worker threads, the pool the
-    API's own blocking calls share, so its limit bounds them all."""
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    API's own blocking calls share, so its limit bounds them all.
+
+    The call is not abandoned when the task is cancelled, but the cancellation is not lost
+    either: anyio holds a plain asyncio ``cancel()`` off until the thread returns, then lets
+    the task run on, so it is raised here (a node stopping would otherwise wait for ever on
+    a duty that went back to waiting for work)."""
+    result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    return result
 
 
 class Lane:

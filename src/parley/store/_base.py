@@ -59,6 +59,7 @@ class SqlTxBase:
     """Writes run on the connection of the writer's open transaction."""
 
     _conn: Connection
+    _origin: str  # the store's, in what it notifies
 
     @functools.cached_property
     def _driver(self) -> Any:

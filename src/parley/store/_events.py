@@ -17,7 +17,7 @@ from parley.protocol import ChainHead, Event
 
 from . import _schema as t
 from ._base import Prepared, SqlReadsBase, SqlTxBase, prepared_insert, record_from_row
-from ._shared import NOTIFY, this_process
+from ._shared import NOTIFY
 
 __all__ = [
     "ChainView",
@@ -158,7 +158,7 @@ class SqlEventsTx(SqlTxBase):
         self._record_receipts(event, head)
         if self._conn.dialect.name == "postgresql":
             # Sent on commit, in commit order: how the node's other processes learn of it.
-            self._run(NOTIFY, {"payload": f"e {pos} {event.channel} {this_process()}"})
+            self._run(NOTIFY, {"payload": f"e {pos} {event.channel} {self._origin}"})
         return pos
 
     def _record_receipts(self, event: Event, head: ChainHead | None) -> None:

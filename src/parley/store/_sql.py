@@ -7,6 +7,7 @@ composed here.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -60,8 +61,9 @@ class SqlTx(
 ):
     """Write operations, valid only inside a function run by the store's writer."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, origin: str) -> None:
         self._conn = conn
+        self._origin = origin
 
 
 class SqlStore(
@@ -85,6 +87,8 @@ class SqlStore(
 
     def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
         self.engine = engine
+        # What this store's notifications are signed with, so its own come back to no one.
+        self.origin = secrets.token_hex(6)
         self._reader = engine.execution_options(**{READ_ONLY: True})
         self._sessions = SessionsWatch(engine)
         self._writer = GroupCommitWriter(
@@ -134,10 +138,10 @@ class SqlStore(
             conn.commit()
 
     async def write(self, fn: Callable[[SqlTx], T]) -> T:
-        return await self._writer.run(lambda conn: fn(SqlTx(conn)))
+        return await self._writer.run(lambda conn: fn(SqlTx(conn, self.origin)))
 
     def write_sync(self, fn: Callable[[SqlTx], T]) -> T:
-        return self._writer.run_sync(lambda conn: fn(SqlTx(conn)))
+        return self._writer.run_sync(lambda conn: fn(SqlTx(conn, self.origin)))
 
     def close(self) -> None:
         self._writer.close()
