@@ -17,7 +17,10 @@ from sqlalchemy import Engine
 
 from parley.store import SqlStore, make_engine
 from tests.store.scenario import open_channels
-from tests.support.postgres import PostgresServer, single_postgres
+
+# Re-exported: tests of other folders take the server's type from here with the fixture.
+from tests.support.postgres import PostgresServer as PostgresServer
+from tests.support.postgres import single_postgres
 
 # PostgreSQL needs its own server: the slow tier.
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
