@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,32 +71,25 @@ def new_database(pair: ReplicatedPostgres) -> str:
 
 
 @contextmanager
-def two_hosts(
-    root: Path,
-    database_url: str,
-    workers: int = 2,
-    settings: Mapping[str, Any] | None = None,
-) -> Iterator[LocalCluster]:
+def two_hosts(root: Path, database_url: str) -> Iterator[LocalCluster]:
     """US on two hosts (``US`` and ``US2``) on ``database_url``, RU on SQLite, all started;
     every process is stopped (SIGTERM) on the way out, and killed if it did not stop."""
     cluster = LocalCluster(
         root,
         {US: NAMES[US], RU: NAMES[RU]},
-        settings={**SETTINGS, **(settings or {})},
+        settings=SETTINGS,
         party_settings={US: {"database_url": database_url}},
     )
     with ExitStack() as stack:
         stack.callback(_kill_survivors, cluster)
         stack.enter_context(cluster)
         first = cluster.nodes[US]
-        second = root / US2, free_port()
-        urls = {US: [first.url, f"http://127.0.0.1:{second[1]}"], RU: [cluster.nodes[RU].url]}
+        copy, port = root / US2, free_port()
+        urls = {US: [first.url, f"http://127.0.0.1:{port}"], RU: [cluster.nodes[RU].url]}
         cluster.init(lambda _a, b: urls[b])
-        subprocess.run(["cp", "-a", str(first.data), str(second[0])], check=True)
-        for name, (data, port) in ((US, (first.data, first.port)), (US2, second)):
-            cluster.nodes[name] = ProcessGroup(
-                US, first.name, data, port, passwords=first.passwords, workers=workers
-            )
+        subprocess.run(["cp", "-a", str(first.data), str(copy)], check=True)
+        for name, data, at in ((US, first.data, first.port), (US2, copy, port)):
+            cluster.nodes[name] = ProcessGroup(US, first.name, data, at, passwords=first.passwords)
         cluster.start()
         yield cluster
 
