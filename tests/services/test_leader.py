@@ -9,10 +9,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from parley.clock import ManualClock
+from parley.errors import AuthenticationFailed
 from parley.services import BusItem, Node, Role
 from tests.conftest import NodeFactory, as_role
 from tests.services.test_channels import hotline
@@ -126,3 +128,35 @@ async def test_an_alert_raised_by_one_process_reaches_the_others_streams(
                 if item is not None and item.kind == "alert":
                     alerts.append(item)
     assert [a.id for a in alerts] == raised[-len(alerts) :]  # the last ones, in order
+
+
+async def test_a_logout_through_one_process_is_refused_by_the_others_once_told(
+    two_processes: dict[Node, asyncio.Task[None]],
+) -> None:
+    first, second = two_processes
+    await first.operators.add("duty1", "operator", "correct horse battery")
+    token = (await first.operators.login("duty1", "correct horse battery")).token
+    await _until(lambda: second.store.sessions_version() is not None)  # listening
+    reads = 0
+    load = second.store.get_session
+
+    def counted(token_hash: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return load(token_hash)
+
+    second.store.get_session = counted  # type: ignore[method-assign]
+    for _ in range(3):
+        assert second.operators.authenticate(token).username == "duty1"
+    assert reads == 1  # kept while nothing changes
+
+    await first.operators.logout(token)
+    await _until(lambda: _refused(second, token))
+
+
+def _refused(node: Node, token: str) -> bool:
+    try:
+        node.operators.authenticate(token)
+    except AuthenticationFailed:
+        return True
+    return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parley.store import ChannelRecord, SqlStore
+from parley.store import ChannelRecord, SqlStore, SqlTx
 from tests.store.scenario import HOTLINE, RU, SIDELINE, US
 
 pytestmark = pytest.mark.anyio
@@ -31,3 +31,15 @@ async def test_channels_are_listed_in_pages_past_a_channel(channels: SqlStore) -
 
 async def test_channels_opened_by_a_party_are_counted(channels: SqlStore) -> None:
     assert (channels.count_channels_opened_by(US), channels.count_channels_opened_by(RU)) == (2, 0)
+
+
+async def test_the_writer_reads_a_channel_as_its_transaction_sees_it(channels: SqlStore) -> None:
+    def read(tx: SqlTx) -> tuple[ChannelRecord | None, ChannelRecord | None]:
+        tx.set_member_status(HOTLINE, RU, "invited")
+        return tx.channel_now(HOTLINE), tx.channel_now("ch_unknown00000")
+
+    changed, unknown = await channels.write(read)
+    assert unknown is None
+    assert changed is not None
+    assert changed.invited == {RU}
+    assert changed == channels.get_channel(HOTLINE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -20,8 +21,10 @@ from sqlalchemy import (
     Text,
     inspect,
     select,
+    text,
 )
 
+from parley.errors import StoreUnavailable
 from parley.protocol import CompactRange, build_tiles, leaf_hash
 from parley.store import _schema as t
 from parley.store import migrate, schema_revision, upgrade
@@ -235,3 +238,15 @@ def test_schema_revision_reads_and_migrate_applies_by_url(store_url: str) -> Non
 def test_the_newest_migration_read_from_the_files_is_alembics_head() -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert _head_of_files() == head
+
+
+def test_a_database_migrated_by_a_newer_version_is_refused_naming_both_migrations(
+    engine: Engine,
+) -> None:
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StoreUnavailable, match="migration 9999, newer than this version") as info:
+        upgrade(engine)
+    assert _head_of_files() is not None
+    assert f"its newest is {_head_of_files()}" in info.value.detail

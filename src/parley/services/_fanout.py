@@ -20,7 +20,8 @@ from parley.store import Listener, StoredEvent
 
 from ._bus import BusItem
 from ._context import NodeContext
-from ._journal import Journal
+from ._journal import CHANNEL_CHANGES, Journal
+from ._threads import to_thread
 
 __all__ = ["Fanout"]
 
@@ -69,32 +70,42 @@ class Fanout:
         while self._heard:
             heard, self._heard = self._heard, []
             try:
-                self._deliver(heard)
+                # The store is read off the event loop, which serves requests meanwhile.
+                items = await to_thread(self._items, heard)
             except Exception:
                 # The store is the truth: streams replay it, tasks look at it afresh.
                 _log.exception("cannot deliver what another process of the node stored")
                 self._on_lost()
+                continue
+            for item in items:
+                self._ctx.bus.deliver(item)
 
-    def _deliver(self, heard: list[tuple[str, int, str]]) -> None:
+    def _items(self, heard: list[tuple[str, int, str]]) -> list[BusItem]:
+        items: list[BusItem] = []
         for kind, run in groupby(heard, key=lambda h: h[0]):
-            items = list(run)
+            numbers = [number for _, number, _ in run]
             if kind == "e":
-                self._deliver_events([pos for _, pos, _ in items])
-            else:
-                for _, alert_id, _ in items:
-                    alert = self._ctx.store.get_alert(alert_id)
-                    if alert is not None:
-                        self._ctx.bus.deliver(BusItem("alert", alert.id, alert.channel, alert))
+                items.extend(self._event_items(numbers))
+                continue
+            for alert in filter(None, map(self._ctx.store.get_alert, numbers)):
+                items.append(BusItem("alert", alert.id, alert.channel, alert))
+        return items
 
-    def _deliver_events(self, positions: list[int]) -> None:
+    def _event_items(self, positions: list[int]) -> list[BusItem]:
         stored = self._ctx.store.events_at(positions)
+        for item in stored:
+            if item.event.type in CHANNEL_CHANGES:
+                self._journal.forget(item.event.channel)
+        items: list[BusItem] = []
         for channel, run in groupby(stored, key=_channel):
             record = self._journal.record(channel)
             if record is not None:
-                self._journal.publish_received(record, list(run))
+                items.extend(self._journal.items_stored_elsewhere(record, list(run)))
+        return items
 
     def _on_lost(self) -> None:
         self._heard.clear()
+        self._journal.forget_all()
         self._ctx.bus.cut_all()
         self._lost()
 

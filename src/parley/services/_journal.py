@@ -45,6 +45,7 @@ from ._context import NodeContext
 from ._status import EventView, build_views, form_kind, fresh_view
 
 __all__ = [
+    "CHANNEL_CHANGES",
     "Check",
     "Effect",
     "Journal",
@@ -56,6 +57,8 @@ __all__ = [
 ]
 
 Effect = Callable[[StoreTx, ChannelRecord, Event, datetime], None]
+# The events that change a channel's record (its members, their state, the channel's status).
+CHANNEL_CHANGES = frozenset({"channel", "accept", "channel_status"})
 # What the rule book reads from the store beyond the events an event names and the
 # agreement it names (a talks answer's round and earlier answers, an exchange event's
 # exchange): the case, with it, as the storing transaction sees it.
@@ -75,8 +78,10 @@ class Journal:
     the rule book then sees every event stored before, committed or not. A write that
     fails forgets the channels it changed, which are read again from the store.
 
-    On a store other processes write too (``shared``), nothing is cached: the channel is read
-    in the storing transaction, which sees what any process stored before it.
+    On a store other processes write too (``shared``), the storing transaction reads the
+    channel itself, which sees what any process stored before it; the cache then serves
+    only the checks made before a write, and forgets a channel another process changed
+    (``forget``, told by ``_fanout``).
     """
 
     def __init__(self, ctx: NodeContext) -> None:
@@ -102,8 +107,6 @@ class Journal:
 
     # -- channel records ---------------------------------------------------------------------
     def record(self, channel: str) -> ChannelRecord | None:
-        if self._ctx.store.shared:
-            return self._ctx.store.get_channel(channel)
         record = self._records.get(channel)
         if record is None:
             record = self._ctx.store.get_channel(channel)
@@ -198,9 +201,14 @@ class Journal:
         for effect in self._effects:
             effect(tx, record, event, now)
 
+    def forget(self, channel: str) -> None:
+        """Read the channel from the store when next asked: another process changed it."""
+        self._records.pop(channel, None)
+
+    def forget_all(self) -> None:
+        self._records.clear()
+
     def _keep(self, record: ChannelRecord) -> None:
-        if self._ctx.store.shared:
-            return
         self._records[record.id] = record
         self._changed.add(record.id)
 
@@ -234,6 +242,20 @@ class Journal:
         for item, view in zip(stored, views, strict=True):
             self._ctx.bus.publish(BusItem("event", item.pos, record.id, view))
         return views
+
+    def items_stored_elsewhere(
+        self, record: ChannelRecord, stored: list[StoredEvent]
+    ) -> list[BusItem]:
+        """Events another process of this node stored, as it published them: this party's
+        own as fresh views, other parties' with their acks, replies and receipts read."""
+        party = self._ctx.party
+        received = [s for s in stored if s.event.author != party]
+        built = iter(build_views(self._ctx.store, party, record, received, self._ctx.clock.now()))
+        views = [
+            fresh_view(party, record, s) if s.event.author == party else next(built)
+            for s in stored
+        ]
+        return [BusItem("event", s.pos, record.id, v) for s, v in zip(stored, views, strict=True)]
 
 
 def referenced(raw: bytes, acked_by: frozenset[str] = frozenset()) -> Referenced:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.exc import DBAPIError
 
 from parley.errors import Conflict
@@ -35,19 +35,35 @@ if TYPE_CHECKING:
 __all__ = ["Prepared", "SqlReadsBase", "SqlTxBase", "prepared_insert", "record_from_row"]
 
 R = TypeVar("R", bound="DataclassInstance")
-# The driver's own parameter style, so a statement's SQL takes a dict of its parameters.
+# The drivers' own parameter styles, so a statement's SQL takes a dict of its parameters.
 _SQLITE = sqlite.dialect(paramstyle="named")
+# SQLAlchemy does not annotate the dialect's constructor.
+_POSTGRES = PGDialect(paramstyle="pyformat")  # type: ignore[no-untyped-call]
+_DIALECTS = ("sqlite", "postgresql")
 
 
 class Prepared:
-    """One of the writer's hot statements, built once. On SQLite its SQL runs on the driver's
-    connection of the writer: building, cache-keying and executing a statement through
-    SQLAlchemy cost several times more than SQLite's work. Elsewhere it runs through
-    SQLAlchemy, its parameters bound by name (``bindparam``)."""
+    """One of the writer's hot statements, built once, its parameters bound by name
+    (``bindparam``). Its SQL runs on the driver's connection of the writer: building,
+    cache-keying and executing a statement through SQLAlchemy cost several times more than
+    the database's work, and on PostgreSQL the writer does it while every process of the
+    node waits for its turn to write. An insert returns the key it made."""
 
     def __init__(self, statement: Insert | Select[Any] | Update | Delete) -> None:
         self.statement = statement
         self.sqlite_sql = str(statement.compile(dialect=_SQLITE))
+        keyed = statement
+        if isinstance(statement, Insert):
+            keyed = statement.returning(*statement.table.primary_key)
+        compiled = keyed.compile(dialect=_POSTGRES)
+        self.postgresql_sql = str(compiled)
+        # Values the statement names itself (a constant argument) are parameters too.
+        self.postgresql_fixed = {k: v for k, v in compiled.params.items() if v is not None}
+
+    def sql(self, dialect: str, params: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+        if dialect == "sqlite":
+            return self.sqlite_sql, params
+        return self.postgresql_sql, {**self.postgresql_fixed, **params}
 
 
 def prepared_insert(table: Table, *names: str) -> Prepared:
@@ -63,8 +79,8 @@ class SqlTxBase:
 
     @functools.cached_property
     def _driver(self) -> Any:
-        """The driver's connection on SQLite, None elsewhere."""
-        if self._conn.dialect.name != "sqlite":
+        """The driver's connection on SQLite and PostgreSQL, None elsewhere."""
+        if self._conn.dialect.name not in _DIALECTS:
             return None
         return self._conn.connection.driver_connection
 
@@ -72,19 +88,22 @@ class SqlTxBase:
         if self._driver is None:
             self._conn.execute(prepared.statement, params)
         else:
-            self._on_driver("execute", prepared.sqlite_sql, params)
+            self._on_driver("execute", prepared, params)
 
     def _run_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         if self._driver is None:
             self._conn.execute(prepared.statement, rows)
+        elif self._conn.dialect.name == "sqlite":
+            self._on_driver("executemany", prepared, rows)
         else:
-            self._on_driver("executemany", prepared.sqlite_sql, rows)
+            for row in rows:  # psycopg's executemany is a loop of its own, in pipeline mode
+                self._on_driver("execute", prepared, row)
 
     def _rows(self, prepared: Prepared, params: Mapping[str, Any]) -> Sequence[Any]:
         """The rows of a query, as tuples in the order of its columns."""
         if self._driver is None:
             return self._conn.execute(prepared.statement, params).all()
-        rows: list[Any] = self._on_driver("execute", prepared.sqlite_sql, params).fetchall()
+        rows: list[Any] = self._on_driver("execute", prepared, params).fetchall()
         return rows
 
     def _scalar(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
@@ -98,17 +117,30 @@ class SqlTxBase:
             key = self._conn.execute(prepared.statement, params).inserted_primary_key
             assert key is not None
             return int(key[0])
-        rowid: int = self._on_driver("execute", prepared.sqlite_sql, params).lastrowid
-        return rowid
+        cursor = self._on_driver("execute", prepared, params)
+        if self._conn.dialect.name == "sqlite":
+            rowid: int = cursor.lastrowid
+            return rowid
+        return int(cursor.fetchone()[0])
 
-    def _on_driver(self, method: str, sql: str, params: Any) -> Any:
+    def _on_driver(self, method: str, prepared: Prepared, params: Any) -> Any:
         """Run SQL on the driver's connection; its errors raised as SQLAlchemy raises them
         (a duplicate is an IntegrityError whichever way the statement ran), parameters hidden."""
+        dialect = self._conn.dialect
+        sql, bound = (
+            prepared.sql(dialect.name, params)
+            if method == "execute"
+            else (
+                prepared.sqlite_sql,
+                params,
+            )
+        )
+        error_type = dialect.loaded_dbapi.Error
         try:
-            return getattr(self._driver, method)(sql, params)
-        except sqlite3.Error as error:
+            return getattr(self._driver, method)(sql, bound)
+        except error_type as error:
             raise DBAPIError.instance(
-                sql, None, error, sqlite3.Error, hide_parameters=True, dialect=self._conn.dialect
+                sql, None, error, error_type, hide_parameters=True, dialect=dialect
             ) from error
 
     def _insert_once(

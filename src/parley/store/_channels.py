@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from . import _schema as t
-from ._base import SqlReadsBase, SqlTxBase
+from ._base import Prepared, SqlReadsBase, SqlTxBase
 
 __all__ = [
     "ChannelRecord",
@@ -49,6 +49,33 @@ class ChannelsReads(Protocol):
         self, party: str, *, after: str | None = None, limit: int | None = None
     ) -> list[ChannelRecord]: ...
     def count_channels_opened_by(self, party: str) -> int: ...
+
+
+_c, _m = t.channels.c, t.members.c
+# A channel and its members in one statement: the writer reads it for each event.
+_CHANNEL_NOW = Prepared(
+    select(
+        _c.name, _c.created_by, _c.status, _c.two_person, _c.deadlines, _m.party, _m.role, _m.status
+    )
+    .join_from(t.channels, t.members, _m.channel == _c.id)
+    .where(_c.id == bindparam("channel"))
+)
+
+
+class _Row(NamedTuple):
+    id: str
+    name: str
+    created_by: str
+    status: str
+    two_person: bool
+    deadlines: str
+
+
+class _Member(NamedTuple):
+    channel: str
+    party: str
+    role: str
+    status: str
 
 
 class SqlChannelsTx(SqlTxBase):
@@ -91,11 +118,11 @@ class SqlChannelsTx(SqlTxBase):
 
     def channel_now(self, channel: str) -> ChannelRecord | None:
         """The channel as this transaction sees it: as stored by any process, or earlier in it."""
-        row = self._conn.execute(select(t.channels).where(t.channels.c.id == channel)).first()
-        if row is None:
+        rows = self._rows(_CHANNEL_NOW, {"channel": channel})
+        if not rows:
             return None
-        members = self._conn.execute(select(t.members).where(t.members.c.channel == channel))
-        return _channel_records([row], members)[0]
+        members = [_Member(channel, party, role, status) for *_, party, role, status in rows]
+        return _channel_records([_Row(channel, *rows[0][:5])], members)[0]
 
 
 class SqlChannelsReads(SqlReadsBase):

@@ -63,9 +63,16 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration; safe to run on every start."""
-    if _current(engine) == _head():
+    """Bring the schema to the newest migration; safe to run on every start. A database a
+    newer version of parley migrated is refused: this one cannot know what it changed."""
+    current = _current(engine)
+    if current == _head():
         return
+    if current is not None and current not in _revisions():
+        raise StoreUnavailable(
+            f"the database is at migration {current}, newer than this version of parley "
+            f"knows (its newest is {_head()}): run the newer version"
+        )
     from alembic import command
 
     config = alembic_config()
@@ -122,6 +129,28 @@ def _head() -> str | None:
 def _head_of_files() -> str | None:
     """The one revision no other migration names as its ``down_revision``, read from the
     files' text; None when that is not a single one (Alembic then decides, or refuses)."""
+    found = _revisions_of_files()
+    if found is None:
+        return None
+    revisions, below = found
+    heads = revisions - below
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _revisions() -> set[str]:
+    """Every migration this version of parley has."""
+    found = _revisions_of_files()
+    if found is not None:
+        return found[0]
+    from alembic.script import ScriptDirectory
+
+    return {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+@functools.cache
+def _revisions_of_files() -> tuple[set[str], set[str]] | None:
+    """The revisions of the migration files and those they name as ``down_revision``, read
+    from their text; None if a file does not say."""
     revisions: set[str] = set()
     below: set[str] = set()
     for path in files("parley.store").joinpath("migrations/versions").iterdir():
@@ -133,8 +162,7 @@ def _head_of_files() -> str | None:
             return None
         revisions.add(revision.group(1))
         below.update(re.findall(r"""["']([^"']+)["']""", down.group(1)))
-    heads = revisions - below
-    return heads.pop() if len(heads) == 1 else None
+    return revisions, below
 
 
 def _alembic_head() -> str | None:

@@ -6,23 +6,34 @@ token or a grant (``mark_sessions_changed``). Another process on the same SQLite
 CLI disabling an operator beside a serving node) is seen through ``PRAGMA data_version``,
 which changes on a connection whenever another connection committed: on a connection of
 its own (the watcher), and on the writer's, which no commit of this node changes.
+
+On PostgreSQL the other processes of the node say so themselves: a write that changes
+sessions notifies ``SESSIONS_CHANGED`` on commit (``_shared``), and what was read is kept
+only while this process listens (``listening``), since a notification sent while it did
+not cannot be heard.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, PoolProxiedConnection
 
-__all__ = ["SessionsWatch", "mark_sessions_changed"]
+__all__ = ["SESSIONS_CHANGED", "SessionsWatch", "mark_sessions_changed"]
 
 _CHANGED = "parley_sessions_changed"
+SESSIONS_CHANGED = "s"  # the payload of the bus notification of a change
 
 
 def mark_sessions_changed(conn: Connection) -> None:
     """The write running on ``conn`` changes operators, tokens or grants."""
+    if conn.dialect.name == "postgresql" and not conn.info.get(_CHANGED):
+        from ._shared import NOTIFY
+
+        conn.execute(NOTIFY.statement, {"payload": SESSIONS_CHANGED})
     conn.info[_CHANGED] = True
 
 
@@ -42,11 +53,19 @@ class SessionsWatch:
         self._watcher = None if self._pooled is None else self._pooled.driver_connection
         self._seen = None if self._watcher is None else _data_version(self._watcher)
         self._writer_seen: int | None = None
+        self.listening: Callable[[], bool] | None = None  # PostgreSQL: while told of changes
+
+    def changed_elsewhere(self) -> None:
+        """Another process changed sessions, or may have while this one was not told."""
+        with self._lock:
+            self._generation += 1
 
     def version(self) -> int | None:
-        """The sessions' version now; None when changes cannot be seen (PostgreSQL, or an
-        in-memory SQLite): then every session must be read again."""
+        """The sessions' version now; None when changes cannot be seen (an in-memory SQLite,
+        or PostgreSQL while not listening): then every session must be read again."""
         if self._watcher is None:
+            if self.listening is not None and self.listening():
+                return self._generation
             return None
         with self._lock:
             seen = _data_version(self._watcher)
@@ -62,6 +81,8 @@ class SessionsWatch:
         # its info, and fail again: its write is unknown, so counted as a change.
         changed = True if conn.invalidated else conn.info.pop(_CHANGED, False)
         if self._watcher is None:
+            if changed:
+                self.changed_elsewhere()  # by this process: the same to what it read
             return
         with self._lock:
             try:

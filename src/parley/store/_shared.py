@@ -133,8 +133,14 @@ class Listener:
         self._heard = heard
         self._lost = lost
         self._stop = threading.Event()
+        self._listening = threading.Event()
         self._thread = threading.Thread(target=self._run, name="parley-listener", daemon=True)
         self._thread.start()
+
+    @property
+    def listening(self) -> bool:
+        """Whether a notification sent now would be heard."""
+        return self._listening.is_set()
 
     def close(self) -> None:
         self._stop.set()
@@ -152,6 +158,7 @@ class Listener:
                 continue
             try:
                 conn.execute(f"LISTEN {BUS_CHANNEL}")
+                self._listening.set()
                 if failed:
                     self._lost()
                 failed = False
@@ -163,4 +170,5 @@ class Listener:
                 failed = True
                 time.sleep(_RECONNECT_S)
             finally:
+                self._listening.clear()
                 conn.close()

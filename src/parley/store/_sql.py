@@ -32,7 +32,7 @@ from ._migrate import schema_current, upgrade
 from ._nonces import SqlNoncesReads, SqlNoncesTx
 from ._operators import SqlOperatorsReads, SqlOperatorsTx
 from ._parties import SqlPartiesReads, SqlPartiesTx
-from ._sessions import SessionsWatch
+from ._sessions import SESSIONS_CHANGED, SessionsWatch
 from ._shared import NOTIFY, LeaderLock, LeaderRecord, Listener, current_leader
 from ._talks import SqlTalksReads, SqlTalksTx
 from ._writer import GroupCommitWriter, WriterStats, first_line
@@ -129,7 +129,23 @@ class SqlStore(
         return current_leader(self._reader)
 
     def listen(self, heard: Callable[[str], object], lost: Callable[[], object]) -> Listener:
-        return Listener(self.engine, heard, lost)
+        """Hear what the other processes notify: changes of sessions here, the rest by
+        ``heard``; ``lost`` when some may have gone unheard."""
+        sessions = self._sessions
+
+        def heard_here(payload: str) -> None:
+            if payload == SESSIONS_CHANGED:
+                sessions.changed_elsewhere()
+            else:
+                heard(payload)
+
+        def lost_here() -> None:
+            sessions.changed_elsewhere()
+            lost()
+
+        listener = Listener(self.engine, heard_here, lost_here)
+        sessions.listening = lambda: listener.listening
+        return listener
 
     def notify(self, payload: str) -> None:
         """Tell the other processes (after the commit of what ``payload`` names)."""

@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, NestedTransaction
+from sqlalchemy import Connection, Engine
 
 from parley.errors import ParleyError, StoreUnavailable
 
@@ -219,31 +219,21 @@ class GroupCommitWriter:
 
 
 class _Savepoint:
-    """The savepoint of one write. On SQLite it is the driver's SQL: SQLAlchemy's nested
-    transaction (a statement compiled for each) cost about as much as the write itself."""
+    """The savepoint of one write, as the driver's SQL: SQLAlchemy's nested transaction (a
+    statement compiled for each) cost about as much as the write itself."""
 
     def __init__(self, conn: Connection) -> None:
-        self._nested: NestedTransaction | None = None
-        self._driver: Any = None
-        if conn.dialect.name == "sqlite":
-            self._driver = conn.connection.driver_connection
-            self._driver.execute("SAVEPOINT parley_write")
-        else:
-            self._nested = conn.begin_nested()
+        driver: Any = conn.connection.driver_connection
+        driver.execute("SAVEPOINT parley_write")
+        self._driver = driver
 
     def commit(self) -> None:
-        if self._nested is not None:
-            self._nested.commit()
-        else:
-            self._driver.execute("RELEASE parley_write")
+        self._driver.execute("RELEASE parley_write")
 
     def rollback(self) -> None:
-        if self._nested is not None:
-            self._nested.rollback()
-        else:
-            # ROLLBACK TO keeps the savepoint open: RELEASE ends it.
-            self._driver.execute("ROLLBACK TO parley_write")
-            self._driver.execute("RELEASE parley_write")
+        # ROLLBACK TO keeps the savepoint open: RELEASE ends it.
+        self._driver.execute("ROLLBACK TO parley_write")
+        self._driver.execute("RELEASE parley_write")
 
 
 def first_line(exc: BaseException) -> str:
