@@ -252,8 +252,7 @@ class Journal:
         received = [s for s in stored if s.event.author != party]
         built = iter(build_views(self._ctx.store, party, record, received, self._ctx.clock.now()))
         views = [
-            fresh_view(party, record, s) if s.event.author == party else next(built)
-            for s in stored
+            fresh_view(party, record, s) if s.event.author == party else next(built) for s in stored
         ]
         return [BusItem("event", s.pos, record.id, v) for s, v in zip(stored, views, strict=True)]
 
