@@ -157,7 +157,7 @@ async def test_stored_events_are_notified_on_commit_in_their_order(
     positions = [int(p.split(" ")[1]) for p in payloads]
     assert positions == sorted(positions)
     assert [p.split(" ")[1:] for p in payloads[:3]] == [
-        [str(s.pos), HOTLINE, first.origin] for s in stored
+        [str(s.pos), HOTLINE, "message", first.origin] for s in stored
     ]
     assert heard.empty()
 
@@ -209,3 +209,18 @@ def _terminate(url: str, application_name: str) -> None:
             "AND application_name LIKE %s",
             (application_name,),
         )
+
+
+@pytest.mark.slow
+def test_reads_of_a_database_gone_say_the_store_is_unavailable(
+    postgres_server: PostgresServer,
+) -> None:
+    dbname = f"parley_test_{uuid.uuid4().hex}"
+    postgres_server.create_database(dbname)
+    store = SqlStore.open(postgres_server.url(dbname))
+    try:
+        postgres_server.drop_database(dbname)  # its sessions end with it
+        with pytest.raises(StoreUnavailable, match="the database does not answer"):
+            store.get_channel(HOTLINE)
+    finally:
+        store.close()

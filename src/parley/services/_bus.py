@@ -72,6 +72,11 @@ class Bus:
             except asyncio.QueueFull:
                 self._cut(queue)
 
+    @property
+    def streaming(self) -> bool:
+        """Whether a live stream is subscribed."""
+        return bool(self._subscribers)
+
     def cut_all(self) -> None:
         """End every stream: its client reconnects with Last-Event-ID and replays what this
         process may not have heard of (its store connection was lost meanwhile)."""

@@ -54,13 +54,15 @@ if TYPE_CHECKING:
 
     from parley.deconflict import SpaceTimeIndex
 
-__all__ = ["DeconflictionService", "Meeting", "Situation"]
+__all__ = ["WATCHED", "DeconflictionService", "Meeting", "Situation"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 _QUEUED = frozenset({"notification", "cancellation"})
 _ANNOUNCED = frozenset({"deconfliction_alert", "deconfliction_withdrawn"})
+# What ``on_stored`` looks at: the index of every process of the node follows these.
+WATCHED = _QUEUED | _ANNOUNCED | AGREEMENT_TYPES
 _EVENT_PAGE = 5000
 _RETRY_S = 5.0
 

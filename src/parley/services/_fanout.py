@@ -29,10 +29,20 @@ _log = logging.getLogger(__name__)
 
 
 class Fanout:
-    def __init__(self, ctx: NodeContext, journal: Journal, lost: Callable[[], None]) -> None:
+    """``wants``: whether this process needs an event of a type another stored (the leader
+    needs all; a process with no live stream only what its own index and cache follow)."""
+
+    def __init__(
+        self,
+        ctx: NodeContext,
+        journal: Journal,
+        lost: Callable[[], None],
+        wants: Callable[[str], bool],
+    ) -> None:
         self._ctx = ctx
         self._journal = journal
         self._lost = lost
+        self._wants = wants
         self._heard: list[tuple[str, int, str]] = []  # (kind, id, channel) not yet delivered
         self._draining: asyncio.Task[None] | None = None
         self._forwarding: set[asyncio.Task[None]] = set()
@@ -58,10 +68,12 @@ class Fanout:
     def _take(self, payload: str) -> None:
         kind, _, rest = payload.partition(" ")
         fields = rest.split(" ")
-        if (kind, len(fields)) not in (("e", 3), ("a", 2)) or not fields[0].isdigit():
+        if (kind, len(fields)) not in (("e", 4), ("a", 2)) or not fields[0].isdigit():
             return  # not one of ours: any session of the database may notify the channel
         if fields[-1] == self._ctx.store.origin:
             return  # delivered when it was stored
+        if kind == "e" and not (fields[2] in CHANNEL_CHANGES or self._wants(fields[2])):
+            return
         self._heard.append((kind, int(fields[0]), fields[1] if kind == "e" else ""))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())

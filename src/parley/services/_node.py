@@ -35,7 +35,7 @@ from ._bus import Bus
 from ._channels import ChannelService
 from ._context import NodeContext
 from ._deadlines import AlertService
-from ._deconflict import DeconflictionService
+from ._deconflict import WATCHED, DeconflictionService
 from ._duty import DutyStats
 from ._evidence import EvidenceService
 from ._excerpt import ExcerptService
@@ -221,7 +221,9 @@ class Node:
         replication in the one that leads them (``_leader``), told on a shared store of what
         the node's other processes stored (``_fanout``)."""
         self.health.running = True
-        fanout = Fanout(self.ctx, self._journal, self._look_again) if self.store.shared else None
+        fanout = None
+        if self.store.shared:
+            fanout = Fanout(self.ctx, self._journal, self._look_again, self._wants)
         try:
             if fanout is not None:
                 fanout.start()
@@ -248,6 +250,11 @@ class Node:
         finally:
             if self.store.shared:
                 self.deconfliction.stand_by()
+
+    def _wants(self, event_type: str) -> bool:
+        """Whether this process needs an event another one stored: the leader's duties and a
+        live stream need all, the deconfliction index the areas and agreements."""
+        return self.leadership.leading or self.bus.streaming or event_type in WATCHED
 
     def _look_again(self) -> None:
         """What this process was told of the others may have gaps: look at the store afresh."""

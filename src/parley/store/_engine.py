@@ -4,9 +4,11 @@ import os
 from contextlib import suppress
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, ExceptionContext, create_engine, event
 
 from parley.errors import StoreUnavailable
+
+from ._writer import first_line
 
 __all__ = ["LEADER_LOCK", "READ_ONLY", "WRITE_LOCK", "make_engine"]
 
@@ -44,6 +46,17 @@ def make_engine(url: str) -> Engine:
         # position misses none that commit later with a smaller one.
         if not conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql(_TAKE_WRITE_LOCK)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        # A database gone (a primary lost, a standby being promoted) is the store being
+        # unavailable, which every caller answers (503): not a failure of the request.
+        original = context.original_exception
+        if context.is_disconnect or isinstance(
+            original, engine.dialect.loaded_dbapi.OperationalError
+        ):
+            return StoreUnavailable(f"the database does not answer: {first_line(original)}")
+        return None
 
     return engine
 

@@ -158,7 +158,8 @@ class SqlEventsTx(SqlTxBase):
         self._record_receipts(event, head)
         if self._conn.dialect.name == "postgresql":
             # Sent on commit, in commit order: how the node's other processes learn of it.
-            self._run(NOTIFY, {"payload": f"e {pos} {event.channel} {self._origin}"})
+            payload = f"e {pos} {event.channel} {event.type} {self._origin}"
+            self._run(NOTIFY, {"payload": payload})
         return pos
 
     def _record_receipts(self, event: Event, head: ChainHead | None) -> None:
