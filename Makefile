@@ -34,7 +34,7 @@ system-deps:
 # other test folders are annotated as they are touched; add each one here once it passes.
 TYPED_TESTS := tests/conftest.py tests/support tests/protocol tests/federation tests/store \
 	tests/test_layers.py tests/test_settings.py tests/services/test_duty.py tests/web \
-	tests/exchange
+	tests/exchange tests/cluster
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -48,6 +48,7 @@ SLOW = {
     "tests/federation/": "node processes on loopback behind a fault proxy",
     "tests/cli/": "the parley command as a real subprocess, the demo on three processes",
     "tests/api/": "the HTTP API end to end, kill -9 on a server process",
+    "tests/cluster/": "a node on several processes over a PostgreSQL primary and its standby",
     "tests/test_faultproxy.py": "real sockets through the fault proxy",
     "tests/web/test_browser.py": "the console in Chromium against node processes",
     "tests/web/test_map_browser.py": "the console's maps in Chromium against node processes",

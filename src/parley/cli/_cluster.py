@@ -78,8 +78,9 @@ class LocalCluster:
     """Nodes of ``parties`` under ``root``; every peer pinned, with routes you may bend.
 
     ``route(a, b)`` gives the URLs node ``a`` uses to reach ``b`` (default: b's own URL),
-    so a test can put a fault-injecting proxy on one link. Nodes named in ``tls`` serve https;
-    ``verify`` is what this driver trusts (and presents) when it calls them.
+    so a test can put a fault-injecting proxy on one link. ``party_settings`` change some
+    ``settings`` for one party's node (its own ``database_url``). Nodes named in ``tls`` serve
+    https; ``verify`` is what this driver trusts (and presents) when it calls them.
     """
 
     def __init__(
@@ -88,12 +89,14 @@ class LocalCluster:
         parties: Mapping[str, str],
         *,
         settings: Mapping[str, Any] | None = None,
+        party_settings: Mapping[str, Mapping[str, Any]] | None = None,
         ports: Mapping[str, int] | None = None,
         tls: Mapping[str, NodeTls] | None = None,
         verify: ssl.SSLContext | None = None,
     ) -> None:
         self.root = root
         self.settings = dict(settings or {})
+        self.party_settings = {party: dict(s) for party, s in (party_settings or {}).items()}
         self.nodes = {
             party: ClusterNode(
                 party,
@@ -113,7 +116,8 @@ class LocalCluster:
 
     async def _init(self, route: Callable[[str, str], list[str]]) -> None:
         for node in self.nodes.values():
-            init_node(node.data, node.party, node.name, settings=self.settings)
+            settings = {**self.settings, **self.party_settings.get(node.party, {})}
+            init_node(node.data, node.party, node.name, settings=settings)
         for node in self.nodes.values():
             opened = Node.open(node.data)
             try:

@@ -77,7 +77,9 @@ class SessionsWatch:
     def committed(self, conn: Connection) -> None:
         """After the writer's transaction on ``conn`` ended (committed or not), before its
         callers learn the outcome: a logout is then refused from its answer on."""
-        changed = conn.info.pop(_CHANGED, False)
+        # A connection lost with its transaction (a primary gone) would reconnect to read
+        # its info, and fail again: its write is unknown, so counted as a change.
+        changed = True if conn.invalidated else conn.info.pop(_CHANGED, False)
         if self._watcher is None:
             if changed:
                 self.changed_elsewhere()  # by this process: the same to what it read
