@@ -137,6 +137,7 @@ async def test_a_logout_through_one_process_is_refused_by_the_others_once_told(
     await first.operators.add("duty1", "operator", "correct horse battery")
     token = (await first.operators.login("duty1", "correct horse battery")).token
     await _until(lambda: second.store.sessions_version() is not None)  # listening
+    await _heard_all(second)  # of the account and the login made through the first
     reads = 0
     load = second.store.get_session
 
@@ -152,6 +153,18 @@ async def test_a_logout_through_one_process_is_refused_by_the_others_once_told(
 
     await first.operators.logout(token)
     await _until(lambda: _refused(second, token))
+
+
+async def _heard_all(node: Node) -> None:
+    """Until the node's sessions version stays put for a while: the changes the others
+    notified have come."""
+    before = node.store.sessions_version()
+    while True:
+        await asyncio.sleep(0.2)
+        now = node.store.sessions_version()
+        if now == before:
+            return
+        before = now
 
 
 def _refused(node: Node, token: str) -> bool:

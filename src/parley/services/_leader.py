@@ -74,13 +74,18 @@ class Leadership:
         lock = self._ctx.store.leader_lock()
         try:
             while True:
-                if await asyncio.to_thread(lock.try_acquire):
+                # A process that cannot write cannot do the duties: it leaves them to another.
+                if self._can_write() and await asyncio.to_thread(lock.try_acquire):
                     _log.info("this process (%s) leads the background duties", this_process())
                     await self._leading(lead, lock)
+                    lock.release()  # free for another process at once, if still held
                     _log.warning("this process (%s) no longer leads", this_process())
                 await asyncio.sleep(self._ctx.settings.leader_poll_s)
         finally:
             lock.release()
+
+    def _can_write(self) -> bool:
+        return not self._ctx.store.writer_stats.stopped
 
     async def _leading(
         self, lead: Callable[[], Coroutine[Any, Any, None]], lock: LeaderLock | None
@@ -91,7 +96,9 @@ class Leadership:
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=self._ctx.settings.leader_poll_s)
-                if lock is not None and not task.done() and not await asyncio.to_thread(lock.held):
+                if lock is None or task.done():
+                    continue
+                if not self._can_write() or not await asyncio.to_thread(lock.held):
                     break
         finally:
             self._since_ms = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -121,13 +122,17 @@ class GroupCommitWriter:
                 self.stats.busy_since = time.monotonic()
                 try:
                     conn = self._commit_on(conn, batch)
+                except Exception as exc:  # a connection that broke beyond what it expects
+                    _log.exception("the writer's connection failed")
+                    self._fail(batch, f"the write was not committed: {first_line(exc)}")
+                    _closed(conn)
+                    conn = None
                 finally:
                     self.stats.busy_since = None
                 if stop_after:
                     return
         finally:
-            if conn is not None:
-                conn.close()
+            _closed(conn)
             self.stats.stopped = True
 
     def _commit_on(self, conn: Connection | None, batch: list[_Job]) -> Connection | None:
@@ -144,7 +149,7 @@ class GroupCommitWriter:
                 return None
         if self._commit(conn, batch):
             return conn
-        conn.close()
+        _closed(conn)
         return None
 
     def _drain(self, batch: list[_Job]) -> bool:
@@ -193,12 +198,18 @@ class GroupCommitWriter:
     @staticmethod
     def _fail(batch: list[_Job], why: str) -> None:
         for _fn, future in batch:
-            if future.set_running_or_notify_cancel():
+            if future.done():
+                continue
+            if future.running() or future.set_running_or_notify_cancel():
                 future.set_exception(StoreUnavailable(why))
 
     def _end(self, conn: Connection) -> None:
-        if self._ended is not None:
+        if self._ended is None:
+            return
+        try:
             self._ended(conn)
+        except Exception:  # its failure must not end the writer with its batch unanswered
+            _log.exception("after a transaction of the writer")
 
     @staticmethod
     def _apply(
@@ -234,6 +245,13 @@ class _Savepoint:
         # ROLLBACK TO keeps the savepoint open: RELEASE ends it.
         self._driver.execute("ROLLBACK TO parley_write")
         self._driver.execute("RELEASE parley_write")
+
+
+def _closed(conn: Connection | None) -> None:
+    """Let a broken connection go: the next batch connects again."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 def first_line(exc: BaseException) -> str:
