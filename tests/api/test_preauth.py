@@ -19,6 +19,7 @@ import pytest
 import tomli_w
 
 from parley.clock import SystemClock, to_ms
+from parley.errors import StoreUnavailable
 from parley.protocol import Ed25519Signer, sign_request
 from tests.api.conftest import Api, assert_problem
 from tests.api.processes import ServedNode, Server
@@ -70,6 +71,23 @@ async def test_a_body_with_a_valid_bearer_token_may_be_larger(api: Api) -> None:
         "/api/v1/channels", content=body, headers={**headers, **api.auth("admin")}
     )
     assert_problem(signed_in, 413, "body.name")  # read, and the name found too long
+
+
+@pytest.mark.anyio
+async def test_a_body_while_the_store_does_not_answer_is_a_503_problem(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def gone(_token_hash: str) -> None:
+        raise StoreUnavailable("the database does not answer: connection refused")
+
+    monkeypatch.setattr(api.node.store, "sessions_version", lambda: None)
+    monkeypatch.setattr(api.node.store, "get_session", gone)
+    response = await api.client.post(
+        f"/api/v1/channels/{api.channel}/messages",
+        json={"precedence": "routine", "text": "x", "lang": "en"},
+        headers=api.auth("duty1"),
+    )
+    assert "the database does not answer" in assert_problem(response, 503)["detail"]
 
 
 # -- a real 'parley serve', raw sockets --------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from parley.errors import AuthenticationFailed, PayloadTooLarge
+from parley.errors import AuthenticationFailed, ParleyError, PayloadTooLarge
 from parley.services import Node
 
 from ._deps import client_address, keep_principal, token_from_header
@@ -86,6 +86,8 @@ class PreAuthLimit:
             principal = self.node.operators.authenticate(token, address=client_address(scope))
         except AuthenticationFailed:
             return False
+        except ParleyError as error:  # the store unavailable: answered here, as the app would
+            raise _Refused(error.status, error.code, error.title, error.detail) from error
         keep_principal(scope, token, principal)
         return True
 
