@@ -36,7 +36,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,11 +50,13 @@ import httpx  # noqa: E402
 from node_bench import (  # noqa: E402  (bench/ is sys.path[0])
     BenchError,
     RawClient,
+    delivery_figures,
     machine,
     percentiles,
     proc_cpu_s,
     run_job,
     run_script,
+    stop_listening,
     workspace,
 )
 from rich.console import Console  # noqa: E402
@@ -154,15 +156,8 @@ async def _latency(spec: dict[str, Any]) -> dict[str, Any]:
                     rtt.append(answered - start)
                 await asyncio.sleep(spec["gap_s"])
         finally:
-            listener.cancel()
-            with suppress(asyncio.CancelledError, httpx.HTTPError):
-                await listener
-            await poster.close()
-    return {
-        "samples": len(delivery),
-        "delivery_ms": percentiles(delivery),
-        "post_rtt_ms": percentiles(rtt),
-    }
+            await stop_listening(listener, poster)
+    return delivery_figures(delivery, rtt)
 
 
 async def _blast(spec: dict[str, Any]) -> dict[str, Any]:

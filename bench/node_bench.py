@@ -416,10 +416,20 @@ async def _latency(spec: dict[str, Any]) -> dict[str, Any]:
                     rtt.append(answered - start)
                 await asyncio.sleep(spec["gap_s"])
         finally:
-            listener.cancel()
-            with suppress(asyncio.CancelledError, httpx.HTTPError):
-                await listener
-            await poster.close()
+            await stop_listening(listener, poster)
+    return delivery_figures(delivery, rtt)
+
+
+async def stop_listening(listener: asyncio.Task[Any], poster: Any) -> None:
+    """End a latency run: the stream's reader cancelled, the posting client closed."""
+    listener.cancel()
+    with suppress(asyncio.CancelledError, httpx.HTTPError):
+        await listener
+    await poster.close()
+
+
+def delivery_figures(delivery: list[float], rtt: list[float]) -> dict[str, Any]:
+    """A latency run's result: post -> stream delivery and the post's own answer, in ms."""
     return {
         "samples": len(delivery),
         "delivery_ms": percentiles(delivery),

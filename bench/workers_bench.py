@@ -50,16 +50,17 @@ from node_bench import (
     BenchError,
     RawClient,
     Server,
+    delivery_figures,
     free_port,
     init_node,
     machine,
     machine_busy_s,
     open_channel,
     parley_exe,
-    percentiles,
     run_job,
     run_script,
     setup_node,
+    stop_listening,
     workspace,
 )
 from rich.console import Console
@@ -251,15 +252,8 @@ async def _delivery(spec: dict[str, Any]) -> dict[str, Any]:
                     rtt.append(answered - start)
                 await asyncio.sleep(0.002)
         finally:
-            listener.cancel()
-            with suppress(asyncio.CancelledError, httpx.HTTPError):
-                await listener
-            await poster.close()
-    return {
-        "samples": len(samples),
-        "delivery_ms": percentiles(samples),
-        "post_rtt_ms": percentiles(rtt),
-    }
+            await stop_listening(listener, poster)
+    return delivery_figures(samples, rtt)
 
 
 def run_in_worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,8 @@ POLL_S = 0.05
 
 @pytest.fixture
 def pg_url(postgres_server: PostgresServer) -> Iterator[str]:  # noqa: F811 -- the fixture above
-    dbname = f"parley_test_{uuid.uuid4().hex}"
-    postgres_server.create_database(dbname)
-    try:
-        yield postgres_server.url(dbname)
-    finally:
-        postgres_server.drop_database(dbname)
+    with postgres_server.scratch_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ installs the binaries (``scripts/system-deps.sh``).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,12 +39,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'parley.db'}"
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    dbname = f"parley_test_{uuid.uuid4().hex}"
-    server.create_database(dbname)
-    try:
-        yield server.url(dbname)
-    finally:
-        server.drop_database(dbname)
+    with server.scratch_database() as url:
+        yield url
 
 
 @pytest.fixture

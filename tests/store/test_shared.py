@@ -9,11 +9,11 @@ import itertools
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
+from sqlalchemy import make_url
 
 from parley.errors import StoreUnavailable
 from parley.store import SqlStore, SqlTx, this_process
@@ -27,12 +27,8 @@ WAIT_S = 10.0
 @pytest.fixture
 def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A PostgreSQL database of its own, migrated by the first store opened on it."""
-    dbname = f"parley_test_{uuid.uuid4().hex}"
-    postgres_server.create_database(dbname)
-    try:
-        yield postgres_server.url(dbname)
-    finally:
-        postgres_server.drop_database(dbname)
+    with postgres_server.scratch_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -213,13 +209,11 @@ def _terminate(url: str, application_name: str) -> None:
 
 @pytest.mark.slow
 def test_reads_of_a_database_gone_say_the_store_is_unavailable(
-    postgres_server: PostgresServer,
+    postgres_server: PostgresServer, pg_url: str
 ) -> None:
-    dbname = f"parley_test_{uuid.uuid4().hex}"
-    postgres_server.create_database(dbname)
-    store = SqlStore.open(postgres_server.url(dbname))
+    store = SqlStore.open(pg_url)
     try:
-        postgres_server.drop_database(dbname)  # its sessions end with it
+        postgres_server.drop_database(make_url(pg_url).database or "")  # its sessions end too
         with pytest.raises(StoreUnavailable, match="the database does not answer"):
             store.get_channel(HOTLINE)
     finally:

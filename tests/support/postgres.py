@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,16 @@ class PostgresServer:
 
     def drop_database(self, dbname: str) -> None:
         _drop_database(self.dsn(), dbname)
+
+    @contextlib.contextmanager
+    def scratch_database(self) -> Iterator[str]:
+        """The URL of a new, empty database of its own, dropped afterwards."""
+        dbname = f"parley_test_{uuid.uuid4().hex}"
+        self.create_database(dbname)
+        try:
+            yield self.url(dbname)
+        finally:
+            self.drop_database(dbname)
 
 
 def _create_database(dsn: str, dbname: str) -> None:
