@@ -14,9 +14,11 @@ import pytest
 
 from parley.clock import ManualClock
 from parley.errors import AuthenticationFailed
+from parley.protocol import Event
 from parley.services import BusItem, Node, Role
 from tests.conftest import NodeFactory, as_role
 from tests.services.test_channels import hotline
+from tests.services.test_deconflict import exercise, notify, presence
 from tests.store.conftest import PostgresServer, postgres_server  # noqa: F401 -- a fixture
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -168,3 +170,35 @@ def _refused(node: Node, token: str) -> bool:
     except AuthenticationFailed:
         return True
     return False
+
+
+async def test_a_deconfliction_alert_is_sent_once_by_the_leader_and_not_again_by_its_successor(
+    make_node: NodeFactory, tmp_path: Path, pg_url: str, clock: ManualClock
+) -> None:
+    first = make_node("us-eucom", database_url=pg_url, leader_poll_s=POLL_S)
+    ru = make_node("ru-genstaff")
+    channel = await hotline(first, ru)
+    second = Node.open(tmp_path / "us-eucom", clock=clock)
+    runs = {n: asyncio.create_task(n.run()) for n in (first, second)}
+    try:
+        activity = await notify(ru, channel, "military_activity/1", exercise())
+        await first.ingest.receive(ru.store.chain(channel, ru.party))
+        await notify(second, channel, "declared_presence/1", presence())
+        await _until(lambda: len(_alerts_sent(first, channel)) == 1)
+        leader = first if first.leadership.leading else second
+        other = second if leader is first else first
+        runs[leader].cancel()
+        await _until(lambda: other.leadership.leading)
+        await other.deconfliction.flush()  # the successor's index, loaded and checked again
+        [alert] = _alerts_sent(other, channel)
+        assert activity in {alert.body["a"]["key"], alert.body["b"]["key"]}
+    finally:
+        for task in runs.values():
+            task.cancel()
+        await asyncio.wait(runs.values())
+        second.close()
+
+
+def _alerts_sent(node: Node, channel: str) -> list[Event]:
+    stored = node.store.list_events(channel, limit=1000)
+    return [s.event for s in stored if s.event.type == "deconfliction_alert"]
