@@ -10,7 +10,7 @@ from parley.errors import StoreUnavailable
 
 from ._writer import first_line
 
-__all__ = ["LEADER_LOCK", "READ_ONLY", "WRITE_LOCK", "make_engine"]
+__all__ = ["LEADER_LOCK", "READ_ONLY", "WRITE_LOCK", "cannot_open", "make_engine"]
 
 # Execution option of connections that only read (see ``SqlStore``): on SQLite they begin
 # DEFERRED rather than IMMEDIATE.
@@ -59,6 +59,16 @@ def make_engine(url: str) -> Engine:
         return None
 
     return engine
+
+
+def cannot_open(exc: BaseException) -> StoreUnavailable:
+    """A store that could not be opened, saying why: in the database's own words when it
+    refused or did not answer."""
+    if isinstance(exc, StoreUnavailable):
+        if exc.__cause__ is None:
+            return StoreUnavailable(f"cannot open the store: {exc.detail}")
+        exc = exc.__cause__
+    return StoreUnavailable(f"cannot open the store: {first_line(exc)}")
 
 
 def _sqlite_engine(url: str) -> Engine:

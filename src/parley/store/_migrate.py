@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from parley.errors import StoreUnavailable
 
-from ._engine import make_engine
+from ._engine import cannot_open, make_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -175,9 +175,8 @@ def _on_engine(url: str, action: Callable[[Engine], T]) -> T:
     with _engine(url) as engine:
         try:
             return action(engine)
-        except SQLAlchemyError as exc:  # a database that does not answer, or refuses
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            raise StoreUnavailable(f"cannot open the store: {reason}") from exc
+        except (SQLAlchemyError, StoreUnavailable) as exc:  # it does not answer, or refuses
+            raise cannot_open(exc) from exc
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from ._audit import SqlAuditReads, SqlAuditTx
 from ._channels import SqlChannelsReads, SqlChannelsTx
 from ._deconflict import SqlDeconflictionReads, SqlDeconflictionTx
 from ._drafts import SqlDraftsReads, SqlDraftsTx
-from ._engine import READ_ONLY, make_engine
+from ._engine import READ_ONLY, cannot_open, make_engine
 from ._events import SqlEventsReads, SqlEventsTx
 from ._exchanges import SqlExchangesReads, SqlExchangesTx
 from ._log import SqlLogReads, SqlLogTx
@@ -35,7 +35,7 @@ from ._parties import SqlPartiesReads, SqlPartiesTx
 from ._sessions import SESSIONS_CHANGED, SessionsWatch
 from ._shared import NOTIFY, LeaderLock, LeaderRecord, Listener, current_leader
 from ._talks import SqlTalksReads, SqlTalksTx
-from ._writer import GroupCommitWriter, WriterStats, first_line
+from ._writer import GroupCommitWriter, WriterStats
 
 __all__ = ["SqlStore", "SqlTx"]
 
@@ -100,8 +100,9 @@ class SqlStore(
         try:
             engine = make_engine(url)
             upgrade(engine)
-        except SQLAlchemyError as exc:  # a malformed URL, a database that does not answer
-            raise StoreUnavailable(f"cannot open the store: {first_line(exc)}") from exc
+        # A malformed URL, a database that does not answer or that a newer version migrated.
+        except (SQLAlchemyError, StoreUnavailable) as exc:
+            raise cannot_open(exc) from exc
         return cls(engine, max_batch=max_batch)
 
     @property
